@@ -1,0 +1,16 @@
+"""Synthetic mouse faces, experiments and neurons with known answers (demo and ground truth).
+
+CONTRACT (implemented by the synth helper):
+
+    from mouseface.synth import render_face, simulate_experiment, STATES, Experiment
+    STATES: the readable table state -> face actions (neutral, pleasure, disgust, malaise, pain,
+            passive_fear, active_fear)
+    render_face(state="neutral", intensity=1.0, *, size=(256, 256), animal=None, rng=None, ...)
+        -> (H, W) uint8 grayscale side-view face
+    simulate_experiment(out, n_animals=4, conditions=("pleasure", "disgust", "malaise", "pain",
+                        "passive_fear"), n_trials=6, fps=20.0, seed=0, size=(160, 160), ...)
+        -> Experiment(sessions_path, events_path, truth_path, sessions, events, truth)
+        sessions/events tables follow DESIGN.md (session, video, animal, roi, fps / session,
+        onset, duration, trial_type, intensity); truth has one row per frame:
+        session, animal, frame, time, state, intensity.
+"""
