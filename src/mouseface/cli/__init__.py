@@ -1,0 +1,17 @@
+"""The command line: a thin Typer layer over :mod:`mouseface.pipeline` and the analyses.
+
+Each module here registers its commands on the one app; ``main`` is the console script.
+"""
+
+from __future__ import annotations
+
+from mouseface.cli import core  # noqa: F401  (registers commands)
+from mouseface.cli._app import app
+
+
+def main() -> None:
+    """Entry point of the ``mouseface`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

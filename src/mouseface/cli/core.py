@@ -1,0 +1,73 @@
+"""Commands of the core pipeline: run, fit, score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mouseface.cli._app import app, user_errors
+
+Sessions = typer.Argument(..., help="Sessions table (CSV, TSV or Parquet): session, video, "
+                          "animal, optional roi 'x,y,w,h' and fps.", show_default=False)
+Events = typer.Argument(..., help="Events table: session, onset (s), duration (s), trial_type, "
+                        "any other columns.", show_default=False)
+Config = typer.Option(None, "--config", "-c", help="TOML settings file ([hog], [prototypes], "
+                      "[compute]).")
+Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+
+
+@app.command()
+@user_errors
+def run(
+    sessions: Path = Sessions,
+    events: Path = Events,
+    out: Path = typer.Option(..., "--out", "-o", help="Results folder to write."),
+    config: Path | None = Config,
+    quiet: bool = Quiet,
+) -> None:
+    """Score every frame and trial with per-animal prototypes (the paper's way)."""
+    from mouseface import pipeline
+
+    pipeline.run(sessions, events, out, config=config, quiet=quiet)
+    _after_run(out, quiet)
+
+
+@app.command()
+@user_errors
+def fit(
+    sessions: Path = Sessions,
+    events: Path = Events,
+    out: Path = typer.Option(..., "--out", "-o", help="Model folder to write."),
+    config: Path | None = Config,
+    quiet: bool = Quiet,
+) -> None:
+    """Fit prototypes pooled over the given animals and save them as a model."""
+    from mouseface import pipeline
+
+    pipeline.fit(sessions, events, out, config=config, quiet=quiet)
+    typer.echo(f"model written to {out}/model")
+
+
+@app.command()
+@user_errors
+def score(
+    model: Path = typer.Argument(..., help="Model folder (from `fit` or a results folder).",
+                                 show_default=False),
+    sessions: Path = Sessions,
+    events: Path | None = typer.Argument(None, help="Events table; when given, trials are "
+                                         "scored and the neutral face comes from each animal's "
+                                         "own baseline."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results folder to write."),
+    quiet: bool = Quiet,
+) -> None:
+    """Apply a saved model to new sessions."""
+    from mouseface import pipeline
+
+    pipeline.score(model, sessions, events, out, quiet=quiet)
+    _after_run(out, quiet)
+
+
+def _after_run(out: Path, quiet: bool) -> None:
+    if not quiet:
+        typer.echo(f"results written to {out}")

@@ -1,0 +1,151 @@
+"""Prototype expressions and the estimator that fits them (Dolensek et al. 2020).
+
+The neutral prototype is the mean HOG of baseline frames. The prototype of a condition is the
+mean HOG of the ``n_frames`` stimulus frames that are least correlated with the neutral
+prototype: the moments where the face departs most from neutral.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mouseface.expressions.similarity import similarity, standardize_rows
+
+NEUTRAL = "neutral"
+
+
+def least_neutral_frames(
+    features: np.ndarray, neutral: np.ndarray, n_frames: int = 10
+) -> np.ndarray:
+    """Indices of the ``n_frames`` rows of ``features`` least correlated with ``neutral``.
+
+    Ties are broken by frame order (stable sort), so the choice is reproducible.
+    """
+    r = similarity(features, neutral[None, :])[:, 0]
+    r = np.where(np.isnan(r), np.inf, r)
+    return np.argsort(r, kind="stable")[: min(n_frames, len(r))]
+
+
+def emotion_prototype(
+    features: np.ndarray, neutral: np.ndarray, n_frames: int = 10
+) -> np.ndarray:
+    """Mean of the ``n_frames`` frames of ``features`` least like the ``neutral`` prototype."""
+    if len(features) == 0:
+        raise ValueError("no stimulus frames to build a prototype from")
+    return features[least_neutral_frames(features, neutral, n_frames)].mean(axis=0)
+
+
+class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
+    """Neutral and emotion prototypes; transforms frames into similarities to each.
+
+    Parameters
+    ----------
+    n_frames : int, default=10
+        Stimulus frames per condition (and per group, when ``groups`` are given) averaged into
+        that condition's prototype: those least correlated with the neutral prototype.
+    neutral_label : str, default="neutral"
+        Label of baseline frames in ``y``.
+    ignore_label : str, default=""
+        Label of frames that belong to no window; they are not used in ``fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_prototypes,)
+        Prototype names: the neutral label first, then the conditions sorted.
+    prototypes_ : ndarray, shape (n_prototypes, n_features)
+        One HOG prototype per class.
+    n_features_in_ : int
+        HOG length seen in ``fit``.
+
+    Notes
+    -----
+    ``transform`` returns Pearson similarities (columns in ``classes_`` order); ``predict`` the
+    class of the most similar prototype. With ``groups`` (one animal per frame) each frame's
+    departure from neutral is measured against its own animal's neutral, ``n_frames`` frames are
+    taken per animal, and the prototypes pool the animals: the paper's prototypes are per animal,
+    pooling is for models applied to new animals.
+
+    References
+    ----------
+    Dolensek N, Gehrlach DA, Klein AS, Gogolla N (2020). Facial expressions of emotion states
+    and their neuronal correlates in mice. Science 368:89-94. doi:10.1126/science.aaz9468
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 16))
+    >>> X[20:40, :4] += 3
+    >>> y = np.array(["neutral"] * 20 + ["pain"] * 20 + [""] * 20)
+    >>> model = PrototypeModel(n_frames=5).fit(X, y)
+    >>> model.classes_.tolist()
+    ['neutral', 'pain']
+    >>> model.transform(X).shape
+    (60, 2)
+    """
+
+    def __init__(self, n_frames: int = 10, *, neutral_label: str = NEUTRAL,
+                 ignore_label: str = ""):
+        self.n_frames = n_frames
+        self.neutral_label = neutral_label
+        self.ignore_label = ignore_label
+
+    def fit(self, X, y, groups=None):
+        """Build the prototypes from labelled frames.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_frames, n_features)
+            HOG per frame.
+        y : array-like of str, shape (n_frames,)
+            ``neutral_label`` for baseline frames, the condition for stimulus frames,
+            ``ignore_label`` for the rest.
+        groups : array-like, shape (n_frames,), optional
+            Animal of each frame.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        if not (isinstance(self.n_frames, int | np.integer) and self.n_frames > 0):
+            raise ValueError(f"n_frames must be a positive integer, got {self.n_frames!r}")
+        y = np.asarray(y).astype(str)
+        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        is_neutral = y == self.neutral_label
+        if not is_neutral.any():
+            raise ValueError(f"no baseline frames (label {self.neutral_label!r}) to build the "
+                             "neutral prototype from")
+        conditions = sorted(set(y[(~is_neutral) & (y != self.ignore_label)]))
+        neutral_of = {g: X[is_neutral & (groups == g)].mean(axis=0)
+                      for g in np.unique(groups[is_neutral])}
+        prototypes = [X[is_neutral].mean(axis=0)]
+        for c in conditions:
+            picked = []
+            for g in np.unique(groups[y == c]):
+                if g not in neutral_of:
+                    raise ValueError(f"group {g!r} has {c!r} frames but no baseline frames")
+                frames = X[(y == c) & (groups == g)]
+                picked.append(frames[least_neutral_frames(frames, neutral_of[g], self.n_frames)])
+            prototypes.append(np.concatenate(picked).mean(axis=0))
+        self.classes_ = np.array([self.neutral_label, *conditions])
+        self.prototypes_ = np.vstack(prototypes)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Pearson similarity of each frame to each prototype, (n_frames, n_prototypes)."""
+        check_is_fitted(self, "prototypes_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return similarity(X, self.prototypes_)
+
+    def predict(self, X) -> np.ndarray:
+        """Name of the most similar prototype for each frame."""
+        return self.classes_[np.nanargmax(self.transform(X), axis=1)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Same as :meth:`transform`: similarity is the score of each class."""
+        return self.transform(X)
+
+    def _more_tags(self):  # pragma: no cover - older scikit-learn
+        return {"requires_y": True}
+
+
+__all__ = ["NEUTRAL", "PrototypeModel", "emotion_prototype", "least_neutral_frames",
+           "standardize_rows"]

@@ -1,0 +1,175 @@
+"""Trials: stimulus and baseline windows, frame labels, and honest (cross-fitted) trial scores.
+
+A trial's score for prototype p is the mean similarity to p over the stimulus window
+``[onset, onset + duration)`` minus the mean over the ``baseline`` seconds before onset. A trial
+is never scored with a prototype built from its own frames: the prototype of the trial's own
+condition is rebuilt from the other trials of that condition (cross-fitting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mouseface.expressions.prototypes import NEUTRAL, emotion_prototype
+from mouseface.expressions.similarity import similarity
+
+
+def window_index(time: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """Indices of frames with ``start <= time < stop``."""
+    time = np.asarray(time)
+    lo, hi = np.searchsorted(time, [start, stop], side="left")
+    return np.arange(lo, hi)
+
+
+def label_frames(
+    time: np.ndarray,
+    events: pd.DataFrame,
+    baseline: float,
+    *,
+    neutral_label: str = NEUTRAL,
+    exclude: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label each frame of one session for prototype fitting.
+
+    Parameters
+    ----------
+    time : (n_frames,) array
+        Frame times in seconds, increasing.
+    events : DataFrame
+        This session's events (``onset``, ``duration``, ``trial_type``, ``event``).
+    baseline : float
+        Seconds before each onset taken as baseline (neutral) frames.
+    exclude : (n_events,) bool array, optional
+        Events whose stimulus frames must not enter the prototypes (e.g. first trials).
+
+    Returns
+    -------
+    labels : (n_frames,) str array
+        ``neutral_label`` in baseline windows, the ``trial_type`` in stimulus windows, ``""``
+        elsewhere. A stimulus label wins over an overlapping baseline window.
+    event_of : (n_frames,) int array
+        The ``event`` id of each stimulus frame, -1 elsewhere.
+    """
+    n = len(time)
+    labels = np.full(n, "", dtype=object)
+    event_of = np.full(n, -1, dtype=np.int64)
+    for row in events.itertuples(index=False):
+        labels[window_index(time, row.onset - baseline, row.onset)] = neutral_label
+    for k, row in enumerate(events.itertuples(index=False)):
+        idx = window_index(time, row.onset, row.onset + row.duration)
+        if exclude is not None and exclude[k]:
+            labels[idx] = ""
+        else:
+            labels[idx] = row.trial_type
+        event_of[idx] = row.event
+    return labels.astype(str), event_of
+
+
+@dataclass
+class TrialFrames:
+    """HOG of one trial's baseline and stimulus windows."""
+
+    event: int
+    condition: str
+    baseline: np.ndarray  # (n_baseline_frames, n_features)
+    stimulus: np.ndarray  # (n_stimulus_frames, n_features)
+    in_prototype: bool = True  # False: excluded from prototypes (e.g. a first trial)
+
+
+def window_scores(sim_baseline: np.ndarray, sim_stimulus: np.ndarray) -> dict[str, np.ndarray]:
+    """Score and peak of one trial from its similarity in the two windows (per prototype).
+
+    ``score`` = mean(stimulus) - mean(baseline); ``peak`` = max(stimulus) - mean(baseline).
+    Empty windows give NaN.
+    """
+    with np.errstate(invalid="ignore"), _nan_quiet():
+        base = np.nanmean(sim_baseline, axis=0) if len(sim_baseline) else np.nan
+        stim = np.nanmean(sim_stimulus, axis=0) if len(sim_stimulus) else np.nan
+        peak = np.nanmax(sim_stimulus, axis=0) if len(sim_stimulus) else np.nan
+    n = sim_stimulus.shape[1]
+    return {"score": np.broadcast_to(stim - base, (n,)),
+            "peak": np.broadcast_to(peak - base, (n,)),
+            "baseline": np.broadcast_to(base, (n,))}
+
+
+def crossfit_trial_scores(
+    trials: list[TrialFrames], *, n_frames: int = 10, neutral: np.ndarray | None = None,
+    neutral_label: str = NEUTRAL,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Score every trial of one animal with prototypes that never saw its own frames.
+
+    The neutral prototype is the mean of all baseline frames (``neutral`` overrides it). The
+    prototype of condition c for a trial of condition c is built from the other trials of c; for
+    the other conditions all their trials are used (they contain none of this trial's frames).
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per trial (index ``event``) with ``score_<p>``, ``peak_<p>`` for each prototype.
+    names : list of str
+        Prototype names, neutral first.
+    """
+    if not trials:
+        return pd.DataFrame(), []
+    if neutral is None:
+        base = [t.baseline for t in trials if len(t.baseline)]
+        if not base:
+            raise ValueError("no baseline frames before any onset: cannot build the neutral "
+                             "prototype")
+        neutral = np.concatenate(base).mean(axis=0)
+    conditions = sorted({t.condition for t in trials})
+    stim_of = {c: [t for t in trials if t.condition == c and t.in_prototype and len(t.stimulus)]
+               for c in conditions}
+    full = {c: emotion_prototype(np.concatenate([t.stimulus for t in ts]), neutral, n_frames)
+            for c, ts in stim_of.items() if ts}
+    names = [neutral_label, *conditions]
+    rows = []
+    for t in trials:
+        protos = [neutral]
+        for c in conditions:
+            if c == t.condition:
+                others = [o.stimulus for o in stim_of[c] if o.event != t.event]
+                p = (emotion_prototype(np.concatenate(others), neutral, n_frames)
+                     if others else np.full_like(neutral, np.nan))
+            else:
+                p = full.get(c, np.full_like(neutral, np.nan))
+            protos.append(p)
+        rows.append(_score_row(t, np.vstack(protos), names))
+    return pd.DataFrame(rows).set_index("event"), names
+
+
+def trial_scores(
+    trials: list[TrialFrames], prototypes: np.ndarray, names: list[str]
+) -> pd.DataFrame:
+    """Score trials with fixed prototypes (e.g. a saved model applied to new animals)."""
+    return pd.DataFrame([_score_row(t, prototypes, names) for t in trials]).set_index("event")
+
+
+def _score_row(t: TrialFrames, prototypes: np.ndarray, names: list[str]) -> dict:
+    s = window_scores(_sim(t.baseline, prototypes), _sim(t.stimulus, prototypes))
+    row = {"event": t.event}
+    for j, name in enumerate(names):
+        row[f"score_{name}"] = s["score"][j]
+        row[f"peak_{name}"] = s["peak"][j]
+    return row
+
+
+def _sim(x: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return np.empty((0, len(prototypes)))
+    return similarity(x, prototypes)
+
+
+class _nan_quiet:
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)

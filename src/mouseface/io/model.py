@@ -1,0 +1,58 @@
+"""Saved prototype models: ``model/model.json`` (names, parameters) + ``model/prototypes.npz``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mouseface._atomic import atomic_path, write_json
+from mouseface._errors import InputError
+from mouseface.expressions.prototypes import PrototypeModel
+
+MODEL_FORMAT = 1
+
+
+def save_model(path: str | Path, models: dict[str, PrototypeModel], *, mode: str, settings,
+               feature_shape: tuple[int, ...], **extra) -> Path:
+    """Write fitted prototype models (one per animal, or one ``"pooled"``) to folder ``path``.
+
+    The folder is written under a temporary name and renamed into place.
+    """
+    path = Path(path)
+    with atomic_path(path, directory=True) as tmp:
+        tmp.mkdir(parents=True)
+        np.savez(tmp / "prototypes.npz", **{k: m.prototypes_ for k, m in models.items()})
+        write_json(tmp / "model.json", {
+            "format": MODEL_FORMAT,
+            "mode": mode,
+            "names": {k: [str(c) for c in m.classes_] for k, m in models.items()},
+            "feature_shape": list(feature_shape),
+            "settings": settings.model_dump(mode="json"),
+            **extra,
+        })
+    return path
+
+
+def load_model(path: str | Path) -> tuple[dict[str, PrototypeModel], dict]:
+    """Read a model folder written by :func:`save_model` (or a results folder holding one)."""
+    path = Path(path)
+    if (path / "model" / "model.json").is_file() and not (path / "model.json").is_file():
+        path = path / "model"
+    meta_path = path / "model.json"
+    if not meta_path.is_file():
+        raise InputError("not a mouseface model folder (no model.json)", path)
+    try:
+        meta = json.loads(meta_path.read_text())
+        arrays = np.load(path / "prototypes.npz")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the model: {exc}", path) from None
+    models = {}
+    for key, names in meta["names"].items():
+        m = PrototypeModel(n_frames=meta["settings"]["prototypes"]["n_frames"])
+        m.classes_ = np.array(names)
+        m.prototypes_ = np.asarray(arrays[key], dtype=np.float64)
+        m.n_features_in_ = m.prototypes_.shape[1]
+        models[key] = m
+    return models, meta

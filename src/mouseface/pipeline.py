@@ -1,0 +1,407 @@
+"""The stages in order: extract features, build prototypes, score frames and trials, write.
+
+Each public function here is what one CLI verb runs; all computing lives in the rooms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import time as _time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mouseface import __version__
+from mouseface._atomic import atomic_path, write_json
+from mouseface._errors import InputError
+from mouseface._progress import Reporter
+from mouseface.config import Settings, load_settings
+from mouseface.expressions.prototypes import NEUTRAL, PrototypeModel
+from mouseface.expressions.trials import (
+    TrialFrames,
+    crossfit_trial_scores,
+    label_frames,
+    trial_scores,
+    window_index,
+)
+from mouseface.features.extract import extract_features
+from mouseface.io import tables
+from mouseface.io.model import load_model, save_model
+from mouseface.io.store import FeatureStore
+
+FRAMES_NOTE = ("sim_<prototype> columns use prototypes built from all trials of the animal; "
+               "trial scores in trials.csv are cross-fitted (a trial's own condition prototype "
+               "is rebuilt without its frames)")
+
+
+@dataclass
+class RunLog:
+    """What ``run.json`` records: inputs, parameters, timings and warnings."""
+
+    command: str
+    settings: Settings
+    inputs: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = _time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        self.timings[name] = round(self.timings.get(name, 0.0) + _time.perf_counter() - t0, 3)
+        for w in caught:
+            text = str(w.message)
+            if text not in self.warnings:
+                self.warnings.append(text)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def add_input(self, path: str | Path, fingerprint: str | None = None, **extra) -> None:
+        p = Path(path)
+        size = p.stat().st_size if p.is_file() else None
+        self.inputs.append({"path": str(p.resolve()), "size": size,
+                            "fingerprint": fingerprint, **extra})
+
+    def write(self, out: Path, **extra: Any) -> None:
+        write_json(out / "run.json", {
+            "mouseface": __version__,
+            "command": self.command,
+            "versions": _versions(),
+            "settings": self.settings.model_dump(mode="json"),
+            "inputs": self.inputs,
+            "timings_s": self.timings,
+            "warnings": self.warnings,
+            **extra,
+        })
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+def extract_all(
+    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log: RunLog
+) -> dict[str, FeatureStore]:
+    """Extract (or reuse) the HOG features of every session into ``out/features``."""
+    from mouseface.compute import extract_sessions
+
+    stores = extract_sessions(sessions, out / "features", settings, reporter)
+    for row in sessions.itertuples(index=False):
+        s = stores[row.session]
+        log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,
+                      frames=s.n_frames, truncated=s.attrs.get("truncated", False))
+    return stores
+
+
+def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: Path) -> None:
+    for session, ev in events.groupby("session", sort=False):
+        t = stores[session].time
+        duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
+        tables.check_events_within(ev, session, duration, path)
+
+
+def _first_trials(events: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
+    """True for each animal's first trial of each condition (by session order, then onset)."""
+    order = {s: i for i, s in enumerate(sessions["session"])}
+    animal = dict(zip(sessions["session"], sessions["animal"], strict=True))
+    e = events.assign(_animal=events["session"].map(animal),
+                      _order=events["session"].map(order))
+    e = e.sort_values(["_animal", "trial_type", "_order", "onset"])
+    first = ~e.duplicated(["_animal", "trial_type"])
+    return first.reindex(events.index).to_numpy()
+
+
+def _animal_frames(
+    stores: dict[str, FeatureStore], events: pd.DataFrame, settings: Settings,
+    exclude: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, list[TrialFrames]]:
+    """Labelled frames (for prototypes) and per-trial windows of one animal's sessions."""
+    baseline = settings.prototypes.baseline
+    xs, ys, trials = [], [], []
+    for session, store in stores.items():
+        ev = events[events["session"] == session]
+        if ev.empty:
+            continue
+        t = store.time
+        ex = None if exclude is None else exclude[ev.index.to_numpy()]
+        labels, _ = label_frames(t, ev, baseline, exclude=ex)
+        keep = np.flatnonzero(labels != "")
+        xs.append(store.read(keep))
+        ys.append(labels[keep])
+        for k, row in enumerate(ev.itertuples(index=False)):
+            b = window_index(t, row.onset - baseline, row.onset)
+            s = window_index(t, row.onset, row.onset + row.duration)
+            trials.append(TrialFrames(int(row.event), str(row.trial_type), store.read(b),
+                                      store.read(s), in_prototype=not (ex is not None and ex[k])))
+    if not xs:
+        return np.empty((0, 0)), np.empty(0, str), trials
+    return np.concatenate(xs), np.concatenate(ys), trials
+
+
+def _check_same_shape(stores: dict[str, FeatureStore], what: str) -> None:
+    shapes = {s: st.feature_shape for s, st in stores.items()}
+    if len(set(shapes.values())) > 1:
+        raise InputError(f"sessions of {what} have different HOG shapes {shapes}: give them ROIs "
+                         "of the same size")
+
+
+def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
+    """Write the per-frame rows of all sessions to ``frames.parquet`` atomically.
+
+    Conditions an animal lacks give NaN in its ``sim_`` columns; ``note`` says which prototypes
+    the similarities come from and is kept in the Parquet metadata.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    sim = sorted(c for c in df.columns if c.startswith("sim_"))
+    df = df[[c for c in df.columns if not c.startswith("sim_")] + sim]
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"mouseface.prototypes": note.encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _frame_table(store: FeatureStore, session: str, animal: str, model: PrototypeModel,
+                 labels: np.ndarray | None) -> pd.DataFrame:
+    sims = [model.transform(x) for _, x in store.iter_blocks()]
+    sim = np.concatenate(sims) if sims else np.empty((0, len(model.classes_)))
+    n = len(sim)
+    df = pd.DataFrame({"session": session, "animal": animal, "frame": np.arange(n),
+                       "time": store.time[:n]})
+    df["window"] = labels if labels is not None else ""
+    for j, name in enumerate(model.classes_):
+        df[f"sim_{name}"] = sim[:, j].astype(np.float32)
+    return df
+
+
+# ---------------------------------------------------------------------------- verbs
+
+
+def run(
+    sessions_path: str | Path,
+    events_path: str | Path,
+    out: str | Path,
+    *,
+    config: str | Path | None = None,
+    settings: Settings | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Per-animal prototypes (the paper's way); every frame and every trial scored.
+
+    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv`` and ``run.json`` into
+    ``out`` and returns ``out``.
+    """
+    out = Path(out)
+    settings = settings or load_settings(config)
+    log = RunLog("run", settings)
+    reporter = Reporter(quiet)
+    with reporter.live():
+        with log.stage("read_tables"):
+            sessions = tables.read_sessions(sessions_path)
+            events = tables.read_events(events_path, sessions)
+        with log.stage("extract"):
+            stores = extract_all(sessions, out, settings, reporter, log)
+        _check_events(events, stores, Path(events_path))
+        exclude = (_first_trials(events, sessions)
+                   if settings.prototypes.exclude_first_trial else None)
+        frames, scores, models = [], [], {}
+        with log.stage("prototypes_and_scores"):
+            task = reporter.task("scoring", total=len(stores))
+            for animal, srows in sessions.groupby("animal", sort=False):
+                a_stores = {s: stores[s] for s in srows["session"]}
+                _check_same_shape(a_stores, f"animal {animal}")
+                X, y, trials = _animal_frames(a_stores, events, settings, exclude)
+                if len(X) == 0:
+                    warnings.warn(f"animal {animal}: no events, no prototypes", stacklevel=1)
+                    continue
+                model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(X, y)
+                models[str(animal)] = model
+                s, _ = crossfit_trial_scores(trials, n_frames=settings.prototypes.n_frames,
+                                             neutral=model.prototypes_[0])
+                scores.append(s)
+                for session, st in a_stores.items():
+                    ev = events[events["session"] == session]
+                    labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
+                    frames.append(_frame_table(st, session, str(animal), model, labels))
+                    task.advance()
+        _write_frames(out / "frames.parquet", frames, FRAMES_NOTE)
+        _write_trials(out, events, scores)
+        save_model(out / "model", models, mode="per-animal", settings=settings,
+                   feature_shape=next(iter(stores.values())).feature_shape)
+        log.add_input(sessions_path, kind="sessions")
+        log.add_input(events_path, kind="events")
+        log.write(out, frames_note=FRAMES_NOTE)
+    return out
+
+
+def fit(
+    sessions_path: str | Path,
+    events_path: str | Path,
+    out: str | Path,
+    *,
+    config: str | Path | None = None,
+    settings: Settings | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Prototypes pooled over the given animals, saved with the HOG parameters.
+
+    Writes ``out/model`` (what ``score`` loads), ``out/features`` and ``out/run.json``.
+    """
+    out = Path(out)
+    settings = settings or load_settings(config)
+    log = RunLog("fit", settings)
+    reporter = Reporter(quiet)
+    with reporter.live():
+        with log.stage("read_tables"):
+            sessions = tables.read_sessions(sessions_path)
+            events = tables.read_events(events_path, sessions)
+        with log.stage("extract"):
+            stores = extract_all(sessions, out, settings, reporter, log)
+        _check_events(events, stores, Path(events_path))
+        _check_same_shape(stores, "the model")
+        exclude = (_first_trials(events, sessions)
+                   if settings.prototypes.exclude_first_trial else None)
+        with log.stage("prototypes"):
+            xs, ys, gs = [], [], []
+            for animal, srows in sessions.groupby("animal", sort=False):
+                X, y, _ = _animal_frames({s: stores[s] for s in srows["session"]}, events,
+                                         settings, exclude)
+                if len(X):
+                    xs.append(X)
+                    ys.append(y)
+                    gs.append(np.full(len(y), str(animal), dtype=object))
+            if not xs:
+                raise InputError("no events fall on any session: nothing to fit",
+                                 events_path)
+            model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(
+                np.concatenate(xs), np.concatenate(ys), groups=np.concatenate(gs))
+        save_model(out / "model", {"pooled": model},
+                   mode="pooled", settings=settings,
+                   feature_shape=next(iter(stores.values())).feature_shape,
+                   animals=sorted(map(str, sessions["animal"].unique())))
+        log.add_input(sessions_path, kind="sessions")
+        log.add_input(events_path, kind="events")
+        log.write(out)
+    return out
+
+
+def score(
+    model_dir: str | Path,
+    sessions_path: str | Path,
+    events_path: str | Path | None,
+    out: str | Path,
+    *,
+    quiet: bool = False,
+    chunk_size: int | None = None,
+) -> Path:
+    """Apply a saved model to new sessions.
+
+    Features are computed with the model's HOG parameters. Where events are given, the neutral
+    prototype is replaced by the new animal's own baseline frames.
+    """
+    out = Path(out)
+    models, meta = load_model(model_dir)
+    settings = Settings.model_validate(meta["settings"])
+    if chunk_size:
+        settings = settings.model_copy(update={
+            "compute": settings.compute.model_copy(update={"chunk_size": chunk_size})})
+    log = RunLog("score", settings)
+    reporter = Reporter(quiet)
+    with reporter.live():
+        sessions = tables.read_sessions(sessions_path)
+        events = (tables.read_events(events_path, sessions) if events_path is not None
+                  else pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
+                                             "event"]))
+        with log.stage("extract"):
+            stores = extract_all(sessions, out, settings, reporter, log)
+        if events_path is not None:
+            _check_events(events, stores, Path(events_path))
+        frames, scores = [], []
+        with log.stage("scores"):
+            for animal, srows in sessions.groupby("animal", sort=False):
+                a_stores = {s: stores[s] for s in srows["session"]}
+                model = _model_for(models, str(animal), model_dir)
+                shape = tuple(meta["feature_shape"])
+                for s, st in a_stores.items():
+                    if st.feature_shape != shape:
+                        raise InputError(
+                            f"session {s}: HOG shape {st.feature_shape} differs from the "
+                            f"model's {shape}: use an ROI of the model's size "
+                            f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
+                X, y, trials = _animal_frames(a_stores, events, settings, None)
+                model = _with_own_neutral(model, X, y)
+                if trials:
+                    scores.append(trial_scores(trials, model.prototypes_, list(model.classes_)))
+                for session, st in a_stores.items():
+                    ev = events[events["session"] == session]
+                    labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
+                    frames.append(_frame_table(st, session, str(animal), model, labels))
+        _write_frames(out / "frames.parquet", frames, "prototypes from the saved model; neutral "
+                      "from each animal's own baseline where events were given")
+        if events_path is not None:
+            _write_trials(out, events, scores)
+        log.add_input(model_dir, kind="model")
+        log.add_input(sessions_path, kind="sessions")
+        if events_path is not None:
+            log.add_input(events_path, kind="events")
+        log.write(out, model=str(Path(model_dir).resolve()))
+    return out
+
+
+def _model_for(models: dict[str, PrototypeModel], animal: str, model_dir) -> PrototypeModel:
+    if "pooled" in models:
+        return models["pooled"]
+    if animal in models:
+        return models[animal]
+    raise InputError(f"the model has per-animal prototypes for {sorted(models)} but not for "
+                     f"animal {animal}: fit a pooled model with `mouseface fit`", model_dir)
+
+
+def _with_own_neutral(model: PrototypeModel, X: np.ndarray, y: np.ndarray) -> PrototypeModel:
+    if len(X) == 0 or not (y == NEUTRAL).any():
+        return model
+    own = PrototypeModel(n_frames=model.n_frames)
+    own.classes_ = model.classes_
+    own.prototypes_ = model.prototypes_.copy()
+    own.prototypes_[0] = X[y == NEUTRAL].mean(axis=0)
+    own.n_features_in_ = model.n_features_in_
+    return own
+
+
+def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame]) -> None:
+    s = pd.concat(scores) if scores else pd.DataFrame()
+    trials = events.join(s, on="event") if len(s) else events.copy()
+    score_cols = sorted(c for c in trials.columns if c.startswith("score_"))
+    peak_cols = sorted(c for c in trials.columns if c.startswith("peak_"))
+    other = [c for c in trials.columns if c not in score_cols + peak_cols]
+    with atomic_path(out / "trials.csv") as tmp:
+        trials[other + score_cols + peak_cols].to_csv(tmp, index=False)
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "numba", "av", "scikit-image", "scikit-learn", "scipy", "pandas",
+                "zarr", "dask", "pynwb"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[pkg] = md.version(pkg)
+    return out
+
+
+def read_run(out: str | Path) -> dict:
+    """The ``run.json`` of a results folder."""
+    path = Path(out) / "run.json"
+    if not path.is_file():
+        raise InputError("not a mouseface results folder (no run.json)", Path(out))
+    return json.loads(path.read_text())
