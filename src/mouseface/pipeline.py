@@ -310,8 +310,11 @@ def score(
     prototype is replaced by the new animal's own baseline frames.
     """
     out = Path(out)
-    models, meta = load_model(model_dir)
+    saved, meta = load_model(model_dir)
     settings = Settings.model_validate(meta["settings"])
+    models = {k: PrototypeModel.from_prototypes(names, protos,
+                                                n_frames=settings.prototypes.n_frames)
+              for k, (names, protos) in saved.items()}
     if chunk_size:
         settings = settings.model_copy(update={
             "compute": settings.compute.model_copy(update={"chunk_size": chunk_size})})
@@ -370,12 +373,9 @@ def _model_for(models: dict[str, PrototypeModel], animal: str, model_dir) -> Pro
 def _with_own_neutral(model: PrototypeModel, X: np.ndarray, y: np.ndarray) -> PrototypeModel:
     if len(X) == 0 or not (y == NEUTRAL).any():
         return model
-    own = PrototypeModel(n_frames=model.n_frames)
-    own.classes_ = model.classes_
-    own.prototypes_ = model.prototypes_.copy()
-    own.prototypes_[0] = X[y == NEUTRAL].mean(axis=0)
-    own.n_features_in_ = model.n_features_in_
-    return own
+    prototypes = model.prototypes_.copy()
+    prototypes[0] = X[y == NEUTRAL].mean(axis=0)
+    return PrototypeModel.from_prototypes(model.classes_, prototypes, n_frames=model.n_frames)
 
 
 def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame]) -> None:

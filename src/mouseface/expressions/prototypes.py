@@ -91,6 +91,15 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         self.neutral_label = neutral_label
         self.ignore_label = ignore_label
 
+    @classmethod
+    def from_prototypes(cls, names, prototypes, **params) -> PrototypeModel:
+        """A fitted model from saved prototypes (``names[0]`` is the neutral one)."""
+        model = cls(**params)
+        model.classes_ = np.asarray(names).astype(str)
+        model.prototypes_ = np.atleast_2d(np.asarray(prototypes, dtype=np.float64))
+        model.n_features_in_ = model.prototypes_.shape[1]
+        return model
+
     def fit(self, X, y, groups=None):
         """Build the prototypes from labelled frames.
 

@@ -9,14 +9,16 @@ import numpy as np
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
-from mouseface.expressions.prototypes import PrototypeModel
 
 MODEL_FORMAT = 1
 
 
-def save_model(path: str | Path, models: dict[str, PrototypeModel], *, mode: str, settings,
+def save_model(path: str | Path, models: dict, *, mode: str, settings,
                feature_shape: tuple[int, ...], **extra) -> Path:
     """Write fitted prototype models (one per animal, or one ``"pooled"``) to folder ``path``.
+
+    ``models`` maps a key (animal, or ``"pooled"``) to anything with ``classes_`` and
+    ``prototypes_`` (a fitted :class:`~mouseface.expressions.prototypes.PrototypeModel`).
 
     The folder is written under a temporary name and renamed into place.
     """
@@ -35,8 +37,11 @@ def save_model(path: str | Path, models: dict[str, PrototypeModel], *, mode: str
     return path
 
 
-def load_model(path: str | Path) -> tuple[dict[str, PrototypeModel], dict]:
-    """Read a model folder written by :func:`save_model` (or a results folder holding one)."""
+def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]], dict]:
+    """Read a model folder written by :func:`save_model` (or a results folder holding one).
+
+    Returns ``{key: (names, prototypes)}`` and the metadata of ``model.json``.
+    """
     path = Path(path)
     if (path / "model" / "model.json").is_file() and not (path / "model.json").is_file():
         path = path / "model"
@@ -48,11 +53,6 @@ def load_model(path: str | Path) -> tuple[dict[str, PrototypeModel], dict]:
         arrays = np.load(path / "prototypes.npz")
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the model: {exc}", path) from None
-    models = {}
-    for key, names in meta["names"].items():
-        m = PrototypeModel(n_frames=meta["settings"]["prototypes"]["n_frames"])
-        m.classes_ = np.array(names)
-        m.prototypes_ = np.asarray(arrays[key], dtype=np.float64)
-        m.n_features_in_ = m.prototypes_.shape[1]
-        models[key] = m
+    models = {key: (list(names), np.asarray(arrays[key], dtype=np.float64))
+              for key, names in meta["names"].items()}
     return models, meta
