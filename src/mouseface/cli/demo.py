@@ -1,0 +1,38 @@
+"""`mouseface demo`: the first minute of a new user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mouseface.cli._app import app, user_errors
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Path = typer.Option(Path("mouseface_demo"), "--out", "-o",
+                             help="Folder for the simulated data and the results."),
+    seed: int = typer.Option(0, help="Random seed of the simulated experiment."),
+    animals: int = typer.Option(4, help="Number of simulated animals."),
+    trials: int = typer.Option(6, help="Trials per condition and animal."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Simulate mouse faces with known expressions and run the whole pipeline on them."""
+    from mouseface import pipeline
+
+    if not quiet:
+        typer.echo(f"simulating {animals} animals x {trials} trials per condition ...")
+    s = pipeline.demo(out, seed=seed, n_animals=animals, n_trials=trials, quiet=quiet)
+    typer.echo("\nmean trial score of each condition's own prototype "
+               "(similarity change from baseline):")
+    for cond, value in s["own_condition_score"].items():
+        typer.echo(f"  {cond:<14} {value:+.3f}")
+    typer.echo(f"top-scoring prototype is the true condition in "
+               f"{100 * s['top_prototype_is_true_condition']:.0f}% of {s['n_trials']} trials")
+    typer.echo(f"results:       {s['results']}")
+    if s.get("report"):
+        typer.echo(f"report:        {s['report']}")
+    typer.echo(f"faces figure:  {s['states_figure']}")
+    typer.echo(f"done in {s['total_s']:.0f} s")
