@@ -1,16 +1,396 @@
 """Sessions and events tables (CSV, TSV or Parquet), validated.
 
-CONTRACT (implemented by the io helper):
+The format comes from the suffix: ``.csv``; ``.tsv`` or ``.tab`` (tab-separated); ``.parquet``
+or ``.pq``. Column names are stripped of surrounding spaces; so are the text cells.
+
+::
 
     read_sessions(path) -> pandas.DataFrame
-        columns: session (str, unique), video (absolute Path as str), animal (str),
-                 roi (tuple[int,int,int,int] | None), fps (float | NaN); other columns kept.
-    read_events(path, sessions: DataFrame | None = None) -> pandas.DataFrame
-        columns: session (str), onset (float s), duration (float s), trial_type (str),
-                 plus any other column unchanged; adds `trial` (int, 0.. within session+trial_type
-                 in onset order) and `event` (int, row number in the file).
-    check_events_within(events, session, duration_s, path) -> None  # onset beyond video end
+        session (str, unique), video (absolute path as str), animal (str),
+        roi (tuple[int, int, int, int] | None), fps (float, NaN when not given); other columns
+        kept after these.
+    read_events(path, sessions=None) -> pandas.DataFrame
+        session (str), onset (float s), duration (float s), trial_type (str), every other column
+        unchanged, plus ``trial`` (int, 0.. within session and trial_type in onset order) and
+        ``event`` (int, the row's 0-based position among the file's data rows).
+    check_events_within(events, session, duration_s, path) -> None
+    check_roi(roi, frame_shape, path) -> (x, y, w, h)
 
-Every problem raises InputError(f"row {n}: ...", path) with one line naming the file, the row and
-the problem.
+``validate_sessions`` and ``validate_events`` take a DataFrame already in memory through the same
+checks (synthetic data and tests use them).
+
+Sessions table: ``session`` and ``video`` are required. ``animal`` is expected; **when the column
+is missing every session is its own animal** (animal = session). ``video`` is a video file or a
+folder of image frames; a relative path is relative to the folder the table is in. ``roi`` is an
+``"x,y,w,h"`` string in pixels (quote it in a CSV), or four columns ``roi_x``, ``roi_y``,
+``roi_w``, ``roi_h``; empty means the whole frame. ``fps`` is optional, required for image
+folders, and overrides the container's rate.
+
+Events table (BIDS-style): ``session``, ``onset`` and ``duration`` in seconds from the first
+frame, ``trial_type``; any other column is carried through unchanged.
+
+Rows are numbered **as a spreadsheet shows them: the header is row 1, the first data row is
+row 2** (for Parquet too). Every problem raises :class:`~mouseface._errors.InputError` with one
+line naming the file, the row and the problem, e.g.
+``sessions.csv: row 3: duplicate session 'm1_day1' (first at row 2)``.
 """
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mouseface._errors import InputError
+
+__all__ = [
+    "read_sessions", "read_events", "validate_sessions", "validate_events",
+    "check_events_within", "check_roi", "parse_roi", "read_table",
+]
+
+SESSION_COLUMNS = ("session", "video", "animal", "roi", "fps")
+EVENT_COLUMNS = ("session", "onset", "duration", "trial_type")
+ROI_COLUMNS = ("roi_x", "roi_y", "roi_w", "roi_h")
+_TEXT_COLUMNS = ("session", "video", "animal", "roi", "trial_type")
+_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
+
+
+def _row(i: int) -> str:
+    return f"row {i + _FIRST_ROW}"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet table (by suffix), text id columns as strings.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown suffix, unreadable or empty table.
+    """
+    path = Path(path)
+    kind = _SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"unknown table type '{path.suffix}': use .csv, .tsv or .parquet", path)
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "not a file", path)
+    if path.stat().st_size == 0:
+        raise InputError("empty file (0 bytes)", path)
+    try:
+        if kind == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep="\t" if kind == "tsv" else ",",
+                             dtype=dict.fromkeys(_TEXT_COLUMNS, str), skipinitialspace=True)
+    except Exception as e:  # pandas/pyarrow raise many types for a broken file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"not a readable {kind.upper()} table ({first})", path) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def read_sessions(path: str | Path) -> pd.DataFrame:
+    """Read and validate a sessions table.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV or Parquet file; see the module docstring for the columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``session``, ``video`` (absolute), ``animal``, ``roi`` (tuple or None), ``fps`` (float or
+        NaN), then the other columns of the file. Index ``0..n-1``.
+
+    Raises
+    ------
+    InputError
+        One line naming the file, the row and the problem.
+    """
+    path = Path(path)
+    return validate_sessions(read_table(path), base_dir=path.parent, path=path)
+
+
+def read_events(path: str | Path, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Read and validate an events table.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV or Parquet file with ``session``, ``onset``, ``duration``, ``trial_type``.
+    sessions
+        The sessions table; when given, every event's session must be in it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The file's columns (the four required ones cleaned, the others unchanged) plus
+        ``trial`` and ``event``.
+
+    Raises
+    ------
+    InputError
+        One line naming the file, the row and the problem.
+    """
+    path = Path(path)
+    return validate_events(read_table(path), sessions, path=path)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def validate_sessions(
+    df: pd.DataFrame, *, base_dir: str | Path = ".", path: str | Path | None = None
+) -> pd.DataFrame:
+    """Check and normalise a sessions table already in memory (see :func:`read_sessions`).
+
+    ``base_dir`` is the folder relative video paths are taken from; ``path`` names the table in
+    messages.
+    """
+    df = df.reset_index(drop=True)
+    df.columns = [str(c).strip() for c in df.columns]
+    _require(df, ("session", "video"), path)
+    present_roi = [c for c in ROI_COLUMNS if c in df.columns]
+    if present_roi and len(present_roi) < 4:
+        _require(df, ROI_COLUMNS, path)
+    if present_roi and "roi" in df.columns:
+        raise InputError("header (row 1): both a roi column and roi_x..roi_h columns: keep one",
+                         path)
+    if len(df) == 0:
+        raise InputError("no sessions: the table has a header but no rows", path)
+
+    session = _text(df["session"], "session", path)
+    seen: dict[str, int] = {}
+    for i, s in enumerate(session):
+        if s in seen:
+            raise InputError(f"{_row(i)}: duplicate session '{s}' (first at {_row(seen[s])})",
+                             path)
+        seen[s] = i
+    animal = _text(df["animal"], "animal", path) if "animal" in df.columns else list(session)
+
+    fps = _numbers(df["fps"], "fps", path, allow_empty=True) if "fps" in df.columns \
+        else np.full(len(df), np.nan)
+    for i, f in enumerate(fps):
+        if not np.isnan(f) and not (f > 0 and math.isfinite(f)):
+            raise InputError(f"{_row(i)}: fps must be a positive number, got {f:g}", path)
+
+    if "roi" in df.columns:
+        rois = [_roi_cell(v, i, path) for i, v in enumerate(df["roi"])]
+    elif present_roi:
+        rois = [_roi_cell(None if all(_empty(v) for v in vals) else
+                          ",".join("" if _empty(v) else str(v) for v in vals), i, path)
+                for i, vals in enumerate(zip(*(df[c] for c in ROI_COLUMNS), strict=True))]
+    else:
+        rois = [None] * len(df)
+
+    base = Path(base_dir)
+    videos = []
+    for i, v in enumerate(_text(df["video"], "video", path)):
+        p = Path(v).expanduser()
+        p = Path(os.path.abspath(p if p.is_absolute() else base / p))
+        if not p.exists():
+            raise InputError(f"{_row(i)}: video not found: {p}", path)
+        if p.is_dir() and np.isnan(fps[i]):
+            raise InputError(f"{_row(i)}: video {p} is a folder of frames: give its fps "
+                             "(an fps column)", path)
+        videos.append(str(p))
+
+    out = pd.DataFrame({
+        "session": pd.Series(session, dtype=object).astype(str),
+        "video": pd.Series(videos, dtype=object).astype(str),
+        "animal": pd.Series(animal, dtype=object).astype(str),
+        "roi": pd.Series(rois, dtype=object),
+        "fps": pd.Series(fps, dtype=np.float64),
+    })
+    for c in df.columns:
+        if c not in SESSION_COLUMNS:
+            out[c] = df[c].to_numpy()
+    return out
+
+
+def parse_roi(value: object) -> tuple[int, int, int, int] | None:
+    """``"x,y,w,h"`` (spaces, brackets allowed) or a 4-sequence of integers -> tuple; empty -> None.
+
+    Raises
+    ------
+    ValueError
+        Not four integers, ``x`` or ``y`` negative, ``w`` or ``h`` not positive.
+    """
+    if _empty(value):
+        return None
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[,\s;]+", value.strip().strip("()[]").strip()) if p]
+    else:
+        parts = list(value)  # type: ignore[call-overload]
+    try:
+        nums = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        raise ValueError("expected four integers x,y,w,h") from None
+    if len(nums) != 4 or not all(math.isfinite(n) and n == int(n) for n in nums):
+        raise ValueError("expected four integers x,y,w,h")
+    x, y, w, h = (int(n) for n in nums)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"width and height must be positive, got w={w}, h={h}")
+    if x < 0 or y < 0:
+        raise ValueError(f"x and y must be 0 or more, got x={x}, y={y}")
+    return x, y, w, h
+
+
+def check_roi(
+    roi: Sequence[int] | str | None, frame_shape: tuple[int, int], path: str | Path | None = None
+) -> tuple[int, int, int, int]:
+    """Check that ``roi = (x, y, w, h)`` lies inside a frame of ``frame_shape = (H, W)``.
+
+    Returns the ROI as a tuple of ints; ``None`` means the whole frame ``(0, 0, W, H)``.
+
+    Raises
+    ------
+    InputError
+        Malformed ROI, or one reaching outside the frame (the message gives both).
+    """
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    try:
+        parsed = parse_roi(roi)
+    except ValueError as e:
+        raise InputError(f"bad ROI {roi!r}: {e}", path) from None
+    if parsed is None:
+        return 0, 0, W, H
+    x, y, w, h = parsed
+    if x + w > W or y + h > H:
+        raise InputError(f"ROI (x, y, w, h) = ({x}, {y}, {w}, {h}) lies outside the {W}x{H} "
+                         "frame (width x height)", path)
+    return parsed
+
+
+def _roi_cell(value: object, i: int, path) -> tuple[int, int, int, int] | None:
+    try:
+        return parse_roi(value)
+    except ValueError as e:
+        raise InputError(f"{_row(i)}: malformed roi '{value}': {e} in pixels, "
+                         "e.g. 540,150,230,180", path) from None
+
+
+# --------------------------------------------------------------------------- events
+
+
+def validate_events(
+    df: pd.DataFrame, sessions: pd.DataFrame | None = None, *, path: str | Path | None = None
+) -> pd.DataFrame:
+    """Check and complete an events table already in memory (see :func:`read_events`)."""
+    df = df.reset_index(drop=True).copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    _require(df, EVENT_COLUMNS, path)
+    session = _text(df["session"], "session", path)
+    if sessions is not None:
+        known = set(sessions["session"].astype(str))
+        for i, s in enumerate(session):
+            if s not in known:
+                listed = ", ".join(sorted(known)[:5]) + (", ..." if len(known) > 5 else "")
+                raise InputError(f"{_row(i)}: unknown session '{s}' (the sessions table has: "
+                                 f"{listed})", path)
+    onset = _numbers(df["onset"], "onset", path)
+    duration = _numbers(df["duration"], "duration", path)
+    for i, d in enumerate(duration):
+        if d < 0:
+            raise InputError(f"{_row(i)}: negative duration {d:g} s", path)
+    trial_type = _text(df["trial_type"], "trial_type", path)
+    df["session"] = pd.Series(session, dtype=object).astype(str)
+    df["onset"] = onset
+    df["duration"] = duration
+    df["trial_type"] = pd.Series(trial_type, dtype=object).astype(str)
+
+    event = np.arange(len(df), dtype=np.int64)
+    order = df.assign(_event=event).sort_values(["session", "trial_type", "onset", "_event"],
+                                                kind="stable")
+    trial = np.empty(len(df), np.int64)
+    trial[order.index.to_numpy()] = order.groupby(["session", "trial_type"], sort=False)\
+        .cumcount().to_numpy()
+    for name, values in (("trial", trial), ("event", event)):
+        if name in df.columns:
+            given = pd.to_numeric(df[name], errors="coerce").to_numpy()
+            if not np.array_equal(given, values):
+                raise InputError(f"header (row 1): column '{name}' is reserved (mouseface "
+                                 "numbers trials and events itself): rename it", path)
+        df[name] = values
+    return df
+
+
+def check_events_within(
+    events: pd.DataFrame, session: str, duration_s: float, path: str | Path | None = None
+) -> None:
+    """Raise when an event of ``session`` starts before the first frame or after the video ends.
+
+    ``events`` is the table from :func:`read_events` (or its rows for ``session``);
+    ``duration_s`` the video's length in seconds.
+    """
+    rows = events[events["session"].astype(str) == str(session)]
+    for pos, (idx, onset) in enumerate(zip(rows.index, rows["onset"], strict=True)):
+        i = int(rows["event"].iloc[pos]) if "event" in rows.columns else int(idx)
+        if onset > duration_s:
+            raise InputError(f"{_row(i)}: onset {onset:g} s is beyond the end of session "
+                             f"'{session}' (its video lasts {duration_s:g} s)", path)
+        if onset < 0:
+            raise InputError(f"{_row(i)}: onset {onset:g} s is before the first frame of "
+                             f"session '{session}'", path)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], path) -> None:
+    missing = sorted(set(columns) - set(df.columns))
+    if missing:
+        present = ", ".join(map(str, df.columns)) or "no columns"
+        raise InputError(f"header (row 1): missing column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)} (the table has: {present})", path)
+
+
+def _empty(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _text(column: pd.Series, name: str, path) -> list[str]:
+    """Cells as stripped strings; an empty cell is an error naming its row."""
+    out = []
+    for i, v in enumerate(column.tolist()):
+        if _empty(v):
+            raise InputError(f"{_row(i)}: empty {name}", path)
+        if isinstance(v, float) and math.isfinite(v) and v == int(v):
+            v = int(v)  # a numeric id column read as float
+        out.append(str(v).strip())
+    return out
+
+
+def _numbers(column: pd.Series, name: str, path, *, allow_empty: bool = False) -> np.ndarray:
+    """Cells as float64; non-numeric (or empty, unless allowed) cells are errors."""
+    values = column.tolist()
+    out = np.empty(len(values), np.float64)
+    for i, v in enumerate(values):
+        if _empty(v):
+            if not allow_empty:
+                raise InputError(f"{_row(i)}: {name} is empty", path)
+            out[i] = np.nan
+            continue
+        try:
+            f = float(v.strip() if isinstance(v, str) else v)
+        except (TypeError, ValueError):
+            raise InputError(f"{_row(i)}: {name} '{v}' is not a number", path) from None
+        if math.isnan(f) and not allow_empty:
+            raise InputError(f"{_row(i)}: {name} is NaN", path)
+        if math.isinf(f):
+            raise InputError(f"{_row(i)}: {name} is infinite", path)
+        out[i] = f
+    return out

@@ -1,0 +1,5 @@
+"""Shared test setup: fixture modules in tests/fixtures are loaded for every test."""
+
+pytest_plugins = [
+    "tests.fixtures.videos",
+]
