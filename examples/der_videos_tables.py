@@ -32,7 +32,7 @@ n_frames = 10
 
 
 def der_tables(data: Path, out: Path) -> tuple[Path, Path]:
-    """Write ``sessions.csv``, ``events.csv`` and ``mouseface.toml`` for every mosaic in ``data``."""
+    """Write ``sessions.csv``, ``events.csv`` and ``mouseface.toml`` for the mosaics in ``data``."""
     data, out = Path(data).resolve(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     layout = pd.read_csv(data / "mosaic_layout.csv")

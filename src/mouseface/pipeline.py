@@ -31,7 +31,6 @@ from mouseface.expressions.trials import (
     trial_scores,
     window_index,
 )
-from mouseface.features.extract import extract_features
 from mouseface.io import tables
 from mouseface.io.model import load_model, save_model
 from mouseface.io.store import FeatureStore
