@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import warnings
 from collections.abc import Callable
 
@@ -34,7 +33,7 @@ def user_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-        warnings.showwarning = _one_line_warning
+        warnings.formatwarning = _one_line_warning
         try:
             return func(*args, **kwargs)
         except InputError as exc:
@@ -45,5 +44,5 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {message}", file=file or sys.stderr)
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
