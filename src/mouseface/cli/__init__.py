@@ -5,7 +5,11 @@ Each module here registers its commands on the one app; ``main`` is the console 
 
 from __future__ import annotations
 
-from mouseface.cli import core, demo  # noqa: F401  (registers commands)
+from mouseface.cli import (  # noqa: F401  (registers commands)
+    analysis,  # noqa: F401
+    core,
+    demo,
+)
 from mouseface.cli._app import app
 
 
