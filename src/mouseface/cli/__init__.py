@@ -10,6 +10,7 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     core,
     demo,
 )
+from mouseface.cli import neural  # noqa: F401
 from mouseface.cli._app import app
 
 
