@@ -302,6 +302,8 @@ def score(
     *,
     quiet: bool = False,
     chunk_size: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Path:
     """Apply a saved model to new sessions.
 
@@ -314,9 +316,12 @@ def score(
     models = {k: PrototypeModel.from_prototypes(names, protos,
                                                 n_frames=settings.prototypes.n_frames)
               for k, (names, protos) in saved.items()}
+    # Where to compute is this run's choice, not the saved model's.
+    compute = {"workers": workers or 1, "scheduler": scheduler}
     if chunk_size:
-        settings = settings.model_copy(update={
-            "compute": settings.compute.model_copy(update={"chunk_size": chunk_size})})
+        compute["chunk_size"] = chunk_size
+    settings = settings.model_copy(update={
+        "compute": settings.compute.model_copy(update=compute)})
     log = RunLog("score", settings)
     reporter = Reporter(quiet)
     with reporter.live():

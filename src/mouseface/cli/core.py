@@ -15,6 +15,15 @@ Events = typer.Argument(..., help="Events table: session, onset (s), duration (s
 Config = typer.Option(None, "--config", "-c", help="TOML settings file ([hog], [prototypes], "
                       "[compute]).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+Workers = typer.Option(None, "--workers", "-w", min=1, help="Extract features on a local Dask "
+                       "cluster of N worker processes (overrides workers in the config).")
+Scheduler = typer.Option(None, "--scheduler", help="Extract features on a running Dask "
+                         "cluster: its scheduler's address, e.g. tcp://host:8786 (overrides "
+                         "scheduler in the config).")
+
+
+def _compute(workers: int | None, scheduler: str | None) -> dict:
+    return {k: v for k, v in (("workers", workers), ("scheduler", scheduler)) if v is not None}
 
 
 @app.command()
@@ -25,11 +34,15 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Results folder to write."),
     config: Path | None = Config,
     quiet: bool = Quiet,
+    workers: int | None = Workers,
+    scheduler: str | None = Scheduler,
 ) -> None:
     """Score every frame and trial with per-animal prototypes (the paper's way)."""
     from mouseface import pipeline
+    from mouseface.config import load_settings
 
-    pipeline.run(sessions, events, out, config=config, quiet=quiet)
+    settings = load_settings(config, compute=_compute(workers, scheduler))
+    pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet)
     _after_run(out, quiet)
 
 
@@ -41,11 +54,15 @@ def fit(
     out: Path = typer.Option(..., "--out", "-o", help="Model folder to write."),
     config: Path | None = Config,
     quiet: bool = Quiet,
+    workers: int | None = Workers,
+    scheduler: str | None = Scheduler,
 ) -> None:
     """Fit prototypes pooled over the given animals and save them as a model."""
     from mouseface import pipeline
+    from mouseface.config import load_settings
 
-    pipeline.fit(sessions, events, out, config=config, quiet=quiet)
+    settings = load_settings(config, compute=_compute(workers, scheduler))
+    pipeline.fit(sessions, events, out, config=config, settings=settings, quiet=quiet)
     typer.echo(f"model written to {out}/model")
 
 
@@ -60,11 +77,14 @@ def score(
                                          "own baseline."),
     out: Path = typer.Option(..., "--out", "-o", help="Results folder to write."),
     quiet: bool = Quiet,
+    workers: int | None = Workers,
+    scheduler: str | None = Scheduler,
 ) -> None:
     """Apply a saved model to new sessions."""
     from mouseface import pipeline
 
-    pipeline.score(model, sessions, events, out, quiet=quiet)
+    pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
+                   scheduler=scheduler)
     _after_run(out, quiet)
 
 

@@ -14,6 +14,12 @@ later run could mistake for a finished one: the rerun computes only the chunks n
 store whose parameters or fingerprint differ from the request is discarded and recomputed.
 
 With ``cells_per_block`` other than (1, 1) the middle axes hold blocks x cells-per-block.
+
+Parallel writers: chunks of ``hog`` and ``time`` hold ``chunk_size`` frames and ``done`` one flag
+each, so processes that write disjoint frame chunks (a Dask cluster, one task per frame range)
+never write the same file. Create the store (:meth:`FeatureStore.open`) before they start, let
+each open it with ``FeatureStore(path, mode="r+")``, and :meth:`finalize` it once they are done
+from a fresh handle (a writer may have grown it). Only a writer of the last chunk may grow it.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ class FeatureStore:
     Use :meth:`open` to get a store matching the request (reused, resumed or new), then
     :meth:`write_chunk` for each pending chunk and :meth:`finalize` at the end.
     """
+
+    #: What the last extraction into this store did in this process (frames decoded, chunks
+    #: written...), set by :mod:`mouseface.features.extract`; None when nothing ran.
+    extraction: dict[str, Any] | None = None
 
     def __init__(self, path: str | Path, mode: str = "r"):
         self.path = Path(path)
@@ -89,7 +99,7 @@ class FeatureStore:
                 fill_value=np.nan)
         n_chunks = -(-n_frames // chunk_size)
         _create(group, "done", shape=(n_chunks,), chunks=(1,), dtype="bool", fill_value=False)
-        group.attrs.update({
+        _update_attrs(group, {
             "format_version": FORMAT_VERSION,
             "params": params,
             "fingerprint": fingerprint,
@@ -145,10 +155,13 @@ class FeatureStore:
         start = i * self.chunk_size
         return start, min(start + self.chunk_size, self._hog.shape[0])
 
+    def done_mask(self) -> np.ndarray:
+        """One bool per frame chunk: True once the chunk's data has been written."""
+        return np.asarray(self._group["done"][:], dtype=bool)
+
     def pending_chunks(self) -> list[int]:
         """Chunks whose data has not been written yet."""
-        done = np.asarray(self._group["done"][:], dtype=bool)
-        return [int(i) for i in np.flatnonzero(~done)]
+        return [int(i) for i in np.flatnonzero(~self.done_mask())]
 
     # ------------------------------------------------------------------ writing
     def write_chunk(self, i: int, hog: np.ndarray, time: np.ndarray) -> None:
@@ -181,7 +194,7 @@ class FeatureStore:
             self._group["time"].resize((n_frames,))
             self._group.attrs["n_frames"] = n_frames
             self._group["done"].resize((max(-(-n_frames // self.chunk_size), 1),))
-        self._group.attrs.update({**_jsonable(meta), "complete": True})
+        _update_attrs(self._group, {**_jsonable(meta), "complete": True})
 
     # ------------------------------------------------------------------ reading
     @property
@@ -208,6 +221,15 @@ class FeatureStore:
         block = block or max(self.chunk_size, 1024)
         for start in range(0, self._hog.shape[0], block):
             yield start, self.read(slice(start, start + block))
+
+
+def _update_attrs(group, attrs: dict[str, Any]) -> None:
+    # zarr 3's attrs.update rewrites the group's metadata once per key; update_attributes once.
+    update = getattr(group, "update_attributes", None)
+    if update is not None:
+        update(attrs)
+    else:
+        group.attrs.update(attrs)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -15,7 +15,11 @@ The reader streams a video as chunks of grayscale, ROI-cropped frames; no more t
         chunk.index        # (n,) int64 frame indices
         chunk.time         # (n,) float64 seconds from the first frame of the video
         chunk.frames       # (n, h, w) uint8 grayscale crop
+    for crops in reader.iter_crops(rois, chunk_size=256, start=0, stop=None):
+        crops.frames       # tuple of (n, h_k, w_k) uint8, one per ROI, from one decode
     reader.decoded_frames  # frames decoded up to the furthest point reached
+    reader.frames_out      # frames that came out of the decoder, counting those decoded only
+                           # to reach a seek target (what a pass really cost)
     reader.truncated       # whether decoding stopped early (a cut or corrupt file)
     reader.close()         # or use the reader as a context manager
 
@@ -71,7 +75,7 @@ from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.io.tables import check_roi
 
-__all__ = ["Chunk", "VideoReader", "open_video", "write_video", "IMAGE_SUFFIXES"]
+__all__ = ["Chunk", "Crops", "VideoReader", "open_video", "write_video", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
@@ -105,6 +109,25 @@ class Chunk:
     index: np.ndarray
     time: np.ndarray
     frames: np.ndarray
+
+
+@dataclass(frozen=True)
+class Crops:
+    """Consecutive frames of one video cropped to several ROIs (one decode, many sessions).
+
+    Attributes
+    ----------
+    index
+        Frame indices, shape (n,), int64.
+    time
+        Seconds from the first frame of the video, shape (n,), float64.
+    frames
+        One ``(n, h_k, w_k)`` uint8 array per ROI, in the order the ROIs were given.
+    """
+
+    index: np.ndarray
+    time: np.ndarray
+    frames: tuple[np.ndarray, ...]
 
 
 def open_video(
@@ -165,6 +188,9 @@ class VideoReader:
         One past the last frame index decoded so far.
     truncated : bool
         True once a pass found the stream ending before its announced length, or a decode error.
+    frames_out : int
+        Frames produced by the decoder (or read from images) so far, over all passes, including
+        frames decoded only to reach a seek target; what the passes really cost.
     """
 
     def __init__(self, source: _Source, roi: tuple[int, int, int, int] | None = None):
@@ -223,6 +249,34 @@ class VideoReader:
         chunk_size - 1``. ``stop`` (exclusive) defaults to the end of the stream. A fresh array
         is allocated per chunk, so a consumer may keep one while the next is decoded.
         """
+        for index, time, (frames,) in self._iter((self._slices,), chunk_size, start, stop):
+            yield Chunk(index, time, frames)
+
+    def iter_crops(
+        self,
+        rois: Iterable[tuple[int, int, int, int] | None],
+        chunk_size: int = 256,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> Iterator[Crops]:
+        """Like :meth:`iter_chunks`, but each decoded frame is cropped to every ROI in ``rois``.
+
+        For several sessions recorded in one video (e.g. a mosaic of animals or trials): the
+        video is decoded once and only the crops are copied. The reader's own ``roi`` is not
+        used; ``None`` in ``rois`` means the whole frame.
+
+        Raises
+        ------
+        InputError
+            If an ROI lies outside the frame.
+        """
+        rois = [check_roi(r, self.frame_shape, self.path) for r in rois]
+        slices = tuple((slice(y, y + h), slice(x, x + w)) for x, y, w, h in rois)
+        for index, time, frames in self._iter(slices, chunk_size, start, stop):
+            yield Crops(index, time, frames)
+
+    def _iter(self, slices: tuple, chunk_size: int, start: int, stop: int | None) -> Iterator:
+        """``(index, time, crops)`` per chunk; one fresh uint8 array per crop and chunk."""
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         if int(start) < 0:
@@ -230,27 +284,36 @@ class VideoReader:
         chunk_size, start = int(chunk_size), int(start)
         if stop is not None and int(stop) <= start:
             return
-        h, w = self.crop_shape
-        ys, xs = self._slices
+        shapes = [(ys.stop - ys.start, xs.stop - xs.start) for ys, xs in slices]
+
+        def empty():
+            return tuple(np.empty((chunk_size, h, w), np.uint8) for h, w in shapes)
+
         index = np.empty(chunk_size, np.int64)
         time = np.empty(chunk_size, np.float64)
-        frames = np.empty((chunk_size, h, w), np.uint8)
+        frames = empty()
         n = 0
         status: dict = {}
         for i, t, image in self._source.frames(start, None if stop is None else int(stop),
                                                status):
             index[n], time[n] = i, t
-            frames[n] = image[ys, xs]
+            for out, (ys, xs) in zip(frames, slices, strict=True):
+                out[n] = image[ys, xs]
             n += 1
             self.decoded_frames = max(self.decoded_frames, i + 1)
             if n == chunk_size:
-                yield Chunk(index.copy(), time.copy(), frames)
-                frames = np.empty((chunk_size, h, w), np.uint8)
+                yield index.copy(), time.copy(), frames
+                frames = empty()
                 n = 0
         if n:
-            yield Chunk(index[:n].copy(), time[:n].copy(), frames[:n].copy())
+            yield index[:n].copy(), time[:n].copy(), tuple(f[:n].copy() for f in frames)
         if "end" in status:
             self._reached_end(status["end"], status.get("error"))
+
+    @property
+    def frames_out(self) -> int:
+        """Frames decoded so far over all passes, seek lead-in included."""
+        return self._source.frames_out
 
     def _reached_end(self, count: int, error: str | None) -> None:
         expected = self._source.n_frames
@@ -313,6 +376,7 @@ class _Source:
     n_frames: int
     count_tolerance: int = 0
     pixel_format: str | None = None
+    frames_out: int = 0  # frames decoded (or read) over all passes, seek lead-in included
 
     def frames(
         self, start: int, stop: int | None, status: dict
@@ -476,7 +540,7 @@ class _AVSource(_Source):
         for key, key_index in plan:
             try:
                 container.seek(key, stream=stream, backward=True, any_frame=False)
-                frames = container.decode(stream)
+                frames = self._decode(container, stream)
                 first = None
                 for _, frame in zip(range(64), frames, strict=False):  # leading frames
                     if frame.pts is not None and frame.pts >= key:
@@ -491,7 +555,12 @@ class _AVSource(_Source):
             container = self._open()
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-        return container, _skip_count(container.decode(stream), start, status)
+        return container, _skip_count(self._decode(container, stream), start, status)
+
+    def _decode(self, container, stream) -> Iterator:
+        for frame in container.decode(stream):
+            self.frames_out += 1
+            yield frame
 
     def _time(self, i: int, pts: int | None) -> float:
         if self._fixed_fps or pts is None or self._first_pts is None:
@@ -548,6 +617,7 @@ class _ImageSource(_Source):
         end = len(self.files) if stop is None else min(stop, len(self.files))
         for i in range(start, end):
             image = _read_image(self.files[i])
+            self.frames_out += 1
             if image.shape != self.frame_shape:
                 raise InputError(f"frame size {image.shape[1]}x{image.shape[0]} differs from the "
                                  f"first frame's {self.frame_shape[1]}x{self.frame_shape[0]} "
@@ -586,6 +656,7 @@ class _ArraySource(_Source):
         n = len(self._frames)
         end = n if stop is None else min(stop, n)
         for i in range(start, end):
+            self.frames_out += 1
             yield i, float(self._time[i]), self._frames[i]
         if stop is None or stop > n:
             status["end"] = n
