@@ -11,6 +11,7 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     demo,
 )
 from mouseface.cli import neural  # noqa: F401
+from mouseface.cli import report  # noqa: F401
 from mouseface.cli._app import app
 
 

@@ -14,6 +14,7 @@ Only reading lives here; the analyses compute in :mod:`mouseface.expressions`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -34,18 +35,21 @@ class Results:
     ----------
     path
         The folder ``mouseface run`` wrote.
+    require
+        Files that must exist (``score`` without events writes no ``trials.csv``).
 
     Raises
     ------
     InputError
-        When the folder, ``frames.parquet`` or ``trials.csv`` is missing or unreadable.
+        When the folder or a required file is missing, or a file is unreadable.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *,
+                 require: tuple[str, ...] = ("frames.parquet", "trials.csv")):
         self.path = Path(path)
         if not self.path.is_dir():
             raise InputError("results folder not found", self.path)
-        for name in ("frames.parquet", "trials.csv"):
+        for name in require:
             if not (self.path / name).is_file():
                 raise InputError(f"not a mouseface results folder (no {name}); run "
                                  "`mouseface run` first", self.path)
@@ -157,4 +161,180 @@ class Results:
         return np.empty((0, 0), np.float32) if out is None else out
 
 
-__all__ = ["DEFAULT_BASELINE", "Results"]
+# ---------------------------------------------------------------------------- tidy loading
+
+
+@dataclass(frozen=True)
+class TidyResults:
+    """A results folder in memory: what :func:`load_results` returns.
+
+    Attributes
+    ----------
+    path : Path
+        The folder.
+    frames : pandas.DataFrame
+        ``frames.parquet``: one row per frame, ``session``, ``animal``, ``frame``, ``time``
+        (seconds from the video's first frame), ``window`` (``neutral`` in baseline windows,
+        the condition in stimulus windows, ``""`` elsewhere), one ``sim_<prototype>`` column of
+        Pearson r per prototype. Sorted by session, then time.
+    trials : pandas.DataFrame
+        ``trials.csv``: the events' own columns, ``event``, ``trial``, ``score_<prototype>``,
+        ``peak_<prototype>``; empty (with ``session, onset, duration, trial_type``) when the
+        folder was scored without events.
+    prototypes : dict of str to numpy.ndarray
+        Prototype name to HOG array of shape ``(len(models), cells_y, cells_x, orientations)``;
+        NaN where a model has no prototype of that name. Empty when the folder has no
+        ``model/``.
+    models : list of str
+        What the first axis of each prototype array is: the animals (``run``: per-animal
+        prototypes) or ``["pooled"]`` (``fit``).
+    feature_shape : tuple of int
+        ``(cells_y, cells_x, orientations)``.
+    run : dict
+        ``run.json``: versions, settings, inputs, timings, warnings.
+    model : dict
+        ``model/model.json`` (names, parameters, mode); empty without ``model/``.
+    """
+
+    path: Path
+    frames: pd.DataFrame
+    trials: pd.DataFrame
+    prototypes: dict[str, np.ndarray]
+    models: list[str]
+    feature_shape: tuple[int, ...]
+    run: dict
+    model: dict = field(default_factory=dict)
+
+    @property
+    def prototype_names(self) -> list[str]:
+        """Prototype names, ``neutral`` first, then as in the ``sim_`` columns."""
+        if self.prototypes:
+            return list(self.prototypes)
+        names = Results.prototypes_of(self.frames)
+        return (["neutral"] if "neutral" in names else []) + [n for n in names
+                                                               if n != "neutral"]
+
+    def prototype(self, name: str, model: str | None = None) -> np.ndarray:
+        """HOG of prototype ``name`` of one model (an animal, or ``pooled``).
+
+        ``model`` may be left out when there is only one. Shape ``feature_shape``.
+        """
+        if name not in self.prototypes:
+            raise KeyError(f"no prototype {name!r}; have {sorted(self.prototypes)}")
+        if model is None:
+            if len(self.models) != 1:
+                raise ValueError(f"give model=, one of {self.models}")
+            model = self.models[0]
+        if model not in self.models:
+            raise KeyError(f"no model {model!r}; have {self.models}")
+        return self.prototypes[name][self.models.index(model)]
+
+    def to_xarray(self):
+        """The same as an :class:`xarray.Dataset` with labelled dimensions (needs xarray).
+
+        Variables: ``similarity`` (sample, prototype) with the frame columns as coordinates
+        along ``sample``; ``score`` and ``peak`` (trial, prototype) with the events' columns
+        along ``trial`` (``session``, ``animal`` and ``trial`` there are named
+        ``trial_session``, ``trial_animal``, ``trial_trial``); ``prototype_hog`` (model,
+        prototype, cell_y, cell_x, orientation).
+        ``attrs`` hold ``time_unit`` (``s``) and ``run.json`` as a JSON string.
+
+        Raises
+        ------
+        ImportError
+            When xarray is not installed (``pip install xarray``); mouseface does not need it.
+        """
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError("to_xarray needs xarray: pip install xarray (or use the pandas "
+                              "tables .frames and .trials)") from None
+        sim_names = set(Results.prototypes_of(self.frames))
+        names = [n for n in self.prototype_names if n in sim_names]
+        f = self.frames
+        coords: dict = {"prototype": names}
+        coords.update({c: ("sample", f[c].to_numpy()) for c in f.columns
+                       if not c.startswith("sim_")})
+        data = {"similarity": (("sample", "prototype"),
+                               f[[f"sim_{n}" for n in names]].to_numpy())}
+        t = self.trials
+        for kind in ("score", "peak"):
+            cols = [f"{kind}_{n}" for n in names]
+            if len(t) and all(c in t.columns for c in cols):
+                data[kind] = (("trial", "prototype"), t[cols].to_numpy(dtype=float))
+        if "score" in data or "peak" in data:
+            # events columns along "trial"; those whose names the frames use too (session,
+            # animal) and the "trial" column itself get a "trial_" prefix
+            coords.update({(f"trial_{c}" if c in f.columns or c == "trial" else c):
+                           ("trial", t[c].to_numpy()) for c in t.columns
+                           if not c.startswith(("score_", "peak_"))})
+        if self.prototypes:
+            nan = np.full((len(self.models), *self.feature_shape), np.nan)
+            data["prototype_hog"] = (
+                ("model", "prototype", "cell_y", "cell_x", "orientation"),
+                np.stack([self.prototypes.get(n, nan) for n in names], axis=1))
+            coords["model"] = self.models
+        ds = xr.Dataset(data, coords=coords,
+                        attrs={"time_unit": "s", "run": json.dumps(self.run),
+                               "path": str(self.path)})
+        return ds
+
+
+def load_results(path: str | Path) -> TidyResults:
+    """Load a results folder (what ``mouseface run`` or ``score`` wrote) into tidy tables.
+
+    Parameters
+    ----------
+    path
+        The results folder.
+
+    Returns
+    -------
+    TidyResults
+        ``.frames`` and ``.trials`` (pandas), ``.prototypes`` (name to HOG arrays),
+        ``.run`` (dict) and ``.to_xarray()`` when xarray is installed.
+
+    Raises
+    ------
+    InputError
+        When the folder or its ``frames.parquet`` is missing, or a file is unreadable.
+
+    Examples
+    --------
+    >>> import mouseface
+    >>> res = mouseface.load_results("results")            # doctest: +SKIP
+    >>> res.frames.groupby("window")["sim_pain"].mean()     # doctest: +SKIP
+    >>> res.prototype("pain", model="mouse1").shape         # doctest: +SKIP
+    (15, 20, 8)
+    """
+    r = Results(path, require=("frames.parquet",))
+    frames = r.frames
+    if (r.path / "trials.csv").is_file():
+        trials = r.trials
+    else:
+        trials = pd.DataFrame(columns=["session", "onset", "duration", "trial_type"])
+    prototypes: dict[str, np.ndarray] = {}
+    models: list[str] = []
+    meta: dict = {}
+    shape: tuple[int, ...] = ()
+    if (r.path / "model" / "model.json").is_file():
+        from mouseface.io.model import load_model
+
+        saved, meta = load_model(r.path / "model")
+        shape = tuple(int(n) for n in meta.get("feature_shape", ()))
+        models = list(saved)
+        order = r.prototypes
+        names = [n for n in order if any(n in v[0] for v in saved.values())]
+        names += sorted({n for v in saved.values() for n in v[0]} - set(names))
+        for name in names:
+            stack = np.full((len(models), *shape), np.nan)
+            for i, key in enumerate(models):
+                got, arrays = saved[key]
+                if name in got:
+                    stack[i] = arrays[got.index(name)].reshape(shape)
+            prototypes[name] = stack
+    return TidyResults(path=r.path, frames=frames, trials=trials, prototypes=prototypes,
+                       models=models, feature_shape=shape, run=r.run, model=meta)
+
+
+__all__ = ["DEFAULT_BASELINE", "Results", "TidyResults", "load_results"]

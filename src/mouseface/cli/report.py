@@ -1,0 +1,88 @@
+"""Commands that show and share a results folder: report, overlay, export-nwb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mouseface.cli._app import app, user_errors
+
+ResultsDir = typer.Argument(..., help="Results folder (what `mouseface run` wrote).",
+                            show_default=False)
+Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars or messages.")
+
+
+@app.command()
+@user_errors
+def report(
+    results: Path = ResultsDir,
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="HTML file to write [default: RESULTS/report.html]."),
+    sessions: int = typer.Option(6, "--sessions", min=1,
+                                 help="Sessions whose similarity traces are drawn."),
+    animals: int = typer.Option(4, "--animals", min=1,
+                                help="Animals whose prototypes are drawn."),
+    quiet: bool = Quiet,
+) -> None:
+    """Write report.html: one self-contained page with the run, prototypes, traces and scores.
+
+    Figures of `mouseface analyze` (RESULTS/analysis/) and of the neural analysis
+    (RESULTS/neural/) are included when they exist. The page needs no network: open it in
+    any browser, mail it, archive it.
+    """
+    from mouseface.report.html import write_report
+
+    path = write_report(results, out, max_sessions=sessions, max_animals=animals)
+    if not quiet:
+        typer.echo(f"report written to {path}")
+
+
+@app.command()
+@user_errors
+def overlay(
+    results: Path = ResultsDir,
+    session: str = typer.Argument(..., help="Session id (a row of the sessions table).",
+                                  show_default=False),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="mp4 file to write [default: RESULTS/overlay/SESSION.mp4]."),
+    quiet: bool = Quiet,
+) -> None:
+    """Write an mp4 of a session's face crop with live similarity bars and stimuli marked.
+
+    One output frame per input frame, at the video's frame rate; the face crop is re-decoded
+    from the session's video, so the video must still be where the run found it.
+    """
+    from mouseface.report.overlay import write_overlay
+
+    path = write_overlay(results, session, out, quiet=quiet)
+    if not quiet:
+        typer.echo(f"overlay written to {path}")
+
+
+@app.command("export-nwb")
+@user_errors
+def export_nwb(
+    results: Path = ResultsDir,
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Folder for SESSION.nwb files [default: RESULTS/nwb]."),
+    session: list[str] | None = typer.Option(None, "--session", "-s",
+                                             help="Export only this session (repeatable)."),
+    quiet: bool = Quiet,
+) -> None:
+    """Write one NWB file per session: similarities, trials, parameters, link to the video.
+
+    Similarities are TimeSeries in processing/behavior with the video's timestamps; the trials
+    table has the events' columns and trial scores; the source video is an external
+    ImageSeries. session_start_time is the video file's modification time (the notes say so).
+    """
+    from mouseface.io.nwb_export import export_nwb as _export
+
+    def progress(s: str) -> None:
+        if not quiet:
+            typer.echo(f"  {s}")
+
+    paths = _export(results, out, sessions=session or None, progress=progress)
+    if not quiet:
+        folder = paths[0].parent if paths else out
+        typer.echo(f"{len(paths)} NWB file(s) written to {folder}")

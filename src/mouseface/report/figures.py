@@ -1,0 +1,376 @@
+"""Figures of the report: prototypes, similarity traces, trial-aligned traces, heatmaps.
+
+Each figure function takes data already computed (tables, arrays) and returns a matplotlib
+``Figure``; :func:`png_bytes` turns it into PNG bytes for embedding. Nothing here reads files
+or computes a result the pipeline did not: the report shows, it does not analyse.
+
+:func:`hog_glyphs` draws a HOG array as oriented line glyphs per cell, the picture
+``skimage.feature.hog(..., visualize=True)`` makes, but from the HOG array alone (a prototype
+is a mean of HOG vectors and has no image of its own).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from mouseface.report.analysis_figures import label_colours  # noqa: E402
+
+#: dots per inch of the embedded PNGs (crisp on a laptop, small enough to embed)
+DPI = 110
+#: text sizes used throughout, so the figures read alike
+SMALL, MEDIUM = 8, 9
+
+plt.rcParams.update({"font.size": MEDIUM, "axes.titlesize": MEDIUM, "axes.labelsize": MEDIUM,
+                     "xtick.labelsize": SMALL, "ytick.labelsize": SMALL,
+                     "legend.fontsize": SMALL, "axes.spines.top": False,
+                     "axes.spines.right": False})
+
+
+def png_bytes(fig, *, dpi: int = DPI, palette: bool = True) -> bytes:
+    """The figure as PNG bytes (tight bounding box); closes it.
+
+    With ``palette`` the image is reduced to 256 colours (median cut, no dithering): the
+    report embeds every figure, and this halves the size of the image-heavy ones (mean faces,
+    glyphs) with no visible change.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    if not palette:
+        return buf.getvalue()
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    out = io.BytesIO()
+    img.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        out, format="PNG")
+    return out.getvalue()
+
+
+def colours_for(names: Sequence[str]) -> dict[str, str]:
+    """One colour per prototype or condition name; the analysis figures use the same."""
+    return label_colours(list(names))
+
+
+# ---------------------------------------------------------------------------- HOG glyphs
+
+
+def hog_glyphs(hog: np.ndarray, cell_px: int = 16) -> np.ndarray:
+    """Draw a HOG array as line glyphs: one line per cell and orientation, brightness = value.
+
+    Parameters
+    ----------
+    hog
+        Shape ``(cells_y, cells_x, orientations)``. With blocks of more than one cell, shape
+        ``(blocks_y, blocks_x, cells_y_per_block, cells_x_per_block, orientations)``: each
+        block's cells are averaged first (an approximation; the report says so).
+    cell_px
+        Pixels per cell of the drawing (not of the HOG: the glyphs are drawn larger than the
+        face's cells when those are small).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(cells_y * cell_px, cells_x * cell_px)``, float64, the sum of the glyphs.
+
+    Notes
+    -----
+    The geometry is scikit-image's ``hog(visualize=True)``: orientation bin ``o`` of ``n``
+    covers gradient angles around ``pi * (o + 0.5) / n``, and its glyph is a line through the
+    cell centre *perpendicular* to that gradient, i.e. along the edge that made it. The
+    glyphs are anti-aliased. Negative values (a difference of HOGs) are drawn as zero.
+    """
+    from skimage.draw import line_aa
+
+    h = np.asarray(hog, dtype=np.float64)
+    if h.ndim == 5:
+        h = h.mean(axis=(2, 3))
+    if h.ndim != 3:
+        raise ValueError(f"hog must have shape (cells_y, cells_x, orientations), got {h.shape}")
+    cy, cx, n = h.shape
+    h = np.nan_to_num(np.clip(h, 0, None))
+    cell_px = max(int(cell_px), 4)
+    out = np.zeros((cy * cell_px, cx * cell_px))
+    radius = cell_px // 2 - 1
+    mid = np.pi * (np.arange(n) + 0.5) / n
+    dr, dc = radius * np.sin(mid), radius * np.cos(mid)
+    for r in range(cy):
+        for c in range(cx):
+            r0, c0 = r * cell_px + cell_px // 2, c * cell_px + cell_px // 2
+            for o in range(n):
+                if h[r, c, o] <= 0:
+                    continue
+                rr, cc, val = line_aa(int(round(r0 - dc[o])), int(round(c0 + dr[o])),
+                                      int(round(r0 + dc[o])), int(round(c0 - dr[o])))
+                ok = (rr >= 0) & (rr < out.shape[0]) & (cc >= 0) & (cc < out.shape[1])
+                np.add.at(out, (rr[ok], cc[ok]), val[ok] * h[r, c, o])
+    return out
+
+
+def prototype_figure(
+    names: Sequence[str],
+    hogs: Mapping[str, np.ndarray],
+    crops: Mapping[str, np.ndarray | None],
+    *,
+    pixels_per_cell: tuple[int, int],
+    n_frames: Mapping[str, int] | None = None,
+    neutral: str = "neutral",
+    title: str = "",
+) -> plt.Figure:
+    """Each prototype as its mean face crop above its HOG glyphs and its change from neutral.
+
+    Parameters
+    ----------
+    names
+        Prototypes in column order (neutral first).
+    hogs
+        Name to HOG array ``(cells_y, cells_x, orientations)``.
+    crops
+        Name to the mean grayscale crop ``(h, w)`` (None when the video could not be read).
+    pixels_per_cell
+        The HOG's cell size in crop pixels, to lay the glyphs over the crop's geometry.
+    n_frames
+        Name to the number of frames averaged into the crop (shown in the column title).
+    """
+    names = list(names)
+    k = len(names)
+    has_neutral = neutral in hogs
+    rows = 3 if has_neutral else 2
+    py, px = pixels_per_cell
+    shape = next(iter(hogs.values())).shape
+    cy, cx = shape[0], shape[1]
+    aspect = (cy * py) / (cx * px)
+    w = 1.75
+    fig, axes = plt.subplots(rows, k, figsize=(w * k + 0.8, rows * w * aspect + 0.9),
+                             squeeze=False)
+    draw_px = max(16, min(px, 32))
+    glyphs = {n: hog_glyphs(hogs[n], draw_px) for n in names}
+    gains = ({n: hog_glyphs(np.clip(hogs[n] - hogs[neutral], 0, None), draw_px) for n in names}
+             if has_neutral else {})
+    # one brightness scale per row, so prototypes compare; the glyph centres, where all
+    # orientations cross, would saturate a max-scale, hence a high percentile
+    top = _bright(glyphs.values())
+    gain_top = _bright(gains.values())
+    for j, name in enumerate(names):
+        crop = crops.get(name)
+        ax = axes[0, j]
+        if crop is not None:
+            ax.imshow(crop, cmap="gray", vmin=0, vmax=255, interpolation="bilinear")
+        else:
+            ax.text(0.5, 0.5, "video not\nreadable", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=SMALL, color="0.4")
+        count = (n_frames or {}).get(name)
+        ax.set_title(name + (f"\n(mean of {count} frames)" if count else ""), fontsize=SMALL)
+        extent = (-0.5, cx * px - 0.5, cy * py - 0.5, -0.5)
+        axes[1, j].imshow(glyphs[name], cmap="gray", vmin=0, vmax=top, extent=extent,
+                          interpolation="bilinear")
+        if has_neutral and name == neutral:
+            axes[2, j].text(0.5, 0.5, "(the reference)", ha="center", va="center",
+                            transform=axes[2, j].transAxes, fontsize=SMALL, color="0.4")
+        elif has_neutral:
+            axes[2, j].imshow(gains[name], cmap="magma", vmin=0, vmax=gain_top,
+                              extent=extent, interpolation="bilinear")
+        for i in range(rows):
+            a = axes[i, j]
+            a.set_xticks([])
+            a.set_yticks([])
+            if crop is not None:
+                a.set_xlim(-0.5, crop.shape[1] - 0.5)
+                a.set_ylim(crop.shape[0] - 0.5, -0.5)
+            for s in a.spines.values():
+                s.set_visible(True)
+                s.set_color("0.8")
+    axes[0, 0].set_ylabel("mean face", fontsize=SMALL)
+    axes[1, 0].set_ylabel("HOG glyphs", fontsize=SMALL)
+    if has_neutral:
+        axes[2, 0].set_ylabel("HOG gained\nvs neutral", fontsize=SMALL)
+    if title:
+        fig.suptitle(title, fontsize=MEDIUM, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def _bright(images) -> float:
+    values = np.concatenate([np.ravel(i) for i in images] + [np.zeros(1)])
+    values = values[values > 0]
+    return float(np.percentile(values, 99)) if len(values) else 1.0
+
+
+# ---------------------------------------------------------------------------- traces
+
+
+def session_traces_figure(
+    sessions: Sequence[dict],
+    names: Sequence[str],
+    *,
+    colours: Mapping[str, str] | None = None,
+) -> plt.Figure:
+    """Similarity to each prototype over time, one panel per session, stimuli shaded.
+
+    Each session is a dict with ``session``, ``animal``, ``time`` (n,), ``sim`` (n, len(names))
+    and ``events``: a list of ``(onset, duration, trial_type)``.
+    """
+    names = list(names)
+    conditions = sorted({e[2] for s in sessions for e in s["events"]})
+    colours = dict(colours or colours_for(names + conditions))
+    n = len(sessions)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.9 * n + 0.7), squeeze=False,
+                             layout="constrained")
+    for ax, s in zip(axes[:, 0], sessions, strict=True):
+        for onset, duration, cond in s["events"]:
+            ax.axvspan(onset, onset + duration, color=colours.get(cond, "0.7"), alpha=0.18,
+                       linewidth=0)
+        for j, name in enumerate(names):
+            ax.plot(s["time"], s["sim"][:, j], color=colours.get(name, "k"), linewidth=0.9,
+                    label=name)
+        ax.set_title(f"session {s['session']} (animal {s['animal']})", loc="left",
+                     fontsize=SMALL)
+        ax.set_ylabel("similarity (r)")
+        if len(s["time"]):
+            ax.set_xlim(s["time"][0], s["time"][-1])
+        ax.margins(x=0)
+    axes[-1, 0].set_xlabel("time from first frame (s)")
+    handles = [plt.Line2D([], [], color=colours.get(n_, "k"), label=n_) for n_ in names]
+    handles += [Patch(color=colours.get(c, "0.7"), alpha=0.3, label=f"stimulus: {c}")
+                for c in conditions]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6),
+               frameon=False)
+    return fig
+
+
+def aligned_figure(
+    aligned: Mapping[str, dict],
+    names: Sequence[str],
+    *,
+    colours: Mapping[str, str] | None = None,
+    ylabel: str = "Δ similarity (r − baseline mean)",
+) -> plt.Figure:
+    """Trial-aligned mean ± s.e.m. of each prototype's similarity, one panel per condition.
+
+    ``aligned`` maps a condition to a dict with ``t`` (m,) seconds from onset, ``traces``
+    (trials, m, len(names)) and ``duration`` (the stimulus length, for the shading).
+    """
+    names = list(names)
+    conds = list(aligned)
+    colours = dict(colours or colours_for(names + conds))
+    ncol = min(3, len(conds))
+    nrow = -(-len(conds) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.5 * ncol + 0.4, 2.6 * nrow + 0.6),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, cond in zip(axes.flat, conds, strict=False):
+        a = aligned[cond]
+        t, x = a["t"], a["traces"]
+        ax.axvspan(0, a["duration"], color=colours.get(cond, "0.7"), alpha=0.15, linewidth=0)
+        ax.axhline(0, color="0.6", linewidth=0.6)
+        n_ok = np.sum(np.isfinite(x), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nanmean(np.where(n_ok > 0, x, 0), axis=0) if len(x) else x
+            mean = np.where(n_ok > 0, mean, np.nan)
+            sem = np.nanstd(x, axis=0, ddof=1) / np.sqrt(n_ok) if len(x) > 1 else 0 * mean
+        for j, name in enumerate(names):
+            ax.plot(t, mean[:, j], color=colours.get(name, "k"), linewidth=1.2 if
+                    name == cond else 0.8, label=name)
+            ax.fill_between(t, mean[:, j] - sem[:, j], mean[:, j] + sem[:, j],
+                            color=colours.get(name, "k"), alpha=0.2, linewidth=0)
+        ax.set_title(f"{cond} (n={len(x)} trials)", fontsize=SMALL)
+        ax.set_xlabel("time from onset (s)")
+        ax.set_xlim(t[0], t[-1])
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    for ax in list(axes.flat)[len(conds):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=colours.get(n_, "k"), label=n_) for n_ in names]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 7),
+               frameon=False)
+    return fig
+
+
+def heatmap_figure(
+    aligned: Mapping[str, dict],
+    *,
+    label: str = "Δ similarity to own prototype (r − baseline mean)",
+) -> plt.Figure:
+    """Trials × time of each condition's similarity to its own prototype.
+
+    ``aligned`` maps a condition to a dict with ``t`` (m,), ``own`` (trials, m) and
+    ``duration``, and optionally ``rows`` (a label per trial, e.g. the animal) for the y axis.
+    One colour scale (symmetric around 0, 98th percentile of |Δr|) for all panels.
+    """
+    conds = list(aligned)
+    ncol = min(3, len(conds))
+    nrow = -(-len(conds) // ncol)
+    values = np.concatenate([np.abs(a["own"]).ravel() for a in aligned.values()])
+    values = values[np.isfinite(values)]
+    lim = float(np.percentile(values, 98)) if len(values) else 1.0
+    lim = lim or 1.0
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.5 * ncol + 1.2, 2.7 * nrow + 0.3),
+                             squeeze=False)
+    im = None
+    for ax, cond in zip(axes.flat, conds, strict=False):
+        a = aligned[cond]
+        t, x = a["t"], a["own"]
+        dt = t[1] - t[0] if len(t) > 1 else 1.0
+        im = ax.imshow(x, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       extent=(t[0] - dt / 2, t[-1] + dt / 2, len(x) + 0.5, 0.5),
+                       interpolation="nearest")
+        ax.axvline(0, color="k", linewidth=0.8)
+        ax.axvline(a["duration"], color="k", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{cond} → prototype {cond}", fontsize=SMALL)
+        ax.set_xlabel("time from onset (s)")
+        ax.set_ylabel("trial")
+        rows = a.get("rows")
+        if rows is not None and len(rows):
+            # one tick per block of equal labels (e.g. per animal)
+            starts = [i for i in range(len(rows)) if i == 0 or rows[i] != rows[i - 1]]
+            if len(starts) <= 12:
+                ends = starts[1:] + [len(rows)]
+                ax.set_yticks([(a + b + 1) / 2 for a, b in zip(starts, ends, strict=True)],
+                              [str(rows[s]) for s in starts], fontsize=SMALL - 1)
+                ax.set_ylabel("trial (by animal)")
+                for s in starts[1:]:
+                    ax.axhline(s + 0.5, color="0.3", linewidth=0.5)
+    for ax in list(axes.flat)[len(conds):]:
+        ax.axis("off")
+    fig.tight_layout()
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label=label)
+    return fig
+
+
+def score_matrix_figure(table, *, label: str = "mean trial score (Δr)") -> plt.Figure:
+    """Mean trial score of each condition (rows) for each prototype (columns), annotated.
+
+    ``table`` is a DataFrame indexed by condition with one column per prototype.
+    """
+    m = table.to_numpy(dtype=float)
+    lim = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
+    lim = lim or 1.0
+    k, p = m.shape
+    fig, ax = plt.subplots(figsize=(0.85 * p + 2.4, 0.45 * k + 1.4))
+    im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(k):
+        for j in range(p):
+            if np.isfinite(m[i, j]):
+                ax.text(j, i, f"{m[i, j]:+.3f}", ha="center", va="center", fontsize=SMALL - 1,
+                        color="white" if abs(m[i, j]) > 0.6 * lim else "black")
+    ax.set_xticks(range(p), [str(c) for c in table.columns], rotation=35, ha="right")
+    ax.set_yticks(range(k), [str(r) for r in table.index])
+    ax.set_xlabel("prototype")
+    ax.set_ylabel("condition (trial_type)")
+    for s in ax.spines.values():
+        s.set_visible(False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["DPI", "aligned_figure", "colours_for", "heatmap_figure", "hog_glyphs",
+           "png_bytes", "prototype_figure", "score_matrix_figure", "session_traces_figure"]

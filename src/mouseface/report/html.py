@@ -1,0 +1,558 @@
+"""``report.html``: one self-contained page that shows a results folder.
+
+:func:`write_report` reads what the pipeline wrote (``run.json``, ``frames.parquet``,
+``trials.csv``, ``model/``, ``features/``) and, when present, what the analyses wrote
+(``analysis/`` and ``neural/``: their PNG figures and JSON summaries), draws the report's own
+figures with :mod:`mouseface.report.figures`, and renders ``templates/report.html.j2``. Every
+image is embedded as base64 PNG and all CSS is inline: the page needs no network and no other
+file, so it can be mailed or archived as is.
+
+Sections: run summary (inputs, settings, versions, timings, warnings); prototypes (mean face
+crop, HOG glyphs, HOG gained versus neutral); similarity traces of a few sessions with stimuli
+shaded; trial-aligned mean ± s.e.m. per condition; trials × time heatmaps; trial scores
+(matrix and table); analysis and neural figures when they exist.
+
+A section that cannot be drawn (e.g. the videos were moved, so the mean faces cannot be
+decoded) is replaced by a note, and the note is also listed under the warnings: the report
+never stops a run that already succeeded.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mouseface import __version__
+from mouseface._atomic import write_text
+from mouseface._errors import InputError
+from mouseface.expressions.trials import window_index
+from mouseface.io.results import TidyResults, load_results
+from mouseface.report import figures
+from mouseface.report.overlay import iter_frames, session_source
+
+NEUTRAL = "neutral"
+#: baseline frames averaged into the neutral mean face (evenly spaced over all of them)
+NEUTRAL_FACES = 50
+#: seconds shown after the stimulus window ends, in the aligned traces and heatmaps
+POST = 2.0
+
+
+def write_report(results_dir: str | Path, out: str | Path | None = None, *,
+                 max_sessions: int = 6, max_animals: int = 4,
+                 max_table_rows: int = 500) -> Path:
+    """Write ``report.html`` for a results folder and return its path.
+
+    Parameters
+    ----------
+    results_dir
+        A folder ``mouseface run``, ``score`` or ``demo`` wrote (``run.json`` and/or
+        ``frames.parquet``).
+    out
+        Where to write; default ``results_dir/report.html``.
+    max_sessions
+        Sessions whose similarity traces are drawn (chosen to cover as many conditions as
+        possible); the page says how many there are in all.
+    max_animals
+        Animals whose prototypes are drawn.
+    max_table_rows
+        Rows of the trial-score table shown (``trials.csv`` has them all).
+
+    Returns
+    -------
+    Path
+        The report file (written to a temporary name, then renamed into place).
+
+    Raises
+    ------
+    InputError
+        When ``results_dir`` holds neither ``run.json`` nor ``frames.parquet``.
+    """
+    results_dir = Path(results_dir)
+    ctx = build_context(results_dir, max_sessions=max_sessions, max_animals=max_animals,
+                        max_table_rows=max_table_rows)
+    page = render(ctx)
+    out = Path(out) if out is not None else results_dir / "report.html"
+    write_text(out, page)
+    return out
+
+
+def render(ctx: dict[str, Any]) -> str:
+    """The page for a context from :func:`build_context`."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mouseface.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+# ---------------------------------------------------------------------------- context
+
+
+def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int = 4,
+                  max_table_rows: int = 500) -> dict[str, Any]:
+    """Everything the template shows: text, tables and figures (as data URIs)."""
+    results_dir = Path(results_dir)
+    has_frames = (results_dir / "frames.parquet").is_file()
+    if not results_dir.is_dir() or not (has_frames or (results_dir / "run.json").is_file()):
+        raise InputError("not a mouseface results folder (no run.json, no frames.parquet)",
+                         results_dir)
+    notes: list[str] = []
+    run = _read_json(results_dir / "run.json", notes) or {}
+    ctx: dict[str, Any] = {
+        "title": f"mouseface report: {results_dir.resolve().name}",
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "mouseface_version": __version__,
+        "results_dir": str(results_dir.resolve()),
+        "notes": notes,
+        "summary": _summary(run),
+        "prototypes": [], "prototype_method": "", "traces": None, "aligned": None,
+        "heatmaps": None, "scores": None, "extras": [],
+    }
+    res = None
+    if has_frames:
+        res = _section("reading the results", notes, lambda: load_results(results_dir))
+    if res is not None:
+        ctx["counts"] = _counts(res)
+        settings = run.get("settings", {}) or res.run.get("settings", {})
+        baseline = float(settings.get("prototypes", {}).get("baseline", 2.0))
+        n_frames = int(settings.get("prototypes", {}).get("n_frames", 10))
+        ppc = tuple(settings.get("hog", {}).get("pixels_per_cell", (32, 32)))
+        colours = figures.colours_for(_names(res) + _conditions(res))
+        ctx["prototype_method"] = _prototype_method(res, n_frames)
+        ctx["prototypes"] = _section(
+            "prototype figures", notes,
+            lambda: _prototypes(res, results_dir, n_frames, ppc, max_animals, notes)) or []
+        ctx["traces"] = _section("similarity traces", notes,
+                                 lambda: _traces(res, colours, max_sessions))
+        aligned = _section("trial alignment", notes, lambda: _align(res, baseline))
+        if aligned:
+            ctx["aligned"] = _section("aligned traces", notes, lambda: _img(
+                figures.aligned_figure(aligned, _names(res), colours=colours)))
+            own = {c: a for c, a in aligned.items() if a.get("own") is not None}
+            if own:
+                ctx["heatmaps"] = _section("heatmaps", notes,
+                                           lambda: _img(figures.heatmap_figure(own)))
+        ctx["baseline"] = baseline
+        ctx["post"] = POST
+        ctx["scores"] = _section("trial scores", notes,
+                                 lambda: _scores(res, max_table_rows))
+    else:
+        ctx["counts"] = None
+        ctx["baseline"], ctx["post"] = 2.0, POST
+    ctx["extras"] = _section("analysis and neural results", notes,
+                             lambda: _extras(results_dir)) or []
+    return ctx
+
+
+def _section(name: str, notes: list[str], build: Callable[[], Any]) -> Any:
+    """Run ``build``; on failure note it (and warn) and return None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices of short trials
+            return build()
+    except Exception as exc:  # a figure must never sink the report
+        msg = f"report: {name} could not be drawn ({type(exc).__name__}: {exc})"
+        notes.append(msg)
+        warnings.warn(msg, stacklevel=2)
+        return None
+
+
+def _read_json(path: Path, notes: list[str]) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        notes.append(f"report: {path.name} is not readable JSON ({exc})")
+        return None
+
+
+def _img(fig) -> str:
+    return _data_uri(figures.png_bytes(fig))
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(d, dict):
+        out = []
+        for k, v in d.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(d, list):
+        return [(prefix, ", ".join(map(str, d)) if not any(isinstance(x, dict | list)
+                                                           for x in d) else json.dumps(d))]
+    return [(prefix, "" if d is None else str(d))]
+
+
+def _size(n: Any) -> str:
+    if not isinstance(n, int | float):
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def _summary(run: dict) -> dict[str, Any]:
+    inputs = []
+    for i in run.get("inputs", []) or []:
+        kind = i.get("kind") or ("video" if "session" in i else "")
+        inputs.append({"kind": kind, "session": i.get("session", ""),
+                       "path": i.get("path", ""), "size": _size(i.get("size")),
+                       "frames": i.get("frames", ""),
+                       "truncated": "yes" if i.get("truncated") else ""})
+    timings = run.get("timings_s", {}) or {}
+    return {
+        "present": bool(run),
+        "command": run.get("command", "?"),
+        "mouseface": run.get("mouseface", "?"),
+        "inputs": inputs,
+        "settings": _flatten(run.get("settings", {}) or {}),
+        "versions": sorted((run.get("versions", {}) or {}).items()),
+        "timings": [(k, f"{v:.1f}") for k, v in timings.items()],
+        "total_s": f"{sum(timings.values()):.1f}" if timings else "",
+        "warnings": [str(w) for w in run.get("warnings", []) or []],
+        "frames_note": run.get("frames_note", ""),
+        "extra": [(k, v) for k, v in run.items() if k in ("model",)],
+    }
+
+
+def _natural(text: str) -> list:
+    """Sort key that puts ``50uA`` before ``150uA``."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower())
+            for t in re.split(r"(\d+)", str(text)) if t]
+
+
+def _names(res: TidyResults) -> list[str]:
+    """Prototype names for display: neutral first, then in natural order."""
+    names = res.prototype_names
+    return [n for n in names if n == NEUTRAL] + sorted((n for n in names if n != NEUTRAL),
+                                                        key=_natural)
+
+
+def _conditions(res: TidyResults) -> list[str]:
+    if res.trials.empty:
+        return []
+    return sorted(res.trials["trial_type"].astype(str).unique(), key=_natural)
+
+
+def _counts(res: TidyResults) -> dict[str, Any]:
+    f = res.frames
+    return {"sessions": int(f["session"].nunique()), "animals": int(f["animal"].nunique()),
+            "frames": len(f), "trials": len(res.trials),
+            "conditions": ", ".join(_conditions(res)) or "none",
+            "prototypes": ", ".join(_names(res)),
+            "models": ", ".join(res.models) if res.models else "",
+            "model_mode": res.model.get("mode", "")}
+
+
+# ---------------------------------------------------------------------------- prototypes
+
+
+def _prototype_method(res: TidyResults, n_frames: int) -> str:
+    return (f"Mean face: the average face crop, re-decoded from the video, of the {n_frames} "
+            "stimulus frames of each condition (per animal) least similar to the animal's "
+            "neutral prototype (lowest sim_neutral). For results of `mouseface run` these are "
+            "the frames whose HOG was averaged into the prototype (with exclude_first_trial "
+            "on, the prototype left first trials out; the face here may include them). The "
+            f"neutral face is the average of up to {NEUTRAL_FACES} baseline frames, evenly "
+            "spaced. HOG glyphs: one line per cell and orientation along the edge direction, "
+            "brightness = the prototype's value (one scale per row). HOG gained vs neutral: "
+            "the same for the prototype minus the neutral prototype, positive part only.")
+
+
+def _pick_frames(f: pd.DataFrame, name: str, n_frames: int) -> pd.DataFrame:
+    """Rows of ``f`` (one animal) whose crops make the mean face of prototype ``name``."""
+    rows = f[f["window"] == name]
+    if rows.empty:
+        return rows
+    if name == NEUTRAL:
+        take = np.unique(np.linspace(0, len(rows) - 1, min(NEUTRAL_FACES, len(rows)))
+                         .round().astype(int))
+        return rows.iloc[take]
+    if f"sim_{NEUTRAL}" in rows.columns:
+        order = np.argsort(rows[f"sim_{NEUTRAL}"].to_numpy(), kind="stable")
+        return rows.iloc[order[:n_frames]]
+    return rows.iloc[:n_frames]
+
+
+def _mean_faces(results_dir: Path, picks: dict[str, pd.DataFrame]
+                ) -> tuple[dict[str, np.ndarray | None], dict[str, int]]:
+    """Mean crop per prototype of the picked frames, each video decoded once.
+
+    Sessions cut from one video (different ROIs of a trial mosaic) share the pass: whole
+    frames are decoded and each session's ROI is cropped from them.
+    """
+    parts = [p.assign(_name=n) for n, p in picks.items() if len(p)]
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    if parts:
+        wanted = pd.concat(parts, ignore_index=True)
+        sources = {s: session_source(results_dir, str(s)) for s in wanted["session"].unique()}
+        for s, src in sources.items():
+            if not src["video"] or not Path(src["video"]).exists():
+                raise InputError(f"video of session {s} not found: {src['video']}")
+        wanted["_video"] = wanted["session"].map(lambda s: str(sources[s]["video"]))
+        wanted["_fps"] = wanted["session"].map(lambda s: sources[s]["fps"])
+        for (video, fps), rows in wanted.groupby(["_video", "_fps"], sort=False,
+                                                 dropna=False):
+            need: dict[int, list[tuple[str, tuple | None]]] = {}
+            for name, session, idx in zip(rows["_name"], rows["session"],
+                                          rows["frame"].astype(int), strict=True):
+                need.setdefault(int(idx), []).append((name, sources[session]["roi"]))
+            fps = None if pd.isna(fps) else float(fps)
+            for i, frame in iter_frames(video, None, fps, sorted(need)):
+                for name, roi in need[i]:
+                    crop = frame if roi is None else frame[roi[1]:roi[1] + roi[3],
+                                                           roi[0]:roi[0] + roi[2]]
+                    if name in sums and sums[name].shape != crop.shape:
+                        continue  # pooled models over ROIs of different sizes: keep the first
+                    sums[name] = sums.get(name, 0) + crop.astype(np.float64)
+                    counts[name] = counts.get(name, 0) + 1
+    faces = {n: (sums[n] / counts[n] if n in sums else None) for n in picks}
+    return faces, counts
+
+
+def _prototypes(res: TidyResults, results_dir: Path, n_frames: int, ppc: tuple,
+                max_animals: int, notes: list[str]) -> list[dict[str, Any]]:
+    if not res.prototypes:
+        return []
+    out = []
+    names = _names(res)
+    models = res.models[:max_animals]
+    for key in models:
+        i = res.models.index(key)
+        hogs = {n: res.prototypes[n][i] for n in names if np.isfinite(res.prototypes[n][i]).all()}
+        shown = [n for n in names if n in hogs]
+        f = res.frames if key == "pooled" else res.frames[res.frames["animal"] == key]
+        picks = {n: _pick_frames(f, n, n_frames) for n in shown}
+        try:
+            faces, counts = _mean_faces(results_dir, picks)
+        except InputError as exc:
+            msg = f"report: mean faces of {key} not drawn ({exc}); HOG glyphs only"
+            notes.append(msg)
+            warnings.warn(msg, stacklevel=2)
+            faces, counts = dict.fromkeys(shown), {}
+        label = "pooled over animals" if key == "pooled" else f"animal {key}"
+        fig = figures.prototype_figure(shown, hogs, faces, pixels_per_cell=ppc,
+                                       n_frames=counts, title=f"Prototypes: {label}")
+        out.append({"label": label, "src": _img(fig)})
+    if len(res.models) > max_animals:
+        notes.append(f"report: prototypes drawn for {max_animals} of {len(res.models)} "
+                     "models (animals); all are in model/prototypes.npz")
+    return out
+
+
+# ---------------------------------------------------------------------------- traces
+
+
+def _choose_sessions(res: TidyResults, k: int) -> list[str]:
+    """Up to ``k`` sessions, greedily covering as many conditions as possible, then in order."""
+    sessions = list(dict.fromkeys(res.frames["session"]))
+    if res.trials.empty:
+        return sessions[:k]
+    conds = res.trials.groupby("session")["trial_type"].apply(lambda s: set(map(str, s)))
+    chosen: list[str] = []
+    covered: set[str] = set()
+    while len(chosen) < min(k, len(sessions)):
+        best = max((s for s in sessions if s not in chosen),
+                   key=lambda s: (len(conds.get(s, set()) - covered), -sessions.index(s)))
+        chosen.append(best)
+        covered |= conds.get(best, set())
+    return sorted(chosen, key=sessions.index)
+
+
+def _traces(res: TidyResults, colours: dict, max_sessions: int) -> dict[str, Any]:
+    names = _names(res)
+    chosen = _choose_sessions(res, max_sessions)
+    panels = []
+    for s in chosen:
+        f = res.frames[res.frames["session"] == s]
+        ev = res.trials[res.trials["session"] == s] if not res.trials.empty else res.trials
+        panels.append({
+            "session": s, "animal": f["animal"].iloc[0], "time": f["time"].to_numpy(),
+            "sim": f[[f"sim_{n}" for n in names]].to_numpy(dtype=float),
+            "events": [(float(r.onset), float(r.duration), str(r.trial_type))
+                       for r in ev.itertuples(index=False)]})
+    n_all = res.frames["session"].nunique()
+    return {"src": _img(figures.session_traces_figure(panels, names, colours=colours)),
+            "shown": len(chosen), "total": n_all, "sessions": ", ".join(chosen)}
+
+
+def _align(res: TidyResults, baseline: float) -> dict[str, dict] | None:
+    """Per condition: similarity traces around onset minus each trial's baseline mean."""
+    if res.trials.empty:
+        return None
+    names = _names(res)
+    cols = [f"sim_{n}" for n in names]
+    by_session = {s: (g["time"].to_numpy(dtype=float), g[cols].to_numpy(dtype=float),
+                      str(g["animal"].iloc[0]))
+                  for s, g in res.frames.groupby("session", sort=False)}
+    dts = [np.median(np.diff(t)) for t, _, _ in by_session.values() if len(t) > 1]
+    dt = float(np.median(dts)) if dts else 1.0
+    out = {}
+    trials = res.trials.sort_values(["animal", "session", "onset"], kind="stable") \
+        if "animal" in res.trials.columns else res.trials
+    kind = trials["trial_type"].astype(str)
+    for cond in _conditions(res):
+        rows = trials[kind == cond]
+        dur = float(rows["duration"].max())
+        t_rel = np.arange(-baseline, dur + POST + dt / 2, dt)
+        traces, labels = [], []
+        for r in rows.itertuples(index=False):
+            got = by_session.get(str(r.session))
+            if got is None:
+                continue
+            t, sim, animal = got
+            b = window_index(t, r.onset - baseline, r.onset)
+            if not len(b):
+                continue
+            base = np.nanmean(sim[b], axis=0)
+            x = np.full((len(t_rel), len(names)), np.nan)
+            inside = (r.onset + t_rel >= t[0]) & (r.onset + t_rel <= t[-1])
+            for j in range(len(names)):
+                x[inside, j] = np.interp(r.onset + t_rel[inside], t, sim[:, j]) - base[j]
+            traces.append(x)
+            labels.append(animal)
+        if not traces:
+            continue
+        x = np.stack(traces)
+        seen = np.flatnonzero(np.isfinite(x).any(axis=(0, 2)))  # trim where no trial has data
+        x = x[:, seen[0]:seen[-1] + 1]
+        out[cond] = {"t": t_rel[seen[0]:seen[-1] + 1], "traces": x,
+                     "duration": float(rows["duration"].median()),
+                     "own": x[:, :, names.index(cond)] if cond in names else None,
+                     "rows": labels}
+    return out or None
+
+
+# ---------------------------------------------------------------------------- scores
+
+
+def _scores(res: TidyResults, max_rows: int) -> dict[str, Any] | None:
+    t = res.trials
+    if t.empty:
+        return None
+    names = [n for n in _names(res) if f"score_{n}" in t.columns]
+    if not names:
+        return None
+    score_cols = [f"score_{n}" for n in names]
+    matrix = t.groupby(t["trial_type"].astype(str))[score_cols].mean()
+    matrix = matrix.loc[sorted(matrix.index, key=_natural)]
+    matrix.columns = names
+    src = _img(figures.score_matrix_figure(matrix))
+    emotion = [n for n in names if n != NEUTRAL]
+    first = [c for c in ("session", "animal", "trial_type", "onset", "duration")
+             if c in t.columns]
+    other = [c for c in t.columns if c not in first and not c.startswith(("score_", "peak_"))]
+    header = first + other + [f"score_{n}" for n in names]
+    rows = []
+    for r in t.head(max_rows).itertuples(index=False):
+        d = dict(zip(t.columns, r, strict=True))
+        vals = {n: d[f"score_{n}"] for n in names}
+        finite = {n: v for n, v in vals.items() if n in emotion and pd.notna(v)}
+        top = max(finite, key=finite.get) if finite else None
+        cells = [{"text": _fmt(d[c]), "num": _is_num(d[c]), "cls": ""} for c in first + other]
+        cells += [{"text": _fmt(vals[n], 3), "num": True,
+                   "cls": "top" if n == top else ""} for n in names]
+        rows.append(cells)
+    return {"matrix": src, "header": header, "rows": rows, "shown": len(rows),
+            "total": len(t), "n_score": len(names)}
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def _fmt(v: Any, digits: int | None = None) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float | np.floating):
+        if digits is not None:
+            return f"{v:+.{digits}f}"
+        return f"{v:g}"
+    return str(v)
+
+
+# ---------------------------------------------------------------------------- extras
+
+
+def _css_width(png: bytes) -> int | None:
+    """Display width (CSS px) that shows a PNG at the report's own scale (``figures.DPI``).
+
+    Figures saved at 150 dpi would otherwise show 1.4 times larger than the report's own, text
+    included. Uses the PNG's ``pHYs`` chunk (matplotlib writes it); None when absent.
+    """
+    import struct
+
+    if len(png) < 24:
+        return None
+    width = struct.unpack(">I", png[16:20])[0]
+    at = png.find(b"pHYs")
+    if at < 0 or len(png) < at + 13:
+        return None
+    ppu, _, unit = struct.unpack(">IIB", png[at + 4:at + 13])
+    if unit != 1 or ppu == 0:  # 1: pixels per metre
+        return None
+    dpi = ppu * 0.0254
+    return max(1, round(width * figures.DPI / dpi))
+
+
+_EXTRA_DIRS = (("analysis", "Expression analyses"), ("neural", "Neural correlates"))
+_JSON_LIMIT = 20_000
+
+
+def _extras(results_dir: Path) -> list[dict[str, Any]]:
+    """PNG figures and JSON summaries under ``analysis/`` and ``neural/``, when they exist."""
+    out = []
+    for sub, heading in _EXTRA_DIRS:
+        folder = results_dir / sub
+        if not folder.is_dir():
+            continue
+        images = []
+        for png in sorted(folder.rglob("*.png")):
+            if png.name.startswith("."):
+                continue  # a temporary file of a writer still at work
+            data = png.read_bytes()
+            if not data.startswith(b"\x89PNG"):
+                continue
+            rel = png.relative_to(results_dir)
+            images.append({"src": _data_uri(data), "caption": str(rel),
+                           "title": png.stem.replace("_", " "), "width": _css_width(data)})
+        summaries = []
+        for js in sorted(folder.rglob("*.json")):
+            if js.name.startswith("."):
+                continue
+            try:
+                text = json.dumps(json.loads(js.read_text()), indent=2)
+            except (OSError, ValueError):
+                continue
+            if len(text) > _JSON_LIMIT:
+                text = text[:_JSON_LIMIT] + f"\n... ({len(text) - _JSON_LIMIT} more characters " \
+                       f"in {js.relative_to(results_dir)})"
+            summaries.append({"name": str(js.relative_to(results_dir)), "text": text})
+        if images or summaries:
+            out.append({"id": sub, "heading": heading, "images": images,
+                        "summaries": summaries})
+    return out
+
+
+__all__ = ["build_context", "render", "write_report"]

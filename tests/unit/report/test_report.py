@@ -1,0 +1,196 @@
+"""The HTML report, its figures and the overlay video, on a small results folder from real
+video files (see video_results.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.unit.report.video_results import FPS, N_FRAMES, shared_results
+
+from mouseface._errors import InputError
+from mouseface.report import figures
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return shared_results(tmp_path_factory)
+
+
+# ---------------------------------------------------------------------------- glyphs
+
+
+def test_hog_glyph_is_a_line_along_the_edge():
+    # gradient angle pi*(o+0.5)/n with o=0 of 8 is ~11 deg from the column axis: a vertical
+    # edge; its glyph runs along the edge, i.e. (nearly) vertical through the cell centre
+    h = np.zeros((1, 1, 8))
+    h[0, 0, 0] = 1.0
+    img = figures.hog_glyphs(h, 32)
+    assert img.shape == (32, 32)
+    rows, cols = np.nonzero(img > 0.2)
+    assert np.ptp(rows) > 3 * np.ptp(cols)
+    # the orientation at 90 deg (o=4 of 8, ~101 deg) gives a (nearly) horizontal glyph
+    h = np.zeros((1, 1, 8))
+    h[0, 0, 4] = 1.0
+    rows, cols = np.nonzero(figures.hog_glyphs(h, 32) > 0.2)
+    assert np.ptp(cols) > 3 * np.ptp(rows)
+
+
+def test_hog_glyphs_scale_with_value_and_ignore_negatives():
+    h = np.zeros((2, 3, 8))
+    h[1, 2, 3] = 2.0
+    h[0, 0, 1] = -5.0
+    img = figures.hog_glyphs(h, 16)
+    assert img.shape == (32, 48)
+    assert img[:16, :16].max() == 0  # the negative cell draws nothing
+    assert img[16:, 32:].max() > 1.0
+    with pytest.raises(ValueError, match="cells_y, cells_x, orientations"):
+        figures.hog_glyphs(np.zeros((3, 8)))
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _images(html: str) -> list[bytes]:
+    import base64
+
+    return [base64.b64decode(m) for m in
+            re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)]
+
+
+def test_report_is_self_contained_with_every_section(results):
+    from mouseface.report import write_report
+
+    path = write_report(results)
+    assert path == results / "report.html"
+    html = path.read_text()
+    for section in ("summary", "prototypes", "traces", "aligned", "heatmaps", "scores",
+                    "warnings"):
+        assert f'id="{section}"' in html
+    # no network: no external scripts, styles or images
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+    images = _images(html)
+    assert len(images) == 6  # 2 prototype figures, traces, aligned, heatmaps, score matrix
+    assert all(i.startswith(b"\x89PNG") for i in images)
+    # run summary: settings, versions, inputs; no warnings and no failed section
+    assert "hog.pixels_per_cell" in html and "pynwb" in html and "mA_s1.mp4" in html
+    assert "could not be drawn" not in html
+    assert "None: the run and the report finished without warnings" in html
+    # the trial table has every trial and its scores
+    trials = pd.read_csv(results / "trials.csv")
+    assert html.count("<tr><td") >= len(trials)
+    assert f"{trials['score_pain'].iloc[1]:+.3f}" in html
+
+
+def test_report_shows_warnings_and_extra_figures(results, tmp_path):
+    import json
+
+    from mouseface.report.html import write_report
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    run = json.loads((d / "run.json").read_text())
+    run["warnings"] = ["video.mp4: video ends early: decoded 10 of 20 frames"]
+    (d / "run.json").write_text(json.dumps(run))
+    (d / "analysis").mkdir()
+    (d / "neural").mkdir()
+    png = figures.png_bytes(figures.score_matrix_figure(
+        pd.DataFrame([[0.1]], index=["pain"], columns=["pain"])))
+    (d / "analysis" / "confusion.png").write_bytes(png)
+    (d / "neural" / "correlations.png").write_bytes(png)
+    (d / "neural" / ".correlations.tmp.png").write_bytes(b"half written")
+    (d / "analysis" / "summary.json").write_text('{"classify": {"ok": true}}')
+    html = write_report(d, max_sessions=1).read_text()
+    assert "video ends early" in html
+    assert 'id="analysis"' in html and 'id="neural"' in html
+    assert "analysis/confusion.png" in html and "neural/correlations.png" in html
+    assert "analysis/summary.json" in html and "&#34;classify&#34;" in html
+    assert len(_images(html)) == 8  # the temporary file is left out
+    assert "Showing 1 of 2 sessions" in html
+
+
+def test_report_without_videos_still_draws(results, tmp_path):
+    from mouseface.report.html import write_report
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    # the videos moved away: mean faces cannot be decoded, the rest of the page is there
+    import zarr
+
+    for store in (d / "features").glob("*.zarr"):
+        zarr.open_group(str(store), mode="r+").attrs["video"] = str(tmp_path / "gone.mp4")
+    with pytest.warns(UserWarning, match="mean faces of mA not drawn"):
+        html = write_report(d).read_text()
+    assert "mean faces of mA not drawn" in html and "gone.mp4" in html
+    assert len(_images(html)) == 6
+
+
+def test_report_of_a_folder_without_trials(results, tmp_path):
+    from mouseface.report.html import write_report
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    (d / "trials.csv").unlink()
+    html = write_report(d).read_text()
+    assert 'id="traces"' in html and 'id="scores"' not in html
+    assert "could not be drawn" not in html
+
+
+def test_report_refuses_a_folder_that_is_not_results(tmp_path):
+    from mouseface.report import write_report
+
+    with pytest.raises(InputError, match="not a mouseface results folder"):
+        write_report(tmp_path)
+
+
+def test_report_cli(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from mouseface.cli import app
+
+    out = tmp_path / "r.html"
+    got = CliRunner().invoke(app, ["report", str(results), "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    assert out.is_file() and "report written to" in got.output
+    got = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
+    assert got.exit_code == 2 and "not a mouseface results folder" in got.output
+
+
+# ---------------------------------------------------------------------------- overlay
+
+
+def test_overlay_has_one_frame_per_input_frame(results, tmp_path):
+    import av
+
+    from mouseface.report.overlay import write_overlay
+
+    path = write_overlay(results, "mA_s1", tmp_path / "o.mp4")
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frames = [f.to_ndarray(format="gray") for f in c.decode(stream)]
+        rate = float(stream.average_rate)
+    assert len(frames) == N_FRAMES
+    assert rate == pytest.approx(FPS)
+    h, w = frames[0].shape
+    assert h % 2 == 0 and w % 2 == 0 and w > 300
+    # the stimulus is marked: a bright frame around the crop during stimuli (t = 4.5 s)
+    # and not before (t = 1 s)
+    on, off = frames[45], frames[10]
+    assert (on[:, :6] >= 240).sum() > (off[:, :6] >= 240).sum() + 100
+
+
+def test_overlay_cli_and_errors(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from mouseface.cli import app
+
+    got = CliRunner().invoke(app, ["overlay", str(results), "nope"])
+    assert got.exit_code == 2 and "no session 'nope'" in got.output and "mA_s1" in got.output
+    out = tmp_path / "b.mp4"
+    got = CliRunner().invoke(app, ["overlay", str(results), "mB_s1", "-o", str(out), "-q"])
+    assert got.exit_code == 0, got.output
+    assert out.stat().st_size > 0
