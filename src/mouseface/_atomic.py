@@ -34,6 +34,8 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
                                     dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+        # mkstemp makes the file private; results are meant to be shared like any other file.
+        os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         if directory:
@@ -53,6 +55,12 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | Path, text: str) -> None:
