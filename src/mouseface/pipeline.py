@@ -194,11 +194,12 @@ def run(
     config: str | Path | None = None,
     settings: Settings | None = None,
     quiet: bool = False,
+    report: bool = True,
 ) -> Path:
     """Per-animal prototypes (the paper's way); every frame and every trial scored.
 
-    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv`` and ``run.json`` into
-    ``out`` and returns ``out``.
+    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``, ``run.json`` and
+    (unless ``report`` is False) ``report.html`` into ``out`` and returns ``out``.
     """
     out = Path(out)
     settings = settings or load_settings(config)
@@ -240,6 +241,8 @@ def run(
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
         log.write(out, frames_note=FRAMES_NOTE)
+    if report:
+        _report(out)
     return out
 
 
@@ -304,6 +307,7 @@ def score(
     chunk_size: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    report: bool = True,
 ) -> Path:
     """Apply a saved model to new sessions.
 
@@ -362,7 +366,15 @@ def score(
         if events_path is not None:
             log.add_input(events_path, kind="events")
         log.write(out, model=str(Path(model_dir).resolve()))
+    if report:
+        _report(out)
     return out
+
+
+def _report(out: Path) -> Path:
+    from mouseface.report import write_report
+
+    return write_report(out)
 
 
 def _model_for(models: dict[str, PrototypeModel], animal: str, model_dir) -> PrototypeModel:

@@ -47,6 +47,7 @@ def test_run_writes_the_results_folder(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
     out = tmp_path / "out"
     code, output = _invoke("run", sessions, events, "--out", out, "--config", config, "-q")
+    assert (out / "report.html").is_file()
     assert code == 0, output
     frames = pd.read_parquet(out / "frames.parquet")
     assert len(frames) == 64 and {"sim_neutral", "sim_a", "sim_b"} <= set(frames.columns)

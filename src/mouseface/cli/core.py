@@ -15,6 +15,7 @@ Events = typer.Argument(..., help="Events table: session, onset (s), duration (s
 Config = typer.Option(None, "--config", "-c", help="TOML settings file ([hog], [prototypes], "
                       "[compute]).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+Report = typer.Option(True, "--report/--no-report", help="Write report.html into the results.")
 Workers = typer.Option(None, "--workers", "-w", min=1, help="Extract features on a local Dask "
                        "cluster of N worker processes (overrides workers in the config).")
 Scheduler = typer.Option(None, "--scheduler", help="Extract features on a running Dask "
@@ -36,13 +37,15 @@ def run(
     quiet: bool = Quiet,
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
+    report: bool = Report,
 ) -> None:
     """Score every frame and trial with per-animal prototypes (the paper's way)."""
     from mouseface import pipeline
     from mouseface.config import load_settings
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
-    pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet)
+    pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet,
+                 report=report)
     _after_run(out, quiet)
 
 
@@ -79,12 +82,13 @@ def score(
     quiet: bool = Quiet,
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
+    report: bool = Report,
 ) -> None:
     """Apply a saved model to new sessions."""
     from mouseface import pipeline
 
     pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
-                   scheduler=scheduler)
+                   scheduler=scheduler, report=report)
     _after_run(out, quiet)
 
 
