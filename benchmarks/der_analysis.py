@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
+from threadpoolctl import threadpool_limits
 
 from mouseface import analysis
 from mouseface.expressions.classify import cross_validate, make_classifier
@@ -119,4 +120,5 @@ if __name__ == "__main__":
         sys.exit(f"not the der_videos folder: {args[0]}\n\n{__doc__}")
     if not args and not (DATA / "mosaic_layout.csv").is_file():
         sys.exit(f"real data not found: {DATA}\n\n{__doc__}")
-    main(*args)
+    with threadpool_limits(limits=1):  # small jobs: threads only wait for each other
+        main(*args)

@@ -28,17 +28,25 @@ Files written (in ``DIR/analysis``):
 ``stats.csv``                  :func:`stats`: each condition against baseline
 ``summary.json``               :func:`analyze`: what ran, where it wrote, what failed
 =============================  ==============================================================
+
+Threads: each analysis runs with BLAS and OpenMP limited to ``MOUSEFACE_THREADS`` threads
+(default 1; ``0`` for the libraries' own default). The analyses are small matrix jobs; on a
+shared or busy machine, threads waiting for each other at every step made them 3-20 times
+slower than one thread (t-SNE's Barnes-Hut gradient worst of all).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
@@ -54,6 +62,7 @@ from mouseface.io.results import Results
 from mouseface.report import analysis_figures as figures
 
 FEATURES = ("hog", "similarity", "prototypes")
+THREADS_ENV = "MOUSEFACE_THREADS"
 LEVELS = ("frame", "trial")
 CENTER = ("none", "animal")
 
@@ -61,6 +70,24 @@ SIMILARITY_NOTE = ("similarity features: the sim_ columns of frames.parquet come
                    "per-animal prototypes built from all of that animal's trials, held-out "
                    "ones included, so this is optimistic; --features prototypes rebuilds the "
                    "prototypes inside every training fold")
+
+
+def _threads(func):
+    """Run ``func`` with BLAS/OpenMP limited to ``$MOUSEFACE_THREADS`` threads (default 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            n = int(os.environ.get(THREADS_ENV, "1"))
+        except ValueError:
+            raise InputError(f"{THREADS_ENV} must be an integer, got "
+                             f"{os.environ[THREADS_ENV]!r}") from None
+        if n <= 0:
+            return func(*args, **kwargs)
+        with threadpool_limits(limits=n):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _results(results: str | Path | Results) -> Results:
@@ -112,6 +139,7 @@ def _frame_features(r: Results, rows: pd.DataFrame, features: str) -> np.ndarray
 # ---------------------------------------------------------------------------- classify
 
 
+@_threads
 def classify(
     results: str | Path | Results, *, features: str = "hog", split: str = "trial",
     classifier: str = "rf", level: str = "frame", conditions: list[str] | None = None,
@@ -308,6 +336,7 @@ def _center_rows(X: np.ndarray, animal: pd.Series, center: str) -> np.ndarray:
 # ---------------------------------------------------------------------------- embed
 
 
+@_threads
 def embed(
     results: str | Path | Results, *, features: str = "hog", method: str = "tsne",
     max_frames: int = 1500, per_animal: bool = True, n_pca: int = 100,
@@ -363,6 +392,7 @@ def embed(
 # ---------------------------------------------------------------------------- cluster
 
 
+@_threads
 def cluster(
     results: str | Path | Results, *, features: str = "hog", per_animal: bool = True,
     max_frames: int = 1000, n_clusters: int | None = None, write: bool = True,
@@ -427,6 +457,7 @@ def cluster(
 # ---------------------------------------------------------------------------- trial metrics
 
 
+@_threads
 def trial_metrics(
     results: str | Path | Results, *, normalize: bool = False, k: float = 10.0,
     post: float = 10.0, noise_sd: float = 2.0, smooth: float = 0.25, write: bool = True,
@@ -453,6 +484,7 @@ def trial_metrics(
 # ---------------------------------------------------------------------------- dose
 
 
+@_threads
 def dose(
     results: str | Path | Results, column: str, prototype: str | None = None, *,
     score: str = "score", conditions: list[str] | None = None, n_boot: int = 2000,
@@ -500,6 +532,7 @@ def _safe(name: str) -> str:
 # ---------------------------------------------------------------------------- stats
 
 
+@_threads
 def stats(
     results: str | Path | Results, *, correction: str = "holm", score: str = "score",
     unit: str = "trial", alpha: float = 0.05, write: bool = True,
@@ -539,6 +572,7 @@ def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
     return out
 
 
+@_threads
 def analyze(
     results: str | Path | Results, *, features: str | None = None, split: str = "trial",
     classifier: str = "rf", n_permutations: int = 20, normalize: bool = False,
@@ -548,18 +582,23 @@ def analyze(
 
     ``features`` defaults to ``hog`` when the folder has ``features/``, else ``similarity``.
     Dose–response runs for every numeric events column that varies (e.g. ``intensity``),
-    each condition against its own prototype. ``quick`` uses fewer frames and permutations.
+    each condition against its own prototype. ``quick`` uses fewer frames (every 6th for
+    classification, 200 per embedding and clustering) and at most 2 permutations. The
+    frame-level random forest with permutations dominates the time: each permutation costs
+    as much as the real cross-validation.
     Writes ``summary.json`` (per analysis: ``ok``, the headline numbers or the ``error``).
     """
     r = _results(results)
     if features is None:
         features = "hog" if (r.path / "features").is_dir() else "similarity"
-    scale = {"max_frames": 400} if quick else {}
-    perms = min(n_permutations, 5) if quick else n_permutations
+    scale = {"max_frames": 200} if quick else {}
+    perms = min(n_permutations, 2) if quick else n_permutations
+    step = 6 if quick else 2
     summary: dict[str, Any] = {"features": features}
     jobs = {
         "classify": lambda: _headline(classify(r, features=features, split=split,
-                                               classifier=classifier, n_permutations=perms)),
+                                               classifier=classifier, n_permutations=perms,
+                                               step=step)),
         "embed": lambda: {"frames": len(embed(r, features=features, **scale))},
         "cluster": lambda: {s["scope"]: round(s["purity"], 3) for s in cluster(
             r, features=features, **scale)["scopes"]},

@@ -8,6 +8,7 @@ each baseline window a sample of neutral; logistic regression on PCA-reduced HOG
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mouseface import analysis
@@ -57,7 +58,8 @@ def test_everything_else_runs_and_makes_sense(synthetic_results):
     summary = analysis.analyze(synthetic_results, quick=True, n_permutations=2)
     failed = {k: v for k, v in summary.items() if isinstance(v, dict) and not v["ok"]}
     assert not failed
-    metrics = analysis.trial_metrics(synthetic_results, write=False)
+    out = synthetic_results / "analysis"
+    metrics = pd.read_csv(out / "trial_metrics.csv")
     own = metrics[metrics["own"]]
     assert (own["intensity_mean"] > 0).mean() > 0.9
     assert own["latency_s"].between(0, 3).all()
@@ -67,8 +69,9 @@ def test_everything_else_runs_and_makes_sense(synthetic_results):
     valence = metrics[metrics["prototype"] == "valence"].groupby("trial_type")[
         "intensity_mean"].mean()
     assert valence["pleasure"] > 0 > max(valence["disgust"], valence["pain"])
-    stats = analysis.stats(synthetic_results)
+    stats = pd.read_csv(out / "stats.csv")
     own_tests = stats[stats["prototype"] == stats["condition"]]
     assert own_tests["significant"].all() and (own_tests["rank_biserial"] > 0.8).all()
-    for scope in analysis.cluster(synthetic_results, max_frames=400)["scopes"]:
+    for scope in json.loads((out / "clustering.json").read_text())["scopes"]:
         assert scope["purity"] > scope["majority_fraction"]
+    assert len(pd.read_csv(out / "embedding.csv")) > 400

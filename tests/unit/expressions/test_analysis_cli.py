@@ -64,15 +64,15 @@ def test_classify_trial_scores_without_neutral(folder):
 
 
 def test_embed_python_and_cli(folder):
-    e = analysis.embed(folder, features="similarity", max_frames=120, perplexity=10)
+    e = analysis.embed(folder, features="similarity", max_frames=60, perplexity=10)
     assert set(e["scope"]) == {"pooled", "m0", "m1", "m2"}
-    assert e.groupby("scope").size().max() <= 120
+    assert e.groupby("scope").size().max() <= 60
     saved = pd.read_csv(folder / "analysis" / "embedding.csv")
     assert list(saved.columns) == ["scope", "session", "animal", "frame", "time", "event",
                                    "label", "method", "features", "x", "y"]
     figures_exist(folder, "embedding")
-    out = invoke("embed", folder, "--max-frames", "100", "--pooled-only", "--pca", "10")
-    assert "100 points in 1 embeddings" in out
+    out = invoke("embed", folder, "--max-frames", "80", "--pooled-only", "--pca", "10")
+    assert "80 points in 1 embeddings" in out
 
 
 def test_cluster_python_and_cli(folder):

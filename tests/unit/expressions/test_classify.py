@@ -3,6 +3,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from mouseface.expressions.classify import (
     CappedPCA,
@@ -14,6 +15,12 @@ from mouseface.expressions.classify import (
     trial_features,
 )
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """As mouseface.analysis does: BLAS/OpenMP threads only slow these small jobs down."""
+    with threadpool_limits(limits=1):
+        yield
 
 def correlated_trials(seed=0, n_animals=4, n_trials=12, n_frames=30, n_features=8,
                       classes=("a", "b", "c", "d")):
@@ -42,7 +49,7 @@ def test_random_frame_cv_overstates_accuracy_grouped_splitters_do_not():
     res = {}
     for split, groups in (("frame", trial), ("trial", trial), ("animal", animal)):
         cv = make_splitter(split, n_groups=len(np.unique(groups)))
-        res[split] = cross_validate(est, X, y, groups, cv=cv, n_permutations=3, blocks=blocks)
+        res[split] = cross_validate(est, X, y, groups, cv=cv, n_permutations=2, blocks=blocks)
     # random frames: the forest recognises each trial's offset, so it "classifies" noise
     assert res["frame"]["balanced_accuracy"] > 0.8
     # ... and the block-permutation null shows it: chance itself is inflated

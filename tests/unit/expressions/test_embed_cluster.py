@@ -1,10 +1,17 @@
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import linkage
+from threadpoolctl import threadpool_limits
 
 from mouseface.expressions.cluster import cluster_frames, correlation_matrix, purity
 from mouseface.expressions.embed import embed, subsample
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """As mouseface.analysis does: BLAS/OpenMP threads only slow these small jobs down."""
+    with threadpool_limits(limits=1):
+        yield
 
 def blobs(seed=0, n=60, d=40, k=3):
     rng = np.random.default_rng(seed)
