@@ -1,17 +1,589 @@
 """Histogram of oriented gradients, batched and compiled, equal to ``skimage.feature.hog``.
 
-CONTRACT (implemented by the features helper):
+Public API (re-exported as ``mouseface.hog``)::
 
     hog(image, orientations=8, pixels_per_cell=(32, 32), cells_per_block=(1, 1),
         block_norm="L2-Hys", *, transform_sqrt=True, feature_vector=True) -> ndarray
-      image (H, W) -> (D,) ; batch (N, H, W) -> (N, D); float32 output for uint8/float32 input.
+      image (H, W) -> (D,) ; batch (N, H, W) -> (N, D); always float32.
       feature_vector=False -> (n_blocks_row, n_blocks_col, b_row, b_col, orientations) per image
       (batch: leading N). Same element order and values as skimage (max abs diff <= 1e-5).
-    hog_shape(image_shape, pixels_per_cell, cells_per_block, orientations) -> tuple  (unflattened)
+    hog_shape(image_shape, orientations=8, pixels_per_cell=(32, 32), cells_per_block=(1, 1))
+      -> the unflattened per-image shape (a 5-tuple).
+    n_features(image_shape, ...) -> D, the length of one flattened vector.
+
+How parity with scikit-image is kept (scikit-image 0.26, ``feature/_hoghistogram.pyx``):
+
+- The image is cast to the working float dtype (float32 stays float32, float16 becomes float32,
+  everything else float64), square-rooted in that dtype, and differenced in that dtype with
+  zero gradients on the outermost rows and columns; the gradients are then cast to float64.
+- A pixel votes its whole magnitude (no interpolation) into bin ``i`` when its orientation
+  ``o = rad2deg(arctan2(g_row, g_col)) % 180`` satisfies ``edge[i] <= o < edge[i + 1]`` with
+  ``edge[k] = (180.0 / orientations) * k`` in float64. A value that rounds to 180.0 votes nowhere.
+- Cell ``(i, j)`` covers rows ``[i * c_row, (i + 1) * c_row)`` and columns likewise (the
+  ``-(c // 2) .. (c + 1) // 2`` range around the centre ``c // 2`` of the Cython code); rows and
+  columns beyond the last whole cell are ignored. Each bin is summed in a float32 accumulator in
+  row-major pixel order and then divided, in float32, by the cell area.
+- Blocks are normalised in float64 with ``eps = 1e-5``.
+
+The kernel never calls ``arctan2``: it finds the bin from the signs of cross products with the
+bin edges. Exact axis and diagonal gradients (very common in integer images) get the orientation
+NumPy gives them (0, 90, 45 or 135 degrees); the few pixels whose angle lies within 1e-10 rad of
+an edge, and non-finite gradients, are handed back and binned with NumPy exactly as
+scikit-image bins them. A frame with more such pixels than ``_MAX_AMBIGUOUS`` is recomputed
+entirely with NumPy orientations.
 """
 
+from __future__ import annotations
 
-def hog(*args, **kwargs):  # placeholder until the kernel lands
-    from skimage.feature import hog as _sk
+import math
+import operator
+from collections.abc import Sequence
 
-    return _sk(*args, **kwargs)
+import numba
+import numpy as np
+
+__all__ = ["hog", "hog_shape", "n_features"]
+
+_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+_EPS = 1e-5
+# Angles closer than this (radians) to a bin edge are binned with NumPy's arctan2 instead.
+_AMBIGUITY = 1e-10
+# The float32 polynomial arctan is within 4e-7 rad; angles closer than this (radians) to an
+# edge are re-binned exactly in float64.
+_MARGIN = 1e-5
+# atan(q) ~ q * P(q**2) on [0, 1] (weighted least-squares fit, max error 3.3e-7 in float32).
+_ATAN_COEF = np.array([0.99999611, -0.33317368, 0.19807816, -0.13233342, 0.07962366,
+                       -0.03360421, 0.00681179], dtype=np.float32)
+# Per-frame capacity for such pixels; a frame with more is recomputed with NumPy orientations.
+_MAX_AMBIGUOUS = 4096
+# Gradients at least this large (or not finite) are binned with NumPy as well (no overflow).
+_HUGE = 1e150
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """Validate a positive int or a pair of positive ints."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        pair = tuple(operator.index(v) for v in value)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name} must be a pair of positive integers, e.g. (32, 32); "
+                         f"got {value!r}")
+    return pair
+
+
+def _check_params(orientations, pixels_per_cell, cells_per_block):
+    try:
+        n_orient = operator.index(orientations)
+    except TypeError:
+        n_orient = 0
+    if isinstance(orientations, bool) or n_orient < 1:
+        raise ValueError(f"orientations must be a positive integer (the paper uses 8); "
+                         f"got {orientations!r}")
+    return (n_orient, _pair(pixels_per_cell, "pixels_per_cell"),
+            _pair(cells_per_block, "cells_per_block"))
+
+
+def _grid(image_shape, pixels_per_cell, cells_per_block):
+    """Cells and blocks that fit in one (H, W) frame; raises if not even one block fits."""
+    s_row, s_col = (int(s) for s in image_shape)
+    (c_row, c_col), (b_row, b_col) = pixels_per_cell, cells_per_block
+    n_cells_row, n_cells_col = s_row // c_row, s_col // c_col
+    n_blocks_row, n_blocks_col = n_cells_row - b_row + 1, n_cells_col - b_col + 1
+    if n_blocks_row <= 0 or n_blocks_col <= 0:
+        raise ValueError(
+            f"image of {s_row}x{s_col} pixels is too small for pixels_per_cell="
+            f"{pixels_per_cell} and cells_per_block={cells_per_block}: it needs at least "
+            f"{b_row * c_row} rows and {b_col * c_col} columns; use a larger crop or smaller cells")
+    return n_cells_row, n_cells_col, n_blocks_row, n_blocks_col
+
+
+def hog_shape(
+    image_shape: Sequence[int],
+    orientations: int = 8,
+    pixels_per_cell: tuple[int, int] = (32, 32),
+    cells_per_block: tuple[int, int] = (1, 1),
+) -> tuple[int, int, int, int, int]:
+    """Unflattened HOG shape of one frame.
+
+    Parameters
+    ----------
+    image_shape
+        ``(H, W)`` of a frame, or ``(N, H, W)`` of a batch (the leading axis is ignored).
+    orientations, pixels_per_cell, cells_per_block
+        As in :func:`hog`.
+
+    Returns
+    -------
+    tuple of int
+        ``(n_blocks_row, n_blocks_col, b_row, b_col, orientations)``, the shape
+        ``hog(..., feature_vector=False)`` gives per frame.
+
+    Raises
+    ------
+    ValueError
+        If ``image_shape`` has the wrong length, a parameter is invalid, or the frame is smaller
+        than one block.
+
+    Examples
+    --------
+    >>> hog_shape((330 - 150, 770 - 540))
+    (5, 7, 1, 1, 8)
+    """
+    image_shape = tuple(image_shape)
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"image_shape must be (H, W) or (N, H, W); got {image_shape!r}")
+    n_orient, ppc, cpb = _check_params(orientations, pixels_per_cell, cells_per_block)
+    _, _, n_blocks_row, n_blocks_col = _grid(image_shape[-2:], ppc, cpb)
+    return (n_blocks_row, n_blocks_col, cpb[0], cpb[1], n_orient)
+
+
+def n_features(
+    image_shape: Sequence[int],
+    orientations: int = 8,
+    pixels_per_cell: tuple[int, int] = (32, 32),
+    cells_per_block: tuple[int, int] = (1, 1),
+) -> int:
+    """Length of one flattened HOG vector (the product of :func:`hog_shape`).
+
+    Examples
+    --------
+    >>> n_features((64, 96))
+    48
+    """
+    return math.prod(hog_shape(image_shape, orientations, pixels_per_cell, cells_per_block))
+
+
+def hog(
+    image: np.ndarray,
+    orientations: int = 8,
+    pixels_per_cell: tuple[int, int] = (32, 32),
+    cells_per_block: tuple[int, int] = (1, 1),
+    block_norm: str = "L2-Hys",
+    *,
+    transform_sqrt: bool = True,
+    feature_vector: bool = True,
+) -> np.ndarray:
+    """Histogram of oriented gradients of a grayscale frame or a batch of frames.
+
+    The values and element order are those of ``skimage.feature.hog`` with the same
+    arguments and ``channel_axis=None`` (max abs difference <= 1e-5), computed by a compiled
+    kernel that runs frames in parallel on Numba's threads.
+
+    Parameters
+    ----------
+    image : (H, W) or (N, H, W) array_like
+        Grayscale frame, or a batch of frames of one size. Integer, boolean or float; it is
+        used as is (uint8 is *not* rescaled to [0, 1], as in scikit-image).
+    orientations
+        Number of orientation bins over 0-180 degrees.
+    pixels_per_cell
+        Cell size ``(rows, cols)`` in pixels. An int means a square cell. Rows and columns
+        beyond the last whole cell are ignored.
+    cells_per_block
+        Block size ``(rows, cols)`` in cells; blocks slide by one cell.
+    block_norm : {'L1', 'L1-sqrt', 'L2', 'L2-Hys'}
+        Block normalisation, as in scikit-image; default 'L2-Hys' (L2, clip at 0.2, L2 again).
+    transform_sqrt
+        Take the square root of the image first (power-law compression). Negative pixels give
+        NaN, as in scikit-image.
+    feature_vector
+        Flatten each frame's descriptor to one vector.
+
+    Returns
+    -------
+    ndarray of float32
+        ``(D,)`` for a frame and ``(N, D)`` for a batch when ``feature_vector`` is true, where
+        ``D = n_features(image.shape, ...)``; otherwise ``(n_blocks_row, n_blocks_col, b_row,
+        b_col, orientations)`` per frame, with a leading ``N`` for a batch.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2-D or 3-D or not real-valued, is smaller than one block, or a
+        parameter is invalid (``block_norm`` outside the allowed set, non-positive sizes).
+
+    See Also
+    --------
+    hog_shape, n_features, skimage.feature.hog
+
+    Notes
+    -----
+    Dolensek et al. [2]_ used 8 orientations, 32x32-pixel cells, 1x1-cell blocks and
+    ``transform_sqrt=True``; those are the defaults here (scikit-image's own defaults
+    differ). Their text names L2-Hys normalisation, but scikit-image's default was 'L1' before
+    version 0.15 and the exact choice cannot be checked, so ``block_norm`` stays a parameter.
+    With 1x1 blocks and 8 bins, L2-Hys clips many cells at 0.2.
+
+    As in scikit-image and unlike Dalal & Triggs [1]_, each pixel votes its full gradient
+    magnitude into one orientation bin (no interpolation between bins or cells), there is no
+    Gaussian window in blocks, and the one-pixel border of the frame has zero gradient.
+
+    References
+    ----------
+    .. [1] Dalal, N. and Triggs, B., "Histograms of Oriented Gradients for Human Detection",
+           IEEE CVPR 2005, pp. 886-893, :DOI:`10.1109/CVPR.2005.177`
+    .. [2] Dolensek, N., Gehrlach, D. A., Klein, A. S. and Gogolla, N., "Facial expressions of
+           emotion states and their neuronal correlates in mice", Science 368 (2020) 89-94,
+           :DOI:`10.1126/science.aaz9468`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mouseface import hog
+    >>> frame = np.zeros((64, 96), dtype=np.uint8)
+    >>> frame[:, 40:] = 200  # one vertical edge
+    >>> hog(frame).shape  # 2 x 3 cells x 8 orientations
+    (48,)
+    >>> hog(np.stack([frame, frame]), feature_vector=False).shape
+    (2, 2, 3, 1, 1, 8)
+    >>> int(hog(frame, feature_vector=False)[0, 1, 0, 0].argmax())  # horizontal gradient
+    0
+    """
+    images = np.asarray(image)
+    if images.ndim not in (2, 3):
+        raise ValueError(
+            f"image must be a grayscale frame (H, W) or a batch of frames (N, H, W); got "
+            f"shape {images.shape}. Convert colour frames to gray first, e.g. "
+            f"skimage.color.rgb2gray or av's frame.to_ndarray(format='gray').")
+    if images.dtype.kind not in "biuf":
+        raise ValueError(f"image must hold real numbers (bool, int or float); got dtype "
+                         f"{images.dtype}")
+    n_orient, ppc, cpb = _check_params(orientations, pixels_per_cell, cells_per_block)
+    if block_norm not in _BLOCK_NORMS:
+        raise ValueError(f"block_norm must be one of {set(_BLOCK_NORMS)}; got {block_norm!r}")
+    n_cells_row, n_cells_col, n_blocks_row, n_blocks_col = _grid(images.shape[-2:], ppc, cpb)
+
+    single = images.ndim == 2
+    batch = images[np.newaxis] if single else images
+    batch, work_dtype = _prepare(batch)
+    edges = (180.0 / n_orient) * np.arange(n_orient + 1, dtype=np.float64)
+    sums = _orientation_sums(batch, work_dtype, ppc, (n_cells_row, n_cells_col), edges,
+                             bool(transform_sqrt))
+    histograms = sums / np.float32(ppc[0] * ppc[1])
+    out = _normalize_blocks(histograms, cpb[0], cpb[1], _BLOCK_NORMS.index(block_norm))
+    if feature_vector:
+        out = out.reshape(len(out), -1)
+    return out[0] if single else out
+
+
+def _prepare(batch: np.ndarray) -> tuple[np.ndarray, np.dtype]:
+    """Native-endian, C-contiguous batch in a dtype Numba takes; the working float dtype."""
+    if batch.dtype == np.float16:
+        batch = batch.astype(np.float32)
+    elif batch.dtype == np.bool_:
+        batch = batch.view(np.uint8)
+    work_dtype = np.dtype(np.float32 if batch.dtype == np.float32 else np.float64)
+    batch = np.ascontiguousarray(batch, dtype=batch.dtype.newbyteorder("="))
+    return batch, work_dtype
+
+
+def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
+    """Float32 per-cell orientation sums (before division by the cell area), skimage's way."""
+    radians = np.deg2rad(edges)
+    cos_e, sin_e = np.cos(radians), np.sin(radians)
+    # Bins of the orientations that exact axis and diagonal gradients get from NumPy.
+    special = np.array([_bin_of(o, edges) for o in (0.0, 90.0, 45.0, 135.0)], dtype=np.int32)
+    assert special.min() >= 0  # edge n is 180 to within rounding, so these always vote
+    s_row, s_col = batch.shape[1:]
+    rows = min(s_row, n_cells[0] * ppc[0] + 1)
+    cols = min(s_col, n_cells[1] * ppc[1] + 1)
+    proto = np.empty((rows, cols), dtype=work_dtype)
+    if batch.dtype == np.uint8:  # a table is faster than converting (and rooting) each pixel
+        lut = np.arange(256, dtype=work_dtype)
+        if transform_sqrt:
+            lut = np.sqrt(lut)
+    else:
+        lut = np.empty(0, dtype=work_dtype)
+    cap = max(0, int(_MAX_AMBIGUOUS))
+    margin = _MARGIN * (len(edges) - 1) / np.pi  # radians -> bin units
+    sums, pending, n_pending = _cell_sums(
+        batch, proto, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
+        cos_e, sin_e, special, _ATAN_COEF, _AMBIGUITY, margin, cap)
+    if not n_pending.any():
+        return sums
+    overflow = np.flatnonzero(n_pending > cap)
+    for f in overflow:
+        sums[f] = _exact_frame_sums(batch[f], work_dtype, ppc, n_cells, edges, transform_sqrt)
+    resolve = np.flatnonzero((n_pending > 0) & (n_pending <= cap))
+    if resolve.size:
+        frame = np.repeat(resolve, n_pending[resolve])
+        slot = np.concatenate([np.arange(n_pending[f]) for f in resolve])
+        cell_r, cell_c, g_row, g_col = pending[frame, slot].T
+        votes = _vote_with_numpy(g_row, g_col, edges)
+        acc = sums.astype(np.float64)
+        for k in range(len(edges) - 1):
+            hit = votes[k]
+            np.add.at(acc, (frame[hit], cell_r[hit].astype(np.intp), cell_c[hit].astype(np.intp),
+                            k), np.hypot(g_col[hit], g_row[hit]))
+        sums[resolve] = acc[resolve].astype(np.float32)
+    return sums
+
+
+def _bin_of(orientation: float, edges: np.ndarray) -> int:
+    """skimage's bin for one orientation (degrees in [0, 180)); -1 where it votes nowhere."""
+    inside = ~((orientation >= edges[1:]) | (orientation < edges[:-1]))
+    hits = np.flatnonzero(inside)
+    return int(hits[0]) if hits.size else -1
+
+
+def _vote_with_numpy(g_row, g_col, edges):
+    """(orientations, n) membership of each pixel in each bin, exactly as skimage decides it.
+
+    NaN orientations fall in every bin (skimage's test ``o >= start or o < end`` is false for
+    them), as in scikit-image.
+    """
+    with np.errstate(invalid="ignore"):
+        orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
+        return ~((orientation >= edges[1:, None]) | (orientation < edges[:-1, None]))
+
+
+def _exact_frame_sums(frame, work_dtype, ppc, n_cells, edges, transform_sqrt):
+    """One frame's sums from NumPy gradients and orientations (skimage's own arithmetic)."""
+    work = frame.astype(work_dtype)
+    if transform_sqrt:
+        with np.errstate(invalid="ignore"):
+            work = np.sqrt(work)
+    g_row = np.zeros(work.shape, dtype=work_dtype)
+    g_col = np.zeros(work.shape, dtype=work_dtype)
+    g_row[1:-1, :] = work[2:, :] - work[:-2, :]
+    g_col[:, 1:-1] = work[:, 2:] - work[:, :-2]
+    g_row = g_row.astype(np.float64)
+    g_col = g_col.astype(np.float64)
+    magnitude = np.hypot(g_col, g_row)
+    with np.errstate(invalid="ignore"):
+        orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
+    return _ordered_sums(magnitude, orientation, edges, ppc[0], ppc[1], n_cells[0], n_cells[1])
+
+
+@numba.njit(cache=True)
+def _ordered_sums(magnitude, orientation, edges, c_row, c_col, n_cells_row, n_cells_col):
+    n_orient = edges.size - 1
+    sums = np.zeros((n_cells_row, n_cells_col, n_orient), dtype=np.float32)
+    for i in range(n_cells_row):
+        for j in range(n_cells_col):
+            for r in range(i * c_row, (i + 1) * c_row):
+                for c in range(j * c_col, (j + 1) * c_col):
+                    o = orientation[r, c]
+                    m = magnitude[r, c]
+                    for k in range(n_orient):
+                        if not (o >= edges[k + 1] or o < edges[k]):
+                            sums[i, j, k] = np.float32(np.float64(sums[i, j, k]) + m)
+    return sums
+
+
+@numba.njit(cache=True)
+def _exact_bin(g_row, g_col, cos_e, sin_e, ambiguity):
+    """Bin from the signs of cross products with the edges, in float64; -2 if too close."""
+    n_orient = cos_e.size - 1
+    if g_row < 0.0:
+        u, v = -g_col, -g_row
+    else:
+        u, v = g_col, g_row
+    tol = ambiguity * (abs(u) + v)
+    # Edge 0 and edge n: an angle this close to 0 or 180 degrees may round to 180 (no vote).
+    if v <= tol or abs(v * cos_e[n_orient] - u * sin_e[n_orient]) <= tol:
+        return -2
+    b = 0
+    for k in range(1, n_orient):
+        s = v * cos_e[k] - u * sin_e[k]  # |g| sin(angle - edge k)
+        if abs(s) <= tol:
+            return -2
+        if s > 0.0:
+            b += 1
+    return b
+
+
+@numba.njit(cache=True)
+def _working_row(row, out, lut, use_lut, transform_sqrt):
+    """One image row in the working float dtype, square-rooted if asked (skimage's order)."""
+    n = out.size
+    if use_lut:
+        for c in range(n):
+            out[c] = lut[np.intp(row[c])]
+    else:
+        for c in range(n):
+            out[c] = row[c]
+        if transform_sqrt:
+            for c in range(n):
+                out[c] = np.sqrt(out[c])
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _classify(gr, gc, cell_base, consts, special):
+    """Magnitude and vote index (``cell_base + bin``; -1: re-bin exactly; -2: NumPy) of a pixel.
+
+    Branch-free so that the loop calling it vectorises. The bin comes from a float32
+    polynomial arctan; exact axis and diagonal gradients get the bins of the orientations
+    NumPy gives them (0, 90, 45 or 135 degrees) whatever the polynomial says.
+    """
+    mag = np.sqrt(gr * gr + gc * gc)
+    ax = np.float32(abs(gc))
+    ay = np.float32(abs(gr))
+    steep = ay > ax
+    q = (ax if steep else ay) / (ay if steep else ax)
+    z = q * q
+    a = q * (consts[0] + z * (consts[1] + z * (consts[2] + z * (consts[3] + z * (
+        consts[4] + z * (consts[5] + z * consts[6]))))))
+    a = np.float32(np.pi / 2) - a if steep else a
+    a = np.float32(np.pi) - a if (gr < 0.0) != (gc < 0.0) else a  # fold onto [0, pi)
+    t = a * consts[7]
+    frac = t - np.floor(t)
+    tc = t if t > 0 else np.float32(0.0)
+    tc = tc if tc < consts[10] else consts[10]
+    b = np.int32(tc)
+    near = not (frac >= consts[8] and frac <= consts[9])
+    if gr == 0.0:
+        b = special[0]
+        near = False
+    elif gc == 0.0:
+        b = special[1]
+        near = False
+    elif abs(gr) == abs(gc):
+        b = special[2] if (gr > 0.0) == (gc > 0.0) else special[3]
+        near = False
+    code = cell_base + b
+    code = np.int32(-1) if near else code
+    code = code if (abs(gr) < _HUGE and abs(gc) < _HUGE) else np.int32(-2)
+    return mag, code
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _cell_sums(batch, proto, lut, c_row, c_col, n_cells_row, n_cells_col, transform_sqrt,
+               cos_e, sin_e, special, atan_coef, ambiguity, margin, cap):
+    """Per-cell float32 orientation sums of each frame, without arctan2.
+
+    Row by row, a vectorisable pass finds each pixel's gradient, magnitude and bin: a float32
+    polynomial arctan gives the bin, and pixels whose angle is within ``margin`` (in bin
+    units, far above the polynomial's error) of an edge are flagged and re-binned exactly in
+    float64 (:func:`_exact_bin`). A scalar pass then adds the magnitudes into the cells'
+    float32 accumulators in skimage's order (cells interleaved so that their accumulation
+    chains overlap). Returns the sums, the pixels left for NumPy to bin (cell row, cell
+    column, g_row, g_col) and how many each frame has (more than ``cap``: recompute the frame).
+    """
+    n_frames, s_row, s_col = batch.shape
+    rows, cols = proto.shape
+    width = n_cells_col * c_col
+    n_orient = cos_e.size - 1
+    sums = np.zeros((n_frames, n_cells_row, n_cells_col, n_orient), dtype=np.float32)
+    pending = np.empty((n_frames, cap, 4), dtype=np.float64)
+    n_pending = np.zeros(n_frames, dtype=np.int64)
+    # Polynomial coefficients, then the bin scale, the margins and the top bin, in float32.
+    consts = np.empty(atan_coef.size + 4, dtype=np.float32)
+    consts[:atan_coef.size] = atan_coef
+    consts[-4] = n_orient / np.pi
+    consts[-3] = margin
+    consts[-2] = 1.0 - margin
+    consts[-1] = n_orient - 1
+    last = min(width, s_col - 1)
+    use_lut = lut.size > 0
+    for f in numba.prange(n_frames):
+        frame = batch[f]
+        # Rows r - 1, r and r + 1 of the working image, in a ring of three rows.
+        ring = np.empty((3, cols), dtype=proto.dtype)
+        zero_row = np.zeros(cols, dtype=proto.dtype)
+        for r in range(min(2, rows)):
+            _working_row(frame[r], ring[r], lut, use_lut, transform_sqrt)
+        g_row = np.empty(width, dtype=np.float64)
+        g_col = np.empty(width, dtype=np.float64)
+        mag = np.empty(width, dtype=np.float64)
+        # Index of each pixel's vote in its cell row's flat accumulator, or -1: re-bin
+        # exactly, -2: NumPy decides.
+        code = np.empty(width, dtype=np.int32)
+        cell_base = np.empty(width, dtype=np.int32)
+        for c in range(width):
+            cell_base[c] = (c // c_col) * n_orient
+        count = 0
+        for r in range(n_cells_row * c_row):
+            i = r // c_row
+            if r + 1 < rows and r >= 1:
+                _working_row(frame[r + 1], ring[(r + 1) % 3], lut, use_lut, transform_sqrt)
+            if r == 0 or r == s_row - 1:
+                above = below = zero_row
+            else:
+                above, below = ring[(r - 1) % 3], ring[(r + 1) % 3]
+            here = ring[r % 3]
+            for c in range(1, last):
+                g_row[c] = np.float64(below[c] - above[c])
+                g_col[c] = np.float64(here[c + 1] - here[c - 1])
+                mag[c], code[c] = _classify(g_row[c], g_col[c], cell_base[c], consts, special)
+            # Column 0 and, if used, column s_col - 1 have a zero g_col.
+            for c in (0, last):
+                if c < width:
+                    g_row[c] = np.float64(below[c] - above[c])
+                    g_col[c] = 0.0
+                    mag[c], code[c] = _classify(g_row[c], 0.0, cell_base[c], consts, special)
+            cell_acc = sums[f, i].reshape(n_cells_col * n_orient)
+            for off in range(c_col):
+                c = off
+                for j in range(n_cells_col):
+                    k = code[c]
+                    if k < 0:
+                        b = -2
+                        if k == -1:
+                            b = _exact_bin(g_row[c], g_col[c], cos_e, sin_e, ambiguity)
+                        if b < 0:
+                            if count < cap:
+                                pending[f, count, 0] = i
+                                pending[f, count, 1] = j
+                                pending[f, count, 2] = g_row[c]
+                                pending[f, count, 3] = g_col[c]
+                            count += 1
+                            c += c_col
+                            continue
+                        k = j * n_orient + b
+                    cell_acc[k] = np.float32(np.float64(cell_acc[k]) + mag[c])
+                    c += c_col
+        n_pending[f] = count
+    return sums, pending, n_pending
+
+
+@numba.njit(parallel=True, cache=True)
+def _normalize_blocks(histograms, b_row, b_col, method):
+    """skimage's block normalisation in float64; method indexes _BLOCK_NORMS."""
+    n_frames, n_cells_row, n_cells_col, n_orient = histograms.shape
+    n_blocks_row = n_cells_row - b_row + 1
+    n_blocks_col = n_cells_col - b_col + 1
+    out = np.empty((n_frames, n_blocks_row, n_blocks_col, b_row, b_col, n_orient),
+                   dtype=np.float32)
+    eps = 1e-5
+    for f in numba.prange(n_frames):
+        block = np.empty((b_row, b_col, n_orient), dtype=np.float64)
+        for br in range(n_blocks_row):
+            for bc in range(n_blocks_col):
+                for i in range(b_row):
+                    for j in range(b_col):
+                        for k in range(n_orient):
+                            block[i, j, k] = histograms[f, br + i, bc + j, k]
+                if method <= 1:  # L1, L1-sqrt
+                    total = 0.0
+                    for i in range(b_row):
+                        for j in range(b_col):
+                            for k in range(n_orient):
+                                total += abs(block[i, j, k])
+                    block /= total + eps
+                    if method == 1:
+                        block[...] = np.sqrt(block)
+                else:  # L2, L2-Hys
+                    total = 0.0
+                    for i in range(b_row):
+                        for j in range(b_col):
+                            for k in range(n_orient):
+                                total += block[i, j, k] * block[i, j, k]
+                    block /= np.sqrt(total + eps * eps)
+                    if method == 3:
+                        total = 0.0
+                        for i in range(b_row):
+                            for j in range(b_col):
+                                for k in range(n_orient):
+                                    x = min(block[i, j, k], 0.2)
+                                    block[i, j, k] = x
+                                    total += x * x
+                        block /= np.sqrt(total + eps * eps)
+                for i in range(b_row):
+                    for j in range(b_col):
+                        for k in range(n_orient):
+                            out[f, br, bc, i, j, k] = block[i, j, k]
+    return out

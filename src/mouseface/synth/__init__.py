@@ -14,3 +14,13 @@ CONTRACT (implemented by the synth helper):
         onset, duration, trial_type, intensity); truth has one row per frame:
         session, animal, frame, time, state, intensity.
 """
+
+from mouseface.synth.animals import Animal, make_animal
+from mouseface.synth.experiment import Experiment, response, simulate_experiment
+from mouseface.synth.face import FaceRenderer, Paw, Pose, render_face
+from mouseface.synth.figure import state_figure
+from mouseface.synth.states import ACTIONS, STATES, state_actions
+
+__all__ = ["ACTIONS", "STATES", "Animal", "Experiment", "FaceRenderer", "Paw", "Pose",
+           "make_animal", "render_face", "response", "simulate_experiment", "state_actions",
+           "state_figure"]
