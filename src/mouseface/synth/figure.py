@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from mouseface._atomic import atomic_path
 from mouseface.synth.animals import Animal, make_animal
 from mouseface.synth.face import render_face
