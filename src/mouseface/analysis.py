@@ -561,7 +561,7 @@ def stats(
 
 def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
     """The events' own numeric columns that vary (candidates for dose–response)."""
-    skip = {"onset", "duration", "event"}
+    skip = {"onset", "duration", "event", "trial"}  # ids and times, not doses
     out = []
     for c in trials.columns:
         if c in skip or c.startswith(("score_", "peak_")):

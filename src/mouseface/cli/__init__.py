@@ -9,9 +9,9 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     analysis,  # noqa: F401
     core,
     demo,
+    neural,  # noqa: F401
+    report,  # noqa: F401
 )
-from mouseface.cli import neural  # noqa: F401
-from mouseface.cli import report  # noqa: F401
 from mouseface.cli._app import app
 
 
