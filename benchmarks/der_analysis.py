@@ -13,7 +13,7 @@ Per mouse (30 trials: 0, 50, 150, 300, 500 uA x 6), with trials the model never 
    one (``score_neutral``: the face leaving its resting shape gives negative rho), with an
    isotonic fit.
 
-Usage (from the repository root; about a minute on 2 cores)::
+Usage (from the repository root; about 1.5 minutes on 2 busy cores, half of it the pipeline)::
 
     python benchmarks/der_analysis.py [DATA] [OUT]
 
@@ -48,6 +48,7 @@ def strong_vs_weak(results: Path, *, n_permutations: int = 100) -> pd.DataFrame:
     """Held-out-trial classification of >= 300 uA vs <= 50 uA shocks within each mouse."""
     r = Results(results)
     rows = []
+    limit = threadpool_limits(limits=1)  # small jobs: BLAS threads only wait for each other
     for features in ("hog", "similarity"):
         X, ids = analysis.trial_samples(r, features=features, neutral=False)
         dose = r.trials.set_index("event").loc[ids["event"], "intensity"].to_numpy()
@@ -67,6 +68,7 @@ def strong_vs_weak(results: Path, *, n_permutations: int = 100) -> pd.DataFrame:
                          "p_value": res["chance"]["p_value"],
                          "recall_strong": res["recall"]["strong"],
                          "recall_weak": res["recall"]["weak"]})
+    limit.restore_original_limits()
     return pd.DataFrame(rows)
 
 
@@ -120,5 +122,4 @@ if __name__ == "__main__":
         sys.exit(f"not the der_videos folder: {args[0]}\n\n{__doc__}")
     if not args and not (DATA / "mosaic_layout.csv").is_file():
         sys.exit(f"real data not found: {DATA}\n\n{__doc__}")
-    with threadpool_limits(limits=1):  # small jobs: threads only wait for each other
-        main(*args)
+    main(*args)
