@@ -69,6 +69,15 @@ class PrototypeSettings(_Strict):
     exclude_first_trial: bool = False
 
 
+class QualitySettings(_Strict):
+    """Frame quality flags (motion, blur, exposure, duplicates, drops, occlusion)."""
+
+    enabled: bool = Field(True, description="measure quality; flagged frames never enter "
+                          "prototypes or trial windows")
+    min_area: float = Field(0.025, ge=0, le=1, description="occluded: novel area, ROI fraction")
+    min_z: float = Field(3.0, ge=0, description="occluded: robust z of HOG distance to neutral")
+
+
 class ComputeSettings(_Strict):
     """Where and how extraction runs."""
 
@@ -82,6 +91,7 @@ class Settings(_Strict):
 
     hog: HogSettings = HogSettings()
     prototypes: PrototypeSettings = PrototypeSettings()
+    quality: QualitySettings = QualitySettings()
     compute: ComputeSettings = ComputeSettings()
 
     def hog_params(self) -> dict:

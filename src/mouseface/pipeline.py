@@ -119,9 +119,12 @@ def _first_trials(events: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
 
 def _animal_frames(
     stores: dict[str, FeatureStore], events: pd.DataFrame, settings: Settings,
-    exclude: np.ndarray | None,
+    exclude: np.ndarray | None, quality: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[TrialFrames]]:
-    """Labelled frames (for prototypes) and per-trial windows of one animal's sessions."""
+    """Labelled frames (for prototypes) and per-trial windows of one animal's sessions.
+
+    Frames flagged by the quality pass enter neither the prototypes nor the trial windows.
+    """
     baseline = settings.prototypes.baseline
     xs, ys, trials = [], [], []
     for session, store in stores.items():
@@ -129,14 +132,18 @@ def _animal_frames(
         if ev.empty:
             continue
         t = store.time
+        ok = np.ones(len(t), bool)
+        if quality is not None and session in quality:
+            ok = ~quality[session]["flag"].to_numpy(dtype=bool)[: len(t)]
         ex = None if exclude is None else exclude[ev.index.to_numpy()]
         labels, _ = label_frames(t, ev, baseline, exclude=ex)
-        keep = np.flatnonzero(labels != "")
+        keep = np.flatnonzero((labels != "") & ok)
         xs.append(store.read(keep))
         ys.append(labels[keep])
         for k, row in enumerate(ev.itertuples(index=False)):
             b = window_index(t, row.onset - baseline, row.onset)
             s = window_index(t, row.onset, row.onset + row.duration)
+            b, s = b[ok[b]], s[ok[s]]
             trials.append(TrialFrames(int(row.event), str(row.trial_type), store.read(b),
                                       store.read(s), in_prototype=not (ex is not None and ex[k])))
     if not xs:
@@ -170,8 +177,31 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
         pq.write_table(table, tmp)
 
 
+def _quality_all(sessions: pd.DataFrame, stores: dict[str, FeatureStore],
+                 events: pd.DataFrame, settings: Settings, reporter: Reporter
+                 ) -> dict[str, pd.DataFrame] | None:
+    """Quality columns of every session (None when the quality pass is off)."""
+    if not settings.quality.enabled:
+        return None
+    from mouseface.compute import _fps, _roi
+    from mouseface.features.session_quality import session_quality
+
+    out = {}
+    task = reporter.task("quality", total=len(sessions), unit="sessions")
+    for row in sessions.itertuples(index=False):
+        store = stores[row.session]
+        ev = events[events["session"] == row.session]
+        labels, _ = label_frames(store.time, ev, settings.prototypes.baseline)
+        out[row.session] = session_quality(
+            row.video, store, np.flatnonzero(labels == NEUTRAL), roi=_roi(row), fps=_fps(row),
+            chunk_size=settings.compute.chunk_size, min_area=settings.quality.min_area,
+            min_z=settings.quality.min_z)
+        task.advance()
+    return out
+
+
 def _frame_table(store: FeatureStore, session: str, animal: str, model: PrototypeModel,
-                 labels: np.ndarray | None) -> pd.DataFrame:
+                 labels: np.ndarray | None, quality: pd.DataFrame | None = None) -> pd.DataFrame:
     sims = [model.transform(x) for _, x in store.iter_blocks()]
     sim = np.concatenate(sims) if sims else np.empty((0, len(model.classes_)))
     n = len(sim)
@@ -180,6 +210,8 @@ def _frame_table(store: FeatureStore, session: str, animal: str, model: Prototyp
     df["window"] = labels if labels is not None else ""
     for j, name in enumerate(model.classes_):
         df[f"sim_{name}"] = sim[:, j].astype(np.float32)
+    if quality is not None:
+        df = pd.concat([df, quality.iloc[:n].reset_index(drop=True)], axis=1)
     return df
 
 
@@ -212,6 +244,8 @@ def run(
         with log.stage("extract"):
             stores = extract_all(sessions, out, settings, reporter, log)
         _check_events(events, stores, Path(events_path))
+        with log.stage("quality"):
+            quality = _quality_all(sessions, stores, events, settings, reporter)
         exclude = (_first_trials(events, sessions)
                    if settings.prototypes.exclude_first_trial else None)
         frames, scores, models = [], [], {}
@@ -220,7 +254,7 @@ def run(
             for animal, srows in sessions.groupby("animal", sort=False):
                 a_stores = {s: stores[s] for s in srows["session"]}
                 _check_same_shape(a_stores, f"animal {animal}")
-                X, y, trials = _animal_frames(a_stores, events, settings, exclude)
+                X, y, trials = _animal_frames(a_stores, events, settings, exclude, quality)
                 if len(X) == 0:
                     warnings.warn(f"animal {animal}: no events, no prototypes", stacklevel=1)
                     continue
@@ -232,7 +266,8 @@ def run(
                 for session, st in a_stores.items():
                     ev = events[events["session"] == session]
                     labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
-                    frames.append(_frame_table(st, session, str(animal), model, labels))
+                    frames.append(_frame_table(st, session, str(animal), model, labels,
+                                               None if quality is None else quality[session]))
                     task.advance()
         _write_frames(out / "frames.parquet", frames, FRAMES_NOTE)
         _write_trials(out, events, scores)
@@ -271,13 +306,15 @@ def fit(
             stores = extract_all(sessions, out, settings, reporter, log)
         _check_events(events, stores, Path(events_path))
         _check_same_shape(stores, "the model")
+        with log.stage("quality"):
+            quality = _quality_all(sessions, stores, events, settings, reporter)
         exclude = (_first_trials(events, sessions)
                    if settings.prototypes.exclude_first_trial else None)
         with log.stage("prototypes"):
             xs, ys, gs = [], [], []
             for animal, srows in sessions.groupby("animal", sort=False):
                 X, y, _ = _animal_frames({s: stores[s] for s in srows["session"]}, events,
-                                         settings, exclude)
+                                         settings, exclude, quality)
                 if len(X):
                     xs.append(X)
                     ys.append(y)
@@ -337,6 +374,8 @@ def score(
             stores = extract_all(sessions, out, settings, reporter, log)
         if events_path is not None:
             _check_events(events, stores, Path(events_path))
+        with log.stage("quality"):
+            quality = _quality_all(sessions, stores, events, settings, reporter)
         frames, scores = [], []
         with log.stage("scores"):
             for animal, srows in sessions.groupby("animal", sort=False):
@@ -349,14 +388,15 @@ def score(
                             f"session {s}: HOG shape {st.feature_shape} differs from the "
                             f"model's {shape}: use an ROI of the model's size "
                             f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
-                X, y, trials = _animal_frames(a_stores, events, settings, None)
+                X, y, trials = _animal_frames(a_stores, events, settings, None, quality)
                 model = _with_own_neutral(model, X, y)
                 if trials:
                     scores.append(trial_scores(trials, model.prototypes_, list(model.classes_)))
                 for session, st in a_stores.items():
                     ev = events[events["session"] == session]
                     labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
-                    frames.append(_frame_table(st, session, str(animal), model, labels))
+                    frames.append(_frame_table(st, session, str(animal), model, labels,
+                                               None if quality is None else quality[session]))
         _write_frames(out / "frames.parquet", frames, "prototypes from the saved model; neutral "
                       "from each animal's own baseline where events were given")
         if events_path is not None:

@@ -51,6 +51,7 @@ def test_run_writes_the_results_folder(tmp_path, moving_video):
     assert code == 0, output
     frames = pd.read_parquet(out / "frames.parquet")
     assert len(frames) == 64 and {"sim_neutral", "sim_a", "sim_b"} <= set(frames.columns)
+    assert {"motion_energy", "blur", "occluded", "flag"} <= set(frames.columns)
     np.testing.assert_allclose(frames["time"], np.arange(64) / 20)
     trials = pd.read_csv(out / "trials.csv")
     assert list(trials["intensity"]) == [1, 2, 3, 4]  # the events' own columns carried through
