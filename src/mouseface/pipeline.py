@@ -490,7 +490,9 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     exp = synth.simulate_experiment(out / "data", n_animals=n_animals, n_trials=n_trials,
                                     seed=seed)
     t_sim = _time.perf_counter() - t0
-    settings = load_settings(hog={"pixels_per_cell": (16, 16)},
+    # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
+    # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
+    settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                              prototypes={"baseline": 2.0})
     results = run(exp.sessions_path, exp.events_path, out / "results", settings=settings,
                   quiet=quiet, report=False)
