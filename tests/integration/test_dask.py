@@ -3,6 +3,7 @@ and survives a worker killed in the middle of it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -101,7 +102,10 @@ def test_cluster_results_equal_the_local_executor_bit_for_bit(tmp_path, cluster,
 
 
 class _KillOnce:
-    """Worker plugin: the first extraction task to start kills its worker 0.1 s later."""
+    """Worker plugin: kills its worker 50 ms into the first extraction task still running then.
+
+    Only once per cluster (a marker file, created atomically, says which task it was).
+    """
 
     def __init__(self, marker: str):
         self.marker = marker
@@ -113,15 +117,19 @@ class _KillOnce:
         pass
 
     def transition(self, key, start, finish, **kwargs):
-        if finish != "executing" or not str(key).startswith("mouseface-extract"):
-            return
+        if finish == "executing" and str(key).startswith("mouseface-extract"):
+            threading.Timer(0.05, self._kill_if_running, args=(key,)).start()
+
+    def _kill_if_running(self, key):
+        if not any(ts.key == key for ts in list(self.worker.state.executing)):
+            return  # finished already: try the next task
         try:
-            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return
-        with open(self.marker, "w") as f:
-            f.write(str(key))
-        threading.Timer(0.1, os._exit, args=(1,)).start()
+        os.write(fd, str(key).encode())
+        os.close(fd)
+        os._exit(1)
 
 
 def test_a_worker_killed_mid_extraction_does_not_spoil_the_run(tmp_path, cluster, dataset):
@@ -142,15 +150,18 @@ def test_a_worker_killed_mid_extraction_does_not_spoil_the_run(tmp_path, cluster
 
 
 def test_workers_option_starts_a_local_cluster(tmp_path, dataset):
-    """``[compute] workers = 2`` with no scheduler: a LocalCluster of 2 processes."""
-    from mouseface._progress import Reporter
-    from mouseface.compute import extract_sessions
-    from mouseface.io import tables
+    """``mouseface run --workers 2``: a LocalCluster of 2 processes, the same results."""
+    from typer.testing import CliRunner
 
-    sessions, _, local = dataset
-    table = tables.read_sessions(sessions)
-    settings = load_settings(**{**CONFIG, "compute": {**CONFIG["compute"], "workers": 2}})
-    stores = extract_sessions(table, tmp_path / "features", settings, Reporter(quiet=True))
-    for s, st in stores.items():
-        np.testing.assert_array_equal(st.read(), FeatureStore(
-            local / "features" / f"{s}.zarr").read())
+    from mouseface.cli import app
+
+    sessions, events, local = dataset
+    config = tmp_path / "c.toml"
+    config.write_text("[hog]\npixels_per_cell = 16\n[prototypes]\nbaseline = 0.5\n"
+                      "n_frames = 3\n[compute]\nchunk_size = 16\n")
+    out = tmp_path / "two"
+    result = CliRunner().invoke(app, ["run", str(sessions), str(events), "--out", str(out),
+                                      "--config", str(config), "--workers", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert_same_results(local, out)
+    assert json.loads((out / "run.json").read_text())["settings"]["compute"]["workers"] == 2
