@@ -12,8 +12,8 @@ Sessions = typer.Argument(..., help="Sessions table (CSV, TSV or Parquet): sessi
                           "animal, optional roi 'x,y,w,h' and fps.", show_default=False)
 Events = typer.Argument(..., help="Events table: session, onset (s), duration (s), trial_type, "
                         "any other columns.", show_default=False)
-Config = typer.Option(None, "--config", "-c", help="TOML settings file ([hog], [prototypes], "
-                      "[compute]).")
+Config = typer.Option(None, "--config", "-c", help="TOML settings file (sections hog, "
+                      "prototypes, quality, compute).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 Report = typer.Option(True, "--report/--no-report", help="Write report.html into the results.")
 Workers = typer.Option(None, "--workers", "-w", min=1, help="Extract features on a local Dask "
