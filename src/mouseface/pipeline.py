@@ -183,21 +183,29 @@ def _quality_all(sessions: pd.DataFrame, stores: dict[str, FeatureStore],
     """Quality columns of every session (None when the quality pass is off)."""
     if not settings.quality.enabled:
         return None
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from mouseface.compute import _fps, _roi
     from mouseface.features.session_quality import session_quality
 
-    out = {}
     task = reporter.task("quality", total=len(sessions), unit="sessions")
-    for row in sessions.itertuples(index=False):
+
+    def one(row) -> pd.DataFrame:
         store = stores[row.session]
         ev = events[events["session"] == row.session]
         labels, _ = label_frames(store.time, ev, settings.prototypes.baseline)
-        out[row.session] = session_quality(
+        q = session_quality(
             row.video, store, np.flatnonzero(labels == NEUTRAL), roi=_roi(row), fps=_fps(row),
             chunk_size=settings.compute.chunk_size, min_area=settings.quality.min_area,
             min_z=settings.quality.min_z)
         task.advance()
-    return out
+        return q
+
+    # Decoding and the image filters release the GIL: threads keep the cores busy.
+    rows = list(sessions.itertuples(index=False))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(rows), os.cpu_count() or 1))) as pool:
+        return dict(zip([r.session for r in rows], pool.map(one, rows), strict=True))
 
 
 def _frame_table(store: FeatureStore, session: str, animal: str, model: PrototypeModel,

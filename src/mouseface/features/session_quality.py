@@ -32,7 +32,7 @@ def session_quality(
     roi: tuple[int, int, int, int] | None = None,
     fps: float | None = None,
     chunk_size: int = 256,
-    max_reference: int = 400,
+    max_reference: int = 200,
     **thresholds,
 ) -> pd.DataFrame:
     """The quality columns of ``frames.parquet`` for one session (one row per stored frame).
