@@ -73,7 +73,7 @@ class QualitySettings(_Strict):
     """Frame quality flags (motion, blur, exposure, duplicates, drops, occlusion)."""
 
     enabled: bool = Field(True, description="measure quality; flagged frames never enter "
-                          "prototypes or trial windows")
+                          "prototypes")
     min_area: float = Field(0.025, ge=0, le=1, description="occluded: novel area, ROI fraction")
     min_z: float = Field(3.0, ge=0, description="occluded: robust z of HOG distance to neutral")
 

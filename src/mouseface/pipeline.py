@@ -123,7 +123,8 @@ def _animal_frames(
 ) -> tuple[np.ndarray, np.ndarray, list[TrialFrames]]:
     """Labelled frames (for prototypes) and per-trial windows of one animal's sessions.
 
-    Frames flagged by the quality pass enter neither the prototypes nor the trial windows.
+    Frames flagged by the quality pass never enter prototypes; they are still scored in their
+    trial windows (a startle is part of the response to a shock).
     """
     baseline = settings.prototypes.baseline
     xs, ys, trials = [], [], []
@@ -143,9 +144,9 @@ def _animal_frames(
         for k, row in enumerate(ev.itertuples(index=False)):
             b = window_index(t, row.onset - baseline, row.onset)
             s = window_index(t, row.onset, row.onset + row.duration)
-            b, s = b[ok[b]], s[ok[s]]
             trials.append(TrialFrames(int(row.event), str(row.trial_type), store.read(b),
-                                      store.read(s), in_prototype=not (ex is not None and ex[k])))
+                                      store.read(s), in_prototype=not (ex is not None and ex[k]),
+                                      usable=ok[s]))
     if not xs:
         return np.empty((0, 0)), np.empty(0, str), trials
     return np.concatenate(xs), np.concatenate(ys), trials

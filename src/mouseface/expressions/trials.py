@@ -77,6 +77,12 @@ class TrialFrames:
     baseline: np.ndarray  # (n_baseline_frames, n_features)
     stimulus: np.ndarray  # (n_stimulus_frames, n_features)
     in_prototype: bool = True  # False: excluded from prototypes (e.g. a first trial)
+    usable: np.ndarray | None = None  # stimulus frames allowed into prototypes (quality)
+
+    @property
+    def prototype_frames(self) -> np.ndarray:
+        """Stimulus frames that may build prototypes (flagged frames are scored, not used)."""
+        return self.stimulus if self.usable is None else self.stimulus[self.usable]
 
 
 def window_scores(sim_baseline: np.ndarray, sim_stimulus: np.ndarray) -> dict[str, np.ndarray]:
@@ -121,9 +127,11 @@ def crossfit_trial_scores(
                              "prototype")
         neutral = np.concatenate(base).mean(axis=0)
     conditions = sorted({t.condition for t in trials})
-    stim_of = {c: [t for t in trials if t.condition == c and t.in_prototype and len(t.stimulus)]
+    stim_of = {c: [t for t in trials
+                   if t.condition == c and t.in_prototype and len(t.prototype_frames)]
                for c in conditions}
-    full = {c: emotion_prototype(np.concatenate([t.stimulus for t in ts]), neutral, n_frames)
+    full = {c: emotion_prototype(np.concatenate([t.prototype_frames for t in ts]), neutral,
+                                 n_frames)
             for c, ts in stim_of.items() if ts}
     names = [neutral_label, *conditions]
     rows = []
@@ -131,7 +139,7 @@ def crossfit_trial_scores(
         protos = [neutral]
         for c in conditions:
             if c == t.condition:
-                others = [o.stimulus for o in stim_of[c] if o.event != t.event]
+                others = [o.prototype_frames for o in stim_of[c] if o.event != t.event]
                 p = (emotion_prototype(np.concatenate(others), neutral, n_frames)
                      if others else np.full_like(neutral, np.nan))
             else:
