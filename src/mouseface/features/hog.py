@@ -25,12 +25,18 @@ How parity with scikit-image is kept (scikit-image 0.26, ``feature/_hoghistogram
   row-major pixel order and then divided, in float32, by the cell area.
 - Blocks are normalised in float64 with ``eps = 1e-5``.
 
-The kernel never calls ``arctan2``: it finds the bin from the signs of cross products with the
-bin edges. Exact axis and diagonal gradients (very common in integer images) get the orientation
-NumPy gives them (0, 90, 45 or 135 degrees); the few pixels whose angle lies within 1e-10 rad of
-an edge, and non-finite gradients, are handed back and binned with NumPy exactly as
-scikit-image bins them. A frame with more such pixels than ``_MAX_AMBIGUOUS`` is recomputed
-entirely with NumPy orientations.
+The kernel never calls ``arctan2``. A float32 polynomial arctan (error < 4e-7 rad) gives each
+pixel's bin; pixels within 1e-5 rad of an edge are re-binned exactly in float64 from the signs
+of cross products with the edges. Exact axis and diagonal gradients (very common in integer
+images) get the bins of the orientations NumPy gives them (0, 90, 45 or 135 degrees). The rare
+pixels within 1e-10 rad of an edge, and non-finite magnitudes, are binned afterwards with
+NumPy's ``arctan2`` exactly as scikit-image bins them (their votes join the float32 sums last,
+not in pixel order: a difference of a float32 rounding at most). A frame with more than
+``_MAX_AMBIGUOUS`` of them is recomputed with NumPy orientations.
+
+Integer inputs other than uint8 are converted to float64 first (as scikit-image does), so the
+kernel is compiled for three input types only: uint8 (through a 256-entry table), float32 and
+float64.
 """
 
 from __future__ import annotations
@@ -54,10 +60,9 @@ _MARGIN = 1e-5
 # atan(q) ~ q * P(q**2) on [0, 1] (weighted least-squares fit, max error 3.3e-7 in float32).
 _ATAN_COEF = np.array([0.99999611, -0.33317368, 0.19807816, -0.13233342, 0.07962366,
                        -0.03360421, 0.00681179], dtype=np.float32)
-# Per-frame capacity for such pixels; a frame with more is recomputed with NumPy orientations.
+# Per-frame capacity for pixels left to NumPy (within _AMBIGUITY of an edge, or a non-finite
+# magnitude); a frame with more is recomputed with NumPy orientations.
 _MAX_AMBIGUOUS = 4096
-# Gradients at least this large (or not finite) are binned with NumPy as well (no overflow).
-_HUGE = 1e150
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -265,7 +270,7 @@ def hog(
     histograms = sums / np.float32(ppc[0] * ppc[1])
     out = _normalize_blocks(histograms, cpb[0], cpb[1], _BLOCK_NORMS.index(block_norm))
     if feature_vector:
-        out = out.reshape(len(out), -1)
+        out = out.reshape(len(out), math.prod(out.shape[1:]))
     return out[0] if single else out
 
 
@@ -275,6 +280,8 @@ def _prepare(batch: np.ndarray) -> tuple[np.ndarray, np.dtype]:
         batch = batch.astype(np.float32)
     elif batch.dtype == np.bool_:
         batch = batch.view(np.uint8)
+    elif batch.dtype.kind in "iu" and batch.dtype != np.uint8:
+        batch = batch.astype(np.float64)
     work_dtype = np.dtype(np.float32 if batch.dtype == np.float32 else np.float64)
     batch = np.ascontiguousarray(batch, dtype=batch.dtype.newbyteorder("="))
     return batch, work_dtype
@@ -290,7 +297,7 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     s_row, s_col = batch.shape[1:]
     rows = min(s_row, n_cells[0] * ppc[0] + 1)
     cols = min(s_col, n_cells[1] * ppc[1] + 1)
-    proto = np.empty((rows, cols), dtype=work_dtype)
+    proto = np.empty(0, dtype=work_dtype)  # carries the working dtype into the kernel
     if batch.dtype == np.uint8:  # a table is faster than converting (and rooting) each pixel
         lut = np.arange(256, dtype=work_dtype)
         if transform_sqrt:
@@ -300,7 +307,7 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     cap = max(0, int(_MAX_AMBIGUOUS))
     margin = _MARGIN * (len(edges) - 1) / np.pi  # radians -> bin units
     sums, pending, n_pending = _cell_sums(
-        batch, proto, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
+        batch, proto, rows, cols, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
         cos_e, sin_e, special, _ATAN_COEF, _AMBIGUITY, margin, cap)
     if not n_pending.any():
         return sums
@@ -318,7 +325,8 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
             hit = votes[k]
             np.add.at(acc, (frame[hit], cell_r[hit].astype(np.intp), cell_c[hit].astype(np.intp),
                             k), np.hypot(g_col[hit], g_row[hit]))
-        sums[resolve] = acc[resolve].astype(np.float32)
+        with np.errstate(over="ignore"):  # as skimage's float32 accumulator overflows
+            sums[resolve] = acc[resolve].astype(np.float32)
     return sums
 
 
@@ -360,6 +368,7 @@ def _exact_frame_sums(frame, work_dtype, ppc, n_cells, edges, transform_sqrt):
 
 @numba.njit(cache=True)
 def _ordered_sums(magnitude, orientation, edges, c_row, c_col, n_cells_row, n_cells_col):
+    """skimage's cell loop: float32 sums of the magnitudes of each bin, in pixel order."""
     n_orient = edges.size - 1
     sums = np.zeros((n_cells_row, n_cells_col, n_orient), dtype=np.float32)
     for i in range(n_cells_row):
@@ -397,150 +406,173 @@ def _exact_bin(g_row, g_col, cos_e, sin_e, ambiguity):
 
 
 @numba.njit(cache=True)
-def _working_row(row, out, lut, use_lut, transform_sqrt):
-    """One image row in the working float dtype, square-rooted if asked (skimage's order)."""
-    n = out.size
+def _working_row(frame, r, n, ring, slot, lut, use_lut, transform_sqrt):
+    """The first ``n`` pixels of row ``r`` of the frame into ``ring[slot]`` in the working float
+    dtype, square-rooted if asked (skimage's order). Indexes 2-D arrays directly: a row view
+    per call would cost two atomic reference-count updates."""
     if use_lut:
         for c in range(n):
-            out[c] = lut[np.intp(row[c])]
+            ring[slot, c] = lut[np.intp(frame[r, c])]
     else:
         for c in range(n):
-            out[c] = row[c]
+            ring[slot, c] = frame[r, c]
         if transform_sqrt:
             for c in range(n):
-                out[c] = np.sqrt(out[c])
+                ring[slot, c] = np.sqrt(ring[slot, c])
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _classify(gr, gc, cell_base, consts, special):
+def _classify(gr, gc, cell_base, k, bins, top):
     """Magnitude and vote index (``cell_base + bin``; -1: re-bin exactly; -2: NumPy) of a pixel.
 
-    Branch-free so that the loop calling it vectorises. The bin comes from a float32
-    polynomial arctan; exact axis and diagonal gradients get the bins of the orientations
-    NumPy gives them (0, 90, 45 or 135 degrees) whatever the polynomial says.
+    Branch-free so that the loop calling it vectorises (all constants are scalars: an array
+    read in the loop could alias the outputs). ``k`` holds the float32 arctan coefficients,
+    the bin scale and the margin; ``bins`` the bins of the orientations NumPy gives exact
+    axis and diagonal gradients (0, 90, 45, 135 degrees), which override the polynomial's.
     """
+    k0, k1, k2, k3, k4, k5, k6, scale, margin = k
+    bin_0, bin_90, bin_45, bin_135 = bins
     mag = np.sqrt(gr * gr + gc * gc)
     ax = np.float32(abs(gc))
     ay = np.float32(abs(gr))
     steep = ay > ax
     q = (ax if steep else ay) / (ay if steep else ax)
     z = q * q
-    a = q * (consts[0] + z * (consts[1] + z * (consts[2] + z * (consts[3] + z * (
-        consts[4] + z * (consts[5] + z * consts[6]))))))
+    a = q * (k0 + z * (k1 + z * (k2 + z * (k3 + z * (k4 + z * (k5 + z * k6))))))
     a = np.float32(np.pi / 2) - a if steep else a
     a = np.float32(np.pi) - a if (gr < 0.0) != (gc < 0.0) else a  # fold onto [0, pi)
-    t = a * consts[7]
-    frac = t - np.floor(t)
-    tc = t if t > 0 else np.float32(0.0)
-    tc = tc if tc < consts[10] else consts[10]
-    b = np.int32(tc)
-    near = not (frac >= consts[8] and frac <= consts[9])
+    t = a * scale  # in bin units: the bin is floor(t); edges at integers
+    b = min(max(np.int32(t), np.int32(0)), top)
+    near = not (abs(t - np.rint(t)) >= margin)  # NaN (0/0 after underflow) is near too
     if gr == 0.0:
-        b = special[0]
+        b = bin_0
         near = False
     elif gc == 0.0:
-        b = special[1]
+        b = bin_90
         near = False
     elif abs(gr) == abs(gc):
-        b = special[2] if (gr > 0.0) == (gc > 0.0) else special[3]
+        b = bin_45 if (gr > 0.0) == (gc > 0.0) else bin_135
         near = False
     code = cell_base + b
     code = np.int32(-1) if near else code
-    code = code if (abs(gr) < _HUGE and abs(gc) < _HUGE) else np.int32(-2)
+    # Non-finite gradients, or so large that the magnitude overflows: NumPy decides.
+    code = code if mag < np.inf else np.int32(-2)
     return mag, code
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _cell_sums(batch, proto, lut, c_row, c_col, n_cells_row, n_cells_col, transform_sqrt,
-               cos_e, sin_e, special, atan_coef, ambiguity, margin, cap):
-    """Per-cell float32 orientation sums of each frame, without arctan2.
+@numba.njit(parallel=True, cache=True)
+def _cell_sums(batch, proto, rows, cols, lut, c_row, c_col, n_cells_row, n_cells_col,
+               transform_sqrt, cos_e, sin_e, special, atan_coef, ambiguity, margin, cap):
+    """Per-cell float32 orientation sums of each frame (before division by the cell area).
 
-    Row by row, a vectorisable pass finds each pixel's gradient, magnitude and bin: a float32
-    polynomial arctan gives the bin, and pixels whose angle is within ``margin`` (in bin
-    units, far above the polynomial's error) of an edge are flagged and re-binned exactly in
-    float64 (:func:`_exact_bin`). A scalar pass then adds the magnitudes into the cells'
-    float32 accumulators in skimage's order (cells interleaved so that their accumulation
-    chains overlap). Returns the sums, the pixels left for NumPy to bin (cell row, cell
-    column, g_row, g_col) and how many each frame has (more than ``cap``: recompute the frame).
+    ``proto`` is an empty array of the working float dtype; ``rows`` and ``cols`` are the
+    pixels read (the cells, plus one row and column for the gradient). Frames run in parallel
+    on Numba's threads (see :func:`_frame_sums`). Returns the sums, the pixels left for NumPy
+    to bin (cell row, cell column, g_row, g_col) and how many each frame has (more than
+    ``cap``: recompute that frame).
     """
-    n_frames, s_row, s_col = batch.shape
-    rows, cols = proto.shape
-    width = n_cells_col * c_col
+    n_frames = batch.shape[0]
     n_orient = cos_e.size - 1
     sums = np.zeros((n_frames, n_cells_row, n_cells_col, n_orient), dtype=np.float32)
     pending = np.empty((n_frames, cap, 4), dtype=np.float64)
     n_pending = np.zeros(n_frames, dtype=np.int64)
-    # Polynomial coefficients, then the bin scale, the margins and the top bin, in float32.
-    consts = np.empty(atan_coef.size + 4, dtype=np.float32)
-    consts[:atan_coef.size] = atan_coef
-    consts[-4] = n_orient / np.pi
-    consts[-3] = margin
-    consts[-2] = 1.0 - margin
-    consts[-1] = n_orient - 1
-    last = min(width, s_col - 1)
-    use_lut = lut.size > 0
+    # Polynomial coefficients, then the bin scale and the margin, in float32.
+    c = atan_coef
+    consts = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], np.float32(n_orient / np.pi),
+              np.float32(margin))
+    bins = (np.int32(special[0]), np.int32(special[1]), np.int32(special[2]),
+            np.int32(special[3]))
     for f in numba.prange(n_frames):
-        frame = batch[f]
-        # Rows r - 1, r and r + 1 of the working image, in a ring of three rows.
-        ring = np.empty((3, cols), dtype=proto.dtype)
-        zero_row = np.zeros(cols, dtype=proto.dtype)
-        for r in range(min(2, rows)):
-            _working_row(frame[r], ring[r], lut, use_lut, transform_sqrt)
-        g_row = np.empty(width, dtype=np.float64)
-        g_col = np.empty(width, dtype=np.float64)
-        mag = np.empty(width, dtype=np.float64)
-        # Index of each pixel's vote in its cell row's flat accumulator, or -1: re-bin
-        # exactly, -2: NumPy decides.
-        code = np.empty(width, dtype=np.int32)
-        cell_base = np.empty(width, dtype=np.int32)
-        for c in range(width):
-            cell_base[c] = (c // c_col) * n_orient
-        count = 0
-        for r in range(n_cells_row * c_row):
-            i = r // c_row
-            if r + 1 < rows and r >= 1:
-                _working_row(frame[r + 1], ring[(r + 1) % 3], lut, use_lut, transform_sqrt)
-            if r == 0 or r == s_row - 1:
-                above = below = zero_row
-            else:
-                above, below = ring[(r - 1) % 3], ring[(r + 1) % 3]
-            here = ring[r % 3]
-            for c in range(1, last):
-                g_row[c] = np.float64(below[c] - above[c])
-                g_col[c] = np.float64(here[c + 1] - here[c - 1])
-                mag[c], code[c] = _classify(g_row[c], g_col[c], cell_base[c], consts, special)
-            # Column 0 and, if used, column s_col - 1 have a zero g_col.
-            for c in (0, last):
-                if c < width:
-                    g_row[c] = np.float64(below[c] - above[c])
-                    g_col[c] = 0.0
-                    mag[c], code[c] = _classify(g_row[c], 0.0, cell_base[c], consts, special)
-            cell_acc = sums[f, i].reshape(n_cells_col * n_orient)
-            for off in range(c_col):
-                c = off
-                for j in range(n_cells_col):
-                    k = code[c]
-                    if k < 0:
-                        b = -2
-                        if k == -1:
-                            b = _exact_bin(g_row[c], g_col[c], cos_e, sin_e, ambiguity)
-                        if b < 0:
-                            if count < cap:
-                                pending[f, count, 0] = i
-                                pending[f, count, 1] = j
-                                pending[f, count, 2] = g_row[c]
-                                pending[f, count, 3] = g_col[c]
-                            count += 1
-                            c += c_col
-                            continue
-                        k = j * n_orient + b
-                    cell_acc[k] = np.float32(np.float64(cell_acc[k]) + mag[c])
-                    c += c_col
-        n_pending[f] = count
+        n_pending[f] = _frame_sums(batch[f], proto, rows, cols, lut, c_row, c_col,
+                                   transform_sqrt, cos_e, sin_e, bins, consts, ambiguity,
+                                   sums[f], pending[f])
     return sums, pending, n_pending
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, error_model="numpy")
+def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos_e, sin_e,
+                bins, consts, ambiguity, sums, pending):
+    """One frame's float32 orientation sums, without arctan2; returns the pending count.
+
+    Row by row, a vectorised loop finds each pixel's gradient, magnitude and bin
+    (:func:`_classify`); pixels whose angle is within a margin of an edge are re-binned
+    exactly in float64 (:func:`_exact_bin`), and the few still undecided are written to
+    ``pending`` for NumPy. A scalar loop then adds the magnitudes into the cells' float32
+    accumulators in skimage's order, cells interleaved so that their accumulation chains
+    overlap.
+    """
+    s_row, s_col = frame.shape
+    n_cells_row, n_cells_col, n_orient = sums.shape
+    cap = pending.shape[0]
+    width = n_cells_col * c_col
+    last = min(width, s_col - 1)
+    top = np.int32(n_orient - 1)
+    use_lut = lut.size > 0
+    # Rows r - 1, r and r + 1 of the working image in slots r % 3 of a ring; slot 3 stays
+    # zero (the border rows' g_row). No row views in the loops: see _working_row.
+    # The vectorised loop runs over columns 1 .. stop - 1, a multiple of 16 of them so that no
+    # scalar remainder runs; the padding columns are computed and then ignored.
+    stop = 1 + -(-(last - 1) // 16) * 16 if last > 1 else 1
+    ring = np.zeros((4, max(cols, stop + 1)), dtype=proto.dtype)
+    for r in range(min(2, rows)):
+        _working_row(frame, r, cols, ring, r, lut, use_lut, transform_sqrt)
+    mag = np.empty(max(width, stop), dtype=np.float64)
+    # Index of each pixel's vote in the frame's flat accumulator, or -1: re-bin exactly,
+    # -2: NumPy decides.
+    code = np.empty(max(width, stop), dtype=np.int32)
+    cell_base = np.zeros(max(width, stop), dtype=np.int32)
+    for c in range(width):
+        cell_base[c] = (c // c_col) * n_orient
+    acc = sums.reshape(n_cells_row * n_cells_col * n_orient)
+    count = 0
+    for r in range(n_cells_row * c_row):
+        i = r // c_row
+        if r + 1 < rows and r >= 1:
+            _working_row(frame, r + 1, cols, ring, (r + 1) % 3, lut, use_lut, transform_sqrt)
+        if r == 0 or r == s_row - 1:
+            ra = rb = 3
+        else:
+            ra, rb = (r - 1) % 3, (r + 1) % 3
+        rh = r % 3
+        for c in range(1, stop):
+            gr = np.float64(ring[rb, c] - ring[ra, c])
+            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
+            mag[c], code[c] = _classify(gr, gc, cell_base[c], consts, bins, top)
+        # Column 0 and, if used, column s_col - 1 have a zero g_col.
+        for c in (0, last):
+            if c < width:
+                gr = np.float64(ring[rb, c] - ring[ra, c])
+                mag[c], code[c] = _classify(gr, 0.0, cell_base[c], consts, bins, top)
+        row_base = i * n_cells_col * n_orient
+        for off in range(c_col):
+            c = off
+            for j in range(n_cells_col):
+                k = code[c]
+                if k < 0:  # rare: recompute the gradient
+                    gr = np.float64(ring[rb, c] - ring[ra, c])
+                    gc = 0.0
+                    if c != 0 and c != s_col - 1:
+                        gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
+                    b = -2
+                    if k == -1:
+                        b = _exact_bin(gr, gc, cos_e, sin_e, ambiguity)
+                    if b < 0:
+                        if count < cap:
+                            pending[count, 0] = i
+                            pending[count, 1] = j
+                            pending[count, 2] = gr
+                            pending[count, 3] = gc
+                        count += 1
+                        c += c_col
+                        continue
+                    k = j * n_orient + b
+                k += row_base
+                acc[k] = np.float32(np.float64(acc[k]) + mag[c])
+                c += c_col
+    return count
+
+
+@numba.njit(cache=True)
 def _normalize_blocks(histograms, b_row, b_col, method):
     """skimage's block normalisation in float64; method indexes _BLOCK_NORMS."""
     n_frames, n_cells_row, n_cells_col, n_orient = histograms.shape
@@ -548,9 +580,9 @@ def _normalize_blocks(histograms, b_row, b_col, method):
     n_blocks_col = n_cells_col - b_col + 1
     out = np.empty((n_frames, n_blocks_row, n_blocks_col, b_row, b_col, n_orient),
                    dtype=np.float32)
-    eps = 1e-5
-    for f in numba.prange(n_frames):
-        block = np.empty((b_row, b_col, n_orient), dtype=np.float64)
+    eps = _EPS
+    block = np.empty((b_row, b_col, n_orient), dtype=np.float64)
+    for f in range(n_frames):
         for br in range(n_blocks_row):
             for bc in range(n_blocks_col):
                 for i in range(b_row):
