@@ -109,7 +109,7 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                         doses: Sequence[float] = DEFAULT_DOSES, dose_column: str = "intensity",
                         dose_response: Callable[[float], float] | None = None,
                         rise_s: float = 0.5, decay_s: float = 2.5, noise_std: float = 2.5,
-                        jitter_px: float = 0.2, drift_px: float = 0.7,
+                        jitter_px: float = 0.1, drift_px: float = 0.3,
                         session_shift_px: float = 1.5, session_rotation_deg: float = 1.0,
                         spontaneous: float = 1.0, whisking: bool = True, blinks: bool = True,
                         grooming_per_min: float = 0.5, illumination: float = 0.04,
@@ -161,7 +161,9 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     whisking, blinks
         Whether to simulate whisking bouts and blinks.
     grooming_per_min
-        Rate of grooming bouts (a paw over the snout, marked ``occluded`` in the truth).
+        Rate of grooming bouts (a paw over the snout, marked ``occluded`` in the truth). A bout
+        that would overlap a stimulus response is left out: the mice groom at baseline and
+        between trials.
     illumination
         Relative amplitude of the slow illumination drift.
     crf
@@ -269,17 +271,19 @@ def _ou(rng: np.random.Generator, n: int, dt: float, tau: float, sd: float) -> n
 
 
 def _bouts(rng: np.random.Generator, t: np.ndarray, per_min: float, dur: tuple[float, float],
-           ramp: float) -> tuple[np.ndarray, list[float]]:
-    """Poisson bouts: an envelope 0..1 with linear ramps, and the bout starts."""
+           ramp: float, blocked: np.ndarray | None = None) -> tuple[np.ndarray, list[float]]:
+    """Poisson bouts: an envelope 0..1 with linear ramps, and the bout starts. Bouts that would
+    overlap a ``blocked`` frame are left out."""
     env = np.zeros_like(t)
     starts = []
     total = t[-1] + 1.0 / max(len(t), 1)
     s = rng.exponential(60.0 / per_min) if per_min > 0 else np.inf
     while s < total:
         d = rng.uniform(*dur)
-        starts.append(s)
         e = np.clip(np.minimum(t - s, s + d - t) / ramp, 0.0, 1.0)
-        env = np.maximum(env, e)
+        if blocked is None or not np.any(blocked & (e > 0)):
+            starts.append(s)
+            env = np.maximum(env, e)
         s += d + rng.exponential(60.0 / per_min)
     return env, starts
 
@@ -316,9 +320,9 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> pd.DataFrame:
 
     # whisking bouts (amplitude scaled by the 'whisking' action) and blinks
     if o["whisking"]:
-        env, _ = _bouts(r_misc, t, 10.0, (1.0, 3.0), 0.3)
+        env, _ = _bouts(r_misc, t, 8.0, (1.0, 3.0), 0.3)
         phase = 2 * np.pi * animal.whisk_hz * t + r_misc.uniform(0, 2 * np.pi)
-        amp = 6.0 * np.clip(act[:, col["whisking"]], 0.0, None)
+        amp = 5.0 * np.clip(act[:, col["whisking"]], 0.0, None)
         act[:, col["whisker_angle"]] += amp * env * np.sin(phase)
     blink = np.zeros(n)
     if o["blinks"]:
@@ -328,8 +332,9 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> pd.DataFrame:
         blink[blink < 0.05] = 0.0
         act[:, col["eye_open"]] *= 1.0 - blink
 
-    # grooming: a paw over the snout
-    paw_amt, starts = _bouts(r_misc, t, o["grooming_per_min"], (0.8, 2.0), 0.2)
+    # grooming: a paw over the snout, never while the face responds to a stimulus
+    paw_amt, starts = _bouts(r_misc, t, o["grooming_per_min"], (0.8, 2.0), 0.2,
+                             blocked=inten > 0)
     paw_x = np.zeros(n)
     paw_y = np.zeros(n)
     for s in starts:

@@ -43,7 +43,7 @@ ACTIONS: dict[str, float] = {
 STATES: dict[str, dict[str, float]] = {
     "neutral": {},
     "pleasure": {       # nose down towards the mouth, ears and jaw forward
-        "nose_down": 16.0, "ear_angle": 32.0, "jaw_forward": 1.0, "whisker_angle": 10.0,
+        "nose_down": 20.0, "ear_angle": 36.0, "jaw_forward": 1.0, "whisker_angle": 10.0,
     },
     "disgust": {        # nose and whiskers pulled back, mouth open (gape), eyes narrowed
         "nose_forward": -0.25, "nose_down": -8.0, "whisker_angle": -30.0, "ear_angle": -10.0,
