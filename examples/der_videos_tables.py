@@ -28,6 +28,11 @@ pixels_per_cell = 8
 [prototypes]
 baseline = 2.0
 n_frames = 10
+
+[quality]
+# A tail shock makes the whole body startle: the occlusion test flags exactly the frames that
+# carry the response. Keep the flags in frames.parquet but let those frames build prototypes.
+exclude_flagged = false
 """
 
 

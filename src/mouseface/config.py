@@ -74,6 +74,9 @@ class QualitySettings(_Strict):
 
     enabled: bool = Field(True, description="measure quality; flagged frames never enter "
                           "prototypes")
+    exclude_flagged: bool = Field(True, description="keep flagged frames out of prototypes; "
+                                  "false where the response itself is a startle that the "
+                                  "occlusion test flags (e.g. tail shocks)")
     min_area: float = Field(0.025, ge=0, le=1, description="occluded: novel area, ROI fraction")
     min_z: float = Field(3.0, ge=0, description="occluded: robust z of HOG distance to neutral")
 

@@ -209,6 +209,11 @@ def _quality_all(sessions: pd.DataFrame, stores: dict[str, FeatureStore],
         return dict(zip([r.session for r in rows], pool.map(one, rows), strict=True))
 
 
+def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):
+    """The quality tables whose flags keep frames out of prototypes (None: keep all)."""
+    return quality if settings.quality.exclude_flagged else None
+
+
 def _frame_table(store: FeatureStore, session: str, animal: str, model: PrototypeModel,
                  labels: np.ndarray | None, quality: pd.DataFrame | None = None) -> pd.DataFrame:
     sims = [model.transform(x) for _, x in store.iter_blocks()]
@@ -263,7 +268,8 @@ def run(
             for animal, srows in sessions.groupby("animal", sort=False):
                 a_stores = {s: stores[s] for s in srows["session"]}
                 _check_same_shape(a_stores, f"animal {animal}")
-                X, y, trials = _animal_frames(a_stores, events, settings, exclude, quality)
+                X, y, trials = _animal_frames(a_stores, events, settings, exclude,
+                                              _excluding(quality, settings))
                 if len(X) == 0:
                     warnings.warn(f"animal {animal}: no events, no prototypes", stacklevel=1)
                     continue
@@ -323,7 +329,7 @@ def fit(
             xs, ys, gs = [], [], []
             for animal, srows in sessions.groupby("animal", sort=False):
                 X, y, _ = _animal_frames({s: stores[s] for s in srows["session"]}, events,
-                                         settings, exclude, quality)
+                                         settings, exclude, _excluding(quality, settings))
                 if len(X):
                     xs.append(X)
                     ys.append(y)
@@ -397,7 +403,8 @@ def score(
                             f"session {s}: HOG shape {st.feature_shape} differs from the "
                             f"model's {shape}: use an ROI of the model's size "
                             f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
-                X, y, trials = _animal_frames(a_stores, events, settings, None, quality)
+                X, y, trials = _animal_frames(a_stores, events, settings, None,
+                                              _excluding(quality, settings))
                 model = _with_own_neutral(model, X, y)
                 if trials:
                     scores.append(trial_scores(trials, model.prototypes_, list(model.classes_)))
