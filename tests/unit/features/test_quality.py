@@ -1,0 +1,109 @@
+"""Frame quality flags: pixel measures, timestamps, and occlusion on synthetic grooming."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mouseface.features import quality as q
+from mouseface.synth import simulate_experiment
+
+
+@pytest.fixture(scope="module")
+def grooming(tmp_path_factory):
+    """A small experiment with frequent grooming (paws over the snout, marked in the truth)."""
+    out = tmp_path_factory.mktemp("grooming")
+    exp = simulate_experiment(out, n_animals=2, conditions=("malaise", "pain"), n_trials=3,
+                              seed=5, baseline_s=6.0, iti_s=6.0, grooming_per_min=10.0,
+                              workers=1)
+    return exp
+
+
+def test_occlusion_flags_on_synthetic_grooming(grooming):
+    """Acceptance: >= 90 % of occluded frames flagged, <= 2 % of the others."""
+    from mouseface.expressions.trials import label_frames
+    from mouseface.io.video import open_video
+
+    exp = grooming
+    events = exp.events.assign(event=np.arange(len(exp.events)))
+    parts = []
+    for row in exp.sessions.itertuples(index=False):
+        with open_video(exp.out / row.video, fps=row.fps) as reader:
+            chunks = list(reader.iter_chunks())
+        frames = np.concatenate([c.frames for c in chunks])
+        time = np.concatenate([c.time for c in chunks])
+        labels, _ = label_frames(time, events[events.session == row.session], 2.0)
+        flags = q.quality_flags(frames, time, baseline=labels == "neutral",
+                                hog_params={"pixels_per_cell": (16, 16)})
+        truth = exp.truth[exp.truth.session == row.session]
+        parts.append(flags.assign(truth=truth["occluded"].to_numpy(),
+                                  intensity=truth["intensity"].to_numpy()))
+    df = pd.concat(parts, ignore_index=True)
+    assert df["truth"].sum() >= 50, "the fixture should hold enough grooming frames"
+    recall = df.loc[df.truth, "occluded"].mean()
+    false_pos = df.loc[~df.truth, "occluded"].mean()
+    assert recall >= 0.9, recall
+    assert false_pos <= 0.02, false_pos
+    # strong expressions are not occlusions
+    assert df.loc[~df.truth & (df.intensity > 0.5), "occluded"].mean() <= 0.02
+    assert (df["flag"] >= df["occluded"]).all()
+    assert not df[["dark", "saturated", "duplicate", "dropped"]].any().any()
+
+
+def test_frame_metrics_across_chunks():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (6, 16, 16)).astype(np.uint8)
+    frames[3] = frames[2]
+    whole = q.frame_metrics(frames)
+    first, second = q.frame_metrics(frames[:3]), q.frame_metrics(frames[3:], frames[2])
+    joined = pd.concat([first, second], ignore_index=True)
+    pd.testing.assert_frame_equal(whole, joined)
+    assert whole["duplicate"].tolist() == [False, False, False, True, False, False]
+    assert np.isnan(whole["motion_energy"][0])
+    assert whole["motion_energy"][4] == pytest.approx(
+        np.abs(frames[4].astype(float) - frames[3]).mean())
+
+
+def test_blur_dark_saturated_dropped():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(40, 200, (8, 32, 32)).astype(np.uint8)
+    frames[2] = 0  # lights off
+    frames[3] = 255  # saturated
+    frames[4] = 120  # no detail at all: blurry
+    time = np.array([0, 0.05, 0.1, 0.15, 0.2, 0.4, 0.45, 0.5])  # a gap before frame 5
+    t = q.quality_flags(frames, time)
+    assert t["dark"].tolist() == [False, False, True] + [False] * 5
+    assert t["saturated"].tolist() == [False] * 3 + [True] + [False] * 4
+    assert t["blurry"][4] and not t["blurry"][0]
+    assert t["dropped"].tolist() == [False] * 5 + [True, False, False]
+    assert t["flag"].tolist() == [False, False, True, True, True, True, False, False]
+    assert not t["occluded"].any() and t["occlusion"].isna().all()
+
+
+def test_occlusion_needs_both_tests():
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:40, :40]
+    face = 100 + 40 * np.sin(xx / 5) * np.cos(yy / 7)
+    frames = np.clip(face + rng.normal(0, 2, (30, 40, 40)), 0, 255).astype(np.uint8)
+    frames[25] = np.clip(frames[25].astype(int) + 60, 0, 255)  # brighter everywhere
+    frames[26, 10:30, 12:26] = 250  # an object
+    t = q.quality_flags(frames, np.arange(30) / 20, baseline=np.arange(20),
+                        hog_params={"pixels_per_cell": (8, 8)})
+    assert t["occluded"].to_numpy().nonzero()[0].tolist() == [26]
+    # a large shift is a flag of its own
+    shifts = np.zeros((30, 2))
+    shifts[5] = [3, 0]
+    t = q.quality_flags(frames, np.arange(30) / 20, shifts=shifts)
+    assert t["large_shift"][5] and t["flag"][5] and not t["flag"][6]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="times for"):
+        q.quality_flags(np.zeros((3, 8, 8)), np.arange(2))
+    with pytest.raises(ValueError, match="previous frame"):
+        q.frame_metrics(np.zeros((2, 8, 8)), np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="no baseline"):
+        q.occlusion_reference(np.zeros((0, 8, 8)))
+    with pytest.raises(ValueError, match="HOG length"):
+        q.hog_outlier_z(np.zeros((2, 4)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match="batch of grayscale"):
+        q.frame_metrics(np.zeros((2, 2, 2, 2)))
