@@ -16,10 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mouseface._atomic import atomic_path  # noqa: E402
 from mouseface.neural.encoding import Encoding  # noqa: E402
 from mouseface.neural.psth import PSTH  # noqa: E402
 from mouseface.neural.sync import Aligned  # noqa: E402
+from mouseface.report.analysis_figures import save
 
 NEUTRAL_COLOUR = "#7f7f7f"
 
@@ -34,16 +34,7 @@ def expression_colours(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _save(fig, stem: str | Path) -> list[Path]:
-    stem = Path(stem)
-    paths = []
-    for ext in (".png", ".svg"):
-        path = stem.with_name(stem.name + ext)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        paths.append(path)
-    plt.close(fig)
-    return paths
+_save = save  # one writer for every figure: PNG + SVG, atomically
 
 
 def neuron_order(enc: Encoding) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
