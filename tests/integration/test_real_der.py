@@ -36,5 +36,9 @@ def test_every_tile_scored_and_no_label_leak(der_results, der_tables):
     # the top-right corner and turns colour at onset.
     sessions = pd.read_csv(der_tables[0])
     roi = sessions["roi"].str.split(",", expand=True).astype(int)
-    tile_x = roi[0] - 8
-    assert ((roi[0] + roi[2]) <= tile_x + 1400 / 6 / 2).all()
+    tile_w, tile_h = 1400 / 6, 700 / 5
+    tile_x = (roi[0] // tile_w) * tile_w  # the tile each ROI starts in, from the mosaic grid
+    tile_y = (roi[1] // tile_h) * tile_h
+    assert ((roi[0] + roi[2]) <= tile_x + tile_w / 2).all()  # left half: clear of the label
+    assert ((roi[1] + roi[3]) <= tile_y + tile_h).all()  # inside its own tile
+    assert sessions.groupby("animal").size().eq(30).all()

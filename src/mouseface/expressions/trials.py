@@ -8,6 +8,7 @@ condition is rebuilt from the other trials of that condition (cross-fitting).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,9 @@ def window_scores(sim_baseline: np.ndarray, sim_stimulus: np.ndarray) -> dict[st
     ``score`` = mean(stimulus) - mean(baseline); ``peak`` = max(stimulus) - mean(baseline).
     Empty windows give NaN.
     """
-    with np.errstate(invalid="ignore"), _nan_quiet():
+    # All-NaN windows (every frame flagged or undecodable) give NaN, not a warning.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         base = np.nanmean(sim_baseline, axis=0) if len(sim_baseline) else np.nan
         stim = np.nanmean(sim_stimulus, axis=0) if len(sim_stimulus) else np.nan
         peak = np.nanmax(sim_stimulus, axis=0) if len(sim_stimulus) else np.nan
@@ -169,15 +172,3 @@ def _sim(x: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
     if len(x) == 0:
         return np.empty((0, len(prototypes)))
     return similarity(x, prototypes)
-
-
-class _nan_quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
