@@ -76,27 +76,35 @@ class VideoJob:
         return f"features {self.video.name} ({len(self.sessions)} sessions)"
 
 
-def video_jobs(sessions: pd.DataFrame, features_dir: Path) -> list[VideoJob]:
-    """Group the sessions table by video file and frame rate, in table order."""
+def video_jobs(sessions: pd.DataFrame, features_dir: Path,
+               alignments: dict | None = None) -> list[VideoJob]:
+    """Group the sessions table by video file and frame rate, in table order.
+
+    ``alignments`` maps sessions to their :class:`~mouseface.features.alignment.Alignment`
+    (registration before HOG); sessions not in it are not registered.
+    """
+    alignments = alignments or {}
     features_dir = Path(features_dir).resolve()
     jobs: dict[tuple[str, float | None], VideoJob] = {}
     for row in sessions.itertuples(index=False):
         video, fps = Path(row.video).resolve(), _fps(row)
         job = jobs.setdefault((str(video), fps), VideoJob(video, fps))
         job.sessions.append(str(row.session))
-        job.targets.append(Target(store_path(features_dir, row.session), _roi(row)))
+        job.targets.append(Target(store_path(features_dir, row.session), _roi(row),
+                                  alignments.get(str(row.session))))
     return list(jobs.values())
 
 
 def extract_sessions(
-    sessions: pd.DataFrame, features_dir: Path, settings: Settings, reporter: Reporter
+    sessions: pd.DataFrame, features_dir: Path, settings: Settings, reporter: Reporter,
+    alignments: dict | None = None,
 ) -> dict[str, FeatureStore]:
     """Extract (reuse, resume) every session's features; stores by session, in table order.
 
     Runs on a Dask cluster when ``settings.compute`` names a scheduler or more than one
-    worker, else in this process.
+    worker, else in this process. ``alignments`` (session -> Alignment) registers frames.
     """
-    jobs = video_jobs(sessions, features_dir)
+    jobs = video_jobs(sessions, features_dir, alignments)
     c = settings.compute
     if c.scheduler or c.workers > 1:
         done = _extract_dask(jobs, settings, reporter)

@@ -16,6 +16,16 @@ Example ``mouseface.toml``::
     baseline = 2.0
     exclude_first_trial = false
 
+    [registration]
+    align = "auto"            # sessions onto a template: "auto", "none", "translation",
+                              # "similarity" (auto: none in run, translation in fit/score)
+    drift = true              # per-frame drift against the session's reference face
+    margin = 12               # pixels read around the ROI for the warp
+    shift_threshold = 2.0     # drift (px) above which a frame is flagged large_shift
+
+    [masks]
+    regions = "60,40,20,24"   # ROI pixels whose HOG cells are dropped (x,y,w,h; polygons)
+
     [compute]
     chunk_size = 256
     workers = 1
@@ -67,6 +77,12 @@ class PrototypeSettings(_Strict):
     n_frames: int = Field(10, gt=0, description="stimulus frames least like neutral per prototype")
     baseline: float = Field(2.0, gt=0, description="seconds before each onset used as baseline")
     exclude_first_trial: bool = False
+    mode: Literal["pooled", "transfer"] = Field(
+        "transfer", description="`fit` only: 'transfer' builds difference prototypes "
+        "relative to each animal's own neutral face (they carry over to new animals); "
+        "'pooled' averages the paper's raw-HOG prototypes over animals")
+    control: str | None = Field(None, description="transfer mode: a condition (e.g. a 0 uA "
+                                "sham) whose difference prototype is subtracted from the others")
 
 
 class QualitySettings(_Strict):
@@ -79,6 +95,45 @@ class QualitySettings(_Strict):
                                   "occlusion test flags (e.g. tail shocks)")
     min_area: float = Field(0.025, ge=0, le=1, description="occluded: novel area, ROI fraction")
     min_z: float = Field(3.0, ge=0, description="occluded: robust z of HOG distance to neutral")
+
+
+class RegistrationSettings(_Strict):
+    """Faces that line up: sessions onto a template, frames onto their session's face."""
+
+    align: Literal["auto", "none", "translation", "similarity"] = Field(
+        "auto", description="transform from each session's reference face (mean of its "
+        "baseline frames) to the template: the animal's first session in `run`, the mean face "
+        "of the training sessions in `fit`, the model's template in `score`. 'auto': none in "
+        "`run` (one animal, one camera placement: the paper's way), translation in `fit` and "
+        "`score` (faces of different animals)")
+    drift: bool = Field(True, description="measure each frame's shift against its session's "
+                        "reference face by phase correlation and undo it before HOG")
+    margin: int = Field(12, ge=0, le=256, description="pixels read around the ROI so that a "
+                        "moved crop still finds image content")
+    shift_threshold: float = Field(2.0, gt=0, description="frames whose drift exceeds this many "
+                                   "pixels are flagged large_shift")
+
+    def resolved(self, scope: str) -> str:
+        """The alignment used for ``scope`` ('animal' in `run`, 'all'/'model' in fit/score)."""
+        if self.align != "auto":
+            return self.align
+        return "none" if scope == "animal" else "translation"
+
+
+class MaskSettings(_Strict):
+    """Regions of the face crop whose HOG cells are dropped (a lick spout, a screw)."""
+
+    regions: str = Field("", description="'x,y,w,h' rectangles and 'x1,y1,x2,y2,x3,y3,...' "
+                         "polygons in ROI pixels, separated by ';' (also a `mask` column in the "
+                         "sessions table)")
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v):
+        from mouseface.features.masks import parse_regions
+
+        parse_regions(v)
+        return v
 
 
 class ComputeSettings(_Strict):
@@ -95,6 +150,8 @@ class Settings(_Strict):
     hog: HogSettings = HogSettings()
     prototypes: PrototypeSettings = PrototypeSettings()
     quality: QualitySettings = QualitySettings()
+    registration: RegistrationSettings = RegistrationSettings()
+    masks: MaskSettings = MaskSettings()
     compute: ComputeSettings = ComputeSettings()
 
     def hog_params(self) -> dict:

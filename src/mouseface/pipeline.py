@@ -31,6 +31,7 @@ from mouseface.expressions.trials import (
     trial_scores,
     window_index,
 )
+from mouseface.features.alignment import Alignment
 from mouseface.io import tables
 from mouseface.io.model import load_model, save_model
 from mouseface.io.store import FeatureStore
@@ -86,12 +87,13 @@ class RunLog:
 
 
 def extract_all(
-    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log: RunLog
+    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log: RunLog,
+    alignments: dict[str, Alignment] | None = None,
 ) -> dict[str, FeatureStore]:
     """Extract (or reuse) the HOG features of every session into ``out/features``."""
     from mouseface.compute import extract_sessions
 
-    stores = extract_sessions(sessions, out / "features", settings, reporter)
+    stores = extract_sessions(sessions, out / "features", settings, reporter, alignments)
     for row in sessions.itertuples(index=False):
         s = stores[row.session]
         log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,
@@ -118,7 +120,7 @@ def _first_trials(events: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
 
 
 def _animal_frames(
-    stores: dict[str, FeatureStore], events: pd.DataFrame, settings: Settings,
+    stores: dict, events: pd.DataFrame, settings: Settings,
     exclude: np.ndarray | None, quality: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[TrialFrames]]:
     """Labelled frames (for prototypes) and per-trial windows of one animal's sessions.
@@ -178,8 +180,8 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
         pq.write_table(table, tmp)
 
 
-def _quality_all(sessions: pd.DataFrame, stores: dict[str, FeatureStore],
-                 events: pd.DataFrame, settings: Settings, reporter: Reporter
+def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
+                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter
                  ) -> dict[str, pd.DataFrame] | None:
     """Quality columns of every session (None when the quality pass is off)."""
     if not settings.quality.enabled:
@@ -193,13 +195,12 @@ def _quality_all(sessions: pd.DataFrame, stores: dict[str, FeatureStore],
     task = reporter.task("quality", total=len(sessions), unit="sessions")
 
     def one(row) -> pd.DataFrame:
-        store = stores[row.session]
-        ev = events[events["session"] == row.session]
-        labels, _ = label_frames(store.time, ev, settings.prototypes.baseline)
+        d = drift.get(row.session)
         q = session_quality(
-            row.video, store, np.flatnonzero(labels == NEUTRAL), roi=_roi(row), fps=_fps(row),
-            chunk_size=settings.compute.chunk_size, min_area=settings.quality.min_area,
-            min_z=settings.quality.min_z)
+            row.video, stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
+            roi=_roi(row), fps=_fps(row), chunk_size=settings.compute.chunk_size,
+            large_shift=None if d is None else d["large_shift"].to_numpy(),
+            min_area=settings.quality.min_area, min_z=settings.quality.min_z)
         task.advance()
         return q
 
@@ -214,18 +215,20 @@ def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):
     return quality if settings.quality.exclude_flagged else None
 
 
-def _frame_table(store: FeatureStore, session: str, animal: str, model: PrototypeModel,
-                 labels: np.ndarray | None, quality: pd.DataFrame | None = None) -> pd.DataFrame:
-    sims = [model.transform(x) for _, x in store.iter_blocks()]
-    sim = np.concatenate(sims) if sims else np.empty((0, len(model.classes_)))
+def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarray | None,
+                 names, extras: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows of ``frames.parquet`` for one session; ``similarity(hog)`` gives the ``sim_``
+    columns (one per name), ``extras`` the quality and drift columns."""
+    sims = [similarity(x) for _, x in store.iter_blocks()]
+    sim = np.concatenate(sims) if sims else np.empty((0, len(names)))
     n = len(sim)
     df = pd.DataFrame({"session": session, "animal": animal, "frame": np.arange(n),
                        "time": store.time[:n]})
-    df["window"] = labels if labels is not None else ""
-    for j, name in enumerate(model.classes_):
+    df["window"] = labels[:n] if labels is not None else ""
+    for j, name in enumerate(names):
         df[f"sim_{name}"] = sim[:, j].astype(np.float32)
-    if quality is not None:
-        df = pd.concat([df, quality.iloc[:n].reset_index(drop=True)], axis=1)
+    if extras is not None:
+        df = pd.concat([df, extras.iloc[:n].reset_index(drop=True)], axis=1)
     return df
 
 
@@ -244,22 +247,19 @@ def run(
 ) -> Path:
     """Per-animal prototypes (the paper's way); every frame and every trial scored.
 
-    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``, ``run.json`` and
-    (unless ``report`` is False) ``report.html`` into ``out`` and returns ``out``.
+    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``, ``run.json``,
+    ``registration/`` (with registration on) and (unless ``report`` is False) ``report.html``
+    into ``out`` and returns ``out``.
     """
+    from mouseface.prepare import prepare
+
     out = Path(out)
     settings = settings or load_settings(config)
     log = RunLog("run", settings)
     reporter = Reporter(quiet)
     with reporter.live():
-        with log.stage("read_tables"):
-            sessions = tables.read_sessions(sessions_path)
-            events = tables.read_events(events_path, sessions)
-        with log.stage("extract"):
-            stores = extract_all(sessions, out, settings, reporter, log)
-        _check_events(events, stores, Path(events_path))
-        with log.stage("quality"):
-            quality = _quality_all(sessions, stores, events, settings, reporter)
+        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="animal")
+        sessions, events, stores = p.sessions, p.events, p.stores
         exclude = (_first_trials(events, sessions)
                    if settings.prototypes.exclude_first_trial else None)
         frames, scores, models = [], [], {}
@@ -269,7 +269,7 @@ def run(
                 a_stores = {s: stores[s] for s in srows["session"]}
                 _check_same_shape(a_stores, f"animal {animal}")
                 X, y, trials = _animal_frames(a_stores, events, settings, exclude,
-                                              _excluding(quality, settings))
+                                              _excluding(p.quality, settings))
                 if len(X) == 0:
                     warnings.warn(f"animal {animal}: no events, no prototypes", stacklevel=1)
                     continue
@@ -279,15 +279,13 @@ def run(
                                              neutral=model.prototypes_[0])
                 scores.append(s)
                 for session, st in a_stores.items():
-                    ev = events[events["session"] == session]
-                    labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
-                    frames.append(_frame_table(st, session, str(animal), model, labels,
-                                               None if quality is None else quality[session]))
+                    frames.append(_frame_table(st, session, str(animal), model.transform,
+                                               p.labels[session], model.classes_,
+                                               p.frame_extras(session, st.n_frames)))
                     task.advance()
         _write_frames(out / "frames.parquet", frames, FRAMES_NOTE)
         _write_trials(out, events, scores)
-        save_model(out / "model", models, mode="per-animal", settings=settings,
-                   feature_shape=next(iter(stores.values())).feature_shape)
+        _save(out / "model", models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
         log.write(out, frames_note=FRAMES_NOTE)
@@ -305,31 +303,32 @@ def fit(
     settings: Settings | None = None,
     quiet: bool = False,
 ) -> Path:
-    """Prototypes pooled over the given animals, saved with the HOG parameters.
+    """Prototypes over the given animals, saved with the HOG parameters, template and mask.
 
-    Writes ``out/model`` (what ``score`` loads), ``out/features`` and ``out/run.json``.
+    ``[prototypes] mode`` says which: ``"transfer"`` (default) difference prototypes relative
+    to each animal's own neutral face (:class:`~mouseface.expressions.transfer.TransferModel`),
+    which carry over to new animals; ``"pooled"`` the paper's raw-HOG prototypes averaged over
+    animals. Writes ``out/model`` (what ``score`` loads), ``out/features``,
+    ``out/registration`` and ``out/run.json``.
     """
+    from mouseface.expressions.transfer import TransferModel
+    from mouseface.prepare import prepare
+
     out = Path(out)
     settings = settings or load_settings(config)
     log = RunLog("fit", settings)
     reporter = Reporter(quiet)
     with reporter.live():
-        with log.stage("read_tables"):
-            sessions = tables.read_sessions(sessions_path)
-            events = tables.read_events(events_path, sessions)
-        with log.stage("extract"):
-            stores = extract_all(sessions, out, settings, reporter, log)
-        _check_events(events, stores, Path(events_path))
+        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="all")
+        sessions, events, stores = p.sessions, p.events, p.stores
         _check_same_shape(stores, "the model")
-        with log.stage("quality"):
-            quality = _quality_all(sessions, stores, events, settings, reporter)
         exclude = (_first_trials(events, sessions)
                    if settings.prototypes.exclude_first_trial else None)
         with log.stage("prototypes"):
             xs, ys, gs = [], [], []
             for animal, srows in sessions.groupby("animal", sort=False):
                 X, y, _ = _animal_frames({s: stores[s] for s in srows["session"]}, events,
-                                         settings, exclude, _excluding(quality, settings))
+                                         settings, exclude, _excluding(p.quality, settings))
                 if len(X):
                     xs.append(X)
                     ys.append(y)
@@ -337,12 +336,19 @@ def fit(
             if not xs:
                 raise InputError("no events fall on any session: nothing to fit",
                                  events_path)
-            model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(
-                np.concatenate(xs), np.concatenate(ys), groups=np.concatenate(gs))
-        save_model(out / "model", {"pooled": model},
-                   mode="pooled", settings=settings,
-                   feature_shape=next(iter(stores.values())).feature_shape,
-                   animals=sorted(map(str, sessions["animal"].unique())))
+            X, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
+            mode = settings.prototypes.mode
+            try:
+                if mode == "transfer":
+                    model = TransferModel(control=settings.prototypes.control).fit(X, y,
+                                                                                  groups=g)
+                else:
+                    model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(
+                        X, y, groups=g)
+            except ValueError as exc:
+                raise InputError(f"cannot fit {mode} prototypes: {exc}", events_path) from None
+        _save(out / "model", {mode: model}, p, settings, mode=mode,
+              animals=sorted(map(str, sessions["animal"].unique())))
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
         log.write(out)
@@ -363,15 +369,26 @@ def score(
 ) -> Path:
     """Apply a saved model to new sessions.
 
-    Features are computed with the model's HOG parameters. Where events are given, the neutral
-    prototype is replaced by the new animal's own baseline frames.
+    Features are computed with the model's HOG parameters, registration and mask, the faces
+    registered onto the model's template. Pooled and per-animal models: where events are given,
+    the neutral prototype is replaced by the new animal's own baseline frames. Transfer models
+    need the events: every frame is taken relative to the animal's own neutral face (its
+    baseline frames).
     """
+    from mouseface.prepare import prepare
+
     out = Path(out)
     saved, meta = load_model(model_dir)
     settings = Settings.model_validate(meta["settings"])
-    models = {k: PrototypeModel.from_prototypes(names, protos,
-                                                n_frames=settings.prototypes.n_frames)
-              for k, (names, protos) in saved.items()}
+    mode = meta.get("mode", "pooled")
+    if mode == "transfer" and events_path is None:
+        raise InputError("a transfer model scores each animal relative to its own neutral "
+                         "face: give the events table (its baseline windows)", model_dir)
+    template = _load_template(model_dir, meta)
+    if template is None and settings.registration.resolved("model") != "none":
+        # a model saved without a template (registration off when it was fitted)
+        settings = settings.model_copy(update={"registration": settings.registration
+                                               .model_copy(update={"align": "none"})})
     # Where to compute is this run's choice, not the saved model's.
     compute = {"workers": workers or 1, "scheduler": scheduler}
     if chunk_size:
@@ -381,50 +398,104 @@ def score(
     log = RunLog("score", settings)
     reporter = Reporter(quiet)
     with reporter.live():
-        sessions = tables.read_sessions(sessions_path)
-        events = (tables.read_events(events_path, sessions) if events_path is not None
-                  else pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
-                                             "event"]))
-        with log.stage("extract"):
-            stores = extract_all(sessions, out, settings, reporter, log)
-        if events_path is not None:
-            _check_events(events, stores, Path(events_path))
-        with log.stage("quality"):
-            quality = _quality_all(sessions, stores, events, settings, reporter)
+        model_mask = meta.get("mask")
+        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="model",
+                    template=template,
+                    model_mask=None if model_mask is None else np.asarray(model_mask, bool))
+        sessions, events, stores = p.sessions, p.events, p.stores
+        shape = tuple(meta["feature_shape"])
+        for s, st in stores.items():
+            if st.feature_shape != shape:
+                raise InputError(
+                    f"session {s}: HOG shape {st.feature_shape} differs from the model's "
+                    f"{shape}: use an ROI of the model's size "
+                    f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
+        keep = p.keep if p.keep is not None else slice(None)
         frames, scores = [], []
         with log.stage("scores"):
             for animal, srows in sessions.groupby("animal", sort=False):
                 a_stores = {s: stores[s] for s in srows["session"]}
-                model = _model_for(models, str(animal), model_dir)
-                shape = tuple(meta["feature_shape"])
-                for s, st in a_stores.items():
-                    if st.feature_shape != shape:
-                        raise InputError(
-                            f"session {s}: HOG shape {st.feature_shape} differs from the "
-                            f"model's {shape}: use an ROI of the model's size "
-                            f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
+                names, protos = _saved_for(saved, str(animal), model_dir)
                 X, y, trials = _animal_frames(a_stores, events, settings, None,
-                                              _excluding(quality, settings))
-                model = _with_own_neutral(model, X, y)
-                if trials:
-                    scores.append(trial_scores(trials, model.prototypes_, list(model.classes_)))
+                                              _excluding(p.quality, settings))
+                if mode == "transfer":
+                    similarity, names, s = _transfer_scoring(names, protos[:, keep], X, y,
+                                                             trials, animal, events_path)
+                else:
+                    model = PrototypeModel.from_prototypes(
+                        names, protos[:, keep], n_frames=settings.prototypes.n_frames)
+                    model = _with_own_neutral(model, X, y)
+                    similarity, names = model.transform, model.classes_
+                    s = (trial_scores(trials, model.prototypes_, list(model.classes_))
+                         if trials else None)
+                if s is not None:
+                    scores.append(s)
                 for session, st in a_stores.items():
-                    ev = events[events["session"] == session]
-                    labels, _ = label_frames(st.time, ev, settings.prototypes.baseline)
-                    frames.append(_frame_table(st, session, str(animal), model, labels,
-                                               None if quality is None else quality[session]))
-        _write_frames(out / "frames.parquet", frames, "prototypes from the saved model; neutral "
-                      "from each animal's own baseline where events were given")
+                    frames.append(_frame_table(st, session, str(animal), similarity,
+                                               p.labels[session], names,
+                                               p.frame_extras(session, st.n_frames)))
+        note = (TRANSFER_NOTE if mode == "transfer" else
+                "prototypes from the saved model; neutral from each animal's own baseline "
+                "where events were given")
+        _write_frames(out / "frames.parquet", frames, note)
         if events_path is not None:
             _write_trials(out, events, scores)
         log.add_input(model_dir, kind="model")
         log.add_input(sessions_path, kind="sessions")
         if events_path is not None:
             log.add_input(events_path, kind="events")
-        log.write(out, model=str(Path(model_dir).resolve()))
+        log.write(out, model=str(Path(model_dir).resolve()), model_mode=mode)
     if report:
         _report(out)
     return out
+
+
+TRANSFER_NOTE = ("transfer model: sim_neutral is the correlation of each frame's HOG with the "
+                 "animal's own neutral face (mean of its baseline frames); sim_<condition> the "
+                 "correlation of the frame's difference from that face (standardised by its "
+                 "baseline spread) with the condition's difference prototype, fitted on other "
+                 "animals")
+
+
+def _transfer_scoring(names, prototypes, X, y, trials, animal, events_path):
+    from mouseface.expressions.transfer import TransferModel, transfer_trial_scores
+
+    model = TransferModel.from_prototypes(names, prototypes)
+    base = X[y == NEUTRAL] if len(X) else X
+    if len(base) == 0:
+        raise InputError(f"animal {animal}: no baseline frames (none before any onset, or all "
+                         "flagged): a transfer model needs the animal's own neutral face",
+                         events_path)
+    ref = model.reference(base)
+    s = transfer_trial_scores(model, trials, ref) if trials else None
+    return (lambda x: model.transform(x, ref)), model.classes_, s
+
+
+def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, **extra) -> None:
+    """Save prototypes at full HOG length (masked entries NaN) with the mask and template."""
+    from types import SimpleNamespace
+
+    st = next(iter(p.stores.values()))
+    full = {}
+    for k, m in models.items():
+        protos = np.asarray(m.prototypes_, dtype=np.float64)
+        if p.keep is not None:
+            wide = np.full((len(protos), st.n_features), np.nan)
+            wide[:, p.keep] = protos
+            protos = wide
+        full[k] = SimpleNamespace(classes_=m.classes_, prototypes_=protos)
+    if p.mask is not None:
+        extra["mask"] = p.mask.astype(int).tolist()
+    extra["crop_shape"] = list(st.attrs.get("crop_shape", []))
+    arrays = {"template": p.template} if p.template is not None else {}
+    save_model(path, full, mode=mode, settings=settings, feature_shape=st.feature_shape,
+               arrays=arrays, **extra)
+
+
+def _load_template(model_dir, meta) -> np.ndarray | None:
+    from mouseface.io.model import load_array
+
+    return load_array(model_dir, "template")
 
 
 def _report(out: Path) -> Path:
@@ -433,13 +504,14 @@ def _report(out: Path) -> Path:
     return write_report(out)
 
 
-def _model_for(models: dict[str, PrototypeModel], animal: str, model_dir) -> PrototypeModel:
-    if "pooled" in models:
-        return models["pooled"]
-    if animal in models:
-        return models[animal]
-    raise InputError(f"the model has per-animal prototypes for {sorted(models)} but not for "
-                     f"animal {animal}: fit a pooled model with `mouseface fit`", model_dir)
+def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarray]:
+    """The saved prototypes that score ``animal``: the model's one set, or the animal's own."""
+    if len(saved) == 1 and next(iter(saved)) in ("pooled", "transfer"):
+        return next(iter(saved.values()))
+    if animal in saved:
+        return saved[animal]
+    raise InputError(f"the model has per-animal prototypes for {sorted(saved)} but not for "
+                     f"animal {animal}: fit a model with `mouseface fit`", model_dir)
 
 
 def _with_own_neutral(model: PrototypeModel, X: np.ndarray, y: np.ndarray) -> PrototypeModel:

@@ -72,6 +72,20 @@ def test_fit_then_score(tmp_path, moving_video):
     assert code == 0, output
     trials = pd.read_csv(tmp_path / "r" / "trials.csv")
     assert len(trials) == 4 and trials["score_a"].notna().all()
+    frames = pd.read_parquet(tmp_path / "r" / "frames.parquet")
+    assert {"shift_y", "shift_x", "shift", "large_shift", "flag"} <= set(frames.columns)
+    model = json.loads((tmp_path / "m" / "model" / "model.json").read_text())
+    assert model["mode"] == "transfer" and (tmp_path / "m" / "model" / "template.npy").is_file()
+    # a transfer model needs each animal's own baseline: without events, one clear line
+    code, output = _invoke("score", tmp_path / "m", sessions, "--out", tmp_path / "r2", "-q")
+    _assert_one_line_error(code, output, "give the events table")
+
+
+def test_pooled_model_scores_without_events(tmp_path, moving_video):
+    sessions, events, config = _tables(tmp_path / "in", moving_video)
+    config.write_text(CONFIG + 'mode = "pooled"\n')
+    code, output = _invoke("fit", sessions, events, "--out", tmp_path / "m", "-c", config, "-q")
+    assert code == 0, output
     code, output = _invoke("score", tmp_path / "m", sessions, "--out", tmp_path / "r2", "-q")
     assert code == 0, output
     assert len(pd.read_parquet(tmp_path / "r2" / "frames.parquet")) == 64

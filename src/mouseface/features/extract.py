@@ -45,6 +45,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from mouseface.features.alignment import Alignment, region_of
 from mouseface.features.hog import hog, hog_shape
 from mouseface.io.store import FeatureStore
 from mouseface.io.tables import check_roi
@@ -58,18 +59,31 @@ BATCH_BYTES = 4 << 20
 _QUEUE_DEPTH = 2
 
 
-def features_fingerprint(video_fingerprint: str, roi, fps) -> str:
-    """Fingerprint of what a feature store was computed from: the video bytes, ROI and rate."""
-    key = json.dumps([video_fingerprint, None if roi is None else list(roi), fps])
+def features_fingerprint(video_fingerprint: str, roi, fps, alignment: str | None = None) -> str:
+    """Fingerprint of what a feature store was computed from: the video bytes, ROI, rate (and
+    the alignment's digest, when the frames are registered)."""
+    parts = [video_fingerprint, None if roi is None else list(roi), fps]
+    if alignment is not None:
+        parts.append(alignment)
+    key = json.dumps(parts)
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
 class Target:
-    """One session cut from a video: where its features go and its ROI (None: whole frame)."""
+    """One session cut from a video: where its features go, its ROI (None: whole frame) and
+    how its frames are registered before HOG (None: they are not)."""
 
     store_path: Path
     roi: tuple[int, int, int, int] | None = None
+    alignment: Alignment | None = None
+
+    def read_roi(self, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The pixels to decode: the ROI, or the region around it when registering."""
+        if self.alignment is None:
+            return self.roi
+        return region_of(check_roi(self.roi, frame_shape), self.alignment.margin,
+                         frame_shape).read
 
 
 @dataclass
@@ -116,14 +130,18 @@ def extract_features(
     fps: float | None = None,
     chunk_size: int = 256,
     on_frames: Callable[[int], None] | None = None,
+    alignment: Alignment | None = None,
 ) -> FeatureStore:
     """Compute (or reuse, or resume) the HOG features of one video into a Zarr store.
 
     Only chunks not yet marked done are computed; decoding starts at the first of them (the
     reader seeks to the keyframe before it). ``on_frames(n)`` is called as frames are covered.
-    The returned store's ``extraction`` holds :class:`ExtractStats` as a dict.
+    With an ``alignment`` the frames are registered before HOG (see
+    :mod:`mouseface.features.alignment`). The returned store's ``extraction`` holds
+    :class:`ExtractStats` as a dict.
     """
-    stores, _ = extract_video(video, [Target(Path(store_path), roi)], hog_params=hog_params,
+    stores, _ = extract_video(video, [Target(Path(store_path), roi, alignment)],
+                              hog_params=hog_params,
                               fps=fps, chunk_size=chunk_size, on_frames=on_frames)
     return stores[0]
 
@@ -177,12 +195,17 @@ def prepare_stores(
             crop = check_roi(t.roi, reader.frame_shape, reader.path)
             _, _, w, h = crop
             per_image = hog_shape((h, w), **_shape_params(hog_params))
+            a = t.alignment
+            meta = {"video": str(Path(video).resolve()), "roi": list(crop), "fps": reader.fps,
+                    "crop_shape": [h, w]}
+            if a is not None:
+                meta["registration"] = a.meta((h, w))
             stores.append(FeatureStore.open(
                 t.store_path, n_frames=reader.n_frames, feature_shape=_feature_axes(per_image),
                 chunk_size=chunk_size, params=hog_params,
-                fingerprint=features_fingerprint(video_fp, crop, fps),
-                meta={"video": str(Path(video).resolve()), "roi": list(crop), "fps": reader.fps,
-                      "crop_shape": [h, w]}))
+                fingerprint=features_fingerprint(video_fp, crop, fps,
+                                                 None if a is None else a.digest()),
+                meta=meta, shifts=a is not None and a.drift))
     return stores
 
 
@@ -329,11 +352,13 @@ class _ChunkBuffer:
         cs = store.chunk_size
         self.hog = np.empty((cs, n_features), np.float32)
         self.time = np.empty(cs, np.float64)
+        self.shift = np.empty((cs, 2), np.float32) if store.has_shifts else None
         self.chunk: int | None = None
         self.n = 0
         self.written = 0
 
-    def add(self, chunk: int, first: int, time: np.ndarray, rows: np.ndarray) -> None:
+    def add(self, chunk: int, first: int, time: np.ndarray, rows: np.ndarray,
+            shift: np.ndarray | None = None) -> None:
         cs = self.store.chunk_size
         if self.chunk != chunk:
             if self.n:
@@ -345,22 +370,30 @@ class _ChunkBuffer:
         m = len(rows)
         self.hog[self.n:self.n + m] = rows
         self.time[self.n:self.n + m] = time
+        if self.shift is not None:
+            self.shift[self.n:self.n + m] = shift
         self.n += m
         if self.n == cs:
             self.flush()
 
     def flush(self) -> None:
         if self.chunk is not None and self.n:
-            self.store.write_chunk(self.chunk, self.hog[:self.n], self.time[:self.n])
+            self.store.write_chunk(self.chunk, self.hog[:self.n], self.time[:self.n],
+                                   None if self.shift is None else self.shift[:self.n])
             self.written += 1
         self.chunk, self.n = None, 0
 
 
 def _pipeline(reader, targets, stores, runs, hog_params, chunk_size, stats, on_frames):
-    rois = [t.roi for t in targets]
+    rois = [t.read_roi(reader.frame_shape) for t in targets]
     crop_bytes = sum(int(np.prod(s.attrs["crop_shape"])) for s in stores)
     batch = int(np.clip(BATCH_BYTES // max(crop_bytes, 1), 8, chunk_size))
     buffers = [_ChunkBuffer(s, s.n_features) for s in stores]
+    aligners = [None if t.alignment is None else
+                _Aligner(t.alignment, region_of(check_roi(t.roi, reader.frame_shape),
+                                                t.alignment.margin, reader.frame_shape),
+                         tuple(s.attrs["crop_shape"]))
+                for t, s in zip(targets, stores, strict=True)]
     pending = [_Pending(s.done_mask()) for s in stores]
 
     q: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
@@ -393,7 +426,7 @@ def _pipeline(reader, targets, stores, runs, hog_params, chunk_size, stats, on_f
                     if gap > 0:
                         on_frames(gap)
                 continue
-            _compute(item, buffers, pending, hog_params, chunk_size)
+            _compute(item, buffers, pending, aligners, hog_params, chunk_size)
             n = len(item.index)
             covered = int(item.index[-1]) + 1
             stats.frames_read += n
@@ -434,18 +467,31 @@ class _Pending:
         return chunk >= len(self.done) or not self.done[chunk]
 
 
-def _compute(crops, buffers, pending, hog_params, chunk_size) -> None:
+@dataclass(frozen=True)
+class _Aligner:
+    alignment: Alignment
+    region: object  # features.alignment.Region
+    roi_shape: tuple[int, int]
+
+    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.alignment.apply(self.region.complete(frames), self.roi_shape)
+
+
+def _compute(crops, buffers, pending, aligners, hog_params, chunk_size) -> None:
     """HOG of one batch for every target whose chunk is pending, into the chunk buffers."""
     chunk_of = crops.index // chunk_size
     cuts = np.flatnonzero(np.diff(chunk_of)) + 1
     bounds = [0, *cuts.tolist(), len(chunk_of)]
-    for frames, buf, todo in zip(crops.frames, buffers, pending, strict=True):
+    for frames, buf, todo, align in zip(crops.frames, buffers, pending, aligners, strict=True):
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             c = int(chunk_of[a])
             if not todo(c):
                 continue
-            rows = hog(frames[a:b], **hog_params)
-            buf.add(c, int(crops.index[a]), crops.time[a:b], rows)
+            part, shift = frames[a:b], None
+            if align is not None:
+                part, shift = align(part)
+            rows = hog(part, **hog_params)
+            buf.add(c, int(crops.index[a]), crops.time[a:b], rows, shift)
 
 
 def _shape_params(hog_params: dict) -> dict:

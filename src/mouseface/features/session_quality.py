@@ -33,6 +33,7 @@ def session_quality(
     fps: float | None = None,
     chunk_size: int = 256,
     max_reference: int = 200,
+    large_shift: np.ndarray | None = None,
     **thresholds,
 ) -> pd.DataFrame:
     """The quality columns of ``frames.parquet`` for one session (one row per stored frame).
@@ -50,6 +51,8 @@ def session_quality(
         Frames decoded at a time.
     max_reference
         At most this many (the earliest) baseline frames build the neutral reference.
+    large_shift
+        Frames whose drift exceeded the threshold (from the registration), flagged too.
     **thresholds
         Passed to :func:`mouseface.features.quality.quality_table`.
     """
@@ -84,4 +87,7 @@ def session_quality(
         m = pd.concat([m, pd.DataFrame(np.nan, index=range(pad), columns=m.columns)],
                       ignore_index=True).fillna({"duplicate": False})
         occ = None if occ is None else np.r_[occ, np.full(pad, np.nan)]
-    return quality_table(m, time[:n], occlusion=occ, hog_z=z, **thresholds)
+    if large_shift is not None:
+        large_shift = np.asarray(large_shift, dtype=bool)[:n]
+    return quality_table(m, time[:n], occlusion=occ, hog_z=z, large_shift=large_shift,
+                         **thresholds)

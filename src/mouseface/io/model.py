@@ -14,11 +14,17 @@ MODEL_FORMAT = 1
 
 
 def save_model(path: str | Path, models: dict, *, mode: str, settings,
-               feature_shape: tuple[int, ...], **extra) -> Path:
-    """Write fitted prototype models (one per animal, or one ``"pooled"``) to folder ``path``.
+               feature_shape: tuple[int, ...], arrays: dict[str, np.ndarray] | None = None,
+               **extra) -> Path:
+    """Write fitted prototype models (one per animal, or one ``"pooled"`` or ``"transfer"``)
+    to folder ``path``.
 
-    ``models`` maps a key (animal, or ``"pooled"``) to anything with ``classes_`` and
-    ``prototypes_`` (a fitted :class:`~mouseface.expressions.prototypes.PrototypeModel`).
+    ``models`` maps a key (animal, ``"pooled"`` or ``"transfer"``) to anything with
+    ``classes_`` and ``prototypes_`` (a fitted
+    :class:`~mouseface.expressions.prototypes.PrototypeModel` or
+    :class:`~mouseface.expressions.transfer.TransferModel`). ``arrays`` are saved beside them
+    as ``<name>.npy`` (e.g. the registration template); read one back with
+    :func:`load_array`.
 
     The folder is written under a temporary name and renamed into place.
     """
@@ -26,6 +32,8 @@ def save_model(path: str | Path, models: dict, *, mode: str, settings,
     with atomic_path(path, directory=True) as tmp:
         tmp.mkdir(parents=True)
         np.savez(tmp / "prototypes.npz", **{k: m.prototypes_ for k, m in models.items()})
+        for name, arr in (arrays or {}).items():
+            np.save(tmp / f"{name}.npy", np.asarray(arr))
         write_json(tmp / "model.json", {
             "format": MODEL_FORMAT,
             "mode": mode,
@@ -56,3 +64,17 @@ def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]
     models = {key: (list(names), np.asarray(arrays[key], dtype=np.float64))
               for key, names in meta["names"].items()}
     return models, meta
+
+
+def load_array(path: str | Path, name: str) -> np.ndarray | None:
+    """An array saved with a model (``save_model(arrays=...)``), or None when it has none."""
+    path = Path(path)
+    if (path / "model" / "model.json").is_file() and not (path / "model.json").is_file():
+        path = path / "model"
+    f = path / f"{name}.npy"
+    if not f.is_file():
+        return None
+    try:
+        return np.load(f)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {f.name}: {exc}", path) from None

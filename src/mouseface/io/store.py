@@ -5,6 +5,8 @@ Layout of ``features/<session>.zarr``::
     hog   (frames, cells_y, cells_x, orientations) float32, chunked along frames
     time  (frames,) float64, seconds from the first frame
     done  (n_chunks,) bool, one flag per frame chunk, written after that chunk's data
+    shift (frames, 2) float32, only with drift correction: each frame's (dy, dx) displacement
+          against the session's reference face, pixels
     attrs: params (HOG parameters), fingerprint (of the input video and ROI), video, roi, fps,
            chunk_size, n_frames, complete, decoded_frames, truncated
 
@@ -74,11 +76,13 @@ class FeatureStore:
         params: dict[str, Any],
         fingerprint: str,
         meta: dict[str, Any] | None = None,
+        shifts: bool = False,
     ) -> FeatureStore:
         """Open the store at ``path`` if it was made from the same input and parameters.
 
         Otherwise (absent, different parameters, different input, unreadable) it is created
-        anew. ``meta`` is stored as attributes (video path, ROI, fps...).
+        anew. ``meta`` is stored as attributes (video path, ROI, fps...). ``shifts`` adds the
+        per-frame drift array.
         """
         path = Path(path)
         params = _jsonable(params)
@@ -97,6 +101,9 @@ class FeatureStore:
                 chunks=(chunk_size, *feature_shape), dtype="float32", fill_value=np.nan)
         _create(group, "time", shape=(n_frames,), chunks=(chunk_size,), dtype="float64",
                 fill_value=np.nan)
+        if shifts:
+            _create(group, "shift", shape=(n_frames, 2), chunks=(chunk_size, 2),
+                    dtype="float32", fill_value=np.nan)
         n_chunks = -(-n_frames // chunk_size)
         _create(group, "done", shape=(n_chunks,), chunks=(1,), dtype="bool", fill_value=False)
         _update_attrs(group, {
@@ -164,8 +171,9 @@ class FeatureStore:
         return [int(i) for i in np.flatnonzero(~self.done_mask())]
 
     # ------------------------------------------------------------------ writing
-    def write_chunk(self, i: int, hog: np.ndarray, time: np.ndarray) -> None:
-        """Write the features and times of chunk ``i``, then mark it done."""
+    def write_chunk(self, i: int, hog: np.ndarray, time: np.ndarray,
+                    shift: np.ndarray | None = None) -> None:
+        """Write the features, times (and drift) of chunk ``i``, then mark it done."""
         start = i * self.chunk_size
         n = len(hog)
         if n > self.chunk_size:
@@ -176,11 +184,15 @@ class FeatureStore:
         self._hog[start:start + n] = np.asarray(hog, dtype=np.float32).reshape(
             n, *self.feature_shape)
         self._group["time"][start:start + n] = time
+        if shift is not None:
+            self._group["shift"][start:start + n] = np.asarray(shift, dtype=np.float32)
         self._group["done"][i] = True
 
     def _grow(self, n_frames: int) -> None:
         self._hog.resize((n_frames, *self.feature_shape))
         self._group["time"].resize((n_frames,))
+        if self.has_shifts:
+            self._group["shift"].resize((n_frames, 2))
         n_chunks = -(-n_frames // self.chunk_size)
         if n_chunks > self.n_chunks:
             self._group["done"].resize((n_chunks,))
@@ -192,6 +204,8 @@ class FeatureStore:
             n_frames = max(int(n_frames), 0)
             self._hog.resize((n_frames, *self.feature_shape))
             self._group["time"].resize((n_frames,))
+            if self.has_shifts:
+                self._group["shift"].resize((n_frames, 2))
             self._group.attrs["n_frames"] = n_frames
             self._group["done"].resize((max(-(-n_frames // self.chunk_size), 1),))
         _update_attrs(self._group, {**_jsonable(meta), "complete": True})
@@ -200,6 +214,18 @@ class FeatureStore:
     @property
     def time(self) -> np.ndarray:
         return np.asarray(self._group["time"][:], dtype=np.float64)
+
+    @property
+    def has_shifts(self) -> bool:
+        """True when the store holds a drift trace (extraction with drift correction)."""
+        return "shift" in self._group
+
+    @property
+    def shifts(self) -> np.ndarray | None:
+        """Each frame's drift ``(dy, dx)`` in pixels, (n_frames, 2); None without one."""
+        if not self.has_shifts:
+            return None
+        return np.asarray(self._group["shift"][:], dtype=np.float64)
 
     def read(self, index: np.ndarray | slice | None = None, *, flat: bool = True) -> np.ndarray:
         """HOG of the selected frames, (n, D) when ``flat`` else (n, cells_y, cells_x, o)."""

@@ -1,0 +1,234 @@
+"""Registration inside the pipeline: a session's reference face, its transform, the warp per chunk.
+
+:mod:`mouseface.features.registration` holds the image functions; this module decides what they
+are applied to when features are extracted:
+
+1. **Region.** A session is read at its ROI grown by ``margin`` pixels on every side (pixels
+   beyond the frame repeat the edge), so that a moved or rotated crop still finds image
+   content. Every session's region has the size ``(h + 2 margin, w + 2 margin)`` and holds the
+   ROI at ``(margin, margin, w, h)``: regions of different sessions and animals compare
+   directly.
+2. **Reference face.** The mean of the session's baseline frames (the ``max_frames`` earliest;
+   the first ``max_frames`` frames of the video when the session has no events), read in one
+   short pass per video (:func:`reference_faces`).
+3. **Transform.** A similarity transform (or a translation) from the reference face onto a
+   template face: the animal's first session in ``run``, the mean face of the training
+   sessions in ``fit`` (saved in the model), the model's template in ``score``
+   (:func:`plan_alignments`).
+4. **Per chunk** (:meth:`Alignment.apply`, called by the extraction pipeline): each frame's
+   drift against the reference face by phase correlation, then one bilinear warp that undoes
+   both drift and transform and cuts the ROI. The drift is saved in the feature store and
+   becomes the ``shift_*`` and ``large_shift`` columns of ``frames.parquet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from skimage.transform import SimilarityTransform
+
+from mouseface.features import registration as reg
+from mouseface.io.tables import check_roi
+from mouseface.io.video import open_video
+
+__all__ = ["Alignment", "Region", "reference_faces", "plan_alignments", "region_of"]
+
+_Roi = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a session's pixels are read: ``read`` (inside the frame) and the edge padding that
+    completes it to ``(h + 2 margin, w + 2 margin)`` as ``((top, bottom), (left, right))``."""
+
+    read: _Roi
+    pad: tuple[tuple[int, int], tuple[int, int]]
+
+    def complete(self, frames: np.ndarray) -> np.ndarray:
+        """Frames read at ``read`` (N, h', w') padded to the full region."""
+        if not any(self.pad[0] + self.pad[1]):
+            return frames
+        return np.pad(frames, ((0, 0), *self.pad), mode="edge")
+
+
+def region_of(roi: _Roi, margin: int, frame_shape: tuple[int, int]) -> Region:
+    """The region around ``roi`` (already checked) read for registration.
+
+    Examples
+    --------
+    >>> region_of((5, 20, 80, 64), 12, (140, 233))
+    Region(read=(0, 8, 97, 88), pad=((0, 0), (7, 0)))
+    """
+    x, y, w, h = roi
+    read = reg.expand_roi(roi, margin, frame_shape)
+    rx, ry, rw, rh = read
+    top, left = margin - (y - ry), margin - (x - rx)
+    bottom = (h + 2 * margin) - rh - top
+    right = (w + 2 * margin) - rw - left
+    return Region(read, ((top, bottom), (left, right)))
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How one session's frames are lined up before HOG.
+
+    Attributes
+    ----------
+    margin
+        Pixels read around the ROI.
+    matrix
+        3 x 3 similarity transform from the session's region onto the template's region
+        (``SimilarityTransform.params``); None for the identity.
+    reference
+        The session's reference face over the region (float32), for drift; None: no drift
+        correction.
+    """
+
+    margin: int
+    matrix: np.ndarray | None = None
+    reference: np.ndarray | None = None
+
+    @property
+    def drift(self) -> bool:
+        return self.reference is not None
+
+    def transform(self) -> SimilarityTransform | None:
+        return None if self.matrix is None else SimilarityTransform(matrix=self.matrix)
+
+    def digest(self) -> str:
+        """A short hash of everything that changes the features (part of the fingerprint)."""
+        h = hashlib.blake2b(digest_size=12)
+        h.update(str(int(self.margin)).encode())
+        if self.matrix is not None:
+            h.update(np.round(np.asarray(self.matrix, np.float64), 6).tobytes())
+        if self.reference is not None:
+            h.update(np.asarray(self.reference, np.float32).tobytes())
+        return h.hexdigest()
+
+    def meta(self, roi_shape: tuple[int, int]) -> dict:
+        """What the feature store records about the alignment (JSON)."""
+        h, w = roi_shape
+        centre = (self.margin + (w - 1) / 2, self.margin + (h - 1) / 2)
+        t = self.transform() or SimilarityTransform()
+        return {"margin": int(self.margin), "drift": self.drift,
+                "matrix": None if self.matrix is None else np.asarray(self.matrix).tolist(),
+                **reg.transform_summary(t, centre)}
+
+    def apply(self, frames: np.ndarray, roi_shape: tuple[int, int]
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Registered ROI crops (N, h, w) uint8 of full-region frames, and their drift (N, 2)."""
+        h, w = roi_shape
+        shifts = reg.estimate_shifts(frames, self.reference) if self.drift else None
+        crops = reg.warp_frames(frames, self.transform(), (self.margin, self.margin, w, h),
+                                shifts=shifts)
+        return crops, shifts
+
+
+def reference_faces(
+    video: str | Path,
+    rois: Sequence[_Roi | None],
+    windows: Sequence[np.ndarray | None],
+    *,
+    margin: int,
+    fps: float | None = None,
+    max_frames: int = 200,
+    chunk_size: int = 256,
+) -> list[np.ndarray]:
+    """The reference face of each session of one video, over its region, in one decoding pass.
+
+    Parameters
+    ----------
+    video, fps
+        The video of the sessions.
+    rois
+        Each session's ROI (None: the whole frame).
+    windows
+        Each session's baseline windows, (k, 2) arrays of ``[start, stop)`` in seconds; None or
+        empty: the first ``max_frames`` frames.
+    margin
+        Pixels around the ROI (see :func:`region_of`).
+    max_frames
+        At most this many (the earliest) frames are averaged per session; decoding stops once
+        every session has them or its last window has passed.
+
+    Returns
+    -------
+    list of (h + 2 margin, w + 2 margin) float32 arrays
+    """
+    wins = [np.empty((0, 2)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 2)
+            for w in windows]
+    ends = [float(w[:, 1].max()) if len(w) else -np.inf for w in wins]
+    with open_video(video, fps=fps) as reader:
+        shape = reader.frame_shape
+        regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
+        sums = [np.zeros((r.read[3] + sum(r.pad[0]), r.read[2] + sum(r.pad[1])))
+                for r in regions]
+        counts = [0] * len(regions)
+        crops = reader.iter_crops([r.read for r in regions], chunk_size=chunk_size)
+        try:
+            for c in crops:
+                for k, frames in enumerate(c.frames):
+                    room = max_frames - counts[k]
+                    if room <= 0:
+                        continue
+                    if len(wins[k]):
+                        t = c.time[:, None]
+                        sel = ((t >= wins[k][:, 0] - 1e-9) & (t < wins[k][:, 1] - 1e-9)).any(1)
+                    else:
+                        sel = np.ones(len(c.index), bool)
+                    idx = np.flatnonzero(sel)[:room]
+                    if len(idx):
+                        sums[k] += regions[k].complete(frames[idx]).sum(axis=0,
+                                                                        dtype=np.float64)
+                        counts[k] += len(idx)
+                t_last = float(c.time[-1])
+                if all(n >= max_frames or (len(w) and t_last >= e)
+                       for n, w, e in zip(counts, wins, ends, strict=True)):
+                    break
+        finally:
+            crops.close()
+    if any(n == 0 for n in counts):
+        k = counts.index(0)
+        raise ValueError(f"{video}: no frame falls in the baseline windows of ROI {rois[k]}: "
+                         "no reference face")
+    return [(s / n).astype(np.float32) for s, n in zip(sums, counts, strict=True)]
+
+
+def plan_alignments(
+    references: dict[str, np.ndarray],
+    templates: dict[str, np.ndarray | None],
+    *,
+    margin: int,
+    align: str = "translation",
+    drift: bool = True,
+) -> dict[str, Alignment]:
+    """Each session's :class:`Alignment`: its transform onto its template, its drift reference.
+
+    ``templates[s]`` None means session ``s`` is its own template (identity transform).
+    """
+    kw = {"rotation": align == "similarity", "scale": align == "similarity"}
+    out = {}
+    for s, ref in references.items():
+        template = templates.get(s)
+        matrix = None
+        if align != "none" and template is not None:
+            if template.shape != ref.shape:
+                raise ValueError(f"session {s}: its region {ref.shape} differs from the "
+                                 f"template's {template.shape}: use ROIs of one size")
+            matrix = reg.estimate_similarity_transform(ref, template, **kw).params
+        out[s] = Alignment(margin, matrix, ref if drift else None)
+    return out
+
+
+def template_face(references: Sequence[np.ndarray], align: str = "translation") -> np.ndarray:
+    """The mean of several reference faces registered onto the first (a template for a model)."""
+    refs = list(references)
+    if len(refs) == 1 or align == "none":
+        return np.mean(refs, axis=0).astype(np.float32)
+    kw = {"rotation": align == "similarity", "scale": align == "similarity"}
+    template, _ = reg.mean_template(refs, **kw)
+    return template

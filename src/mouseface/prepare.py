@@ -1,0 +1,340 @@
+"""What `run`, `fit` and `score` all do before prototypes: tables, faces that line up, features,
+quality and masks.
+
+:func:`prepare` reads and checks the tables, registers every session (reference faces, their
+transforms onto a template, drift per frame; see :mod:`mouseface.features.alignment`), extracts
+the HOG features, measures frame quality and builds the HOG cell mask. What it returns
+(:class:`Prepared`) is all the later stages need.
+
+Templates (``scope``):
+
+- ``"animal"`` (``run``): each animal's first session in the table; its other sessions are
+  registered onto it. Per-animal prototypes need nothing more.
+- ``"all"`` (``fit``): the mean face of every session, registered onto the first session (the
+  model saves it, so that new animals are registered onto the same face).
+- ``"model"`` (``score``): the saved model's template.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mouseface._errors import InputError
+from mouseface._progress import Reporter
+from mouseface.config import Settings
+from mouseface.expressions.prototypes import NEUTRAL
+from mouseface.expressions.trials import label_frames
+from mouseface.features.alignment import (
+    plan_alignments,
+    reference_faces,
+    template_face,
+)
+from mouseface.io import tables
+from mouseface.io.store import FeatureStore
+
+__all__ = ["MaskedStore", "Prepared", "prepare"]
+
+
+class MaskedStore:
+    """A feature store whose HOG vectors lose the masked cells' entries when read.
+
+    Everything else (times, shapes, attributes) is the store's own.
+    """
+
+    def __init__(self, store: FeatureStore, keep: np.ndarray | None):
+        self.store = store
+        self.keep = keep
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def read(self, index=None) -> np.ndarray:
+        x = self.store.read(index)
+        return x if self.keep is None else x[:, self.keep]
+
+    def iter_blocks(self, block: int | None = None):
+        for start, x in self.store.iter_blocks(block):
+            yield start, (x if self.keep is None else x[:, self.keep])
+
+
+@dataclass
+class Prepared:
+    """Tables, features and per-frame extras of a set of sessions, ready for prototypes.
+
+    Attributes
+    ----------
+    sessions, events
+        The validated tables (events empty when none were given).
+    stores
+        Session -> its features, masked (:class:`MaskedStore`).
+    labels
+        Session -> the window label of each frame (``neutral``, a condition, or ``""``).
+    quality
+        Session -> the quality columns of ``frames.parquet`` (None: quality pass off).
+    drift
+        Session -> the drift columns (``shift_y``, ``shift_x``, ``shift``); empty without drift
+        correction.
+    mask
+        The HOG cells left out (cells_y, cells_x) bool, or None.
+    template
+        The template face the sessions were registered onto (``fit``: saved with the model).
+    registration
+        One row per session: its transform onto the template and how well it fits.
+    """
+
+    sessions: pd.DataFrame
+    events: pd.DataFrame
+    stores: dict[str, MaskedStore]
+    labels: dict[str, np.ndarray]
+    quality: dict[str, pd.DataFrame] | None
+    drift: dict[str, pd.DataFrame] = field(default_factory=dict)
+    mask: np.ndarray | None = None
+    keep: np.ndarray | None = None
+    template: np.ndarray | None = None
+    registration: pd.DataFrame | None = None
+
+    def frame_extras(self, session: str, n: int) -> pd.DataFrame | None:
+        """Quality and drift columns of a session's first ``n`` frames."""
+        parts = []
+        if self.quality is not None:
+            parts.append(self.quality[session].iloc[:n].reset_index(drop=True))
+        if session in self.drift:
+            d = self.drift[session].iloc[:n].reset_index(drop=True)
+            if self.quality is not None:
+                d = d.drop(columns="large_shift")
+            parts.append(d)
+        return pd.concat(parts, axis=1) if parts else None
+
+
+def prepare(
+    sessions_path: str | Path,
+    events_path: str | Path | None,
+    out: Path,
+    settings: Settings,
+    reporter: Reporter,
+    log,
+    *,
+    scope: str,
+    template: np.ndarray | None = None,
+    model_mask: np.ndarray | None = None,
+) -> Prepared:
+    """Read the tables, register, extract, measure quality and build the mask (see module).
+
+    ``log`` is the :class:`~mouseface.pipeline.RunLog` whose stages are timed.
+    """
+    from mouseface.pipeline import _check_events, _quality_all, extract_all
+
+    with log.stage("read_tables"):
+        sessions = tables.read_sessions(sessions_path)
+        if events_path is not None:
+            events = tables.read_events(events_path, sessions)
+        else:
+            events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
+                                           "event"])
+    alignments, tmpl, reg_rows = None, None, None
+    align = settings.registration.resolved(scope)
+    if align != "none" or settings.registration.drift:
+        with log.stage("registration"):
+            alignments, tmpl, references, templates = _align(
+                sessions, events, settings, reporter, scope=scope, align=align,
+                template=template, model_path=sessions_path)
+            reg_rows = _registration_table(sessions, references, templates, alignments,
+                                           settings)
+    with log.stage("extract"):
+        raw = extract_all(sessions, out, settings, reporter, log, alignments)
+    if events_path is not None:
+        _check_events(events, raw, Path(events_path))
+    mask, keep = _mask(sessions, raw, settings, model_mask, Path(sessions_path))
+    stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
+    labels = {s: label_frames(st.time, events[events["session"] == s],
+                              settings.prototypes.baseline)[0] for s, st in stores.items()}
+    drift = {}
+    if settings.registration.drift:
+        from mouseface.features.registration import drift_table
+
+        for s, st in raw.items():
+            shifts = st.shifts
+            if shifts is not None:
+                drift[s] = drift_table(shifts, settings.registration.shift_threshold)
+    with log.stage("quality"):
+        quality = _quality_all(sessions, stores, labels, drift, settings, reporter)
+    if reg_rows is not None:
+        _write_registration(out, sessions, reg_rows, references, templates, alignments,
+                            settings, raw)
+    return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
+                    reg_rows)
+
+
+# ---------------------------------------------------------------------------- registration
+
+
+def _baseline_windows(events: pd.DataFrame, session: str, baseline: float) -> np.ndarray:
+    ev = events[events["session"] == session]
+    on = ev["onset"].to_numpy(dtype=np.float64)
+    return np.column_stack([on - baseline, on]) if len(on) else np.empty((0, 2))
+
+
+def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: str,
+           align: str, template, model_path):
+    """Reference faces, templates and alignments of every session."""
+    from mouseface.compute import _fps, _roi
+
+    r = settings.registration
+    rows = list(sessions.itertuples(index=False))
+    by_video: dict[tuple, list] = {}
+    for row in rows:
+        by_video.setdefault((row.video, _fps(row)), []).append(row)
+    task = reporter.task("reference faces", total=len(by_video), unit="videos")
+    references: dict[str, np.ndarray] = {}
+    for (video, fps), group in by_video.items():
+        windows = [_baseline_windows(events, g.session, settings.prototypes.baseline)
+                   for g in group]
+        try:
+            faces = reference_faces(video, [_roi(g) for g in group], windows, margin=r.margin,
+                                    fps=fps, chunk_size=settings.compute.chunk_size)
+        except ValueError as exc:
+            raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
+        references.update({g.session: f for g, f in zip(group, faces, strict=True)})
+        task.advance()
+    shapes = {f.shape for f in references.values()}
+    templates: dict[str, np.ndarray | None] = {}
+    tmpl = None
+    if scope == "animal":
+        for _, srows in sessions.groupby("animal", sort=False):
+            first = srows["session"].iloc[0]
+            for s in srows["session"]:
+                templates[s] = None if s == first else references[first]
+    else:
+        if len(shapes) > 1:
+            raise InputError(f"sessions have ROIs of different sizes (regions {sorted(shapes)}):"
+                             " one model needs one face size", model_path)
+        if scope == "all":
+            tmpl = template_face(list(references.values()), align)
+        else:
+            tmpl = template
+            shape = next(iter(shapes))
+            if tmpl is not None and tmpl.shape != shape:
+                raise InputError(f"the model's template is {tmpl.shape} (ROI plus margin) but "
+                                 f"these sessions give {shape}: use ROIs of the model's size",
+                                 model_path)
+        templates = dict.fromkeys(references, tmpl)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            alignments = plan_alignments(references, templates, margin=r.margin, align=align,
+                                         drift=r.drift)
+        except ValueError as exc:
+            raise InputError(str(exc), model_path) from None
+    own = {s: (t if t is not None else references[s]) for s, t in templates.items()}
+    return alignments, tmpl, references, own
+
+
+def _registration_table(sessions, references, templates, alignments, settings) -> pd.DataFrame:
+    from mouseface.features.registration import alignment_score
+
+    m = settings.registration.margin
+    rows = []
+    for row in sessions.itertuples(index=False):
+        s = row.session
+        a = alignments[s]
+        ref = references[s]
+        h, w = ref.shape[0] - 2 * m, ref.shape[1] - 2 * m
+        roi = (m, m, w, h)
+        t = a.transform()
+        meta = a.meta((h, w))
+        rows.append({"session": s, "animal": row.animal,
+                     "rotation_deg": meta["rotation_deg"], "scale": meta["scale"],
+                     "dx": meta["dx"], "dy": meta["dy"],
+                     "r_before": alignment_score(ref, templates[s], None, roi),
+                     "r_after": alignment_score(ref, templates[s], t, roi)})
+    return pd.DataFrame(rows)
+
+
+def _write_registration(out: Path, sessions, table, references, templates, alignments,
+                        settings, stores) -> None:
+    """``registration/sessions.csv`` and a before/after QC figure per template."""
+    from mouseface._atomic import atomic_path
+    from mouseface.features.registration import warp_frames
+    from mouseface.report.registration_figures import registration_qc
+
+    folder = out / "registration"
+    folder.mkdir(parents=True, exist_ok=True)
+    t = table.copy()
+    for col in ("shift_median", "shift_max", "large_shift_frames"):
+        t[col] = np.nan
+    for i, s in enumerate(t["session"]):
+        sh = stores[s].shifts
+        if sh is not None and len(sh):
+            mag = np.hypot(sh[:, 0], sh[:, 1])
+            t.loc[i, "shift_median"] = float(np.nanmedian(mag))
+            t.loc[i, "shift_max"] = float(np.nanmax(mag))
+            t.loc[i, "large_shift_frames"] = int(
+                (mag > settings.registration.shift_threshold).sum())
+    with atomic_path(folder / "sessions.csv") as tmp:
+        t.round(4).to_csv(tmp, index=False)
+    m = settings.registration.margin
+    groups: dict[int, list[str]] = {}
+    for s in t["session"]:
+        groups.setdefault(id(templates[s]), []).append(s)
+    for names in groups.values():
+        ref0 = references[names[0]]
+        h, w = ref0.shape[0] - 2 * m, ref0.shape[1] - 2 * m
+        roi = (m, m, w, h)
+        before = [references[s][m:m + h, m:m + w] for s in names]
+        after = [warp_frames(references[s], alignments[s].transform(), roi) for s in names]
+        tmpl = templates[names[0]][m:m + h, m:m + w]
+        animal = sessions.set_index("session").loc[names[0], "animal"]
+        name = "qc.png" if len(groups) == 1 else f"qc_{animal}.png"
+        registration_qc(before, after, tmpl, folder / name, names=names,
+                        title=f"reference faces onto the template ({len(names)} sessions)"
+                        if len(groups) == 1 else f"animal {animal}: sessions onto its first")
+
+
+# ---------------------------------------------------------------------------- masks
+
+
+def _mask(sessions, stores, settings: Settings, model_mask, path: Path):
+    """The union of the config's, the sessions table's and the model's masks, and which HOG
+    entries it keeps."""
+    from mouseface.features.masks import cell_mask, feature_keep, parse_regions
+
+    texts = [settings.masks.regions]
+    if "mask" in sessions.columns:
+        texts += [v for v in sessions["mask"] if isinstance(v, str)]
+    rects, polys = [], []
+    for text in texts:
+        r, p = parse_regions(text)
+        rects += r
+        polys += p
+    if not rects and not polys and model_mask is None:
+        return None, None
+    st = next(iter(stores.values()))
+    crop = tuple(st.attrs["crop_shape"])
+    hp = settings.hog
+    try:
+        mask = cell_mask(crop, hp.pixels_per_cell, rects, polys) if rects or polys else None
+    except ValueError as exc:
+        raise InputError(f"mask: {exc}", path) from None
+    if model_mask is not None:
+        mm = np.asarray(model_mask, dtype=bool)
+        if mask is not None and mm.shape != mask.shape:
+            raise InputError(f"the model's mask covers {mm.shape} HOG cells, these sessions "
+                             f"{mask.shape}", path)
+        mask = mm if mask is None else (mask | mm)
+    if mask.all():
+        raise InputError("the masks exclude every HOG cell", path)
+    keep = feature_keep(mask, hp.orientations, hp.cells_per_block)
+    if len(keep) != st.n_features:
+        raise InputError(f"a mask over {mask.shape} cells does not fit HOG vectors of "
+                         f"{st.n_features} entries", path)
+    return mask, keep
+
+
+def baseline_index(labels: np.ndarray) -> np.ndarray:
+    """Frames labelled neutral."""
+    return np.flatnonzero(labels == NEUTRAL)
