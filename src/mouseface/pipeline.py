@@ -31,8 +31,6 @@ from mouseface.expressions.trials import (
     trial_scores,
     window_index,
 )
-from mouseface.features.alignment import Alignment
-from mouseface.io import tables
 from mouseface.io.model import load_model, save_model
 from mouseface.io.store import FeatureStore
 
@@ -84,28 +82,6 @@ class RunLog:
 
 
 # ---------------------------------------------------------------------------- stages
-
-
-def extract_all(
-    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log: RunLog,
-    alignments: dict[str, Alignment] | None = None,
-) -> dict[str, FeatureStore]:
-    """Extract (or reuse) the HOG features of every session into ``out/features``."""
-    from mouseface.compute import extract_sessions
-
-    stores = extract_sessions(sessions, out / "features", settings, reporter, alignments)
-    for row in sessions.itertuples(index=False):
-        s = stores[row.session]
-        log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,
-                      frames=s.n_frames, truncated=s.attrs.get("truncated", False))
-    return stores
-
-
-def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: Path) -> None:
-    for session, ev in events.groupby("session", sort=False):
-        t = stores[session].time
-        duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
-        tables.check_events_within(ev, session, duration, path)
 
 
 def _first_trials(events: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
@@ -178,36 +154,6 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
                                            b"mouseface.prototypes": note.encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-
-
-def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
-                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter
-                 ) -> dict[str, pd.DataFrame] | None:
-    """Quality columns of every session (None when the quality pass is off)."""
-    if not settings.quality.enabled:
-        return None
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from mouseface.compute import _fps, _roi
-    from mouseface.features.session_quality import session_quality
-
-    task = reporter.task("quality", total=len(sessions), unit="sessions")
-
-    def one(row) -> pd.DataFrame:
-        d = drift.get(row.session)
-        q = session_quality(
-            row.video, stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
-            roi=_roi(row), fps=_fps(row), chunk_size=settings.compute.chunk_size,
-            large_shift=None if d is None else d["large_shift"].to_numpy(),
-            min_area=settings.quality.min_area, min_z=settings.quality.min_z)
-        task.advance()
-        return q
-
-    # Decoding and the image filters release the GIL: threads keep the cores busy.
-    rows = list(sessions.itertuples(index=False))
-    with ThreadPoolExecutor(max_workers=max(1, min(len(rows), os.cpu_count() or 1))) as pool:
-        return dict(zip([r.session for r in rows], pool.map(one, rows), strict=True))
 
 
 def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):

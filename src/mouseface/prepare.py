@@ -127,8 +127,6 @@ def prepare(
 
     ``log`` is the :class:`~mouseface.pipeline.RunLog` whose stages are timed.
     """
-    from mouseface.pipeline import _check_events, _quality_all, extract_all
-
     with log.stage("read_tables"):
         sessions = tables.read_sessions(sessions_path)
         if events_path is not None:
@@ -168,6 +166,61 @@ def prepare(
                             settings, raw)
     return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
                     reg_rows)
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+def extract_all(
+    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log,
+    alignments: dict | None = None,
+) -> dict[str, FeatureStore]:
+    """Extract (or reuse) the HOG features of every session into ``out/features``."""
+    from mouseface.compute import extract_sessions
+
+    stores = extract_sessions(sessions, out / "features", settings, reporter, alignments)
+    for row in sessions.itertuples(index=False):
+        s = stores[row.session]
+        log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,
+                      frames=s.n_frames, truncated=s.attrs.get("truncated", False))
+    return stores
+
+
+def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: Path) -> None:
+    for session, ev in events.groupby("session", sort=False):
+        t = stores[session].time
+        duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
+        tables.check_events_within(ev, session, duration, path)
+
+
+def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
+                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter
+                 ) -> dict[str, pd.DataFrame] | None:
+    """Quality columns of every session (None when the quality pass is off)."""
+    if not settings.quality.enabled:
+        return None
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mouseface.compute import _fps, _roi
+    from mouseface.features.session_quality import session_quality
+
+    task = reporter.task("quality", total=len(sessions), unit="sessions")
+
+    def one(row) -> pd.DataFrame:
+        d = drift.get(row.session)
+        q = session_quality(
+            row.video, stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
+            roi=_roi(row), fps=_fps(row), chunk_size=settings.compute.chunk_size,
+            large_shift=None if d is None else d["large_shift"].to_numpy(),
+            min_area=settings.quality.min_area, min_z=settings.quality.min_z)
+        task.advance()
+        return q
+
+    # Decoding and the image filters release the GIL: threads keep the cores busy.
+    rows = list(sessions.itertuples(index=False))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(rows), os.cpu_count() or 1))) as pool:
+        return dict(zip([r.session for r in rows], pool.map(one, rows), strict=True))
 
 
 # ---------------------------------------------------------------------------- registration

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import fft as sfft
@@ -218,9 +219,13 @@ def estimate_shifts(
     factor = int(upsample_factor)
     if factor < 1:
         raise ValueError(f"upsample_factor must be a positive integer; got {upsample_factor!r}")
-    h, w = ref.shape
-    win = (_hann((h, w)) if window else np.ones((h, w))).astype(np.float32)
-    ref_f = np.conj(sfft.rfft2((ref - ref.mean()) * win))
+    h0, w0 = ref.shape
+    win = (_hann((h0, w0)) if window else np.ones((h0, w0))).astype(np.float32)
+    # Windowed images fade to zero at their borders, so zero-padding them to a fast FFT size
+    # changes nothing but the speed (a 184-px side has the prime factor 23).
+    h, w = ((sfft.next_fast_len(h0, real=True), sfft.next_fast_len(w0, real=True)) if window
+            else (h0, w0))
+    ref_f = np.conj(sfft.rfft2((ref - ref.mean()) * win, s=(h, w)))
     out = np.zeros((len(batch), 2))
     mid = np.array([h // 2, w // 2])
     size = np.array([h, w])
@@ -228,7 +233,7 @@ def estimate_shifts(
     for s in range(0, len(batch), step):
         f = batch[s:s + step].astype(np.float32)
         f -= f.mean(axis=(1, 2), keepdims=True)
-        prod = sfft.rfft2(f * win) * ref_f
+        prod = sfft.rfft2(f * win, s=(h, w)) * ref_f
         if normalization == "phase":
             mag = np.abs(prod)
             floor = np.float32(1e-6) * mag.max(axis=(1, 2), keepdims=True) + np.float32(1e-30)
@@ -364,54 +369,85 @@ def warp_frames(
         raise ValueError(f"order must be 0, 1 or 3; got {order!r}")
     shape = tuple(output_shape) if output_shape is not None else (h_in, w_in)
     x0, y0, w, h = _check_roi(roi, shape)
-    yy, xx = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float64)
-    if transform is not None:
-        src = transform.inverse(np.column_stack([xx.ravel(), yy.ravel()]))
-        xx, yy = src[:, 0].reshape(h, w), src[:, 1].reshape(h, w)
+    s = None
     if shifts is not None:
         s = np.asarray(shifts, dtype=np.float64).reshape(-1, 2)
         if len(s) != n:
             raise ValueError(f"got {len(s)} shifts for {n} frames")
+    if order == 1:
+        # one compiled pass: output pixel -> source coordinates -> bilinear sample
+        inv = (np.eye(3) if transform is None
+               else np.linalg.inv(np.asarray(transform.params, dtype=np.float64)))
+        src = batch.view(np.uint8) if batch.dtype == np.bool_ else batch
+        integer = np.issubdtype(batch.dtype, np.integer)
+        # integers are rounded and clipped in the kernel; other types go through float64
+        values = np.empty((n, h, w), dtype=batch.dtype if integer else np.float64)
+        lo, hi = ((float(np.iinfo(batch.dtype).min), float(np.iinfo(batch.dtype).max))
+                  if integer else (0.0, 0.0))
+        _bilinear_affine(np.ascontiguousarray(src), np.ascontiguousarray(inv[:2]),
+                         np.zeros((n, 2)) if s is None else s, x0, y0,
+                         mode == "constant", float(cval), integer, lo, hi, values)
+        out = values if integer else _out_dtype(values, batch.dtype)
+        return out[0] if single else out
+    yy, xx = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float64)
+    if transform is not None:
+        src = transform.inverse(np.column_stack([xx.ravel(), yy.ravel()]))
+        xx, yy = src[:, 0].reshape(h, w), src[:, 1].reshape(h, w)
+    if s is not None:
         yy = yy[None] + s[:, 0, None, None]
         xx = xx[None] + s[:, 1, None, None]
     else:
         yy, xx = yy[None], xx[None]
     yy = np.broadcast_to(yy, (n, h, w))
     xx = np.broadcast_to(xx, (n, h, w))
-    if order == 1:
-        values = _bilinear(batch, yy, xx, mode, cval)
-    else:
-        values = np.empty((n, h, w), dtype=np.float64)
-        nd_mode = "nearest" if mode == "edge" else "constant"
-        for i in range(n):
-            values[i] = ndimage.map_coordinates(batch[i].astype(np.float64),
-                                                [yy[i], xx[i]], order=order, mode=nd_mode,
-                                                cval=cval)
+    values = np.empty((n, h, w), dtype=np.float64)
+    nd_mode = "nearest" if mode == "edge" else "constant"
+    for i in range(n):
+        values[i] = ndimage.map_coordinates(batch[i].astype(np.float64),
+                                            [yy[i], xx[i]], order=order, mode=nd_mode,
+                                            cval=cval)
     out = _out_dtype(values, batch.dtype)
     return out[0] if single else out
 
 
-def _bilinear(batch: np.ndarray, yy: np.ndarray, xx: np.ndarray, mode: str,
-              cval: float) -> np.ndarray:
-    n, h_in, w_in = batch.shape
-    # snap coordinates within 1e-9 of an integer (exact copies for whole-pixel moves)
-    yy = np.where(np.abs(yy - np.rint(yy)) < 1e-9, np.rint(yy), yy)
-    xx = np.where(np.abs(xx - np.rint(xx)) < 1e-9, np.rint(xx), xx)
-    outside = (yy < 0) | (yy > h_in - 1) | (xx < 0) | (xx > w_in - 1)
-    yc = np.clip(yy, 0, h_in - 1)
-    xc = np.clip(xx, 0, w_in - 1)
-    y0 = np.minimum(np.floor(yc).astype(np.intp), max(h_in - 2, 0))
-    x0 = np.minimum(np.floor(xc).astype(np.intp), max(w_in - 2, 0))
-    fy, fx = yc - y0, xc - x0
-    y1, x1 = np.minimum(y0 + 1, h_in - 1), np.minimum(x0 + 1, w_in - 1)
-    i = np.arange(n)[:, None, None]
-    b = batch
-    top = b[i, y0, x0] * (1 - fx) + b[i, y0, x1] * fx
-    bottom = b[i, y1, x0] * (1 - fx) + b[i, y1, x1] * fx
-    values = top * (1 - fy) + bottom * fy
-    if mode == "constant":
-        values = np.where(outside, cval, values)
-    return values
+@numba.njit(cache=True, nogil=True)
+def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi,
+                     out):  # pragma: no cover
+    """Bilinear samples of ``batch`` at ``inv @ (x, y, 1) + (dx_i, dy_i)`` for every output
+    pixel ``(x0 + c, y0 + r)``; coordinates within 1e-9 of an integer snap to it (whole-pixel
+    moves are exact copies); outside the frame: the nearest edge, or ``cval``. With
+    ``integer`` the values are rounded and clipped to ``[lo, hi]``."""
+    n, hi_, wi = batch.shape
+    h, w = out.shape[1], out.shape[2]
+    ymax, xmax = max(hi_ - 2, 0), max(wi - 2, 0)
+    for i in range(n):
+        dy, dx = shifts[i, 0], shifts[i, 1]
+        for r in range(h):
+            yo = y0 + r
+            for c in range(w):
+                xo = x0 + c
+                xs = inv[0, 0] * xo + inv[0, 1] * yo + inv[0, 2] + dx
+                ys = inv[1, 0] * xo + inv[1, 1] * yo + inv[1, 2] + dy
+                rx, ry = np.rint(xs), np.rint(ys)
+                if abs(xs - rx) < 1e-9:
+                    xs = rx
+                if abs(ys - ry) < 1e-9:
+                    ys = ry
+                if constant and (ys < 0 or ys > hi_ - 1 or xs < 0 or xs > wi - 1):
+                    v = cval
+                else:
+                    yc = min(max(ys, 0.0), hi_ - 1.0)
+                    xc = min(max(xs, 0.0), wi - 1.0)
+                    ya = min(int(np.floor(yc)), ymax)
+                    xa = min(int(np.floor(xc)), xmax)
+                    fy, fx = yc - ya, xc - xa
+                    yb, xb = min(ya + 1, hi_ - 1), min(xa + 1, wi - 1)
+                    top = batch[i, ya, xa] * (1.0 - fx) + batch[i, ya, xb] * fx
+                    bottom = batch[i, yb, xa] * (1.0 - fx) + batch[i, yb, xb] * fx
+                    v = top * (1.0 - fy) + bottom * fy
+                if integer:
+                    v = min(max(np.rint(v), lo), hi)
+                out[i, r, c] = v
 
 
 def _crop(img: np.ndarray, roi: _Roi) -> np.ndarray:
