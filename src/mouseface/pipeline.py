@@ -344,10 +344,8 @@ def score(
     log = RunLog("score", settings)
     reporter = Reporter(quiet)
     with reporter.live():
-        model_mask = meta.get("mask")
         p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="model",
-                    template=template,
-                    model_mask=None if model_mask is None else np.asarray(model_mask, bool))
+                    template=template, model_regions=meta.get("mask_regions", ""))
         sessions, events, stores = p.sessions, p.events, p.stores
         shape = tuple(meta["feature_shape"])
         for s, st in stores.items():
@@ -432,6 +430,7 @@ def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, **extra
         full[k] = SimpleNamespace(classes_=m.classes_, prototypes_=protos)
     if p.mask is not None:
         extra["mask"] = p.mask.astype(int).tolist()
+        extra["mask_regions"] = p.mask_regions
     extra["crop_shape"] = list(st.attrs.get("crop_shape", []))
     arrays = {"template": p.template} if p.template is not None else {}
     save_model(path, full, mode=mode, settings=settings, feature_shape=st.feature_shape,

@@ -30,6 +30,7 @@ from mouseface.config import Settings
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.trials import label_frames
 from mouseface.features.alignment import (
+    fill_masked,
     plan_alignments,
     reference_faces,
     template_face,
@@ -85,6 +86,8 @@ class Prepared:
         The template face the sessions were registered onto (``fit``: saved with the model).
     registration
         One row per session: its transform onto the template and how well it fits.
+    mask_regions
+        Every mask region in force, as text (saved with a model).
     """
 
     sessions: pd.DataFrame
@@ -97,6 +100,7 @@ class Prepared:
     keep: np.ndarray | None = None
     template: np.ndarray | None = None
     registration: pd.DataFrame | None = None
+    mask_regions: str = ""
 
     def frame_extras(self, session: str, n: int) -> pd.DataFrame | None:
         """Quality and drift columns of a session's first ``n`` frames."""
@@ -121,11 +125,12 @@ def prepare(
     *,
     scope: str,
     template: np.ndarray | None = None,
-    model_mask: np.ndarray | None = None,
+    model_regions: str = "",
 ) -> Prepared:
     """Read the tables, register, extract, measure quality and build the mask (see module).
 
-    ``log`` is the :class:`~mouseface.pipeline.RunLog` whose stages are timed.
+    ``log`` is the :class:`~mouseface.pipeline.RunLog` whose stages are timed;
+    ``model_regions`` the mask regions a saved model was fitted with.
     """
     with log.stage("read_tables"):
         sessions = tables.read_sessions(sessions_path)
@@ -134,20 +139,21 @@ def prepare(
         else:
             events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
                                            "event"])
+    regions = _regions(sessions, settings, model_regions, Path(sessions_path))
     alignments, tmpl, reg_rows = None, None, None
     align = settings.registration.resolved(scope)
     if align != "none" or settings.registration.drift:
         with log.stage("registration"):
             alignments, tmpl, references, templates = _align(
                 sessions, events, settings, reporter, scope=scope, align=align,
-                template=template, model_path=sessions_path)
+                template=template, model_path=sessions_path, regions=regions)
             reg_rows = _registration_table(sessions, references, templates, alignments,
                                            settings)
     with log.stage("extract"):
         raw = extract_all(sessions, out, settings, reporter, log, alignments)
     if events_path is not None:
         _check_events(events, raw, Path(events_path))
-    mask, keep = _mask(sessions, raw, settings, model_mask, Path(sessions_path))
+    mask, keep = _mask(regions, raw, settings, Path(sessions_path))
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
     labels = {s: label_frames(st.time, events[events["session"] == s],
                               settings.prototypes.baseline)[0] for s, st in stores.items()}
@@ -160,12 +166,12 @@ def prepare(
             if shifts is not None:
                 drift[s] = drift_table(shifts, settings.registration.shift_threshold)
     with log.stage("quality"):
-        quality = _quality_all(sessions, stores, labels, drift, settings, reporter)
+        quality = _quality_all(sessions, stores, labels, drift, settings, reporter, regions)
     if reg_rows is not None:
         _write_registration(out, sessions, reg_rows, references, templates, alignments,
-                            settings, raw)
+                            settings, raw, per_animal=scope == "animal")
     return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
-                    reg_rows)
+                    reg_rows, _regions_text(regions))
 
 
 # ---------------------------------------------------------------------------- stages
@@ -194,8 +200,8 @@ def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: P
 
 
 def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
-                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter
-                 ) -> dict[str, pd.DataFrame] | None:
+                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter,
+                 regions=((), ())) -> dict[str, pd.DataFrame] | None:
     """Quality columns of every session (None when the quality pass is off)."""
     if not settings.quality.enabled:
         return None
@@ -213,6 +219,7 @@ def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndar
             row.video, stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
             roi=_roi(row), fps=_fps(row), chunk_size=settings.compute.chunk_size,
             large_shift=None if d is None else d["large_shift"].to_numpy(),
+            masked=regions if (regions[0] or regions[1]) else None,
             min_area=settings.quality.min_area, min_z=settings.quality.min_z)
         task.advance()
         return q
@@ -233,7 +240,7 @@ def _baseline_windows(events: pd.DataFrame, session: str, baseline: float) -> np
 
 
 def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: str,
-           align: str, template, model_path):
+           align: str, template, model_path, regions):
     """Reference faces, templates and alignments of every session."""
     from mouseface.compute import _fps, _roi
 
@@ -254,6 +261,15 @@ def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: s
             raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
         references.update({g.session: f for g, f in zip(group, faces, strict=True)})
         task.advance()
+    masks = {}
+    if regions[0] or regions[1]:
+        from mouseface.features.masks import region_pixels
+
+        m = r.margin
+        for s, f in references.items():
+            h, w = f.shape[0] - 2 * m, f.shape[1] - 2 * m
+            masks[s] = np.pad(region_pixels((h, w), *regions), m)
+            references[s] = fill_masked(f, masks[s])
     shapes = {f.shape for f in references.values()}
     templates: dict[str, np.ndarray | None] = {}
     tmpl = None
@@ -280,7 +296,7 @@ def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: s
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             alignments = plan_alignments(references, templates, margin=r.margin, align=align,
-                                         drift=r.drift)
+                                         drift=r.drift, masks=masks)
         except ValueError as exc:
             raise InputError(str(exc), model_path) from None
     own = {s: (t if t is not None else references[s]) for s, t in templates.items()}
@@ -309,8 +325,9 @@ def _registration_table(sessions, references, templates, alignments, settings) -
 
 
 def _write_registration(out: Path, sessions, table, references, templates, alignments,
-                        settings, stores) -> None:
-    """``registration/sessions.csv`` and a before/after QC figure per template."""
+                        settings, stores, *, per_animal: bool) -> None:
+    """``registration/sessions.csv`` and a before/after QC figure per template
+    (``qc_<animal>.png`` for per-animal templates, else ``qc.png``)."""
     from mouseface._atomic import atomic_path
     from mouseface.features.registration import warp_frames
     from mouseface.report.registration_figures import registration_qc
@@ -342,45 +359,54 @@ def _write_registration(out: Path, sessions, table, references, templates, align
         after = [warp_frames(references[s], alignments[s].transform(), roi) for s in names]
         tmpl = templates[names[0]][m:m + h, m:m + w]
         animal = sessions.set_index("session").loc[names[0], "animal"]
-        name = "qc.png" if len(groups) == 1 else f"qc_{animal}.png"
+        name = f"qc_{animal}.png" if per_animal else "qc.png"
         registration_qc(before, after, tmpl, folder / name, names=names,
-                        title=f"reference faces onto the template ({len(names)} sessions)"
-                        if len(groups) == 1 else f"animal {animal}: sessions onto its first")
+                        title=f"animal {animal}: sessions onto its first" if per_animal
+                        else f"reference faces onto the template ({len(names)} sessions)")
 
 
 # ---------------------------------------------------------------------------- masks
 
 
-def _mask(sessions, stores, settings: Settings, model_mask, path: Path):
-    """The union of the config's, the sessions table's and the model's masks, and which HOG
-    entries it keeps."""
-    from mouseface.features.masks import cell_mask, feature_keep, parse_regions
+def _regions(sessions, settings: Settings, model_regions: str, path: Path):
+    """Rectangles and polygons of the config, the sessions table's ``mask`` column and the
+    saved model: one mask for every session (prototypes compare the same cells)."""
+    from mouseface.features.masks import parse_regions
 
-    texts = [settings.masks.regions]
+    texts = [settings.masks.regions, model_regions]
     if "mask" in sessions.columns:
         texts += [v for v in sessions["mask"] if isinstance(v, str)]
     rects, polys = [], []
     for text in texts:
-        r, p = parse_regions(text)
-        rects += r
-        polys += p
-    if not rects and not polys and model_mask is None:
+        try:
+            r, p = parse_regions(text)
+        except ValueError as exc:
+            raise InputError(f"mask: {exc}", path) from None
+        rects += [x for x in r if x not in rects]
+        polys += [x for x in p if x not in polys]
+    return rects, polys
+
+
+def _regions_text(regions) -> str:
+    rects, polys = regions
+    parts = [",".join(f"{v:g}" for v in r) for r in rects]
+    parts += ["poly:" + ",".join(f"{v:g}" for pt in p for v in pt) for p in polys]
+    return "; ".join(parts)
+
+
+def _mask(regions, stores, settings: Settings, path: Path):
+    """The HOG cells the mask regions exclude, and which HOG entries are kept."""
+    from mouseface.features.masks import cell_mask, feature_keep
+
+    if not regions[0] and not regions[1]:
         return None, None
     st = next(iter(stores.values()))
     crop = tuple(st.attrs["crop_shape"])
     hp = settings.hog
     try:
-        mask = cell_mask(crop, hp.pixels_per_cell, rects, polys) if rects or polys else None
+        mask = cell_mask(crop, hp.pixels_per_cell, *regions)
     except ValueError as exc:
         raise InputError(f"mask: {exc}", path) from None
-    if model_mask is not None:
-        mm = np.asarray(model_mask, dtype=bool)
-        if mask is not None and mm.shape != mask.shape:
-            raise InputError(f"the model's mask covers {mm.shape} HOG cells, these sessions "
-                             f"{mask.shape}", path)
-        mask = mm if mask is None else (mask | mm)
-    if mask.all():
-        raise InputError("the masks exclude every HOG cell", path)
     keep = feature_keep(mask, hp.orientations, hp.cells_per_block)
     if len(keep) != st.n_features:
         raise InputError(f"a mask over {mask.shape} cells does not fit HOG vectors of "

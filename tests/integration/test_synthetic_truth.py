@@ -65,7 +65,8 @@ def test_neutral_frames_are_nearest_the_neutral_prototype(results, experiment):
     assert calm > max(full.values())
 
 
-def test_prototypes_fitted_on_some_animals_score_the_others(experiment, tmp_path):
+@pytest.mark.parametrize("mode", ["transfer", "pooled"])
+def test_prototypes_fitted_on_some_animals_score_the_others(experiment, tmp_path, mode):
     sessions, events = experiment.sessions, experiment.events
     animals = sorted(sessions["animal"].unique())
     train, test = animals[:3], animals[3:]
@@ -77,12 +78,14 @@ def test_prototypes_fitted_on_some_animals_score_the_others(experiment, tmp_path
         paths[name] = (tmp_path / f"{name}_sessions.csv", tmp_path / f"{name}_events.csv")
         s.to_csv(paths[name][0], index=False)
         e.to_csv(paths[name][1], index=False)
-    pipeline.fit(*paths["train"], tmp_path / "model", settings=SETTINGS, quiet=True)
+    settings = SETTINGS.model_copy(update={
+        "prototypes": SETTINGS.prototypes.model_copy(update={"mode": mode})})
+    pipeline.fit(*paths["train"], tmp_path / "model", settings=settings, quiet=True)
     scored = pipeline.score(tmp_path / "model", *paths["test"], tmp_path / "scored", quiet=True,
                             report=False)
     trials = pd.read_csv(scored / "trials.csv")
     accuracy = pipeline.trial_accuracy(trials)
-    print(f"held-out animal {test}: top prototype is the true condition in {accuracy:.0%} of "
-          f"{len(trials)} trials")
+    print(f"{mode}: held-out animal {test}: top prototype is the true condition in "
+          f"{accuracy:.0%} of {len(trials)} trials")
     assert len(trials) == len(CONDITIONS) * 4
     assert accuracy >= 0.9

@@ -86,11 +86,18 @@ class Alignment:
     reference
         The session's reference face over the region (float32), for drift; None: no drift
         correction.
+    fill
+        Masked pixels of the region (bool), set to ``fill_value`` in every frame before drift
+        and warp, so that nothing inside a mask moves the face; None: no mask.
+    fill_value
+        The reference face's mean outside the mask.
     """
 
     margin: int
     matrix: np.ndarray | None = None
     reference: np.ndarray | None = None
+    fill: np.ndarray | None = None
+    fill_value: float = 0.0
 
     @property
     def drift(self) -> bool:
@@ -107,6 +114,8 @@ class Alignment:
             h.update(np.round(np.asarray(self.matrix, np.float64), 6).tobytes())
         if self.reference is not None:
             h.update(np.asarray(self.reference, np.float32).tobytes())
+        if self.fill is not None:
+            h.update(np.packbits(self.fill).tobytes() + str(self.fill_value).encode())
         return h.hexdigest()
 
     def meta(self, roi_shape: tuple[int, int]) -> dict:
@@ -122,6 +131,9 @@ class Alignment:
               ) -> tuple[np.ndarray, np.ndarray | None]:
         """Registered ROI crops (N, h, w) uint8 of full-region frames, and their drift (N, 2)."""
         h, w = roi_shape
+        if self.fill is not None:
+            frames = frames.copy()
+            frames[:, self.fill] = np.asarray(self.fill_value).astype(frames.dtype)
         shifts = reg.estimate_shifts(frames, self.reference) if self.drift else None
         crops = reg.warp_frames(frames, self.transform(), (self.margin, self.margin, w, h),
                                 shifts=shifts)
@@ -205,12 +217,16 @@ def plan_alignments(
     margin: int,
     align: str = "translation",
     drift: bool = True,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Alignment]:
     """Each session's :class:`Alignment`: its transform onto its template, its drift reference.
 
     ``templates[s]`` None means session ``s`` is its own template (identity transform).
+    ``masks[s]`` (region-size bool) are the session's masked pixels; give references and
+    templates already filled (:func:`fill_masked`).
     """
     kw = {"rotation": align == "similarity", "scale": align == "similarity"}
+    masks = masks or {}
     out = {}
     for s, ref in references.items():
         template = templates.get(s)
@@ -220,7 +236,23 @@ def plan_alignments(
                 raise ValueError(f"session {s}: its region {ref.shape} differs from the "
                                  f"template's {template.shape}: use ROIs of one size")
             matrix = reg.estimate_similarity_transform(ref, template, **kw).params
-        out[s] = Alignment(margin, matrix, ref if drift else None)
+        fill = masks.get(s)
+        value = 0.0
+        if fill is not None and fill.any():
+            value = float(np.round(ref[~fill].mean())) if (~fill).any() else 0.0
+        else:
+            fill = None
+        out[s] = Alignment(margin, matrix, ref if drift else None, fill, value)
+    return out
+
+
+def fill_masked(face: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """A reference face with its masked pixels set to its (rounded) mean outside the mask, the
+    value :class:`Alignment` gives those pixels in every frame."""
+    if mask is None or not mask.any() or mask.all():
+        return face
+    out = face.copy()
+    out[mask] = np.round(face[~mask].mean())
     return out
 
 

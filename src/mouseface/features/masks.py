@@ -28,7 +28,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.draw import polygon2mask
 
-__all__ = ["cell_mask", "feature_keep", "apply_cell_mask", "parse_regions"]
+__all__ = ["cell_mask", "region_pixels", "feature_keep", "apply_cell_mask", "parse_regions"]
 
 _Rect = tuple[float, float, float, float]
 _Poly = Sequence[tuple[float, float]]
@@ -84,6 +84,32 @@ def cell_mask(
     ny, nx = h // cy, w // cx
     if ny < 1 or nx < 1:
         raise ValueError(f"a {h} x {w} crop holds no whole {cy} x {cx} cell")
+    region = region_pixels((h, w), rectangles, polygons)
+    if region.any():
+        region = ndimage.binary_dilation(region, structure=np.ones((3, 3), bool))
+    cells = region[: ny * cy, : nx * cx].reshape(ny, cy, nx, cx).any(axis=(1, 3))
+    if cells.all():
+        raise ValueError("the mask excludes every HOG cell: nothing would be left to compare")
+    return cells
+
+
+def region_pixels(
+    crop_shape: tuple[int, int],
+    rectangles: Sequence[_Rect] = (),
+    polygons: Sequence[_Poly] = (),
+) -> np.ndarray:
+    """The pixels of a crop that rectangles and polygons cover, (H, W) bool.
+
+    A pixel counts when the region covers any part of it (a polygon's outline included).
+    Registration fills these pixels before it measures or warps anything, so that what
+    happens inside a mask never moves the face.
+
+    Examples
+    --------
+    >>> region_pixels((4, 5), rectangles=[(1, 1, 2, 1.5)]).astype(int).tolist()
+    [[0, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 0]]
+    """
+    h, w = (int(v) for v in crop_shape)
     region = np.zeros((h, w), dtype=bool)
     for rect in rectangles:
         try:
@@ -106,12 +132,7 @@ def cell_mask(
             xs = np.clip(np.linspace(xa, xb, n), 0, w - 1).astype(int)
             ys = np.clip(np.linspace(ya, yb, n), 0, h - 1).astype(int)
             region[ys, xs] = True
-    if region.any():
-        region = ndimage.binary_dilation(region, structure=np.ones((3, 3), bool))
-    cells = region[: ny * cy, : nx * cx].reshape(ny, cy, nx, cx).any(axis=(1, 3))
-    if cells.all():
-        raise ValueError("the mask excludes every HOG cell: nothing would be left to compare")
-    return cells
+    return region
 
 
 def feature_keep(

@@ -34,6 +34,7 @@ def session_quality(
     chunk_size: int = 256,
     max_reference: int = 200,
     large_shift: np.ndarray | None = None,
+    masked: tuple | None = None,
     **thresholds,
 ) -> pd.DataFrame:
     """The quality columns of ``frames.parquet`` for one session (one row per stored frame).
@@ -53,11 +54,29 @@ def session_quality(
         At most this many (the earliest) baseline frames build the neutral reference.
     large_shift
         Frames whose drift exceeded the threshold (from the registration), flagged too.
+    masked
+        ``(rectangles, polygons)`` of the masks, in crop pixels: those pixels are set to
+        mid-gray before anything is measured, so nothing inside a mask raises a flag.
     **thresholds
         Passed to :func:`mouseface.features.quality.quality_table`.
     """
     n = store.n_frames
     time = store.time
+    fill = None
+    if masked is not None:
+        from mouseface.features.masks import region_pixels
+
+        with open_video(video, roi=roi, fps=fps) as reader:
+            _, _, w, h = reader.roi
+        fill = region_pixels((h, w), *masked)
+
+    def clean(frames: np.ndarray) -> np.ndarray:
+        if fill is None or not fill.any():
+            return frames
+        frames = frames.copy()
+        frames[:, fill] = 128
+        return frames
+
     base = np.asarray(baseline_index, dtype=np.int64)
     base = base[base < n]
     reference = None
@@ -66,16 +85,17 @@ def session_quality(
         crops = []
         with open_video(video, roi=roi, fps=fps) as reader:
             for chunk in reader.iter_chunks(chunk_size=chunk_size, stop=int(wanted[-1]) + 1):
-                crops.append(chunk.frames[np.isin(chunk.index, wanted)])
+                crops.append(clean(chunk.frames[np.isin(chunk.index, wanted)]))
         reference = occlusion_reference(np.concatenate(crops))
     metrics, occlusion = [], []
     previous = None
     with open_video(video, roi=roi, fps=fps) as reader:
         for chunk in reader.iter_chunks(chunk_size=chunk_size, stop=n):
-            metrics.append(frame_metrics(chunk.frames, previous))
+            frames = clean(chunk.frames)
+            metrics.append(frame_metrics(frames, previous))
             if reference is not None:
-                occlusion.append(occlusion_area(chunk.frames, reference))
-            previous = chunk.frames[-1]
+                occlusion.append(occlusion_area(frames, reference))
+            previous = frames[-1]
     m = pd.concat(metrics, ignore_index=True).iloc[:n]
     occ = np.concatenate(occlusion)[:n] if occlusion else None
     z = None
