@@ -202,32 +202,43 @@ def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: P
 def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
                  drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter,
                  regions=((), ())) -> dict[str, pd.DataFrame] | None:
-    """Quality columns of every session (None when the quality pass is off)."""
+    """Quality columns of every session (None when the quality pass is off); sessions that
+    share a video are measured in one decoding pass."""
     if not settings.quality.enabled:
         return None
     import os
     from concurrent.futures import ThreadPoolExecutor
 
     from mouseface.compute import _fps, _roi
-    from mouseface.features.session_quality import session_quality
+    from mouseface.features.session_quality import QualityTarget, video_quality
 
+    by_video: dict[tuple, list] = {}
+    for row in sessions.itertuples(index=False):
+        by_video.setdefault((row.video, _fps(row)), []).append(row)
     task = reporter.task("quality", total=len(sessions), unit="sessions")
+    masked = regions if (regions[0] or regions[1]) else None
 
-    def one(row) -> pd.DataFrame:
-        d = drift.get(row.session)
-        q = session_quality(
-            row.video, stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
-            roi=_roi(row), fps=_fps(row), chunk_size=settings.compute.chunk_size,
-            large_shift=None if d is None else d["large_shift"].to_numpy(),
-            masked=regions if (regions[0] or regions[1]) else None,
-            min_area=settings.quality.min_area, min_z=settings.quality.min_z)
-        task.advance()
-        return q
+    def one(item) -> dict[str, pd.DataFrame]:
+        (video, fps), rows = item
+        targets = []
+        for row in rows:
+            d = drift.get(row.session)
+            targets.append(QualityTarget(
+                stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
+                _roi(row), None if d is None else d["large_shift"].to_numpy()))
+        tables = video_quality(video, targets, fps=fps, chunk_size=settings.compute.chunk_size,
+                               masked=masked, min_area=settings.quality.min_area,
+                               min_z=settings.quality.min_z)
+        task.advance(len(rows))
+        return {row.session: q for row, q in zip(rows, tables, strict=True)}
 
     # Decoding and the image filters release the GIL: threads keep the cores busy.
-    rows = list(sessions.itertuples(index=False))
-    with ThreadPoolExecutor(max_workers=max(1, min(len(rows), os.cpu_count() or 1))) as pool:
-        return dict(zip([r.session for r in rows], pool.map(one, rows), strict=True))
+    items = list(by_video.items())
+    out: dict[str, pd.DataFrame] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
+        for part in pool.map(one, items):
+            out.update(part)
+    return {s: out[s] for s in sessions["session"]}
 
 
 # ---------------------------------------------------------------------------- registration
