@@ -339,7 +339,7 @@ def _write_registration(out: Path, sessions, table, references, templates, align
                         settings, stores, *, per_animal: bool) -> None:
     """``registration/sessions.csv`` and a before/after QC figure per template
     (``qc_<animal>.png`` for per-animal templates, else ``qc.png``)."""
-    from mouseface._atomic import atomic_path
+    from mouseface._atomic import atomic_path, write_json
     from mouseface.features.registration import warp_frames
     from mouseface.report.registration_figures import registration_qc
 
@@ -358,6 +358,19 @@ def _write_registration(out: Path, sessions, table, references, templates, align
                 (mag > settings.registration.shift_threshold).sum())
     with atomic_path(folder / "sessions.csv") as tmp:
         t.round(4).to_csv(tmp, index=False)
+    r = settings.registration
+    write_json(folder / "summary.json", {
+        "align": r.resolved("animal" if per_animal else "all"), "drift": r.drift,
+        "margin": r.margin, "template": "each animal's first session" if per_animal else
+        "mean face of the model's training sessions", "sessions": len(t),
+        "largest_offset_px": round(float(np.hypot(t["dx"], t["dy"]).max()), 3),
+        "largest_rotation_deg": round(float(t["rotation_deg"].abs().max()), 3),
+        "worst_r_after": round(float(t["r_after"].min()), 3),
+        "median_drift_px": round(float(np.nanmedian(t["shift_median"])), 3)
+        if t["shift_median"].notna().any() else None,
+        "large_shift_frames": int(t["large_shift_frames"].sum())
+        if t["large_shift_frames"].notna().any() else 0,
+        "per_session": "registration/sessions.csv"})
     m = settings.registration.margin
     groups: dict[int, list[str]] = {}
     for s in t["session"]:

@@ -340,7 +340,9 @@ def _prototypes(res: TidyResults, results_dir: Path, n_frames: int, ppc: tuple,
     models = res.models[:max_animals]
     for key in models:
         i = res.models.index(key)
-        hogs = {n: res.prototypes[n][i] for n in names if np.isfinite(res.prototypes[n][i]).all()}
+        # NaN: a condition the animal lacks (all entries) or cells under a mask (some)
+        hogs = {n: np.nan_to_num(res.prototypes[n][i]) for n in names
+                if np.isfinite(res.prototypes[n][i]).any()}
         shown = [n for n in names if n in hogs]
         f = res.frames if key == "pooled" else res.frames[res.frames["animal"] == key]
         picks = {n: _pick_frames(f, n, n_frames) for n in shown}
@@ -516,12 +518,14 @@ def _css_width(png: bytes) -> int | None:
     return max(1, round(width * figures.DPI / dpi))
 
 
-_EXTRA_DIRS = (("analysis", "Expression analyses"), ("neural", "Neural correlates"))
+_EXTRA_DIRS = (("registration", "Faces that line up"), ("analysis", "Expression analyses"),
+               ("neural", "Neural correlates"))
 _JSON_LIMIT = 20_000
 
 
 def _extras(results_dir: Path) -> list[dict[str, Any]]:
-    """PNG figures and JSON summaries under ``analysis/`` and ``neural/``, when they exist."""
+    """PNG figures and JSON summaries under ``registration/``, ``analysis/`` and ``neural/``,
+    when they exist."""
     out = []
     for sub, heading in _EXTRA_DIRS:
         folder = results_dir / sub

@@ -68,13 +68,15 @@ def test_report_is_self_contained_with_every_section(results):
     assert path == results / "report.html"
     html = path.read_text()
     for section in ("summary", "prototypes", "traces", "aligned", "heatmaps", "scores",
-                    "warnings"):
+                    "registration", "warnings"):
         assert f'id="{section}"' in html
     # no network: no external scripts, styles or images
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
     images = _images(html)
-    assert len(images) == 6  # 2 prototype figures, traces, aligned, heatmaps, score matrix
+    # 2 prototype figures, traces, aligned, heatmaps, score matrix, 2 registration QC figures
+    assert len(images) == 8
+    assert "registration/qc_mA.png" in html and "registration/summary.json" in html
     assert all(i.startswith(b"\x89PNG") for i in images)
     # run summary: settings, versions, inputs; no warnings and no failed section
     assert "hog.pixels_per_cell" in html and "pynwb" in html and "mA_s1.mp4" in html
@@ -109,7 +111,7 @@ def test_report_shows_warnings_and_extra_figures(results, tmp_path):
     assert 'id="analysis"' in html and 'id="neural"' in html
     assert "analysis/confusion.png" in html and "neural/correlations.png" in html
     assert "analysis/summary.json" in html and "&#34;classify&#34;" in html
-    assert len(_images(html)) == 8  # the temporary file is left out
+    assert len(_images(html)) == 10  # the temporary file is left out
     assert "Showing 1 of 2 sessions" in html
 
 
@@ -126,7 +128,7 @@ def test_report_without_videos_still_draws(results, tmp_path):
     with pytest.warns(UserWarning, match="mean faces of mA not drawn"):
         html = write_report(d).read_text()
     assert "mean faces of mA not drawn" in html and "gone.mp4" in html
-    assert len(_images(html)) == 6
+    assert len(_images(html)) == 8
 
 
 def test_report_of_a_folder_without_trials(results, tmp_path):
