@@ -134,7 +134,12 @@ class Alignment:
         if self.fill is not None:
             frames = frames.copy()
             frames[:, self.fill] = np.asarray(self.fill_value).astype(frames.dtype)
-        shifts = reg.estimate_shifts(frames, self.reference) if self.drift else None
+        shifts = None
+        if self.drift:
+            # faces are smooth at 2 px: on large regions binning keeps the precision (0.05 px
+            # steps) at a quarter of the cost
+            b = 2 if min(frames.shape[1:]) >= 96 else 1
+            shifts = reg.estimate_shifts(frames, self.reference, bin=b)
         crops = reg.warp_frames(frames, self.transform(), (self.margin, self.margin, w, h),
                                 shifts=shifts)
         return crops, shifts

@@ -160,6 +160,7 @@ def estimate_shifts(
     window: bool = True,
     normalization: str | None = "phase",
     batch_size: int = 128,
+    bin: int = 1,
 ) -> np.ndarray:
     """Displacement of every frame relative to a reference face, by phase correlation.
 
@@ -181,6 +182,10 @@ def estimate_shifts(
         illumination and contrast changes); None uses plain cross-correlation.
     batch_size
         Frames transformed per FFT batch.
+    bin
+        Average ``bin`` x ``bin`` pixel blocks of frames and reference first (the upsampling
+        factor grows by as much, so the precision in full pixels stays): ``bin = 2`` costs a
+        quarter of the transforms, for large crops whose faces are smooth at that scale.
 
     Returns
     -------
@@ -219,6 +224,25 @@ def estimate_shifts(
     factor = int(upsample_factor)
     if factor < 1:
         raise ValueError(f"upsample_factor must be a positive integer; got {upsample_factor!r}")
+    bin = int(bin)
+    if bin < 1:
+        raise ValueError(f"bin must be a positive integer; got {bin!r}")
+    if bin > 1:
+        hb, wb = ref.shape[0] // bin, ref.shape[1] // bin
+        if min(hb, wb) < 8:
+            raise ValueError(f"frames of {ref.shape} are too small to bin by {bin}")
+        ref = ref[:hb * bin, :wb * bin].reshape(hb, bin, wb, bin).mean(axis=(1, 3))
+        # block sums by strided slices: several times faster than a mean over reshaped axes
+        acc = np.zeros((len(batch), hb, wb), np.float32)
+        for i in range(bin):
+            for j in range(bin):
+                acc += batch[:, i:hb * bin:bin, j:wb * bin:bin]
+        batch = acc / np.float32(bin * bin)
+        # a block's centre sits (bin - 1) / 2 px from its first pixel in both images alike,
+        # so a displacement of the blocks is one of the pixels, times bin
+        shifts = estimate_shifts(batch, ref, factor * bin, window=window,
+                                 normalization=normalization, batch_size=batch_size)
+        return (shifts * bin)[0] if single else shifts * bin
     h0, w0 = ref.shape
     win = (_hann((h0, w0)) if window else np.ones((h0, w0))).astype(np.float32)
     # Windowed images fade to zero at their borders, so zero-padding them to a fast FFT size
@@ -410,7 +434,7 @@ def warp_frames(
     return out[0] if single else out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi,
                      out):  # pragma: no cover
     """Bilinear samples of ``batch`` at ``inv @ (x, y, 1) + (dx_i, dy_i)`` for every output
@@ -438,8 +462,8 @@ def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi
                 else:
                     yc = min(max(ys, 0.0), hi_ - 1.0)
                     xc = min(max(xs, 0.0), wi - 1.0)
-                    ya = min(int(np.floor(yc)), ymax)
-                    xa = min(int(np.floor(xc)), xmax)
+                    ya = min(int(yc), ymax)
+                    xa = min(int(xc), xmax)
                     fy, fx = yc - ya, xc - xa
                     yb, xb = min(ya + 1, hi_ - 1), min(xa + 1, wi - 1)
                     top = batch[i, ya, xa] * (1.0 - fx) + batch[i, ya, xb] * fx
