@@ -31,3 +31,19 @@ def test_bad_config_names_the_key(tmp_path, text, match):
     with pytest.raises(InputError, match=match) as info:
         load_settings(f)
     assert str(f) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_registration_masks_and_mode_settings(tmp_path):
+    s = load_settings()
+    assert s.registration.resolved("animal") == "none"
+    assert s.registration.resolved("all") == "translation" and s.prototypes.mode == "transfer"
+    p = tmp_path / "c.toml"
+    p.write_text('[registration]\nalign = "similarity"\n[masks]\nregions = "1,2,3,4"\n')
+    s = load_settings(p)
+    assert s.registration.resolved("animal") == "similarity" and s.masks.regions == "1,2,3,4"
+    p.write_text('[registration]\nalign = "affine"\n')
+    with pytest.raises(InputError, match="registration.align"):
+        load_settings(p)
+    p.write_text('[masks]\nregions = "1,2,3"\n')
+    with pytest.raises(InputError, match="masks.regions"):
+        load_settings(p)

@@ -13,7 +13,7 @@ Sessions = typer.Argument(..., help="Sessions table (CSV, TSV or Parquet): sessi
 Events = typer.Argument(..., help="Events table: session, onset (s), duration (s), trial_type, "
                         "any other columns.", show_default=False)
 Config = typer.Option(None, "--config", "-c", help="TOML settings file (sections hog, "
-                      "prototypes, quality, compute).")
+                      "prototypes, quality, registration, masks, compute).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 Report = typer.Option(True, "--report/--no-report", help="Write report.html into the results.")
 Workers = typer.Option(None, "--workers", "-w", min=1, help="Extract features on a local Dask "
@@ -60,7 +60,9 @@ def fit(
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
 ) -> None:
-    """Fit prototypes pooled over the given animals and save them as a model."""
+    """Fit prototypes over the given animals and save them as a model (with the registration
+    template and mask). By default transfer prototypes, which score new animals relative to
+    their own neutral face; `[prototypes] mode = "pooled"` for the paper's pooled ones."""
     from mouseface import pipeline
     from mouseface.config import load_settings
 
@@ -77,14 +79,14 @@ def score(
     sessions: Path = Sessions,
     events: Path | None = typer.Argument(None, help="Events table; when given, trials are "
                                          "scored and the neutral face comes from each animal's "
-                                         "own baseline."),
+                                         "own baseline (required for transfer models)."),
     out: Path = typer.Option(..., "--out", "-o", help="Results folder to write."),
     quiet: bool = Quiet,
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
     report: bool = Report,
 ) -> None:
-    """Apply a saved model to new sessions."""
+    """Apply a saved model to new sessions, registered onto the model's template."""
     from mouseface import pipeline
 
     pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,

@@ -21,12 +21,13 @@ that touches an excluded cell is dropped, for the same reason.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
 from skimage.draw import polygon2mask
+
+from mouseface.io.tables import parse_regions
 
 __all__ = ["cell_mask", "region_pixels", "feature_keep", "apply_cell_mask", "parse_regions"]
 
@@ -214,46 +215,3 @@ def apply_cell_mask(
                          f"expects {len(keep)}: was the mask made for this crop size and "
                          "cell size?")
     return x[..., keep]
-
-
-_NUM = r"-?\d+(?:\.\d+)?"
-
-
-def parse_regions(text: str | None) -> tuple[list[_Rect], list[list[tuple[float, float]]]]:
-    """Read masks written in a table cell or a config string.
-
-    Regions are separated by ``;``. Four numbers ``x,y,w,h`` are a rectangle; an even number
-    of six or more are the vertices ``x1,y1,x2,y2,...`` of a polygon. A rectangle may also be
-    written ``rect:x,y,w,h`` and a polygon ``poly:x1,y1,...``. Empty text gives no regions.
-
-    Examples
-    --------
-    >>> parse_regions("60,40,20,24; poly:0,0,10,0,0,10")
-    ([(60.0, 40.0, 20.0, 24.0)], [[(0.0, 0.0), (10.0, 0.0), (0.0, 10.0)]])
-    """
-    rects: list[_Rect] = []
-    polys: list[list[tuple[float, float]]] = []
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return rects, polys
-    for part in str(text).split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        kind = None
-        if ":" in part:
-            kind, part = (s.strip() for s in part.split(":", 1))
-            if kind not in ("rect", "poly"):
-                raise ValueError(f"unknown region kind {kind!r} in {text!r}: use rect: or poly:")
-        nums = re.findall(_NUM, part)
-        if len(re.sub(_NUM, "", part).replace(",", "").split()) or not nums:
-            raise ValueError(f"cannot read region {part!r} in {text!r}: expected numbers "
-                             "separated by commas")
-        v = [float(n) for n in nums]
-        if (kind == "rect" or (kind is None and len(v) == 4)) and len(v) == 4:
-            rects.append((v[0], v[1], v[2], v[3]))
-        elif kind != "rect" and len(v) >= 6 and len(v) % 2 == 0:
-            polys.append(list(zip(v[0::2], v[1::2], strict=True)))
-        else:
-            raise ValueError(f"region {part!r} in {text!r}: a rectangle has 4 numbers "
-                             "(x,y,w,h), a polygon an even number >= 6 (x1,y1,x2,y2,...)")
-    return rects, polys

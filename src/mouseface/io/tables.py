@@ -24,7 +24,8 @@ is missing every session is its own animal** (animal = session). ``video`` is a 
 folder of image frames; a relative path is relative to the folder the table is in. ``roi`` is an
 ``"x,y,w,h"`` string in pixels (quote it in a CSV), or four columns ``roi_x``, ``roi_y``,
 ``roi_w``, ``roi_h``; empty means the whole frame. ``fps`` is optional, required for image
-folders, and overrides the container's rate.
+folders, and overrides the container's rate. ``mask`` is optional: regions of the crop whose HOG
+cells are left out (``"x,y,w,h; x1,y1,x2,y2,x3,y3"``, see :mod:`mouseface.features.masks`).
 
 Events table (BIDS-style): ``session``, ``onset`` and ``duration`` in seconds from the first
 frame, ``trial_type``; any other column is carried through unchanged.
@@ -50,7 +51,7 @@ from mouseface._errors import InputError
 
 __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
-    "check_events_within", "check_roi", "parse_roi", "read_table",
+    "check_events_within", "check_roi", "parse_roi", "parse_regions", "read_table",
 ]
 
 SESSION_COLUMNS = ("session", "video", "animal", "roi", "fps")
@@ -214,7 +215,22 @@ def validate_sessions(
     for c in df.columns:
         if c not in SESSION_COLUMNS:
             out[c] = df[c].to_numpy()
+    if "mask" in df.columns:
+        out["mask"] = pd.Series([_mask_cell(v, i, path) for i, v in enumerate(df["mask"])],
+                                dtype=object)
     return out
+
+
+def _mask_cell(value: object, i: int, path) -> str | None:
+    """A ``mask`` cell: regions of the crop to leave out (see :mod:`mouseface.features.masks`)."""
+    if _empty(value):
+        return None
+    text = str(value).strip()
+    try:
+        parse_regions(text)
+    except ValueError as e:
+        raise InputError(f"{_row(i)}: bad mask: {e}", path) from None
+    return text
 
 
 def parse_roi(value: object) -> tuple[int, int, int, int] | None:
@@ -394,3 +410,49 @@ def _numbers(column: pd.Series, name: str, path, *, allow_empty: bool = False) -
             raise InputError(f"{_row(i)}: {name} is infinite", path)
         out[i] = f
     return out
+
+
+_NUM = r"-?\d+(?:\.\d+)?"
+
+
+_Regions = tuple[list[tuple[float, float, float, float]], list[list[tuple[float, float]]]]
+
+
+def parse_regions(text: str | None) -> _Regions:
+    """Read masks written in a table cell or a config string.
+
+    Regions are separated by ``;``. Four numbers ``x,y,w,h`` are a rectangle; an even number
+    of six or more are the vertices ``x1,y1,x2,y2,...`` of a polygon. A rectangle may also be
+    written ``rect:x,y,w,h`` and a polygon ``poly:x1,y1,...``. Empty text gives no regions.
+
+    Examples
+    --------
+    >>> parse_regions("60,40,20,24; poly:0,0,10,0,0,10")
+    ([(60.0, 40.0, 20.0, 24.0)], [[(0.0, 0.0), (10.0, 0.0), (0.0, 10.0)]])
+    """
+    rects: list[tuple[float, float, float, float]] = []
+    polys: list[list[tuple[float, float]]] = []
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return rects, polys
+    for part in str(text).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        kind = None
+        if ":" in part:
+            kind, part = (s.strip() for s in part.split(":", 1))
+            if kind not in ("rect", "poly"):
+                raise ValueError(f"unknown region kind {kind!r} in {text!r}: use rect: or poly:")
+        nums = re.findall(_NUM, part)
+        if len(re.sub(_NUM, "", part).replace(",", "").split()) or not nums:
+            raise ValueError(f"cannot read region {part!r} in {text!r}: expected numbers "
+                             "separated by commas")
+        v = [float(n) for n in nums]
+        if (kind == "rect" or (kind is None and len(v) == 4)) and len(v) == 4:
+            rects.append((v[0], v[1], v[2], v[3]))
+        elif kind != "rect" and len(v) >= 6 and len(v) % 2 == 0:
+            polys.append(list(zip(v[0::2], v[1::2], strict=True)))
+        else:
+            raise ValueError(f"region {part!r} in {text!r}: a rectangle has 4 numbers "
+                             "(x,y,w,h), a polygon an even number >= 6 (x1,y1,x2,y2,...)")
+    return rects, polys

@@ -236,3 +236,16 @@ def test_check_events_within(folder, sessions):
                                          r"session 's1' \(its video lasts 25 s\)"):
         check_events_within(ev, "s1", 25.0, path)
     check_events_within(ev[ev["session"] == "s2"], "s2", 13.0, path)  # the rows of one session
+
+
+def test_mask_column_kept_and_checked(folder):
+    text = """
+session,video,animal,mask
+s1,videos/m1.mp4,m1,"60,40,20,24; poly:0,0,10,0,0,10"
+s2,videos/m2.mp4,m2,
+"""
+    s = read_sessions(_sessions(folder, text))
+    assert s["mask"].tolist() == ["60,40,20,24; poly:0,0,10,0,0,10", None]
+    bad = text.replace("60,40,20,24;", "60,40,20;")
+    with pytest.raises(InputError, match=r"sessions\.csv: row 2: bad mask: region '60,40,20'"):
+        read_sessions(_sessions(folder, bad))
