@@ -13,6 +13,9 @@ passes interleaved so that machine load hits them alike:
 - **end-to-end**: :func:`mouseface.features.extract.extract_features` into a fresh Zarr store
   (decode, 400x400 face crop, HOG with the paper's parameters, store) and then the similarity of
   every frame to 3 prototypes read back from the store, as ``mouseface run`` does.
+- **registered**: end-to-end with drift correction (``[registration] drift = true``, the
+  default of ``mouseface run``): the ROI read with a 12-px margin, every frame's shift against
+  the reference face (mean of the first 64 frames) by phase correlation, one warp, then HOG.
 - **paper**: the same decoding and crop (the reader), ``skimage.feature.hog`` frame by frame in a
   2-process ``multiprocessing.Pool`` (the pool started beforehand), then the same similarity;
   on the first ``--paper-frames`` frames (it is slow).
@@ -129,12 +132,13 @@ def decode_only(path: Path) -> int:
     return n
 
 
-def end_to_end(path: Path, store: Path, prototypes: np.ndarray) -> int:
+def end_to_end(path: Path, store: Path, prototypes: np.ndarray, alignment=None) -> int:
     from mouseface.expressions.similarity import similarity
     from mouseface.features.extract import extract_features
 
     shutil.rmtree(store, ignore_errors=True)
-    st = extract_features(path, store, hog_params=HOG, roi=FACE, chunk_size=256)
+    st = extract_features(path, store, hog_params=HOG, roi=FACE, chunk_size=256,
+                          alignment=alignment)
     n = 0
     for _, x in st.iter_blocks():
         n += len(similarity(x, prototypes))
@@ -177,6 +181,11 @@ def main() -> None:
         first = next(r.iter_chunks(64)).frames
     prototypes = hog(first[::20], **HOG)[:3]  # three frames' HOGs as "prototypes"
     hog(first[:2], **HOG)  # compile outside the timings
+    from mouseface.features.alignment import Alignment, reference_faces
+
+    ref, = reference_faces(path, [FACE], [None], margin=12, max_frames=64)
+    drift = Alignment(12, None, ref)
+    drift.apply(np.zeros((2, *ref.shape), np.uint8), (FACE[3], FACE[2]))  # compile
     work = Path(tempfile.mkdtemp(prefix="mouseface-bench-"))
     ctx = mp.get_context("spawn")
     rows, cpu = [], []
@@ -186,23 +195,28 @@ def main() -> None:
             for rep in range(args.reps):
                 dec, dec_cpu = _timed(lambda: decode_only(path))
                 e2e, e2e_cpu = _timed(lambda: end_to_end(path, work / "s.zarr", prototypes))
+                reg, reg_cpu = _timed(lambda: end_to_end(path, work / "r.zarr", prototypes,
+                                                         drift))
                 pap, pap_cpu = _timed(lambda: paper(path, pool, args.paper_frames, prototypes))
-                rows.append((dec, e2e, pap))
+                rows.append((dec, e2e, pap, reg))
                 print(f"rep {rep}: decode {dec:5.0f} fps ({dec_cpu:.2f} cpu-ms/frame)  "
                       f"end-to-end {e2e:5.0f} fps ({e2e_cpu:.2f})  paper {pap:4.0f} fps  "
+                      f"registered {reg:5.0f} fps ({reg_cpu:.2f})  "
                       f"e2e/decode {e2e / dec:.2f}  e2e/paper {e2e / pap:.1f}  "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
                 cpu.append((dec_cpu, e2e_cpu))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    r_dec = statistics.median(e / d for d, e, _ in rows)
-    r_pap = statistics.median(e / p for _, e, p in rows)
+    r_dec = statistics.median(e / d for d, e, _, _ in rows)
+    r_pap = statistics.median(e / p for _, e, p, _ in rows)
+    r_reg = statistics.median(g / d for d, _, _, g in rows)
     with open_video(path) as r:
         what = f"{r.n_frames} frames {r.frame_shape[1]}x{r.frame_shape[0]} {r.pixel_format}"
     print(f"file: {path.name}, {what}, face ROI {FACE[2]}x{FACE[3]}, cpus {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}")
     print(f"end-to-end / decode-only: {r_dec:.2f} (target >= 0.85)")
     print(f"end-to-end / paper (skimage, 2-process pool): {r_pap:.1f} (target >= 5)")
+    print(f"registered (drift-corrected) end-to-end / decode-only: {r_reg:.2f}")
     d, e = (statistics.median(c[i] for c in cpu) for i in (0, 1))
     print(f"CPU per frame: decode {d:.2f} ms, end-to-end {e:.2f} ms (ratio {d / e:.2f}: the "
           "wall ratio when every core is contended)")

@@ -105,7 +105,7 @@ def _animal_frames(
     trial windows (a startle is part of the response to a shock).
     """
     baseline = settings.prototypes.baseline
-    xs, ys, trials = [], [], []
+    xs, ys, trials, lost = [], [], [], {}
     for session, store in stores.items():
         ev = events[events["session"] == session]
         if ev.empty:
@@ -117,6 +117,8 @@ def _animal_frames(
         ex = None if exclude is None else exclude[ev.index.to_numpy()]
         labels, _ = label_frames(t, ev, baseline, exclude=ex)
         keep = np.flatnonzero((labels != "") & ok)
+        for name in set(labels[labels != ""]):
+            lost.setdefault(name, []).append(bool((labels[keep] == name).any()))
         xs.append(store.read(keep))
         ys.append(labels[keep])
         for k, row in enumerate(ev.itertuples(index=False)):
@@ -125,6 +127,13 @@ def _animal_frames(
             trials.append(TrialFrames(int(row.event), str(row.trial_type), store.read(b),
                                       store.read(s), in_prototype=not (ex is not None and ex[k]),
                                       usable=ok[s]))
+    gone = sorted(n for n, kept in lost.items() if not any(kept))
+    if gone:
+        animal = ", ".join(sorted(stores))
+        warnings.warn(f"sessions {animal}: every {'/'.join(gone)} frame is quality-flagged "
+                      f"(see the flag columns of frames.parquet): no prototype for "
+                      f"{', '.join(gone)}; consider [quality] exclude_flagged = false or "
+                      "[registration] shift_threshold", stacklevel=2)
     if not xs:
         return np.empty((0, 0)), np.empty(0, str), trials
     return np.concatenate(xs), np.concatenate(ys), trials

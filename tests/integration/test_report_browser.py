@@ -89,10 +89,10 @@ def test_report_loads_in_chromium(small_report):
     _chromium()
     got = open_report(small_report, ARTIFACTS / "report_small.png")
     _check(got, small_report)
-    assert {"summary", "prototypes", "traces", "aligned", "heatmaps", "scores", "analysis",
-            "neural", "warnings"} <= set(got["sections"])
-    # 2 prototype figures, traces, aligned, heatmaps, score matrix, 2 extras
-    assert len(got["images"]) == 8
+    assert {"summary", "prototypes", "traces", "aligned", "heatmaps", "scores", "registration",
+            "analysis", "neural", "warnings"} <= set(got["sections"])
+    # 2 prototype figures, traces, aligned, heatmaps, score matrix, 2 registration QC, 2 extras
+    assert len(got["images"]) == 10
 
 
 @pytest.mark.slow
