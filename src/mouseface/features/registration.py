@@ -434,7 +434,7 @@ def warp_frames(
     return out[0] if single else out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi,
                      out):  # pragma: no cover
     """Bilinear samples of ``batch`` at ``inv @ (x, y, 1) + (dx_i, dy_i)`` for every output
@@ -444,7 +444,7 @@ def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi
     n, hi_, wi = batch.shape
     h, w = out.shape[1], out.shape[2]
     ymax, xmax = max(hi_ - 2, 0), max(wi - 2, 0)
-    for i in range(n):
+    for i in numba.prange(n):
         dy, dx = shifts[i, 0], shifts[i, 1]
         for r in range(h):
             yo = y0 + r
