@@ -68,7 +68,8 @@ def test_run_writes_the_results_folder(tmp_path, moving_video):
 
 def test_sliding_video_loses_conditions_with_a_warning(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
-    config.write_text(CONFIG.replace("drift = false", "drift = true"))
+    # a threshold below the drift's 0.1-px steps flags every frame that moved at all
+    config.write_text(CONFIG.replace("drift = false", "drift = true\nshift_threshold = 0.01"))
     with pytest.warns(UserWarning, match="every .* frame is quality-flagged"):
         code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config,
                                "-q", "--no-report")
