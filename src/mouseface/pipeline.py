@@ -225,8 +225,17 @@ def run(
                 _check_same_shape(a_stores, f"animal {animal}")
                 X, y, trials = _animal_frames(a_stores, events, settings, exclude,
                                               _excluding(p.quality, settings))
-                if len(X) == 0:
-                    warnings.warn(f"animal {animal}: no events, no prototypes", stacklevel=1)
+                if len(X) == 0 or not (y == NEUTRAL).any():
+                    why = ("no events" if not trials else
+                           "no unflagged baseline frames" if len(X) else
+                           "every labelled frame is flagged")
+                    warnings.warn(f"animal {animal}: {why}, no prototypes; its frames are in "
+                                  "frames.parquet without similarities", stacklevel=1)
+                    for session, st in a_stores.items():
+                        frames.append(_frame_table(st, session, str(animal), _no_similarity,
+                                                   p.labels[session], [],
+                                                   p.frame_extras(session, st.n_frames)))
+                        task.advance()
                     continue
                 model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(X, y)
                 models[str(animal)] = model
@@ -408,6 +417,10 @@ TRANSFER_NOTE = ("transfer model: sim_neutral is the correlation of each frame's
                  "correlation of the frame's difference from that face (standardised by its "
                  "baseline spread) with the condition's difference prototype, fitted on other "
                  "animals")
+
+
+def _no_similarity(x: np.ndarray) -> np.ndarray:
+    return np.empty((len(x), 0))
 
 
 def _transfer_scoring(names, prototypes, X, y, trials, animal, events_path):

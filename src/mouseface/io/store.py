@@ -240,7 +240,7 @@ class FeatureStore:
             x = self._hog.get_orthogonal_selection((index,)) if len(index) else np.empty(
                 (0, *self.feature_shape), np.float32)
         x = np.asarray(x, dtype=np.float32)
-        return x.reshape(len(x), -1) if flat else x
+        return x.reshape(len(x), self.n_features) if flat else x
 
     def iter_blocks(self, block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, hog)`` blocks of frames, flat, for bounded-memory passes."""
