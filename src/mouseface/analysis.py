@@ -133,7 +133,21 @@ def _frame_features(r: Results, rows: pd.DataFrame, features: str) -> np.ndarray
     if features == "similarity":
         cols = [f"sim_{p}" for p in r.prototypes]
         return rows[cols].to_numpy(dtype=np.float64)
-    return r.hog(rows).astype(np.float64)
+    return _hog(r, rows)
+
+
+def _hog(r: Results, rows: pd.DataFrame) -> np.ndarray:
+    """HOG of the rows without the cells the run's mask leaves out (``run.json``)."""
+    x = r.hog(rows).astype(np.float64)
+    mask = r.run.get("mask")
+    if not mask or x.size == 0:
+        return x
+    from mouseface.features.masks import feature_keep
+
+    hp = r.run.get("settings", {}).get("hog", {})
+    keep = feature_keep(np.asarray(mask["cells"], bool), int(hp.get("orientations", 8)),
+                        tuple(hp.get("cells_per_block", (1, 1))))
+    return x[:, keep] if len(keep) == x.shape[1] else x
 
 
 # ---------------------------------------------------------------------------- classify
@@ -270,7 +284,7 @@ def _centered(r: Results, rows: pd.DataFrame, X: np.ndarray, features: str,
     for animal, idx in rows.groupby("animal").indices.items():
         every = frames[frames["animal"] == animal].iloc[::5]
         m = (every[[f"sim_{p}" for p in r.prototypes]].to_numpy(dtype=np.float64)
-             if features == "similarity" else r.hog(every).astype(np.float64))
+             if features == "similarity" else _hog(r, every))
         out[idx] -= np.nanmean(m, axis=0)
     return out
 

@@ -252,7 +252,7 @@ def run(
         _save(out / "model", models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
-        log.write(out, frames_note=FRAMES_NOTE)
+        log.write(out, frames_note=FRAMES_NOTE, **_mask_record(p))
     if report:
         _report(out)
     return out
@@ -315,7 +315,7 @@ def fit(
               animals=sorted(map(str, sessions["animal"].unique())))
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
-        log.write(out)
+        log.write(out, **_mask_record(p))
     return out
 
 
@@ -406,7 +406,8 @@ def score(
         log.add_input(sessions_path, kind="sessions")
         if events_path is not None:
             log.add_input(events_path, kind="events")
-        log.write(out, model=str(Path(model_dir).resolve()), model_mode=mode)
+        log.write(out, model=str(Path(model_dir).resolve()), model_mode=mode,
+                  **_mask_record(p))
     if report:
         _report(out)
     return out
@@ -417,6 +418,13 @@ TRANSFER_NOTE = ("transfer model: sim_neutral is the correlation of each frame's
                  "correlation of the frame's difference from that face (standardised by its "
                  "baseline spread) with the condition's difference prototype, fitted on other "
                  "animals")
+
+
+def _mask_record(p) -> dict:
+    """What ``run.json`` says of the mask: its regions and the HOG cells it leaves out."""
+    if p.mask is None:
+        return {}
+    return {"mask": {"regions": p.mask_regions, "cells": p.mask.astype(int).tolist()}}
 
 
 def _no_similarity(x: np.ndarray) -> np.ndarray:

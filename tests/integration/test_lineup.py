@@ -135,6 +135,12 @@ def test_painting_inside_a_mask_changes_no_score(lineup_data, tmp_path):
     assert model["mask_regions"] == f"{x},{y},{w},{h}"
     protos = np.load(clean / "model" / "prototypes.npz")["m1"]
     assert np.isnan(protos).any(axis=0).sum() == np.array(model["mask"]).sum() * 8
+    # the analyses read HOG without the masked cells too
+    from mouseface.analysis import classify
+
+    kw = dict(features="hog", split="trial", classifier="logreg", n_permutations=2, write=False)
+    a, b = classify(clean, **kw), classify(painted, **kw)
+    assert a["balanced_accuracy"] == b["balanced_accuracy"]
 
     # the same painted video without the mask: the paint does change the scores
     bare = pipeline.run(lineup_data["painted"], lineup_data["events"], tmp_path / "bare",
