@@ -20,6 +20,7 @@ Example ``mouseface.toml``::
     align = "auto"            # sessions onto a template: "auto", "none", "translation",
                               # "similarity" (auto: none in run, translation in fit/score)
     drift = true              # per-frame drift against the session's reference face
+    template = ""             # a session as the template of all (a reference animal)
     margin = 12               # pixels read around the ROI for the warp
     shift_threshold = 2.0     # drift (px) above which a frame is flagged large_shift
 
@@ -108,6 +109,9 @@ class RegistrationSettings(_Strict):
         "`score` (faces of different animals)")
     drift: bool = Field(True, description="measure each frame's shift against its session's "
                         "reference face by phase correlation and undo it before HOG")
+    template: str = Field("", description="a session whose reference face is the template of "
+                          "every session in `run` and `fit` (a reference animal); empty: each "
+                          "animal's first session in `run`, the mean face in `fit`")
     margin: int = Field(12, ge=0, le=256, description="pixels read around the ROI so that a "
                         "moved crop still finds image content")
     shift_threshold: float = Field(2.0, gt=0, description="frames whose drift exceeds this many "

@@ -169,7 +169,8 @@ def prepare(
         quality = _quality_all(sessions, stores, labels, drift, settings, reporter, regions)
     if reg_rows is not None:
         _write_registration(out, sessions, reg_rows, references, templates, alignments,
-                            settings, raw, per_animal=scope == "animal")
+                            settings, raw,
+                            per_animal=scope == "animal" and not settings.registration.template)
     return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
                     reg_rows, _regions_text(regions))
 
@@ -284,7 +285,16 @@ def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: s
     shapes = {f.shape for f in references.values()}
     templates: dict[str, np.ndarray | None] = {}
     tmpl = None
-    if scope == "animal":
+    if r.template and scope != "model":
+        if r.template not in references:
+            raise InputError(f"registration.template: session {r.template!r} is not in the "
+                             "sessions table", model_path)
+        if len(shapes) > 1:
+            raise InputError(f"sessions have ROIs of different sizes (regions {sorted(shapes)}):"
+                             " one template needs one face size", model_path)
+        tmpl = references[r.template]
+        templates = {s: (None if s == r.template else tmpl) for s in references}
+    elif scope == "animal":
         for _, srows in sessions.groupby("animal", sort=False):
             first = srows["session"].iloc[0]
             for s in srows["session"]:
@@ -361,8 +371,7 @@ def _write_registration(out: Path, sessions, table, references, templates, align
     r = settings.registration
     write_json(folder / "summary.json", {
         "align": r.resolved("animal" if per_animal else "all"), "drift": r.drift,
-        "margin": r.margin, "template": "each animal's first session" if per_animal else
-        "mean face of the model's training sessions", "sessions": len(t),
+        "margin": r.margin, "template": _template_text(r, per_animal), "sessions": len(t),
         "largest_offset_px": round(float(np.hypot(t["dx"], t["dy"]).max()), 3),
         "largest_rotation_deg": round(float(t["rotation_deg"].abs().max()), 3),
         "worst_r_after": round(float(t["r_after"].min()), 3),
@@ -387,6 +396,12 @@ def _write_registration(out: Path, sessions, table, references, templates, align
         registration_qc(before, after, tmpl, folder / name, names=names,
                         title=f"animal {animal}: sessions onto its first" if per_animal
                         else f"reference faces onto the template ({len(names)} sessions)")
+
+
+def _template_text(r, per_animal: bool) -> str:
+    if r.template:
+        return f"session {r.template}"
+    return "each animal's first session" if per_animal else "the mean face of the sessions"
 
 
 # ---------------------------------------------------------------------------- masks

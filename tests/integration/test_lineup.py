@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from mouseface import pipeline
+from mouseface._errors import InputError
 from mouseface.config import load_settings
 
 pytestmark = pytest.mark.slow
@@ -181,3 +182,22 @@ def test_transfer_model_scores_a_new_session_through_the_cli(lineup_data, tmp_pa
     frames = pd.read_parquet(tmp_path / "r" / "frames.parquet")
     base = frames[frames["window"] == "neutral"]
     assert abs(base["sim_pain"].mean()) < 0.1  # neutral frames: no change from neutral
+
+
+def test_a_chosen_session_is_the_template_of_all(lineup_data, tmp_path):
+    settings = _settings(registration={"align": "similarity", "template": "s1"})
+    out = pipeline.run(lineup_data["clean"], lineup_data["events"], tmp_path / "r",
+                       settings=settings, quiet=True, report=False)
+    reg = pd.read_csv(out / "registration" / "sessions.csv").set_index("session")
+    ox, oy, rot = OFFSET["s1"]
+    print(reg[["dx", "dy", "rotation_deg"]])
+    assert reg.loc["s1", ["dx", "dy", "rotation_deg"]].abs().max() == 0  # itself: identity
+    assert abs(reg.loc["s0", "rotation_deg"] + rot) < 1
+    assert abs(reg.loc["s0", "dx"] + ox) < 1 and abs(reg.loc["s0", "dy"] + oy) < 1
+    summary = json.loads((out / "registration" / "summary.json").read_text())
+    assert summary["template"] == "session s1" and (out / "registration" / "qc.png").is_file()
+    assert (out / "model" / "template.npy").is_file()
+    bad = _settings(registration={"template": "nope"})
+    with pytest.raises(InputError, match="registration.template: session 'nope'"):
+        pipeline.run(lineup_data["clean"], lineup_data["events"], tmp_path / "b",
+                     settings=bad, quiet=True, report=False)
