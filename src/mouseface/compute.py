@@ -76,6 +76,15 @@ class VideoJob:
         return f"features {self.video.name} ({len(self.sessions)} sessions)"
 
 
+def by_video(sessions: pd.DataFrame) -> dict[tuple[str, float | None], list]:
+    """The sessions table's rows grouped by video file and frame rate, in table order (what
+    one decoding pass serves)."""
+    groups: dict[tuple[str, float | None], list] = {}
+    for row in sessions.itertuples(index=False):
+        groups.setdefault((str(Path(row.video).resolve()), _fps(row)), []).append(row)
+    return groups
+
+
 def video_jobs(sessions: pd.DataFrame, features_dir: Path,
                alignments: dict | None = None) -> list[VideoJob]:
     """Group the sessions table by video file and frame rate, in table order.
@@ -85,14 +94,15 @@ def video_jobs(sessions: pd.DataFrame, features_dir: Path,
     """
     alignments = alignments or {}
     features_dir = Path(features_dir).resolve()
-    jobs: dict[tuple[str, float | None], VideoJob] = {}
-    for row in sessions.itertuples(index=False):
-        video, fps = Path(row.video).resolve(), _fps(row)
-        job = jobs.setdefault((str(video), fps), VideoJob(video, fps))
-        job.sessions.append(str(row.session))
-        job.targets.append(Target(store_path(features_dir, row.session), _roi(row),
-                                  alignments.get(str(row.session))))
-    return list(jobs.values())
+    jobs = []
+    for (video, fps), rows in by_video(sessions).items():
+        job = VideoJob(Path(video), fps)
+        for row in rows:
+            job.sessions.append(str(row.session))
+            job.targets.append(Target(store_path(features_dir, row.session), _roi(row),
+                                      alignments.get(str(row.session))))
+        jobs.append(job)
+    return jobs
 
 
 def extract_sessions(

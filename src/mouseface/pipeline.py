@@ -31,7 +31,7 @@ from mouseface.expressions.trials import (
     trial_scores,
     window_index,
 )
-from mouseface.io.model import load_model, save_model
+from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.store import FeatureStore
 
 FRAMES_NOTE = ("sim_<prototype> columns use prototypes built from all trials of the animal; "
@@ -348,7 +348,7 @@ def score(
     if mode == "transfer" and events_path is None:
         raise InputError("a transfer model scores each animal relative to its own neutral "
                          "face: give the events table (its baseline windows)", model_dir)
-    template = _load_template(model_dir, meta)
+    template = load_array(model_dir, "template")
     if template is None and settings.registration.resolved("model") != "none":
         # a model saved without a template (registration off when it was fitted)
         settings = settings.model_copy(update={"registration": settings.registration
@@ -465,12 +465,6 @@ def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, **extra
     arrays = {"template": p.template} if p.template is not None else {}
     save_model(path, full, mode=mode, settings=settings, feature_shape=st.feature_shape,
                arrays=arrays, **extra)
-
-
-def _load_template(model_dir, meta) -> np.ndarray | None:
-    from mouseface.io.model import load_array
-
-    return load_array(model_dir, "template")
 
 
 def _report(out: Path) -> Path:

@@ -169,7 +169,7 @@ def prepare(
         quality = _quality_all(sessions, stores, labels, drift, settings, reporter, regions)
     if reg_rows is not None:
         _write_registration(out, sessions, reg_rows, references, templates, alignments,
-                            settings, raw,
+                            settings, drift,
                             per_animal=scope == "animal" and not settings.registration.template)
     return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
                     reg_rows, _regions_text(regions))
@@ -210,12 +210,9 @@ def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndar
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from mouseface.compute import _fps, _roi
+    from mouseface.compute import _roi, by_video
     from mouseface.features.session_quality import QualityTarget, video_quality
 
-    by_video: dict[tuple, list] = {}
-    for row in sessions.itertuples(index=False):
-        by_video.setdefault((row.video, _fps(row)), []).append(row)
     task = reporter.task("quality", total=len(sessions), unit="sessions")
     masked = regions if (regions[0] or regions[1]) else None
 
@@ -234,7 +231,7 @@ def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndar
         return {row.session: q for row, q in zip(rows, tables, strict=True)}
 
     # Decoding and the image filters release the GIL: threads keep the cores busy.
-    items = list(by_video.items())
+    items = list(by_video(sessions).items())
     out: dict[str, pd.DataFrame] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
         for part in pool.map(one, items):
@@ -254,16 +251,13 @@ def _baseline_windows(events: pd.DataFrame, session: str, baseline: float) -> np
 def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: str,
            align: str, template, model_path, regions):
     """Reference faces, templates and alignments of every session."""
-    from mouseface.compute import _fps, _roi
+    from mouseface.compute import _roi, by_video
 
     r = settings.registration
-    rows = list(sessions.itertuples(index=False))
-    by_video: dict[tuple, list] = {}
-    for row in rows:
-        by_video.setdefault((row.video, _fps(row)), []).append(row)
-    task = reporter.task("reference faces", total=len(by_video), unit="videos")
+    groups = by_video(sessions)
+    task = reporter.task("reference faces", total=len(groups), unit="videos")
     references: dict[str, np.ndarray] = {}
-    for (video, fps), group in by_video.items():
+    for (video, fps), group in groups.items():
         windows = [_baseline_windows(events, g.session, settings.prototypes.baseline)
                    for g in group]
         try:
@@ -346,7 +340,7 @@ def _registration_table(sessions, references, templates, alignments, settings) -
 
 
 def _write_registration(out: Path, sessions, table, references, templates, alignments,
-                        settings, stores, *, per_animal: bool) -> None:
+                        settings, drift: dict[str, pd.DataFrame], *, per_animal: bool) -> None:
     """``registration/sessions.csv`` and a before/after QC figure per template
     (``qc_<animal>.png`` for per-animal templates, else ``qc.png``)."""
     from mouseface._atomic import atomic_path, write_json
@@ -359,13 +353,11 @@ def _write_registration(out: Path, sessions, table, references, templates, align
     for col in ("shift_median", "shift_max", "large_shift_frames"):
         t[col] = np.nan
     for i, s in enumerate(t["session"]):
-        sh = stores[s].shifts
-        if sh is not None and len(sh):
-            mag = np.hypot(sh[:, 0], sh[:, 1])
-            t.loc[i, "shift_median"] = float(np.nanmedian(mag))
-            t.loc[i, "shift_max"] = float(np.nanmax(mag))
-            t.loc[i, "large_shift_frames"] = int(
-                (mag > settings.registration.shift_threshold).sum())
+        d = drift.get(s)
+        if d is not None and len(d):
+            t.loc[i, "shift_median"] = float(np.nanmedian(d["shift"]))
+            t.loc[i, "shift_max"] = float(np.nanmax(d["shift"]))
+            t.loc[i, "large_shift_frames"] = int(d["large_shift"].sum())
     with atomic_path(folder / "sessions.csv") as tmp:
         t.round(4).to_csv(tmp, index=False)
     r = settings.registration
@@ -451,8 +443,3 @@ def _mask(regions, stores, settings: Settings, path: Path):
         raise InputError(f"a mask over {mask.shape} cells does not fit HOG vectors of "
                          f"{st.n_features} entries", path)
     return mask, keep
-
-
-def baseline_index(labels: np.ndarray) -> np.ndarray:
-    """Frames labelled neutral."""
-    return np.flatnonzero(labels == NEUTRAL)

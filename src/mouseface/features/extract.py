@@ -45,7 +45,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from mouseface.features.alignment import Alignment, region_of
+from mouseface.features.alignment import Alignment, Region, region_of
 from mouseface.features.hog import hog, hog_shape
 from mouseface.io.store import FeatureStore
 from mouseface.io.tables import check_roi
@@ -470,7 +470,7 @@ class _Pending:
 @dataclass(frozen=True)
 class _Aligner:
     alignment: Alignment
-    region: object  # features.alignment.Region
+    region: Region
     roi_shape: tuple[int, int]
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
