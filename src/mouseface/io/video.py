@@ -754,7 +754,8 @@ def write_video(
 
     Notes
     -----
-    Single-threaded encoding, so the bytes do not depend on the machine's core count. Chroma is
+    Single-threaded encoding without x264's macroblock-tree rate control, so the same frames
+    give the same bytes on any machine and in every run. Chroma is
     flat 128 and the colour range is left unspecified, like many camera files; the reader
     returns the luma code values unchanged, so frames read back match what was written up to
     compression error.
@@ -771,7 +772,12 @@ def write_video(
         try:
             stream = container.add_stream(codec, rate=rate)
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
+            opts = {"crf": str(crf), "preset": preset, "threads": "1"}
+            if codec == "libx264":
+                # macroblock-tree rate control made the x264 of the PyAV 18 wheels give another
+                # stream for the same frames about one run in ten; without it, bytes repeat
+                opts["x264-params"] = "mbtree=0"
+            stream.options = opts
             stream.codec_context.thread_count = 1
             if keyframe_interval is not None:
                 stream.codec_context.gop_size = int(keyframe_interval)

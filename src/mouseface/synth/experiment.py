@@ -22,13 +22,13 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mouseface._atomic import atomic_path
+from mouseface.io.video import write_video
 from mouseface.synth.animals import Animal, make_animal
 from mouseface.synth.face import FaceRenderer, Paw, Pose
 from mouseface.synth.states import ACTIONS, STATES
@@ -377,7 +377,7 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> pd.DataFrame:
                 offset=float(offset[i]), noise=None if bank is None else bank[pick[i]],
                 noise_shift=(int(shifts[i, 0]), int(shifts[i, 1])))
 
-    _write_mp4(plan.video, frames(), fps, crf=o["crf"])
+    write_video(plan.video, frames(), fps, crf=o["crf"])
 
     state = np.where(inten > 0, plan.condition, "neutral")
     return pd.DataFrame({
@@ -386,37 +386,3 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> pd.DataFrame:
         "dose": dose_t, "occluded": paw_amt > 0.25, "blink": blink,
         "dx": dx, "dy": dy, "rotation": rot,
     })
-
-
-def _write_mp4(path: Path, frames: Iterator[np.ndarray], fps: float, *, crf: int = 18) -> None:
-    """Encode gray uint8 frames as H.264 yuv420p with PyAV (luma = the gray values).
-
-    Written to a temporary name and renamed into place. Kept here rather than calling
-    ``mouseface.io.video.write_video`` because the simulation promises identical decoded frames
-    for a seed: x264 is run single-threaded (bytes independent of the core count) and without
-    macroblock-tree rate control (``mbtree=0``): with mbtree on, the x264 in the PyAV 18 wheels
-    gave a different stream for the same input about one run in ten (seen with 160 x 160 noisy
-    frames).
-    """
-    import av
-
-    rate = Fraction(fps).limit_denominator(1001)
-    with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
-                          "x264-params": "mbtree=0"}
-        stream.codec_context.thread_count = 1
-        for i, img in enumerate(frames):
-            h, w = img.shape
-            if i == 0:
-                stream.width, stream.height = w, h
-            buf = np.full((h * 3 // 2, w), 128, dtype=np.uint8)  # fresh: frames may share it
-            buf[:h] = img
-            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
-            frame.pts = i
-            frame.time_base = 1 / rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
