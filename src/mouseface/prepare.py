@@ -84,8 +84,6 @@ class Prepared:
         The HOG cells left out (cells_y, cells_x) bool, or None.
     template
         The template face the sessions were registered onto (``fit``: saved with the model).
-    registration
-        One row per session: its transform onto the template and how well it fits.
     mask_regions
         Every mask region in force, as text (saved with a model).
     """
@@ -99,7 +97,6 @@ class Prepared:
     mask: np.ndarray | None = None
     keep: np.ndarray | None = None
     template: np.ndarray | None = None
-    registration: pd.DataFrame | None = None
     mask_regions: str = ""
 
     def frame_extras(self, session: str, n: int) -> pd.DataFrame | None:
@@ -140,15 +137,13 @@ def prepare(
             events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
                                            "event"])
     regions = _regions(sessions, settings, model_regions, Path(sessions_path))
-    alignments, tmpl, reg_rows = None, None, None
+    alignments, tmpl = None, None
     align = settings.registration.resolved(scope)
     if align != "none" or settings.registration.drift:
         with log.stage("registration"):
             alignments, tmpl, references, templates = _align(
                 sessions, events, settings, reporter, scope=scope, align=align,
                 template=template, model_path=sessions_path, regions=regions)
-            reg_rows = _registration_table(sessions, references, templates, alignments,
-                                           settings)
     with log.stage("extract"):
         raw = extract_all(sessions, out, settings, reporter, log, alignments)
     if events_path is not None:
@@ -167,12 +162,11 @@ def prepare(
                 drift[s] = drift_table(shifts, settings.registration.shift_threshold)
     with log.stage("quality"):
         quality = _quality_all(sessions, stores, labels, drift, settings, reporter, regions)
-    if reg_rows is not None:
-        _write_registration(out, sessions, reg_rows, references, templates, alignments,
-                            settings, drift,
+    if alignments is not None:
+        _write_registration(out, sessions, references, templates, alignments, settings, drift,
                             per_animal=scope == "animal" and not settings.registration.template)
     return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
-                    reg_rows, _regions_text(regions))
+                    _regions_text(regions))
 
 
 # ---------------------------------------------------------------------------- stages
@@ -339,8 +333,8 @@ def _registration_table(sessions, references, templates, alignments, settings) -
     return pd.DataFrame(rows)
 
 
-def _write_registration(out: Path, sessions, table, references, templates, alignments,
-                        settings, drift: dict[str, pd.DataFrame], *, per_animal: bool) -> None:
+def _write_registration(out: Path, sessions, references, templates, alignments, settings,
+                        drift: dict[str, pd.DataFrame], *, per_animal: bool) -> None:
     """``registration/sessions.csv`` and a before/after QC figure per template
     (``qc_<animal>.png`` for per-animal templates, else ``qc.png``)."""
     from mouseface._atomic import atomic_path, write_json
@@ -349,7 +343,7 @@ def _write_registration(out: Path, sessions, table, references, templates, align
 
     folder = out / "registration"
     folder.mkdir(parents=True, exist_ok=True)
-    t = table.copy()
+    t = _registration_table(sessions, references, templates, alignments, settings)
     for col in ("shift_median", "shift_max", "large_shift_frames"):
         t[col] = np.nan
     for i, s in enumerate(t["session"]):
@@ -372,11 +366,10 @@ def _write_registration(out: Path, sessions, table, references, templates, align
         "large_shift_frames": int(t["large_shift_frames"].sum())
         if t["large_shift_frames"].notna().any() else 0,
         "per_session": "registration/sessions.csv"})
-    m = settings.registration.margin
-    groups: dict[int, list[str]] = {}
-    for s in t["session"]:
-        groups.setdefault(id(templates[s]), []).append(s)
-    for names in groups.values():
+    m = r.margin
+    groups = ([list(g["session"]) for _, g in sessions.groupby("animal", sort=False)]
+              if per_animal else [list(sessions["session"])])
+    for names in groups:
         ref0 = references[names[0]]
         h, w = ref0.shape[0] - 2 * m, ref0.shape[1] - 2 * m
         roi = (m, m, w, h)

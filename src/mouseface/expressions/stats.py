@@ -29,13 +29,18 @@ STATS_COLUMNS = ["prototype", "condition", "unit", "n", "mean_change", "median_c
                  "significant"]
 
 
+def _sorted_finite(p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``p`` as float, an all-NaN output of its shape, and the finite entries in ascending
+    order (NaN p-values are neither adjusted nor counted)."""
+    p = np.asarray(p, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(p))
+    return p, np.full_like(p, np.nan), ok[np.argsort(p[ok], kind="stable")]
+
+
 def holm(p) -> np.ndarray:
     """Holm–Bonferroni adjusted p-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    order = ok[np.argsort(p[ok], kind="stable")]
+    p, out, order = _sorted_finite(p)
+    m = len(order)
     adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
     out[order] = np.minimum(adj, 1.0)
     return out
@@ -43,11 +48,8 @@ def holm(p) -> np.ndarray:
 
 def benjamini_hochberg(p) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values); NaN stays NaN and is not counted."""
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    order = ok[np.argsort(p[ok], kind="stable")]
+    p, out, order = _sorted_finite(p)
+    m = len(order)
     adj = p[order] * m / np.arange(1, m + 1)
     adj = np.minimum.accumulate(adj[::-1])[::-1]
     out[order] = np.minimum(adj, 1.0)

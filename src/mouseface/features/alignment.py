@@ -242,13 +242,16 @@ def plan_alignments(
                                  f"template's {template.shape}: use ROIs of one size")
             matrix = reg.estimate_similarity_transform(ref, template, **kw).params
         fill = masks.get(s)
-        value = 0.0
-        if fill is not None and fill.any():
-            value = float(np.round(ref[~fill].mean())) if (~fill).any() else 0.0
-        else:
+        if fill is not None and not fill.any():
             fill = None
+        value = 0.0 if fill is None else _fill_value(ref, fill)
         out[s] = Alignment(margin, matrix, ref if drift else None, fill, value)
     return out
+
+
+def _fill_value(face: np.ndarray, mask: np.ndarray) -> float:
+    """What masked pixels become: the face's rounded mean outside the mask."""
+    return float(np.round(face[~mask].mean())) if (~mask).any() else 0.0
 
 
 def fill_masked(face: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -257,7 +260,7 @@ def fill_masked(face: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     if mask is None or not mask.any() or mask.all():
         return face
     out = face.copy()
-    out[mask] = np.round(face[~mask].mean())
+    out[mask] = _fill_value(face, mask)
     return out
 
 
