@@ -17,7 +17,6 @@ from mouseface.features.alignment import (
 )
 from mouseface.features.extract import extract_features
 from mouseface.features.session_quality import QualityTarget, session_quality, video_quality
-from mouseface.io.store import FeatureStore
 
 
 def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -81,10 +80,16 @@ def test_drift_is_measured_undone_and_stored(drifting, tmp_path):
     plain = extract_features(folder, tmp_path / "p.zarr", hog_params=hp, roi=roi, fps=20.0,
                              chunk_size=16)
     assert plain.shifts is None and np.abs(plain.read() - plain.read()[:1]).max() > 0.2
-    # the alignment is part of the fingerprint: another reference recomputes
-    again = FeatureStore.open(tmp_path / "s.zarr", n_frames=48, feature_shape=(6, 8, 8),
-                              chunk_size=16, params=hp, fingerprint="other")
-    assert not again.complete
+    # the alignment is part of the fingerprint: the same one reuses the store, another
+    # (a different reference face) recomputes it
+    same = extract_features(folder, tmp_path / "s.zarr", hog_params=hp, roi=roi, fps=20.0,
+                            chunk_size=16, alignment=a)
+    assert same.extraction["chunks_written"] == 0
+    other = Alignment(8, None, np.roll(ref, 2, axis=1))
+    redone = extract_features(folder, tmp_path / "s.zarr", hog_params=hp, roi=roi, fps=20.0,
+                              chunk_size=16, alignment=other)
+    assert redone.extraction["chunks_written"] == 3
+    assert np.abs(redone.shifts[:, 1] - (shifts[:, 1] - 2)).max() < 0.15
 
 
 def test_masked_pixels_are_filled_before_anything_is_measured():
