@@ -8,8 +8,8 @@ One 640x480 H.264 clip of the benchmark texture (see ``bench_throughput.py``; 30
 into the cache folder, never committed) is copied to ``--videos`` files, one session each with
 the 400x400 face ROI. Two ``LocalCluster`` s (1 and 2 worker processes of one thread each) are
 started before any timing; then, per repetition, the three executors each extract every
-session into a fresh features folder (``mouseface.compute.extract_sessions``, as ``mouseface
-run`` does). Prints frames/s of each and the speed-up of 2 workers over 1 (median of the
+session into a fresh features folder (``mouseface.workflows.execute.extract_sessions``, as
+``mouseface run`` does). Prints frames/s of each and the speed-up of 2 workers over 1 (median of the
 per-repetition ratios).
 """
 
@@ -41,8 +41,8 @@ def main() -> None:
     from distributed import LocalCluster
 
     from mouseface._progress import Reporter
-    from mouseface.compute import extract_sessions
-    from mouseface.config import load_settings
+    from mouseface.workflows.execute import extract_sessions
+    from mouseface.workflows.settings import load_settings
 
     clip = make_video(args.frames, seed=2)
     work = Path(tempfile.mkdtemp(prefix="mouseface-dask-"))

@@ -35,10 +35,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
-from mouseface import analysis
 from mouseface.expressions.classify import cross_validate, make_classifier
 from mouseface.expressions.dose import dose_table
 from mouseface.io.results import Results
+from mouseface.workflows import analysis
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "real" / "der_videos"
@@ -82,7 +82,7 @@ def dose_response(results: Path) -> pd.DataFrame:
 
 
 def main(data: Path = DATA, out: Path = Path("der_analysis")) -> dict:
-    from mouseface import pipeline
+    from mouseface.workflows import pipeline
 
     out = Path(out)
     results = out / "results"

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from tests.fixtures.videos import moving_texture
 
-from mouseface import pipeline
-from mouseface.config import load_settings
 from mouseface.io.store import FeatureStore
 from mouseface.io.video import write_video
+from mouseface.workflows import pipeline
+from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mouseface import pipeline
 from mouseface._errors import InputError
-from mouseface.config import load_settings
+from mouseface.workflows import pipeline
+from mouseface.workflows.demo import trial_accuracy
+from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,7 @@ def test_painting_inside_a_mask_changes_no_score(lineup_data, tmp_path):
     protos = np.load(clean / "model" / "prototypes.npz")["m1"]
     assert np.isnan(protos).any(axis=0).sum() == np.array(model["mask"]).sum() * 8
     # the analyses read HOG without the masked cells too: the same embedding, exactly
-    from mouseface.analysis import embed
+    from mouseface.workflows.analysis import embed
 
     kw = dict(features="hog", max_frames=200, per_animal=False, n_pca=10, write=False)
     ec, ep = embed(clean, **kw), embed(painted, **kw)
@@ -178,7 +179,7 @@ def test_transfer_model_scores_a_new_session_through_the_cli(lineup_data, tmp_pa
                             "--no-report"])
     assert r.exit_code == 0, r.output
     trials = pd.read_csv(tmp_path / "r" / "trials.csv")
-    assert pipeline.trial_accuracy(trials) == 1.0
+    assert trial_accuracy(trials) == 1.0
     reg = pd.read_csv(tmp_path / "r" / "registration" / "sessions.csv")
     assert abs(reg.loc[0, "rotation_deg"] - 3.0) < 1
     frames = pd.read_parquet(tmp_path / "r" / "frames.parquet")

@@ -103,8 +103,8 @@ def test_demo_report_in_chromium(tmp_path_factory):
         from mouseface import synth  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"synthetic demo not available ({exc})")
-    from mouseface import pipeline
     from mouseface.report import write_report
+    from mouseface.workflows import demo as pipeline
 
     out = tmp_path_factory.mktemp("demo")
     summary = pipeline.demo(out, n_animals=2, n_trials=2, quiet=True)

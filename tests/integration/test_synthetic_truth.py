@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from mouseface import pipeline
-from mouseface.config import load_settings
+from mouseface.workflows import pipeline
+from mouseface.workflows.demo import trial_accuracy
+from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +85,7 @@ def test_prototypes_fitted_on_some_animals_score_the_others(experiment, tmp_path
     scored = pipeline.score(tmp_path / "model", *paths["test"], tmp_path / "scored", quiet=True,
                             report=False)
     trials = pd.read_csv(scored / "trials.csv")
-    accuracy = pipeline.trial_accuracy(trials)
+    accuracy = trial_accuracy(trials)
     print(f"{mode}: held-out animal {test}: top prototype is the true condition in "
           f"{accuracy:.0%} of {len(trials)} trials")
     assert len(trials) == len(CONDITIONS) * 4

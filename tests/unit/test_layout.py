@@ -1,7 +1,16 @@
-"""The house rule: data flows io -> features -> expressions -> neural -> report.
+"""The house rule: data flows io -> features -> expressions -> neural -> report, with
+``workflows`` above the rooms and ``cli`` on top.
 
-A room imports only rooms to its left; nothing imports compute, prepare, pipeline or cli; synth is
-imported only by tests, pipeline and cli.
+Every module of the package is checked, imports of the package root included:
+
+- a library room (``io``, ``features``, ``expressions``, ``neural``, ``report``) imports only
+  rooms to its left and the shared private modules (``_errors``, ``_atomic``, ``_progress``);
+- ``synth`` and ``live`` are rooms beside the line: they use the library rooms, never
+  ``workflows``, ``cli``, ``napari`` or each other;
+- ``napari`` (the viewer plugin) and ``workflows`` may use every room but ``cli``; ``napari``
+  never imports ``workflows``' private modules;
+- no room imports the package root (``from mouseface import ...``): the version is passed in;
+- the shared private modules import nothing of the package.
 """
 
 import ast
@@ -11,39 +20,57 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mouseface"
 ORDER = ["io", "features", "expressions", "neural", "report"]
-TOP = {"compute", "prepare", "pipeline", "cli"}
+SHARED = {"_errors", "_atomic", "_progress"}
+ALLOWED = {room: set(ORDER[: i + 1]) | SHARED for i, room in enumerate(ORDER)}
+ALLOWED["synth"] = set(ORDER) | SHARED | {"synth"}
+ALLOWED["live"] = set(ORDER) | SHARED | {"live"}
+ALLOWED["napari"] = set(ORDER) | SHARED | {"napari", "workflows", "synth", "live"}
+ALLOWED["workflows"] = set(ORDER) | SHARED | {"workflows", "synth", "live", "<root>"}
+ALLOWED["cli"] = set(ORDER) | SHARED | {"cli", "<root>", "napari", "workflows", "synth", "live"}
+for name in SHARED:
+    ALLOWED[name] = {name}
+ALLOWED["__init__"] = {"_errors", "features", "io"}
 
 
 def _imports(path: Path) -> set[str]:
+    """The top-level rooms a module imports (``<root>`` for the package itself)."""
     tree = ast.parse(path.read_text())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return {n.split(".")[1] for n in names if n.startswith("mouseface.") and n.count(".") >= 1}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "mouseface":
+                names.add("mouseface.<root>")
+            else:
+                names.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            raise AssertionError(f"{path}: relative import; use absolute imports")
+    return {n.split(".")[1] for n in names if n.startswith("mouseface.")} | (
+        {"<root>"} if "mouseface" in names else set())
 
 
-ROOM_FILES = [p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] in ORDER]
+ALL_FILES = sorted(SRC.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", ROOM_FILES, ids=lambda p: str(p.relative_to(SRC)))
-def test_rooms_import_only_to_their_left(path):
-    room = path.relative_to(SRC).parts[0]
-    allowed = set(ORDER[: ORDER.index(room) + 1]) | {"_errors", "_atomic", "_progress",
-                                                       "config"}
-    bad = _imports(path) - allowed
-    assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+def _room(path: Path) -> str:
+    return path.relative_to(SRC).parts[0].removesuffix(".py")
 
 
-def test_nothing_imports_the_top_layers_or_synth():
-    for path in SRC.rglob("*.py"):
-        rel = path.relative_to(SRC)
-        top = rel.parts[0].removesuffix(".py")
-        if top in TOP:
-            continue
-        used = _imports(path)
-        assert not (used & TOP), f"{rel} imports {sorted(used & TOP)}"
-        if top != "synth":
-            assert "synth" not in used, f"{rel} imports synth"
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_every_module_imports_only_what_its_room_may(path):
+    room = _room(path)
+    assert room in ALLOWED, f"{path.relative_to(SRC)}: a room the layering test does not know"
+    bad = _imports(path) - ALLOWED[room] - {room}
+    assert not bad, f"{path.relative_to(SRC)} ({room}) imports {sorted(bad)}"
+
+
+def test_the_check_sees_a_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from mouseface import __version__\nimport mouseface.workflows.run\n")
+    assert _imports(bad) == {"<root>", "workflows"}
+
+
+def test_every_room_is_checked():
+    rooms = {_room(p) for p in ALL_FILES}
+    assert set(ORDER) | {"workflows", "cli", "synth"} <= rooms

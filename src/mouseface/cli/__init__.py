@@ -1,4 +1,4 @@
-"""The command line: a thin Typer layer over :mod:`mouseface.pipeline` and the analyses.
+"""The command line: a thin Typer layer over :mod:`mouseface.workflows.pipeline` and the analyses.
 
 Each module here registers its commands on the one app; ``main`` is the console script.
 """

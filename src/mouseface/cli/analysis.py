@@ -1,6 +1,7 @@
 """Analysis verbs over a results folder: classify, embed, cluster, trials, dose, stats, analyze.
 
-Each is a thin layer over :mod:`mouseface.analysis`; tables and figures go to DIR/analysis/.
+Each is a thin layer over :mod:`mouseface.workflows.analysis`; tables and figures go to
+DIR/analysis/.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def classify(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Cross-validated classification by condition; writes classification.json and figures."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     r = analysis.classify(results, features=features, split=split, classifier=classifier,
                           level=level, conditions=_conditions(conditions),
@@ -84,7 +85,7 @@ def embed(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """PCA then t-SNE/UMAP of frames, pooled and per animal; writes embedding.csv and figure."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     e = analysis.embed(results, features=features, method=method, max_frames=max_frames,
                        per_animal=not pooled_only, n_pca=n_pca, perplexity=perplexity,
@@ -107,7 +108,7 @@ def cluster(
                                           "of conditions incl. neutral)."),
 ) -> None:
     """Frame x frame correlation, hierarchical clustering, purity; clustering.json + heatmap."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     c = analysis.cluster(results, features=features, per_animal=not pooled,
                          max_frames=max_frames, n_clusters=n_clusters)
@@ -131,7 +132,7 @@ def trials(
                                    help="Baseline SDs that count as back to baseline."),
 ) -> None:
     """Trial metrics: intensity, latency, persistence, decay time constant, valence."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     m = analysis.trial_metrics(results, normalize=normalize, k=k, post=post, noise_sd=noise_sd)
     name = "trial_metrics_normalized.csv" if normalize else "trial_metrics.csv"
@@ -155,7 +156,7 @@ def dose(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Dose-response: Spearman with bootstrap CI and an isotonic fit, pooled and per animal."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     t = analysis.dose(results, column, prototype, score=score,
                       conditions=_conditions(conditions), n_boot=n_boot, random_state=seed)
@@ -174,7 +175,7 @@ def stats(
     alpha: float = typer.Option(0.05, "--alpha"),
 ) -> None:
     """Each condition against baseline (Wilcoxon signed-rank, rank-biserial, Holm/BH)."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     t = analysis.stats(results, correction=correction, unit=unit, score=score, alpha=alpha)
     typer.echo(f"{int(t['significant'].sum())} of {len(t)} prototype x condition tests "
@@ -195,7 +196,7 @@ def analyze(
     quick: bool = typer.Option(False, "--quick", help="Fewer frames and permutations."),
 ) -> None:
     """Run every analysis (classify, embed, cluster, trials, stats, dose) with defaults."""
-    from mouseface import analysis
+    from mouseface.workflows import analysis
 
     s = analysis.analyze(results, features=features, split=split, classifier=classifier,
                          n_permutations=permutations, normalize=normalize, quick=quick)

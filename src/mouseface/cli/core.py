@@ -40,8 +40,8 @@ def run(
     report: bool = Report,
 ) -> None:
     """Score every frame and trial with per-animal prototypes (the paper's way)."""
-    from mouseface import pipeline
-    from mouseface.config import load_settings
+    from mouseface.workflows import pipeline
+    from mouseface.workflows.settings import load_settings
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
     pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet,
@@ -63,8 +63,8 @@ def fit(
     """Fit prototypes over the given animals and save them as a model (with the registration
     template and mask). By default transfer prototypes, which score new animals relative to
     their own neutral face; `[prototypes] mode = "pooled"` for the paper's pooled ones."""
-    from mouseface import pipeline
-    from mouseface.config import load_settings
+    from mouseface.workflows import pipeline
+    from mouseface.workflows.settings import load_settings
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
     pipeline.fit(sessions, events, out, config=config, settings=settings, quiet=quiet)
@@ -87,7 +87,7 @@ def score(
     report: bool = Report,
 ) -> None:
     """Apply a saved model to new sessions, registered onto the model's template."""
-    from mouseface import pipeline
+    from mouseface.workflows import pipeline
 
     pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
                    scheduler=scheduler, report=report)

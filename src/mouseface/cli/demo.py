@@ -20,7 +20,7 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Simulate mouse faces with known expressions and run the whole pipeline on them."""
-    from mouseface import pipeline
+    from mouseface.workflows import demo as pipeline
 
     if not quiet:
         typer.echo(f"simulating {animals} animals x {trials} trials per condition ...")

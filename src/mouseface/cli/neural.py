@@ -1,6 +1,6 @@
 """`mouseface neural`: the neurons that track each facial expression.
 
-A thin layer over :func:`mouseface.correlates.neural_correlates`.
+A thin layer over :func:`mouseface.workflows.neural.neural_correlates`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def neural(
     Writes neurons.csv, neural_summary.json and figures (correlation matrix, example traces,
     PSTH heatmaps).
     """
-    from mouseface.correlates import neural_correlates
+    from mouseface.workflows.neural import neural_correlates
 
     s = neural_correlates(results, traces, kind=kind, session=session, rate=rate, offset=offset,
                           n_shifts=shifts or None, min_shift=min_shift, tau=tau or None,

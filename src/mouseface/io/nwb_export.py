@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mouseface import __version__
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.io.results import Results
@@ -175,10 +174,11 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
             start = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
         notes.append(START_NOTE)
     run = res.run
+    version = run.get("mouseface", "unknown")  # the version that made the results
     settings = run.get("settings") or model_meta.get("settings") or {}
     key = "pooled" if "pooled" in models else animal
     params = {
-        "mouseface": __version__,
+        "mouseface": version,
         "hog": attrs.get("params") or settings.get("hog"),
         "prototypes": settings.get("prototypes"),
         "model_mode": model_meta.get("mode"),
@@ -190,14 +190,14 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     if run.get("frames_note"):
         notes.append(f"similarities: {run['frames_note']}")
     nwbfile = NWBFile(
-        session_description=f"Facial expression similarities (mouseface {__version__}, "
+        session_description=f"Facial expression similarities (mouseface {version}, "
                             f"method of Dolensek et al. 2020) of session {session}, "
                             f"animal {animal}",
         identifier=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mouseface:{identity}")),
         session_start_time=_utc(start),
         session_id=session,
         notes="; ".join(notes) or None,
-        source_script=f"mouseface {__version__} export-nwb",
+        source_script=f"mouseface {version} export-nwb",
         source_script_file_name="mouseface",
         subject=Subject(subject_id=animal, species=species),
     )

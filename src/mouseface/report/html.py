@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mouseface import __version__
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
 from mouseface.expressions.trials import window_index
@@ -112,7 +111,7 @@ def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int 
     ctx: dict[str, Any] = {
         "title": f"mouseface report: {results_dir.resolve().name}",
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "mouseface_version": __version__,
+        "mouseface_version": run.get("mouseface", "unknown"),
         "results_dir": str(results_dir.resolve()),
         "notes": notes,
         "summary": _summary(run),

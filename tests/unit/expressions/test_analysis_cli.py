@@ -1,4 +1,5 @@
-"""Every analysis from Python (mouseface.analysis) and from the command line (CliRunner)."""
+"""Every analysis from Python (mouseface.workflows.analysis) and from the command line
+(CliRunner)."""
 
 import json
 import shutil
@@ -7,11 +8,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mouseface import analysis
 from mouseface._errors import InputError
 from mouseface.cli import app
 from mouseface.expressions.metrics import METRIC_COLUMNS
 from mouseface.expressions.stats import STATS_COLUMNS
+from mouseface.workflows import analysis
 
 runner = CliRunner()
 

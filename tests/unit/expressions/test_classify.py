@@ -18,7 +18,7 @@ from mouseface.expressions.classify import (
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """As mouseface.analysis does: BLAS/OpenMP threads only slow these small jobs down."""
+    """As mouseface.workflows.analysis does: BLAS/OpenMP threads only slow these small jobs down."""
     with threadpool_limits(limits=1):
         yield
 

@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mouseface.cli import app
-from mouseface.correlates import neural_correlates
 from mouseface.io.neural import NeuralTraces, write_table
 from mouseface.neural.sync import align
 from mouseface.synth.neurons import (
@@ -16,6 +15,7 @@ from mouseface.synth.neurons import (
     write_population_nwb,
     write_population_suite2p,
 )
+from mouseface.workflows.neural import neural_correlates
 
 runner = CliRunner()
 NAMES = ["neutral", "pain", "sucrose"]

@@ -5,7 +5,7 @@ Each function reads a results folder (``mouseface run`` wrote it), computes with
 with :mod:`mouseface.report.analysis_figures` (PNG and SVG). Every function returns what it
 computed, so the same analyses run from Python::
 
-    from mouseface import analysis
+    from mouseface.workflows import analysis
     result = analysis.classify("results", features="hog", split="animal")
     result["balanced_accuracy"], result["chance"]["balanced_accuracy_mean"]
 

@@ -5,24 +5,15 @@ Each public function here is what one CLI verb runs; all computing lives in the 
 
 from __future__ import annotations
 
-import contextlib
-import json
-import platform
-import time as _time
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mouseface import __version__
-from mouseface._atomic import atomic_path, write_json
+from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
-from mouseface.config import Settings, load_settings
 from mouseface.expressions.prototypes import NEUTRAL, PrototypeModel
 from mouseface.expressions.trials import (
     TrialFrames,
@@ -33,53 +24,12 @@ from mouseface.expressions.trials import (
 )
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.store import FeatureStore
+from mouseface.workflows.runlog import RunLog
+from mouseface.workflows.settings import Settings, load_settings
 
 FRAMES_NOTE = ("sim_<prototype> columns use prototypes built from all trials of the animal; "
                "trial scores in trials.csv are cross-fitted (a trial's own condition prototype "
                "is rebuilt without its frames)")
-
-
-@dataclass
-class RunLog:
-    """What ``run.json`` records: inputs, parameters, timings and warnings."""
-
-    command: str
-    settings: Settings
-    inputs: list[dict] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = _time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-        self.timings[name] = round(self.timings.get(name, 0.0) + _time.perf_counter() - t0, 3)
-        for w in caught:
-            text = str(w.message)
-            if text not in self.warnings:
-                self.warnings.append(text)
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-    def add_input(self, path: str | Path, fingerprint: str | None = None, **extra) -> None:
-        p = Path(path)
-        size = p.stat().st_size if p.is_file() else None
-        self.inputs.append({"path": str(p.resolve()), "size": size,
-                            "fingerprint": fingerprint, **extra})
-
-    def write(self, out: Path, **extra: Any) -> None:
-        write_json(out / "run.json", {
-            "mouseface": __version__,
-            "command": self.command,
-            "versions": _versions(),
-            "settings": self.settings.model_dump(mode="json"),
-            "inputs": self.inputs,
-            "timings_s": self.timings,
-            "warnings": self.warnings,
-            **extra,
-        })
-
 
 # ---------------------------------------------------------------------------- stages
 
@@ -206,7 +156,7 @@ def run(
     ``registration/`` (with registration on) and (unless ``report`` is False) ``report.html``
     into ``out`` and returns ``out``.
     """
-    from mouseface.prepare import prepare
+    from mouseface.workflows.prepare import prepare
 
     out = Path(out)
     settings = settings or load_settings(config)
@@ -276,7 +226,7 @@ def fit(
     ``out/registration`` and ``out/run.json``.
     """
     from mouseface.expressions.transfer import TransferModel
-    from mouseface.prepare import prepare
+    from mouseface.workflows.prepare import prepare
 
     out = Path(out)
     settings = settings or load_settings(config)
@@ -339,7 +289,7 @@ def score(
     need the events: every frame is taken relative to the animal's own neutral face (its
     baseline frames).
     """
-    from mouseface.prepare import prepare
+    from mouseface.workflows.prepare import prepare
 
     out = Path(out)
     saved, meta = load_model(model_dir)
@@ -499,116 +449,3 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame]) -
     other = [c for c in trials.columns if c not in score_cols + peak_cols]
     with atomic_path(out / "trials.csv") as tmp:
         trials[other + score_cols + peak_cols].to_csv(tmp, index=False)
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "numba", "av", "scikit-image", "scikit-learn", "scipy", "pandas",
-                "zarr", "dask", "pynwb"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            out[pkg] = md.version(pkg)
-    return out
-
-
-def read_run(out: str | Path) -> dict:
-    """The ``run.json`` of a results folder."""
-    path = Path(out) / "run.json"
-    if not path.is_file():
-        raise InputError("not a mouseface results folder (no run.json)", Path(out))
-    return json.loads(path.read_text())
-
-
-# ---------------------------------------------------------------------------- demo
-
-
-def trial_accuracy(trials: pd.DataFrame) -> float:
-    """Fraction of trials whose top-scoring emotion prototype is their own condition."""
-    cols = [c for c in trials.columns if c.startswith("score_") and c != f"score_{NEUTRAL}"]
-    if not cols or trials.empty:
-        return float("nan")
-    top = trials[cols].idxmax(axis=1).str.removeprefix("score_")
-    return float((top == trials["trial_type"].astype(str)).mean())
-
-
-def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 4,
-         n_trials: int = 6, quiet: bool = False, analyses: bool = True) -> dict[str, Any]:
-    """Simulate a small experiment of synthetic faces, run the whole pipeline on it.
-
-    Writes ``out/data`` (videos, tables, ground truth, a simulated suite2p population),
-    ``out/results`` (the results folder, with ``analysis/``, ``neural/`` and ``report.html``),
-    ``out/states.png`` (one animal's face in every state) and returns a summary.
-    """
-    from mouseface import synth
-
-    out = Path(out)
-    t0 = _time.perf_counter()
-    exp = synth.simulate_experiment(out / "data", n_animals=n_animals, n_trials=n_trials,
-                                    seed=seed)
-    t_sim = _time.perf_counter() - t0
-    # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
-    # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
-    settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
-                             prototypes={"baseline": 2.0})
-    results = run(exp.sessions_path, exp.events_path, out / "results", settings=settings,
-                  quiet=quiet, report=False)
-    synth.state_figure(out / "states.png")
-    summary: dict[str, Any] = {}
-    if analyses:
-        from mouseface.analysis import analyze
-        from mouseface.correlates import neural_correlates
-
-        summary["analysis"] = analyze(results, quick=True)
-        suite2p, session = _demo_population(exp, out / "data" / "suite2p", seed)
-        summary["neural"] = neural_correlates(results, suite2p, session=session, n_shifts=None)
-        summary["neurons_found"] = _neurons_found(
-            results, json.loads((suite2p / "truth.json").read_text()))
-    report = _report(results)
-    trials = pd.read_csv(results / "trials.csv")
-    own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
-           for c in sorted(trials.trial_type.unique())}
-    return {"out": str(out), "results": str(results), "report": str(report),
-            "states_figure": str(out / "states.png"), "n_trials": len(trials),
-            "own_condition_score": own,
-            "top_prototype_is_true_condition": trial_accuracy(trials),
-            "simulate_s": round(t_sim, 1), "total_s": round(_time.perf_counter() - t0, 1),
-            **summary}
-
-
-def _demo_population(exp, folder: Path, seed: int) -> tuple[Path, str]:
-    """A suite2p population for the demo's first session: some neurons follow its expression.
-
-    Imaging runs at 10 Hz on the video clock; 15 of 60 neurons follow the true expression
-    intensity of the session's condition (ground truth from the simulation), the rest follow
-    nothing. ``truth.json`` beside the suite2p files says which.
-    """
-    from mouseface.synth.neurons import simulate_population, write_population_suite2p
-
-    truth = exp.truth
-    session = str(exp.sessions["session"].iloc[0])
-    t = truth[truth["session"] == session]
-    state = str(exp.events.loc[exp.events["session"] == session, "trial_type"].iloc[0])
-    fs = 10.0
-    times = np.arange(0, float(t["time"].max()), 1 / fs)
-    intensity = np.interp(times, t["time"], np.where(t["state"] == state, t["intensity"], 0.0))
-    coupled = dict.fromkeys(range(0, 60, 4), 0)
-    pop = simulate_population(intensity[None], times, 60, coupled, snr=1.0, fs=fs, seed=seed,
-                              names=[state])
-    write_population_suite2p(pop, folder, seed=seed)
-    write_json(folder / "truth.json", {"session": session, "expression": state,
-                                       "coupled_neurons": sorted(coupled), "n_neurons": 60,
-                                       "snr": 1.0})
-    return folder, session
-
-
-def _neurons_found(results: Path, truth: dict) -> dict[str, float]:
-    """Precision and recall of the demo's coupled neurons (significant for their expression)."""
-    neurons = pd.read_csv(results / "neural" / "neurons.csv")
-    hit = neurons[(neurons["expression"] == f"sim_{truth['expression']}")
-                  | (neurons["expression"] == truth["expression"])]
-    found = set(hit.loc[hit["significant"] & (hit["r"] > 0), "neuron"].astype(int))
-    coupled = set(truth["coupled_neurons"])
-    return {"found": len(found), "true": len(coupled),
-            "precision": len(found & coupled) / max(len(found), 1),
-            "recall": len(found & coupled) / len(coupled)}

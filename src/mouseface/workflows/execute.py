@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from mouseface._progress import Reporter
-from mouseface.config import ComputeSettings, Settings
 from mouseface.features.extract import (
     ExtractStats,
     Target,
@@ -46,6 +45,7 @@ from mouseface.features.extract import (
     prepare_stores,
 )
 from mouseface.io.store import FeatureStore
+from mouseface.workflows.settings import ComputeSettings, Settings
 
 #: Times a failed task is retried on the cluster (worker loss is handled by the scheduler).
 RETRIES = 2

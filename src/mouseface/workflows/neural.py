@@ -7,7 +7,7 @@ responses (:mod:`mouseface.neural.psth`) and population decoding of the trial co
 (:mod:`mouseface.neural.decoding`), and draws the figures
 (:mod:`mouseface.report.neural_figures`)::
 
-    from mouseface.correlates import neural_correlates
+    from mouseface.workflows.neural import neural_correlates
     summary = neural_correlates("results", "suite2p/plane0", offset=2.5)
     summary["fractions"]["per_expression"], summary["decoding"]["balanced_accuracy"]
 
