@@ -9,6 +9,7 @@ import numpy as np
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
+from mouseface.io.layout import ResultsLayout
 
 MODEL_FORMAT = 1
 
@@ -50,9 +51,7 @@ def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]
 
     Returns ``{key: (names, prototypes)}`` and the metadata of ``model.json``.
     """
-    path = Path(path)
-    if (path / "model" / "model.json").is_file() and not (path / "model.json").is_file():
-        path = path / "model"
+    path = _model_folder(path)
     meta_path = path / "model.json"
     if not meta_path.is_file():
         raise InputError("not a mouseface model folder (no model.json)", path)
@@ -68,9 +67,7 @@ def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]
 
 def load_array(path: str | Path, name: str) -> np.ndarray | None:
     """An array saved with a model (``save_model(arrays=...)``), or None when it has none."""
-    path = Path(path)
-    if (path / "model" / "model.json").is_file() and not (path / "model.json").is_file():
-        path = path / "model"
+    path = _model_folder(path)
     f = path / f"{name}.npy"
     if not f.is_file():
         return None
@@ -78,3 +75,17 @@ def load_array(path: str | Path, name: str) -> np.ndarray | None:
         return np.load(f)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {f.name}: {exc}", path) from None
+
+
+def _model_folder(path: str | Path) -> Path:
+    """A model folder, or the ``model/`` of a results folder given instead."""
+    path = Path(path)
+    inner = ResultsLayout(path).model
+    if (inner / "model.json").is_file() and not (path / "model.json").is_file():
+        return inner
+    return path
+
+
+def has_model(results_dir: str | Path) -> bool:
+    """Whether a results folder holds a saved model."""
+    return (ResultsLayout(results_dir).model / "model.json").is_file()

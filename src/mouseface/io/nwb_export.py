@@ -47,6 +47,7 @@ import pandas as pd
 
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
 
@@ -93,15 +94,15 @@ def export_nwb(
     InputError
         Not a results folder, an unknown session, or a session without feature store.
     """
-    res = Results(results_dir, require=("frames.parquet",))
-    out = Path(out) if out is not None else res.path / "nwb"
+    res = Results(results_dir, require=("frames",))
+    out = Path(out) if out is not None else res.layout.nwb
     frames = res.frames
     known = list(dict.fromkeys(frames["session"]))
     sessions = known if sessions is None else [str(s) for s in sessions]
     missing = [s for s in sessions if s not in known]
     if missing:
         raise InputError(f"no sessions {missing} in frames.parquet", res.path)
-    trials = res.trials if (res.path / "trials.csv").is_file() else None
+    trials = res.trials if res.layout.trials.is_file() else None
     models, model_meta = _models(res.path)
     written = []
     for session in sessions:
@@ -113,18 +114,18 @@ def export_nwb(
                  else session_start_time)
         nwbfile = session_nwb(res, session, f, t, models, model_meta, start, out,
                               species=species)
-        path = out / f"{session}.nwb"
+        path = out / ResultsLayout(out).nwb_file(session).name  # out: nwb/ or the user's
         _write(nwbfile, path)
         written.append(path)
     return written
 
 
 def _models(path: Path) -> tuple[dict, dict]:
-    if not (path / "model" / "model.json").is_file():
-        return {}, {}
-    from mouseface.io.model import load_model
+    from mouseface.io.model import has_model, load_model
 
-    return load_model(path / "model")
+    if not has_model(path):
+        return {}, {}
+    return load_model(path)
 
 
 def _utc(t: _dt.datetime) -> _dt.datetime:
@@ -159,7 +160,7 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     from pynwb.file import Subject
     from pynwb.image import ImageSeries
 
-    store_path = res.path / "features" / f"{session}.zarr"
+    store_path = res.layout.store(session)
     if not store_path.exists():
         raise InputError(f"session {session!r} has no features/{session}.zarr: its video, ROI "
                          "and HOG parameters are unknown", res.path)

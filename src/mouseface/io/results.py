@@ -1,6 +1,6 @@
 """Read a results folder (what ``mouseface run`` or ``score`` wrote) for the analyses.
 
-Layout read here (see DESIGN.md)::
+What is read here (paths from :class:`~mouseface.io.layout.ResultsLayout`)::
 
     DIR/frames.parquet        one row per frame: session, animal, frame, time, window, sim_<p>
     DIR/trials.csv            one row per event: the events columns, score_<p>, peak_<p>
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
 
 #: seconds of baseline before each onset when run.json does not say
@@ -45,26 +46,28 @@ class Results:
     """
 
     def __init__(self, path: str | Path, *,
-                 require: tuple[str, ...] = ("frames.parquet", "trials.csv")):
+                 require: tuple[str, ...] = ("frames", "trials")):
         self.path = Path(path)
+        self.layout = ResultsLayout(self.path)
         if not self.path.is_dir():
             raise InputError("results folder not found", self.path)
         for name in require:
-            if not (self.path / name).is_file():
-                raise InputError(f"not a mouseface results folder (no {name}); run "
-                                 "`mouseface run` first", self.path)
+            if not getattr(self.layout, name).is_file():
+                raise InputError(f"not a mouseface results folder (no "
+                                 f"{getattr(self.layout, name).name}); run `mouseface run` "
+                                 "first", self.path)
 
     @property
     def analysis_dir(self) -> Path:
         """``DIR/analysis``, created on first use."""
-        out = self.path / "analysis"
+        out = self.layout.analysis
         out.mkdir(parents=True, exist_ok=True)
         return out
 
     @cached_property
     def run(self) -> dict:
         """``run.json`` as a dict (empty when absent)."""
-        path = self.path / "run.json"
+        path = self.layout.run_json
         if not path.is_file():
             return {}
         try:
@@ -83,7 +86,7 @@ class Results:
     @cached_property
     def frames(self) -> pd.DataFrame:
         """``frames.parquet``, sorted by session then time; session and animal as str."""
-        path = self.path / "frames.parquet"
+        path = self.layout.frames
         try:
             df = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -104,7 +107,7 @@ class Results:
     @cached_property
     def trials(self) -> pd.DataFrame:
         """``trials.csv``; session as str, an ``animal`` column added from the frames if absent."""
-        path = self.path / "trials.csv"
+        path = self.layout.trials
         try:
             df = pd.read_csv(path, dtype={"session": str, "trial_type": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -139,7 +142,7 @@ class Results:
 
     def store(self, session: str) -> FeatureStore:
         """The feature store of ``session``."""
-        path = self.path / "features" / f"{session}.zarr"
+        path = self.layout.store(session)
         if not path.exists():
             raise InputError(f"no HOG features for session {session!r}: the results folder has "
                              "no features/ (use --features similarity)", path)
@@ -307,9 +310,9 @@ def load_results(path: str | Path) -> TidyResults:
     >>> res.prototype("pain", model="mouse1").shape         # doctest: +SKIP
     (15, 20, 8)
     """
-    r = Results(path, require=("frames.parquet",))
+    r = Results(path, require=("frames",))
     frames = r.frames
-    if (r.path / "trials.csv").is_file():
+    if r.layout.trials.is_file():
         trials = r.trials
     else:
         trials = pd.DataFrame(columns=["session", "onset", "duration", "trial_type"])
@@ -317,10 +320,10 @@ def load_results(path: str | Path) -> TidyResults:
     models: list[str] = []
     meta: dict = {}
     shape: tuple[int, ...] = ()
-    if (r.path / "model" / "model.json").is_file():
-        from mouseface.io.model import load_model
+    from mouseface.io.model import has_model, load_model
 
-        saved, meta = load_model(r.path / "model")
+    if has_model(r.path):
+        saved, meta = load_model(r.path)
         shape = tuple(int(n) for n in meta.get("feature_shape", ()))
         models = list(saved)
         order = r.prototypes

@@ -34,6 +34,7 @@ import pandas as pd
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
 from mouseface.expressions.trials import window_index
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import TidyResults, load_results
 from mouseface.report import figures
 from mouseface.report.overlay import iter_frames, session_source
@@ -79,7 +80,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     ctx = build_context(results_dir, max_sessions=max_sessions, max_animals=max_animals,
                         max_table_rows=max_table_rows)
     page = render(ctx)
-    out = Path(out) if out is not None else results_dir / "report.html"
+    out = Path(out) if out is not None else ResultsLayout(results_dir).report
     write_text(out, page)
     return out
 
@@ -102,12 +103,12 @@ def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int 
                   max_table_rows: int = 500) -> dict[str, Any]:
     """Everything the template shows: text, tables and figures (as data URIs)."""
     results_dir = Path(results_dir)
-    has_frames = (results_dir / "frames.parquet").is_file()
-    if not results_dir.is_dir() or not (has_frames or (results_dir / "run.json").is_file()):
+    layout = ResultsLayout(results_dir)
+    if not layout.is_results():
         raise InputError("not a mouseface results folder (no run.json, no frames.parquet)",
                          results_dir)
     notes: list[str] = []
-    run = _read_json(results_dir / "run.json", notes) or {}
+    run = _read_json(layout.run_json, notes) or {}
     ctx: dict[str, Any] = {
         "title": f"mouseface report: {results_dir.resolve().name}",
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -119,7 +120,7 @@ def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int 
         "heatmaps": None, "scores": None, "extras": [],
     }
     res = None
-    if has_frames:
+    if layout.frames.is_file():
         res = _section("reading the results", notes, lambda: load_results(results_dir))
     if res is not None:
         ctx["counts"] = _counts(res)
@@ -518,7 +519,7 @@ def _css_width(png: bytes) -> int | None:
 
 
 _EXTRA_DIRS = (("registration", "Faces that line up"), ("analysis", "Expression analyses"),
-               ("neural", "Neural correlates"))
+               ("neural", "Neural correlates"), ("behaviour", "Spontaneous states"))
 _JSON_LIMIT = 20_000
 
 
@@ -527,7 +528,7 @@ def _extras(results_dir: Path) -> list[dict[str, Any]]:
     when they exist."""
     out = []
     for sub, heading in _EXTRA_DIRS:
-        folder = results_dir / sub
+        folder = getattr(ResultsLayout(results_dir), sub)
         if not folder.is_dir():
             continue
         images = []

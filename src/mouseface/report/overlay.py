@@ -18,6 +18,7 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
 from mouseface.io.video import open_video, write_video
@@ -37,10 +38,10 @@ def session_source(results_dir: str | Path, session: str) -> dict:
     InputError
         When the session has no feature store.
     """
-    path = Path(results_dir) / "features" / f"{session}.zarr"
+    layout = ResultsLayout(results_dir)
+    path = layout.store(session)
     if not path.exists():
-        known = sorted(p.name.removesuffix(".zarr")
-                       for p in (Path(results_dir) / "features").glob("*.zarr"))
+        known = layout.stored_sessions()
         hint = f"; sessions: {', '.join(known[:10])}" if known else ""
         raise InputError(f"no session {session!r} (no features/{session}.zarr){hint}",
                          results_dir)
@@ -238,7 +239,7 @@ def write_overlay(results_dir: str | Path, session: str, out: str | Path | None 
     if not src["video"] or not Path(src["video"]).exists():
         raise InputError(f"session {session!r}: its video {src['video']} is not there any more "
                          "(moved?): the overlay re-decodes the face crop from it", results_dir)
-    res = Results(results_dir, require=("frames.parquet",))
+    res = Results(results_dir, require=("frames",))
     frames = res.frames[res.frames["session"] == str(session)]
     if frames.empty:
         raise InputError(f"session {session!r} has no rows in frames.parquet", results_dir)
@@ -248,13 +249,13 @@ def write_overlay(results_dir: str | Path, session: str, out: str | Path | None 
                         strict=True))
     time = frames["time"].to_numpy(dtype=float)
     events = pd.DataFrame(columns=["onset", "duration", "trial_type"])
-    if (results_dir / "trials.csv").is_file():
+    if res.layout.trials.is_file():
         t = res.trials
         events = t[t["session"] == str(session)][["onset", "duration", "trial_type"]]
     onsets = events["onset"].to_numpy(dtype=float)
     ends = onsets + events["duration"].to_numpy(dtype=float)
     kinds = events["trial_type"].astype(str).to_numpy()
-    out = Path(out) if out is not None else results_dir / "overlay" / f"{session}.mp4"
+    out = Path(out) if out is not None else res.layout.overlay_video(session)
     reader = open_video(src["video"], src["roi"], src["fps"])
     painter = _Painter(reader.crop_shape, names, sims, time, events)
     reporter = Reporter(quiet)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mouseface._atomic import write_json
 from mouseface.expressions.prototypes import NEUTRAL
+from mouseface.io.layout import ResultsLayout
 from mouseface.workflows.pipeline import _report, run
 from mouseface.workflows.settings import load_settings
 
@@ -58,7 +59,7 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
         summary["neurons_found"] = _neurons_found(
             results, json.loads((suite2p / "truth.json").read_text()))
     report = _report(results)
-    trials = pd.read_csv(results / "trials.csv")
+    trials = pd.read_csv(ResultsLayout(results).trials)
     own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
            for c in sorted(trials.trial_type.unique())}
     return {"out": str(out), "results": str(results), "report": str(report),
@@ -97,7 +98,7 @@ def _demo_population(exp, folder: Path, seed: int) -> tuple[Path, str]:
 
 def _neurons_found(results: Path, truth: dict) -> dict[str, float]:
     """Precision and recall of the demo's coupled neurons (significant for their expression)."""
-    neurons = pd.read_csv(results / "neural" / "neurons.csv")
+    neurons = pd.read_csv(ResultsLayout(results).neurons)
     hit = neurons[(neurons["expression"] == f"sim_{truth['expression']}")
                   | (neurons["expression"] == truth["expression"])]
     found = set(hit.loc[hit["significant"] & (hit["r"] > 0), "neuron"].astype(int))

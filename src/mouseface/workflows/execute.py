@@ -44,6 +44,7 @@ from mouseface.features.extract import (
     finalize_stores,
     prepare_stores,
 )
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
 from mouseface.workflows.settings import ComputeSettings, Settings
 
@@ -57,7 +58,7 @@ TASKS_PER_WORKER = 4
 
 def store_path(features_dir: Path, session: str) -> Path:
     """Where the features of ``session`` live."""
-    return Path(features_dir) / f"{session}.zarr"
+    return ResultsLayout(Path(features_dir).parent).store(session)
 
 
 @dataclass

@@ -49,11 +49,11 @@ def _session(res: Results, session: str | None) -> str:
         if len(sessions) != 1:
             raise InputError(f"{len(sessions)} sessions in the results; name one with --session "
                              f"({', '.join(sessions[:6])}{', …' if len(sessions) > 6 else ''})",
-                             res.path / "frames.parquet")
+                             res.layout.frames)
         return sessions[0]
     if session not in sessions:
         raise InputError(f"no session {session!r} in the results ({', '.join(sessions[:6])})",
-                         res.path / "frames.parquet")
+                         res.layout.frames)
     return session
 
 
@@ -114,7 +114,7 @@ def neural_correlates(
     """
     res = Results(results)
     session = _session(res, session)
-    out = Path(out) if out is not None else res.path / "neural"
+    out = Path(out) if out is not None else res.layout.neural
     names = res.prototypes
     frames = res.frames[res.frames["session"] == session]
     video_time = frames["time"].to_numpy(np.float64)

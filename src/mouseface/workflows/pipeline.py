@@ -22,6 +22,7 @@ from mouseface.expressions.trials import (
     trial_scores,
     window_index,
 )
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.store import FeatureStore
 from mouseface.workflows.runlog import RunLog
@@ -197,9 +198,9 @@ def run(
                                                p.labels[session], model.classes_,
                                                p.frame_extras(session, st.n_frames)))
                     task.advance()
-        _write_frames(out / "frames.parquet", frames, FRAMES_NOTE)
+        _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
         _write_trials(out, events, scores)
-        _save(out / "model", models, p, settings, mode="per-animal")
+        _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
         log.write(out, frames_note=FRAMES_NOTE, **_mask_record(p))
@@ -261,7 +262,7 @@ def fit(
                         X, y, groups=g)
             except ValueError as exc:
                 raise InputError(f"cannot fit {mode} prototypes: {exc}", events_path) from None
-        _save(out / "model", {mode: model}, p, settings, mode=mode,
+        _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode,
               animals=sorted(map(str, sessions["animal"].unique())))
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
@@ -349,7 +350,7 @@ def score(
         note = (TRANSFER_NOTE if mode == "transfer" else
                 "prototypes from the saved model; neutral from each animal's own baseline "
                 "where events were given")
-        _write_frames(out / "frames.parquet", frames, note)
+        _write_frames(ResultsLayout(out).frames, frames, note)
         if events_path is not None:
             _write_trials(out, events, scores)
         log.add_input(model_dir, kind="model")
@@ -447,5 +448,5 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame]) -
     score_cols = sorted(c for c in trials.columns if c.startswith("score_"))
     peak_cols = sorted(c for c in trials.columns if c.startswith("peak_"))
     other = [c for c in trials.columns if c not in score_cols + peak_cols]
-    with atomic_path(out / "trials.csv") as tmp:
+    with atomic_path(ResultsLayout(out).trials) as tmp:
         trials[other + score_cols + peak_cols].to_csv(tmp, index=False)

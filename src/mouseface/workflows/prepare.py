@@ -28,6 +28,7 @@ from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.trials import label_frames
 from mouseface.io import tables
+from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
 from mouseface.workflows.register import _align, _write_registration
 from mouseface.workflows.settings import Settings
@@ -173,7 +174,8 @@ def extract_all(
     """Extract (or reuse) the HOG features of every session into ``out/features``."""
     from mouseface.workflows.execute import extract_sessions
 
-    stores = extract_sessions(sessions, out / "features", settings, reporter, alignments)
+    stores = extract_sessions(sessions, ResultsLayout(out).features, settings, reporter,
+                              alignments)
     for row in sessions.itertuples(index=False):
         s = stores[row.session]
         log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,

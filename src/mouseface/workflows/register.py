@@ -26,6 +26,7 @@ from mouseface.features.alignment import (
     reference_faces,
     template_face,
 )
+from mouseface.io.layout import ResultsLayout
 from mouseface.workflows.settings import Settings
 
 
@@ -134,7 +135,8 @@ def _write_registration(out: Path, sessions, references, templates, alignments, 
     from mouseface.features.registration import warp_frames
     from mouseface.report.registration_figures import registration_qc
 
-    folder = out / "registration"
+    layout = ResultsLayout(out)
+    folder = layout.registration
     folder.mkdir(parents=True, exist_ok=True)
     t = _registration_table(sessions, references, templates, alignments, settings)
     for col in ("shift_median", "shift_max", "large_shift_frames"):
@@ -145,10 +147,10 @@ def _write_registration(out: Path, sessions, references, templates, alignments, 
             t.loc[i, "shift_median"] = float(np.nanmedian(d["shift"]))
             t.loc[i, "shift_max"] = float(np.nanmax(d["shift"]))
             t.loc[i, "large_shift_frames"] = int(d["large_shift"].sum())
-    with atomic_path(folder / "sessions.csv") as tmp:
+    with atomic_path(layout.registration_table) as tmp:
         t.round(4).to_csv(tmp, index=False)
     r = settings.registration
-    write_json(folder / "summary.json", {
+    write_json(layout.registration_summary, {
         "align": r.resolved("animal" if per_animal else "all"), "drift": r.drift,
         "margin": r.margin, "template": _template_text(r, per_animal), "sessions": len(t),
         "largest_offset_px": round(float(np.hypot(t["dx"], t["dy"]).max()), 3),

@@ -15,6 +15,7 @@ from typing import Any
 from mouseface import __version__
 from mouseface._atomic import write_json
 from mouseface._errors import InputError
+from mouseface.io.layout import ResultsLayout
 from mouseface.workflows.settings import Settings
 
 
@@ -48,7 +49,7 @@ class RunLog:
                             "fingerprint": fingerprint, **extra})
 
     def write(self, out: Path, **extra: Any) -> None:
-        write_json(out / "run.json", {
+        write_json(ResultsLayout(out).run_json, {
             "mouseface": __version__,
             "command": self.command,
             "versions": _versions(),
@@ -73,7 +74,7 @@ def _versions() -> dict[str, str]:
 
 def read_run(out: str | Path) -> dict:
     """The ``run.json`` of a results folder."""
-    path = Path(out) / "run.json"
+    path = ResultsLayout(out).run_json
     if not path.is_file():
         raise InputError("not a mouseface results folder (no run.json)", Path(out))
     return json.loads(path.read_text())

@@ -1,0 +1,130 @@
+"""The results folder: every path in it, in one place.
+
+A results folder (what ``mouseface run``, ``fit``, ``score`` and ``live --record`` write, and
+what every later command reads) looks like this::
+
+    results/
+      run.json                 versions, settings, inputs, timings, warnings
+      frames.parquet           one row per frame
+      trials.csv               one row per event
+      report.html              the self-contained report
+      features/<session>.zarr  HOG (frames x cells_y x cells_x x orientations), times, drift
+      model/                   prototypes.npz, model.json, template.npy
+      registration/            sessions.csv, summary.json, qc*.png
+      analysis/                classify, embed, cluster, trials, dose, stats, compare outputs
+      neural/                  neurons.csv, neural_summary.json, figures
+      behaviour/               bouts.tsv (spontaneous states) and its QC figure
+      overlay/<session>.mp4    overlay videos
+      nwb/<session>.nwb        NWB export
+
+Nothing else in the package spells these names: code asks :class:`ResultsLayout` for a path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ResultsLayout"]
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """The paths of one results folder (nothing is created or read here).
+
+    Examples
+    --------
+    >>> ResultsLayout("results").store("m1_s1").as_posix()
+    'results/features/m1_s1.zarr'
+    """
+
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    # files at the top
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def frames(self) -> Path:
+        return self.root / "frames.parquet"
+
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials.csv"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    # features
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    def store(self, session: str) -> Path:
+        """The feature store (Zarr) of ``session``."""
+        return self.features / f"{session}.zarr"
+
+    def stored_sessions(self) -> list[str]:
+        """Sessions that have a feature store, sorted."""
+        return sorted(p.name.removesuffix(".zarr") for p in self.features.glob("*.zarr"))
+
+    # folders of the later stages
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def registration(self) -> Path:
+        return self.root / "registration"
+
+    @property
+    def analysis(self) -> Path:
+        return self.root / "analysis"
+
+    @property
+    def neural(self) -> Path:
+        return self.root / "neural"
+
+    @property
+    def behaviour(self) -> Path:
+        return self.root / "behaviour"
+
+    @property
+    def overlay(self) -> Path:
+        return self.root / "overlay"
+
+    @property
+    def nwb(self) -> Path:
+        return self.root / "nwb"
+
+    # files inside them
+    @property
+    def neurons(self) -> Path:
+        return self.neural / "neurons.csv"
+
+    @property
+    def neural_summary(self) -> Path:
+        return self.neural / "neural_summary.json"
+
+    @property
+    def registration_table(self) -> Path:
+        return self.registration / "sessions.csv"
+
+    @property
+    def registration_summary(self) -> Path:
+        return self.registration / "summary.json"
+
+    def overlay_video(self, session: str) -> Path:
+        return self.overlay / f"{session}.mp4"
+
+    def nwb_file(self, session: str) -> Path:
+        return self.nwb / f"{session}.nwb"
+
+    def is_results(self) -> bool:
+        """Whether the folder looks like a results folder (``run.json`` or ``frames.parquet``)."""
+        return self.root.is_dir() and (self.run_json.is_file() or self.frames.is_file())
