@@ -48,12 +48,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
 __all__ = ["frame_metrics", "dropped_frames", "OcclusionReference", "occlusion_reference",
-           "occlusion_area", "hog_outlier_z", "quality_table", "quality_flags"]
+           "occlusion_area", "hog_distance", "distance_spread", "neutral_distances",
+           "hog_outlier_z", "quality_table", "quality_flags"]
 
 FLAG_COLUMNS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded",
                 "large_shift")
@@ -105,17 +107,42 @@ def frame_metrics(
     """
     f = _batch(frames)
     n = len(f)
-    x = f.astype(np.float32)
+    if f.dtype == np.uint8 and n and min(f.shape[1:]) >= 1:
+        prev = np.zeros(f.shape[1:], np.uint8) if previous is None else np.asarray(previous)
+        if prev.shape != f.shape[1:]:
+            raise ValueError(f"previous frame has shape {prev.shape}, frames {f.shape[1:]}")
+        out = np.empty((n, 5), np.float64)
+        _measure_frames(np.ascontiguousarray(f), np.ascontiguousarray(prev, dtype=np.uint8),
+                        previous is not None, int(np.clip(np.floor(dark_level), -1, 255)),
+                        int(np.clip(np.ceil(saturated_level), 0, 256)), out)
+        motion, blur, dark, saturated, duplicate = out.T
+        duplicate = duplicate > 0
+    else:
+        motion, blur, dark, saturated, duplicate = _metrics_numpy(f, previous, dark_level,
+                                                                  saturated_level)
+    return pd.DataFrame({
+        "motion_energy": np.asarray(motion, dtype=np.float32),
+        "blur": np.asarray(blur, dtype=np.float32),
+        "dark_fraction": np.asarray(dark, dtype=np.float32),
+        "saturated_fraction": np.asarray(saturated, dtype=np.float32),
+        "duplicate": np.asarray(duplicate, dtype=bool),
+    })
+
+
+def _metrics_numpy(f: np.ndarray, previous, dark_level, saturated_level):
+    """:func:`frame_metrics` for frames that are not uint8 (float or wider integers)."""
+    n = len(f)
+    x = f.astype(np.float64)
     if previous is not None:
-        prev = np.asarray(previous, dtype=np.float32)
+        prev = np.asarray(previous, dtype=np.float64)
         if prev.shape != f.shape[1:]:
             raise ValueError(f"previous frame has shape {prev.shape}, frames {f.shape[1:]}")
         before = np.concatenate([prev[None], x[:-1]]) if n else x
         diff = np.abs(x - before)
-        motion = diff.mean(axis=(1, 2))
+        motion = diff.mean(axis=(1, 2)) if n else np.zeros(0)
         duplicate = diff.max(axis=(1, 2)) == 0 if n else np.zeros(0, bool)
     else:
-        motion = np.full(n, np.nan, dtype=np.float32)
+        motion = np.full(n, np.nan)
         duplicate = np.zeros(n, dtype=bool)
         if n > 1:
             diff = np.abs(x[1:] - x[:-1])
@@ -124,14 +151,69 @@ def frame_metrics(
     lap = (x[:, :-2, 1:-1] + x[:, 2:, 1:-1] + x[:, 1:-1, :-2] + x[:, 1:-1, 2:]
            - 4 * x[:, 1:-1, 1:-1])
     blur = lap.reshape(n, -1).var(axis=1) if lap.size else np.full(n, np.nan)
-    return pd.DataFrame({
-        "motion_energy": motion.astype(np.float32),
-        "blur": np.asarray(blur, dtype=np.float32),
-        "dark_fraction": (f <= dark_level).reshape(n, -1).mean(axis=1).astype(np.float32),
-        "saturated_fraction": (f >= saturated_level).reshape(n, -1).mean(axis=1)
-        .astype(np.float32),
-        "duplicate": duplicate,
-    })
+    dark = (f <= dark_level).reshape(n, -1).mean(axis=1)
+    saturated = (f >= saturated_level).reshape(n, -1).mean(axis=1)
+    return motion, blur, dark, saturated, duplicate
+
+
+@numba.njit(cache=True, nogil=True)
+def _measure_frames(frames, prev, has_prev, dark, saturated, out):  # pragma: no cover - numba
+    """Motion, Laplacian variance, dark and saturated fractions and duplicate, one pass per
+    frame over uint8 pixels with exact integer sums (so chunked and whole passes agree).
+
+    ``out[i]`` = (motion_energy, blur, dark_fraction, saturated_fraction, duplicate); pixels
+    ``<= dark`` are dark and ``>= saturated`` saturated; without ``has_prev`` the first frame's
+    motion is NaN.
+    """
+    n, h, w = frames.shape
+    area = h * w
+    inner = (h - 2) * (w - 2)
+    for i in range(n):
+        f = frames[i]
+        p = frames[i - 1] if i > 0 else prev
+        diff = 0
+        changed = 0
+        n_dark = 0
+        n_sat = 0
+        s1 = 0
+        s2 = 0
+        for r in range(h):
+            fr = f[r]
+            pr = p[r]
+            # whole-row loops over 0-based views vectorise (no negative-index checks)
+            for c in range(w):
+                v = np.int32(fr[c])
+                d = v - np.int32(pr[c])
+                diff += abs(d)
+                changed += d != 0
+                n_dark += v <= dark
+                n_sat += v >= saturated
+            if 0 < r < h - 1:
+                up = f[r - 1]
+                down = f[r + 1]
+                left = fr[:w - 2]
+                mid = fr[1:w - 1]
+                right = fr[2:]
+                u = up[1:w - 1]
+                dn = down[1:w - 1]
+                for c in range(w - 2):
+                    lap = (np.int32(u[c]) + np.int32(dn[c]) + np.int32(left[c])
+                           + np.int32(right[c]) - 4 * np.int32(mid[c]))
+                    s1 += lap
+                    s2 += np.int64(lap) * lap
+        if i == 0 and not has_prev:
+            out[i, 0] = np.nan
+            out[i, 4] = 0.0
+        else:
+            out[i, 0] = diff / area
+            out[i, 4] = 1.0 if changed == 0 else 0.0
+        if inner > 0:
+            mean = s1 / inner
+            out[i, 1] = s2 / inner - mean * mean
+        else:
+            out[i, 1] = np.nan
+        out[i, 2] = n_dark / area
+        out[i, 3] = n_sat / area
 
 
 def dropped_frames(time: np.ndarray, gap_factor: float = 1.5) -> np.ndarray:
@@ -283,6 +365,45 @@ def occlusion_area(
     return out / float(f.shape[1] * f.shape[2])
 
 
+def hog_distance(hog_features: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """``1 - r`` (Pearson) between each frame's HOG and the neutral HOG; NaN for a flat frame.
+
+    Examples
+    --------
+    >>> d = hog_distance(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]), np.array([0.0, 1.0, 2.0]))
+    >>> np.round(d, 6).tolist()
+    [0.0, 2.0]
+    """
+    x = np.atleast_2d(np.asarray(hog_features, dtype=np.float64))
+    p = np.asarray(neutral, dtype=np.float64).ravel()
+    if x.shape[1] != p.size:
+        raise ValueError(f"HOG length differs: frames {x.shape[1]}, neutral {p.size}")
+    a = x - x.mean(axis=1, keepdims=True)
+    p = p - p.mean()
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - np.where(den > 0, a @ p / den, np.nan)
+
+
+def distance_spread(distances: np.ndarray) -> tuple[float, float]:
+    """Median and robust spread (MAD x 1.4826, floored) of baseline HOG distances."""
+    d = np.asarray(distances, dtype=np.float64)
+    med = float(np.nanmedian(d))
+    mad = 1.4826 * float(np.nanmedian(np.abs(d - med)))
+    return med, max(mad, 1e-3 * max(med, 1e-6), 1e-9)
+
+
+def neutral_distances(baseline_hog: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The neutral HOG (median of the baseline frames' HOG) and the median and robust spread
+    of the baseline frames' own distances to it: what :func:`hog_outlier_z` scores against."""
+    b = np.atleast_2d(np.asarray(baseline_hog, dtype=np.float64))
+    if len(b) == 0:
+        raise ValueError("no baseline HOG frames: the z-score needs the neutral distribution")
+    proto = np.median(b, axis=0)
+    med, scale = distance_spread(hog_distance(b, proto))
+    return proto, med, scale
+
+
 def hog_outlier_z(hog_features: np.ndarray, baseline_hog: np.ndarray) -> np.ndarray:
     """Robust z-score of each frame's HOG distance to the neutral face.
 
@@ -299,24 +420,10 @@ def hog_outlier_z(hog_features: np.ndarray, baseline_hog: np.ndarray) -> np.ndar
     """
     x = np.atleast_2d(np.asarray(hog_features, dtype=np.float64))
     b = np.atleast_2d(np.asarray(baseline_hog, dtype=np.float64))
-    if len(b) == 0:
-        raise ValueError("no baseline HOG frames: the z-score needs the neutral distribution")
-    if x.shape[1] != b.shape[1]:
+    if len(b) and x.shape[1] != b.shape[1]:
         raise ValueError(f"HOG length differs: frames {x.shape[1]}, baseline {b.shape[1]}")
-    proto = np.median(b, axis=0)
-
-    def dist(a):
-        a = a - a.mean(axis=1, keepdims=True)
-        p = proto - proto.mean()
-        den = np.linalg.norm(a, axis=1) * np.linalg.norm(p)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return 1 - np.where(den > 0, a @ p / den, np.nan)
-
-    db = dist(b)
-    med = np.nanmedian(db)
-    mad = 1.4826 * np.nanmedian(np.abs(db - med))
-    scale = max(mad, 1e-3 * max(med, 1e-6), 1e-9)
-    return (dist(x) - med) / scale
+    proto, med, scale = neutral_distances(b)
+    return (hog_distance(x, proto) - med) / scale
 
 
 def quality_table(

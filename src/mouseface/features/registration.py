@@ -473,21 +473,76 @@ def _axis_weights(start, offset, size, n_in):  # pragma: no cover - numba
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
                         out):  # pragma: no cover - numba
-    """:func:`_bilinear_affine` for a translation (edge mode): the same values, separably."""
+    """:func:`_bilinear_affine` for a translation (edge mode): the same values, separably.
+
+    A translation gives every column the same fractional weight except where the edge clamps
+    it, so the columns between the clamped ones read contiguous pixels with one weight: that
+    loop vectorises. The values are the affine kernel's up to the last bit of that weight (a
+    sample exactly halfway between two gray levels may round the other way).
+    """
     n, hi_, wi = batch.shape
     h, w = out.shape[1], out.shape[2]
     for i in numba.prange(n):
         ya, yb, fy = _axis_weights(y0, ty + shifts[i, 0], h, hi_)
         xa, xb, fx = _axis_weights(x0, tx + shifts[i, 1], w, wi)
+        # interior columns: unclamped, xa advancing by one; their fractional weights are one
+        # number (fx differs between them only in its last bits)
+        lo_c = 0
+        while lo_c < w and not (xb[lo_c] == xa[lo_c] + 1 and 0 < xa[lo_c] < wi - 2):
+            lo_c += 1
+        hi_c = lo_c
+        row = np.empty(w, np.float64)
+        while (hi_c < w and xb[hi_c] == xa[hi_c] + 1 and 0 < xa[hi_c] < wi - 2
+               and xa[hi_c] == xa[lo_c] + hi_c - lo_c):
+            hi_c += 1
         for r in range(h):
             a_row, b_row, wy = ya[r], yb[r], fy[r]
-            for c in range(w):
-                top = batch[i, a_row, xa[c]] * (1.0 - fx[c]) + batch[i, a_row, xb[c]] * fx[c]
-                bottom = batch[i, b_row, xa[c]] * (1.0 - fx[c]) + batch[i, b_row, xb[c]] * fx[c]
+            src_a = batch[i, a_row]
+            src_b = batch[i, b_row]
+            dst = out[i, r]
+            for c in range(lo_c):
+                top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
+                bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
                 v = top * (1.0 - wy) + bottom * wy
                 if integer:
                     v = min(max(np.rint(v), lo), hi)
-                out[i, r, c] = v
+                dst[c] = v
+            if hi_c > lo_c:
+                _translate_run(src_a, src_b, dst, row, lo_c, hi_c, xa[lo_c] - lo_c, fx[lo_c],
+                               wy, integer)
+            for c in range(hi_c, w):
+                top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
+                bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
+                v = top * (1.0 - wy) + bottom * wy
+                if integer:
+                    v = min(max(np.rint(v), lo), hi)
+                dst[c] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _translate_run(src_a, src_b, dst, row, lo_c, hi_c, off, g, wy,
+                   integer):  # pragma: no cover - numba
+    """Columns ``lo_c:hi_c`` of one output row: bilinear between rows ``src_a`` and ``src_b``
+    at columns ``c + off`` and ``c + off + 1`` with weights ``g`` and ``wy``. A convex
+    combination stays within the input's range, so integers are rounded, not clipped."""
+    f1 = 1.0 - g
+    w1 = 1.0 - wy
+    m = hi_c - lo_c
+    # views indexed from 0 by the loop counter: no negative-index check, so the loop vectorises
+    a = src_a[lo_c + off:hi_c + off + 1]
+    b = src_b[lo_c + off:hi_c + off + 1]
+    d = dst[lo_c:hi_c]
+    t = row[:m]
+    for k in range(m):
+        top = np.float64(a[k]) * f1 + np.float64(a[k + 1]) * g
+        bottom = np.float64(b[k]) * f1 + np.float64(b[k + 1]) * g
+        t[k] = top * w1 + bottom * wy
+    if integer:
+        for k in range(m):
+            d[k] = np.rint(t[k])
+    else:
+        for k in range(m):
+            d[k] = t[k]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
