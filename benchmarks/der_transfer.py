@@ -281,7 +281,7 @@ def der(data: Path, out: Path) -> dict:
 
 def synthetic(out: Path) -> dict:
     """Registration error against known poses; held-out-animal trial classification."""
-    from mouseface.expressions.trials import label_frames, window_index
+    from mouseface.expressions.windows import label_frames, window_index
     from mouseface.synth import Pose, make_animal, render_face, simulate_experiment
 
     t0 = time.perf_counter()

@@ -12,8 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mouseface.expressions.similarity import similarity, standardize_rows
-
-NEUTRAL = "neutral"
+from mouseface.expressions.windows import NEUTRAL
 
 
 def least_neutral_frames(

@@ -1,4 +1,6 @@
-"""Trials: stimulus and baseline windows, frame labels, and honest (cross-fitted) trial scores.
+"""Trials: honest (cross-fitted) trial scores from the frames of each trial's windows.
+
+The windows themselves come from :mod:`mouseface.expressions.windows`.
 
 A trial's score for prototype p is the mean similarity to p over the stimulus window
 ``[onset, onset + duration)`` minus the mean over the ``baseline`` seconds before onset. A trial
@@ -14,59 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mouseface.expressions.prototypes import NEUTRAL, emotion_prototype
+from mouseface.expressions.prototypes import emotion_prototype
 from mouseface.expressions.similarity import similarity
-
-
-def window_index(time: np.ndarray, start: float, stop: float) -> np.ndarray:
-    """Indices of frames with ``start <= time < stop``."""
-    time = np.asarray(time)
-    lo, hi = np.searchsorted(time, [start, stop], side="left")
-    return np.arange(lo, hi)
-
-
-def label_frames(
-    time: np.ndarray,
-    events: pd.DataFrame,
-    baseline: float,
-    *,
-    neutral_label: str = NEUTRAL,
-    exclude: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Label each frame of one session for prototype fitting.
-
-    Parameters
-    ----------
-    time : (n_frames,) array
-        Frame times in seconds, increasing.
-    events : DataFrame
-        This session's events (``onset``, ``duration``, ``trial_type``, ``event``).
-    baseline : float
-        Seconds before each onset taken as baseline (neutral) frames.
-    exclude : (n_events,) bool array, optional
-        Events whose stimulus frames must not enter the prototypes (e.g. first trials).
-
-    Returns
-    -------
-    labels : (n_frames,) str array
-        ``neutral_label`` in baseline windows, the ``trial_type`` in stimulus windows, ``""``
-        elsewhere. A stimulus label wins over an overlapping baseline window.
-    event_of : (n_frames,) int array
-        The ``event`` id of each stimulus frame, -1 elsewhere.
-    """
-    n = len(time)
-    labels = np.full(n, "", dtype=object)
-    event_of = np.full(n, -1, dtype=np.int64)
-    for row in events.itertuples(index=False):
-        labels[window_index(time, row.onset - baseline, row.onset)] = neutral_label
-    for k, row in enumerate(events.itertuples(index=False)):
-        idx = window_index(time, row.onset, row.onset + row.duration)
-        if exclude is not None and exclude[k]:
-            labels[idx] = ""
-        else:
-            labels[idx] = row.trial_type
-        event_of[idx] = row.event
-    return labels.astype(str), event_of
+from mouseface.expressions.windows import NEUTRAL
 
 
 @dataclass

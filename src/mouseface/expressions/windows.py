@@ -1,11 +1,17 @@
-"""Which trial window each frame belongs to: the shared first step of every analysis.
+"""Trial windows: the one place that says which seconds of a session belong to which trial.
 
-A trial (one row of the events table) has a baseline window ``[onset - baseline, onset)``,
-a stimulus window ``[onset, onset + duration)`` and, for persistence, a post window from the
-stimulus offset until ``post`` seconds later, the next onset of the same session or the end of
-the session, whichever comes first. Frames of a stimulus window are labelled with the trial's
-condition, baseline frames ``neutral``; a stimulus window wins over an overlapping baseline
-window, as in :func:`mouseface.expressions.trials.label_frames`.
+A trial (one row of the events table) has
+
+- a **baseline** window ``[onset - baseline, onset)``: its frames are ``neutral``;
+- a **stimulus** window ``[onset, onset + duration)``: its frames are the trial's condition;
+- for persistence and the report's aligned traces, a **post** window from the stimulus offset
+  until ``post`` seconds later, the next onset of the same session or the end of the session,
+  whichever comes first.
+
+A stimulus window wins over an overlapping baseline window. Everything that needs windows
+(prototypes, trial scores, quality's neutral frames, the mean faces, the report, neural
+decoding and PSTHs) takes them from here as :class:`~mouseface.io.intervals.Intervals` or as
+frame positions; nothing else does this arithmetic.
 """
 
 from __future__ import annotations
@@ -15,8 +21,106 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mouseface.expressions.prototypes import NEUTRAL
-from mouseface.expressions.trials import window_index
+from mouseface.io.intervals import Intervals, frames_in
+
+__all__ = ["NEUTRAL", "TrialWindow", "assign_windows", "baseline_window", "label_frames",
+           "post_stop", "stimulus_window", "trial_frames", "trial_intervals", "trial_windows",
+           "window_index"]
+
+#: The label of baseline frames and the name of the neutral prototype.
+NEUTRAL = "neutral"
+
+#: ``frames_in`` under the name the trial code has used: frames with ``start <= t < stop``.
+window_index = frames_in
+
+
+def baseline_window(onset, baseline: float):
+    """``(start, stop)`` of the baseline window(s) before ``onset`` (scalars or arrays)."""
+    return onset - baseline, onset
+
+
+def stimulus_window(onset, duration):
+    """``(start, stop)`` of the stimulus window(s)."""
+    return onset, onset + duration
+
+
+def post_stop(onset: float, duration: float, later_onsets: np.ndarray, post: float) -> float:
+    """End of the post window: ``post`` s after the offset, cut at the next onset."""
+    later = later_onsets[later_onsets > onset]
+    return min(onset + duration + post, later[0] if len(later) else np.inf)
+
+
+def trial_intervals(
+    events: pd.DataFrame, baseline: float, *, neutral_label: str = NEUTRAL,
+    exclude: np.ndarray | None = None,
+) -> Intervals:
+    """The baseline and stimulus windows of one session's events, stimulus windows last.
+
+    Parameters
+    ----------
+    events : DataFrame
+        This session's events (``onset``, ``duration``, ``trial_type``, ``event``).
+    baseline : float
+        Seconds before each onset taken as baseline.
+    exclude : (n_events,) bool array, optional
+        Events whose stimulus frames are labelled ``""`` (kept out of prototypes).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"onset": [2.0], "duration": [1.0], "trial_type": ["pain"],
+    ...                    "event": [0]})
+    >>> trial_intervals(ev, 1.0).label(np.arange(8) / 2).tolist()
+    ['', '', 'neutral', 'neutral', 'pain', 'pain', '', '']
+    """
+    if events.empty:
+        return Intervals(np.empty(0), np.empty(0), (), np.empty(0, np.int64))
+    onset = events["onset"].to_numpy(np.float64)
+    duration = events["duration"].to_numpy(np.float64)
+    event = (events["event"].to_numpy(np.int64) if "event" in events.columns
+             else np.arange(len(events)))
+    b0, b1 = baseline_window(onset, baseline)
+    s0, s1 = stimulus_window(onset, duration)
+    kinds = [str(c) for c in events["trial_type"]]
+    if exclude is not None:
+        kinds = ["" if x else k for k, x in zip(kinds, np.asarray(exclude, bool), strict=True)]
+    return Intervals(np.r_[b0, s0], np.r_[b1, s1],
+                     (neutral_label,) * len(onset) + tuple(kinds), np.r_[event, event])
+
+
+def label_frames(
+    time: np.ndarray,
+    events: pd.DataFrame,
+    baseline: float,
+    *,
+    neutral_label: str = NEUTRAL,
+    exclude: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label each frame of one session for prototype fitting.
+
+    Parameters
+    ----------
+    time : (n_frames,) array
+        Frame times in seconds, increasing.
+    events : DataFrame
+        This session's events (``onset``, ``duration``, ``trial_type``, ``event``).
+    baseline : float
+        Seconds before each onset taken as baseline (neutral) frames.
+    exclude : (n_events,) bool array, optional
+        Events whose stimulus frames must not enter the prototypes (e.g. first trials).
+
+    Returns
+    -------
+    labels : (n_frames,) str array
+        ``neutral_label`` in baseline windows, the ``trial_type`` in stimulus windows, ``""``
+        elsewhere. A stimulus label wins over an overlapping baseline window.
+    event_of : (n_frames,) int array
+        The ``event`` id of each stimulus frame, -1 elsewhere.
+    """
+    iv = trial_intervals(events, baseline, neutral_label=neutral_label, exclude=exclude)
+    labels = iv.label(time)
+    n = len(events)
+    stim = Intervals(iv.starts[n:], iv.stops[n:], iv.labels[n:], iv.events[n:])
+    return labels, stim.event(time)
 
 
 def assign_windows(
@@ -53,15 +157,20 @@ def assign_windows(
     ev_sessions = events["session"].astype(str).to_numpy()
     for session, idx in sessions.groupby(sessions, sort=False).indices.items():
         idx = idx[np.argsort(time[idx], kind="stable")]
+        iv = trial_intervals(events[ev_sessions == session], baseline,
+                             neutral_label=neutral_label)
+        if not len(iv):
+            continue
         t = time[idx]
-        ev = events[ev_sessions == session]
-        for row in ev.itertuples(index=False):
-            b = idx[window_index(t, row.onset - baseline, row.onset)]
-            b = b[part[b] != "stimulus"]
-            event[b], part[b], label[b] = int(row.event), "baseline", neutral_label
-        for row in ev.itertuples(index=False):
-            s = idx[window_index(t, row.onset, row.onset + row.duration)]
-            event[s], part[s], label[s] = int(row.event), "stimulus", str(row.trial_type)
+        k = len(iv) // 2
+        ev = iv.event(t)
+        lab = iv.label(t)
+        stimulus = Intervals(iv.starts[k:], iv.stops[k:], iv.labels[k:], iv.events[k:])
+        in_stim = stimulus.event(t) >= 0
+        hit = ev >= 0
+        event[idx[hit]] = ev[hit]
+        label[idx[hit]] = lab[hit]
+        part[idx[hit]] = np.where(in_stim[hit], "stimulus", "baseline")
     return pd.DataFrame({"event": event, "part": part.astype(str), "label": label.astype(str)},
                         index=frames.index)
 
@@ -102,15 +211,18 @@ def trial_windows(
         t = time[idx]
         onsets = np.sort(ev["onset"].to_numpy(dtype=np.float64))
         for row in ev.itertuples(index=False):
-            offset = row.onset + row.duration
-            later = onsets[onsets > row.onset]
-            stop = min(offset + post, later[0] if len(later) else np.inf)
-            b = idx[window_index(t, row.onset - baseline, row.onset)]
-            s = idx[window_index(t, row.onset, offset)]
-            p = idx[window_index(t, offset, stop)] if stop > offset else idx[:0]
+            b = idx[frames_in(t, *baseline_window(row.onset, baseline))]
+            s0, s1 = stimulus_window(row.onset, row.duration)
+            s = idx[frames_in(t, s0, s1)]
+            stop = post_stop(row.onset, row.duration, onsets, post)
+            p = idx[frames_in(t, s1, stop)] if stop > s1 else idx[:0]
             rows = np.concatenate([b, s, p])
             out[int(row.event)] = TrialWindow(int(row.event), b, s, p, time[rows] - row.onset)
     return out
 
 
-__all__ = ["TrialWindow", "assign_windows", "trial_windows"]
+def trial_frames(time: np.ndarray, onset: float, duration: float,
+                 baseline: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frame indices of one trial's baseline and stimulus windows (``time`` increasing)."""
+    return (frames_in(time, *baseline_window(onset, baseline)),
+            frames_in(time, *stimulus_window(onset, duration)))

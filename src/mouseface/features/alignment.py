@@ -24,7 +24,7 @@ are applied to when features are extracted:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,8 @@ from mouseface.features import registration as reg
 from mouseface.io.tables import check_roi
 from mouseface.io.video import open_video
 
-__all__ = ["Alignment", "Region", "reference_faces", "plan_alignments", "region_of"]
+__all__ = ["Alignment", "Baseline", "Region", "VideoInfo", "plan_alignments", "read_baselines",
+           "reference_faces", "region_of"]
 
 _Roi = tuple[int, int, int, int]
 
@@ -145,7 +146,42 @@ class Alignment:
         return crops, shifts
 
 
-def reference_faces(
+@dataclass
+class Baseline:
+    """A session's baseline frames, as the short pre-read gives them.
+
+    Attributes
+    ----------
+    reference : (h + 2 margin, w + 2 margin) float32
+        The reference face: the mean of the (at most ``max_frames`` earliest) baseline frames.
+    frames : (k, h + 2 margin, w + 2 margin) uint8
+        Some of those frames, evenly spaced (at most what ``keep_bytes`` allows): enough to
+        calibrate the session's neutral HOG and occlusion reference.
+    n_frames : int
+        Frames averaged into the reference.
+    """
+
+    reference: np.ndarray
+    frames: np.ndarray
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What opening a video told: its fingerprint, frame size, rate and frame count, and the
+    frames the pre-read decoded."""
+
+    fingerprint: str
+    frame_shape: tuple[int, int]
+    fps: float
+    n_frames: int
+    frames_decoded: int = 0
+
+    def as_tuple(self) -> tuple[str, tuple[int, int], float, int]:
+        return self.fingerprint, self.frame_shape, self.fps, self.n_frames
+
+
+def read_baselines(
     video: str | Path,
     rois: Sequence[_Roi | None],
     windows: Sequence[np.ndarray | None],
@@ -153,9 +189,15 @@ def reference_faces(
     margin: int,
     fps: float | None = None,
     max_frames: int = 200,
-    chunk_size: int = 256,
-) -> list[np.ndarray]:
-    """The reference face of each session of one video, over its region, in one decoding pass.
+    keep_bytes: int = 8 << 20,
+    gap: int = 250,
+    check: Callable[[VideoInfo], None] | None = None,
+) -> tuple[list[Baseline], VideoInfo]:
+    """The baseline frames of each session of one video, in one short pre-read.
+
+    Only the frames of the sessions' earliest baseline windows are decoded (at most
+    ``max_frames`` per session): the reader seeks to each stretch of windows (stretches closer
+    than ``gap`` frames are read through, which costs no more than a seek's lead-in).
 
     Parameters
     ----------
@@ -169,50 +211,124 @@ def reference_faces(
     margin
         Pixels around the ROI (see :func:`region_of`).
     max_frames
-        At most this many (the earliest) frames are averaged per session; decoding stops once
-        every session has them or its last window has passed.
+        Frames averaged into each reference face.
+    keep_bytes
+        Bytes of frames kept per session for calibration (at least 16 frames).
+    check
+        Called with the video's :class:`VideoInfo` once it is open, before any frame is
+        decoded (to stop early on events or ROIs that do not fit the video).
+
+    Returns
+    -------
+    list of Baseline, VideoInfo
+
+    Raises
+    ------
+    ValueError
+        When no frame of the video falls in a session's baseline windows.
+    """
+    wins = [np.empty((0, 2)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 2)
+            for w in windows]
+    with open_video(video, fps=fps) as reader:
+        shape = reader.frame_shape
+        rate, n_total = reader.fps, reader.n_frames
+        if check is not None:
+            check(VideoInfo(reader.fingerprint(), shape, rate, n_total))
+        regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
+        chosen = [_earliest(w, max_frames, rate) for w in wins]
+        spans = _spans(chosen, max_frames, rate, n_total, gap)
+        sums = [np.zeros((r.read[3] + sum(r.pad[0]), r.read[2] + sum(r.pad[1])))
+                for r in regions]
+        counts = [0] * len(regions)
+        kept: list[list[np.ndarray]] = [[] for _ in regions]
+        for lo, hi in spans:
+            crops = reader.iter_crops([r.read for r in regions], chunk_size=64, start=lo,
+                                      stop=hi)
+            try:
+                for c in crops:
+                    for k, frames in enumerate(c.frames):
+                        room = max_frames - counts[k]
+                        if room <= 0:
+                            continue
+                        w = chosen[k]
+                        if len(w):
+                            t = c.time[:, None]
+                            sel = ((t >= w[:, 0] - 1e-9) & (t < w[:, 1] - 1e-9)).any(1)
+                        else:
+                            sel = c.index < max_frames
+                        idx = np.flatnonzero(sel)[:room]
+                        if len(idx):
+                            full = regions[k].complete(frames[idx])
+                            sums[k] += full.sum(axis=0, dtype=np.float64)
+                            counts[k] += len(idx)
+                            kept[k].append(full)
+            finally:
+                crops.close()
+        info = VideoInfo(reader.fingerprint(), shape, rate, reader.n_frames, reader.frames_out)
+    if any(n == 0 for n in counts):
+        k = counts.index(0)
+        raise ValueError(f"{video}: no frame falls in the baseline windows of ROI {rois[k]}: "
+                         "no reference face")
+    out = []
+    for s, n, parts in zip(sums, counts, kept, strict=True):
+        frames = np.concatenate(parts)
+        room = max(16, keep_bytes // max(frames[0].nbytes, 1))
+        if len(frames) > room:
+            frames = frames[np.linspace(0, len(frames) - 1, room).round().astype(int)]
+        out.append(Baseline((s / n).astype(np.float32), np.ascontiguousarray(frames), n))
+    return out, info
+
+
+def _earliest(windows: np.ndarray, max_frames: int, fps: float) -> np.ndarray:
+    """The earliest windows that hold about ``max_frames`` frames (sorted, clipped at 0)."""
+    if not len(windows):
+        return windows
+    w = windows[np.argsort(windows[:, 0], kind="stable")].copy()
+    w[:, 0] = np.maximum(w[:, 0], 0.0)
+    w = w[w[:, 1] > w[:, 0]]
+    frames = np.cumsum((w[:, 1] - w[:, 0]) * fps)
+    return w[: int(np.searchsorted(frames, max_frames)) + 1]
+
+
+def _spans(chosen, max_frames: int, fps: float, n_total: int, gap: int) -> list[tuple]:
+    """Frame ranges ``[lo, hi)`` to decode for the chosen windows of every session, merged
+    when closer than ``gap`` frames (a window's edges widened by two frames: container times
+    are not exactly ``index / fps``)."""
+    spans = []
+    for w in chosen:
+        if not len(w):
+            spans.append((0, max_frames))
+        for a, b in w:
+            spans.append((max(0, int(np.floor(a * fps)) - 2), int(np.ceil(b * fps)) + 2))
+    spans.sort()
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + gap:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
+def reference_faces(
+    video: str | Path,
+    rois: Sequence[_Roi | None],
+    windows: Sequence[np.ndarray | None],
+    *,
+    margin: int,
+    fps: float | None = None,
+    max_frames: int = 200,
+    chunk_size: int = 256,
+) -> list[np.ndarray]:
+    """The reference face of each session of one video (see :func:`read_baselines`).
 
     Returns
     -------
     list of (h + 2 margin, w + 2 margin) float32 arrays
     """
-    wins = [np.empty((0, 2)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 2)
-            for w in windows]
-    ends = [float(w[:, 1].max()) if len(w) else -np.inf for w in wins]
-    with open_video(video, fps=fps) as reader:
-        shape = reader.frame_shape
-        regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
-        sums = [np.zeros((r.read[3] + sum(r.pad[0]), r.read[2] + sum(r.pad[1])))
-                for r in regions]
-        counts = [0] * len(regions)
-        crops = reader.iter_crops([r.read for r in regions], chunk_size=chunk_size)
-        try:
-            for c in crops:
-                for k, frames in enumerate(c.frames):
-                    room = max_frames - counts[k]
-                    if room <= 0:
-                        continue
-                    if len(wins[k]):
-                        t = c.time[:, None]
-                        sel = ((t >= wins[k][:, 0] - 1e-9) & (t < wins[k][:, 1] - 1e-9)).any(1)
-                    else:
-                        sel = np.ones(len(c.index), bool)
-                    idx = np.flatnonzero(sel)[:room]
-                    if len(idx):
-                        sums[k] += regions[k].complete(frames[idx]).sum(axis=0,
-                                                                        dtype=np.float64)
-                        counts[k] += len(idx)
-                t_last = float(c.time[-1])
-                if all(n >= max_frames or (len(w) and t_last >= e)
-                       for n, w, e in zip(counts, wins, ends, strict=True)):
-                    break
-        finally:
-            crops.close()
-    if any(n == 0 for n in counts):
-        k = counts.index(0)
-        raise ValueError(f"{video}: no frame falls in the baseline windows of ROI {rois[k]}: "
-                         "no reference face")
-    return [(s / n).astype(np.float32) for s, n in zip(sums, counts, strict=True)]
+    baselines, _ = read_baselines(video, rois, windows, margin=margin, fps=fps,
+                                  max_frames=max_frames, keep_bytes=0)
+    return [b.reference for b in baselines]
 
 
 def plan_alignments(
@@ -244,12 +360,12 @@ def plan_alignments(
         fill = masks.get(s)
         if fill is not None and not fill.any():
             fill = None
-        value = 0.0 if fill is None else _fill_value(ref, fill)
+        value = 0.0 if fill is None else fill_value(ref, fill)
         out[s] = Alignment(margin, matrix, ref if drift else None, fill, value)
     return out
 
 
-def _fill_value(face: np.ndarray, mask: np.ndarray) -> float:
+def fill_value(face: np.ndarray, mask: np.ndarray) -> float:
     """What masked pixels become: the face's rounded mean outside the mask."""
     return float(np.round(face[~mask].mean())) if (~mask).any() else 0.0
 
@@ -260,7 +376,7 @@ def fill_masked(face: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     if mask is None or not mask.any() or mask.all():
         return face
     out = face.copy()
-    out[mask] = _fill_value(face, mask)
+    out[mask] = fill_value(face, mask)
     return out
 
 

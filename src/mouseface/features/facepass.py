@@ -6,7 +6,7 @@ margin; see :mod:`mouseface.features.alignment`) and goes through, in order:
 1. **mask fill**: masked pixels take one value, so nothing inside a mask moves, flags or votes;
 2. **drift**: the frame's displacement against the session's reference face by phase
    correlation, measured on every ``drift_every``-th frame (frame index a multiple of it) and
-   interpolated linearly in between (held after the last measured frame of a stream);
+   on a stream's last frame, and interpolated linearly in between;
 3. **warp**: one bilinear resampling that undoes the drift and the session's transform onto its
    template and cuts the ROI (the *registered crop*);
 4. **HOG** of the registered crop;
@@ -20,11 +20,11 @@ margin; see :mod:`mouseface.features.alignment`) and goes through, in order:
 :class:`FacePass` does this for a stream of frames (the offline pass calls it per batch of a
 decoded chunk, ``mouseface live`` per frame: one code path). Interpolating the drift needs the
 next measured frame, so a pass holds back at most ``drift_every - 1`` frames until it arrives;
-:meth:`FacePass.flush` releases them at the end of a stream. Every result depends only on the
-frame, its predecessor and the measured frames around it, never on where a stream was cut into
-batches or ranges: a video split into ranges (a Dask cluster, two threads) gives the same
-numbers as one pass, provided each range starts on a multiple of ``drift_every`` and is
-primed with the frame before it (:meth:`FacePass.prime`).
+:meth:`FacePass.flush` measures the stream's last frame and releases them. Every result
+depends only on the frame, its predecessor and the measured frames around it, never on where a
+stream was cut into batches or ranges: a video split into ranges (a Dask cluster, two
+threads) gives the same numbers as one pass, provided each range starts on a multiple of
+``drift_every`` and is primed with the frame before it (:meth:`FacePass.prime`).
 
 :func:`calibrate` turns a session's baseline frames (read before the pass) into what steps 5
 needs: the neutral HOG and the spread of baseline distances around it, and the occlusion
@@ -253,10 +253,14 @@ class FacePass:
         return self._release([(int(index[a]), shifts[j]) for j, a in enumerate(anchors)])
 
     def flush(self) -> FaceFrames | None:
-        """Release the frames after the last measured one (they keep its drift)."""
+        """Release the frames after the last measured one: the stream's last frame is measured
+        too, and those between are interpolated."""
         if not self._held:
             return None
-        return self._release([], final=True)
+        frames, index, _ = self._held[-1]
+        shift = reg.estimate_shifts(frames[-1:], self.spec.alignment.reference,
+                                    bin=_drift_bin(frames.shape[1:]))
+        return self._release([(int(index[-1]), shift[0])], final=True)
 
     # ---------------------------------------------------------------- internals
     def _filled(self, frames: np.ndarray) -> np.ndarray:

@@ -388,6 +388,8 @@ def hog_distance(hog_features: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 def distance_spread(distances: np.ndarray) -> tuple[float, float]:
     """Median and robust spread (MAD x 1.4826, floored) of baseline HOG distances."""
     d = np.asarray(distances, dtype=np.float64)
+    if not np.isfinite(d).any():  # flat HOG everywhere (e.g. pure noise under L2-Hys)
+        return float("nan"), float("nan")
     med = float(np.nanmedian(d))
     mad = 1.4826 * float(np.nanmedian(np.abs(d - med)))
     return med, max(mad, 1e-3 * max(med, 1e-6), 1e-9)

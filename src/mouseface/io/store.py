@@ -7,6 +7,8 @@ Layout of ``features/<session>.zarr``::
     done  (n_chunks,) bool, one flag per frame chunk, written after that chunk's data
     shift (frames, 2) float32, only with drift correction: each frame's (dy, dx) displacement
           against the session's reference face, pixels
+    measures (frames, M) float32, only with per-frame measures (quality, movement of regions):
+          one column per name in the attribute ``measure_names``
     attrs: params (HOG parameters), fingerprint (of the input video and ROI), video, roi, fps,
            chunk_size, n_frames, complete, decoded_frames, truncated
 
@@ -36,7 +38,7 @@ import zarr
 
 from mouseface._errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _create(group, name: str, **kwargs):
@@ -55,6 +57,9 @@ class FeatureStore:
     #: What the last extraction into this store did in this process (frames decoded, chunks
     #: written...), set by :mod:`mouseface.features.extract`; None when nothing ran.
     extraction: dict[str, Any] | None = None
+    #: Crops the last pass kept for the report's mean faces
+    #: (:class:`mouseface.features.extract.KeptFaces`); None when nothing ran or was kept.
+    kept: Any = None
 
     def __init__(self, path: str | Path, mode: str = "r"):
         self.path = Path(path)
@@ -77,19 +82,21 @@ class FeatureStore:
         fingerprint: str,
         meta: dict[str, Any] | None = None,
         shifts: bool = False,
+        measures: list[str] | tuple[str, ...] = (),
     ) -> FeatureStore:
         """Open the store at ``path`` if it was made from the same input and parameters.
 
         Otherwise (absent, different parameters, different input, unreadable) it is created
         anew. ``meta`` is stored as attributes (video path, ROI, fps...). ``shifts`` adds the
-        per-frame drift array.
+        per-frame drift array, ``measures`` a per-frame array with these named columns.
         """
         path = Path(path)
         params = _jsonable(params)
         if path.exists():
             try:
                 old = cls(path, mode="r+")
-                if old.matches(params, fingerprint) and old.attrs.get("chunk_size") == chunk_size:
+                if (old.matches(params, fingerprint) and old.attrs.get("chunk_size") == chunk_size
+                        and old.measure_names == list(measures) and old.has_shifts == shifts):
                     return old
             except InputError:
                 pass
@@ -104,6 +111,9 @@ class FeatureStore:
         if shifts:
             _create(group, "shift", shape=(n_frames, 2), chunks=(chunk_size, 2),
                     dtype="float32", fill_value=np.nan)
+        if measures:
+            _create(group, "measures", shape=(n_frames, len(measures)),
+                    chunks=(chunk_size, len(measures)), dtype="float32", fill_value=np.nan)
         n_chunks = -(-n_frames // chunk_size)
         _create(group, "done", shape=(n_chunks,), chunks=(1,), dtype="bool", fill_value=False)
         _update_attrs(group, {
@@ -113,6 +123,7 @@ class FeatureStore:
             "chunk_size": int(chunk_size),
             "n_frames": n_frames,
             "complete": False,
+            "measure_names": list(measures),
             **_jsonable(meta or {}),
         })
         return cls(path, mode="r+")
@@ -172,8 +183,9 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ writing
     def write_chunk(self, i: int, hog: np.ndarray, time: np.ndarray,
-                    shift: np.ndarray | None = None) -> None:
-        """Write the features, times (and drift) of chunk ``i``, then mark it done."""
+                    shift: np.ndarray | None = None,
+                    measures: np.ndarray | None = None) -> None:
+        """Write the features, times (drift, measures) of chunk ``i``, then mark it done."""
         start = i * self.chunk_size
         n = len(hog)
         if n > self.chunk_size:
@@ -186,13 +198,14 @@ class FeatureStore:
         self._group["time"][start:start + n] = time
         if shift is not None:
             self._group["shift"][start:start + n] = np.asarray(shift, dtype=np.float32)
+        if measures is not None:
+            self._group["measures"][start:start + n] = np.asarray(measures, dtype=np.float32)
         self._group["done"][i] = True
 
     def _grow(self, n_frames: int) -> None:
         self._hog.resize((n_frames, *self.feature_shape))
         self._group["time"].resize((n_frames,))
-        if self.has_shifts:
-            self._group["shift"].resize((n_frames, 2))
+        self._resize_extras(n_frames)
         n_chunks = -(-n_frames // self.chunk_size)
         if n_chunks > self.n_chunks:
             self._group["done"].resize((n_chunks,))
@@ -204,11 +217,16 @@ class FeatureStore:
             n_frames = max(int(n_frames), 0)
             self._hog.resize((n_frames, *self.feature_shape))
             self._group["time"].resize((n_frames,))
-            if self.has_shifts:
-                self._group["shift"].resize((n_frames, 2))
+            self._resize_extras(n_frames)
             self._group.attrs["n_frames"] = n_frames
             self._group["done"].resize((max(-(-n_frames // self.chunk_size), 1),))
         _update_attrs(self._group, {**_jsonable(meta), "complete": True})
+
+    def _resize_extras(self, n_frames: int) -> None:
+        if self.has_shifts:
+            self._group["shift"].resize((n_frames, 2))
+        if self.measure_names:
+            self._group["measures"].resize((n_frames, len(self.measure_names)))
 
     # ------------------------------------------------------------------ reading
     @property
@@ -226,6 +244,19 @@ class FeatureStore:
         if not self.has_shifts:
             return None
         return np.asarray(self._group["shift"][:], dtype=np.float64)
+
+    @property
+    def measure_names(self) -> list[str]:
+        """Names of the per-frame measures (empty when the store has none)."""
+        return list(self._group.attrs.get("measure_names", []))
+
+    def measures(self) -> dict[str, np.ndarray]:
+        """Every per-frame measure by name, (n_frames,) float32 each."""
+        names = self.measure_names
+        if not names:
+            return {}
+        m = np.asarray(self._group["measures"][:], dtype=np.float32)
+        return {name: m[:, j] for j, name in enumerate(names)}
 
     def read(self, index: np.ndarray | slice | None = None, *, flat: bool = True) -> np.ndarray:
         """HOG of the selected frames, (n, D) when ``flat`` else (n, cells_y, cells_x, o)."""

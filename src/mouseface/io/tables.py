@@ -51,7 +51,8 @@ from mouseface._errors import InputError
 
 __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
-    "check_events_within", "check_roi", "parse_roi", "parse_regions", "read_table",
+    "check_events_within", "check_roi", "motion_regions", "parse_roi", "parse_regions",
+    "read_table",
 ]
 
 SESSION_COLUMNS = ("session", "video", "animal", "roi", "fps")
@@ -218,7 +219,27 @@ def validate_sessions(
     if "mask" in df.columns:
         out["mask"] = pd.Series([_mask_cell(v, i, path) for i, v in enumerate(df["mask"])],
                                 dtype=object)
+    for c in _region_columns(df.columns):
+        out[c] = pd.Series([_roi_cell(v, i, path) for i, v in enumerate(df[c])], dtype=object)
     return out
+
+
+def _region_columns(columns) -> list[str]:
+    """``roi_<name>`` columns that name extra movement regions (not ``roi_x`` .. ``roi_h``)."""
+    return [c for c in columns if str(c).startswith("roi_") and c not in ROI_COLUMNS
+            and len(str(c)) > 4]
+
+
+def motion_regions(row) -> tuple[tuple[str, tuple[int, int, int, int]], ...]:
+    """The extra movement regions of one sessions-table row (a namedtuple or a Series):
+    ``(name, (x, y, w, h))`` for each non-empty ``roi_<name>`` column, e.g. ``roi_body``."""
+    fields = row._fields if hasattr(row, "_fields") else tuple(row.index)
+    out = []
+    for c in _region_columns(fields):
+        v = getattr(row, c) if hasattr(row, "_fields") else row[c]
+        if v is not None and not _empty(v):
+            out.append((c[4:], tuple(int(x) for x in v)))
+    return tuple(out)
 
 
 def _mask_cell(value: object, i: int, path) -> str | None:

@@ -134,6 +134,8 @@ def open_video(
     path: str | Path,
     roi: tuple[int, int, int, int] | None = None,
     fps: float | None = None,
+    *,
+    threads: int | None = None,
 ) -> VideoReader:
     """Open a video file or a folder of image frames for chunked grayscale reading.
 
@@ -146,6 +148,9 @@ def open_video(
     fps
         Frame rate; overrides the container's (times become ``index / fps``). Required for
         image folders.
+    threads
+        Decoder threads: None lets FFmpeg choose (frame threads on every core); 1 decodes on
+        the calling thread only, for callers that run one decoder per core themselves.
 
     Returns
     -------
@@ -164,7 +169,8 @@ def open_video(
             raise InputError(f"fps must be a positive number, got {fps}", path)
     if not path.exists():
         raise InputError("file not found", path)
-    source: _Source = _ImageSource(path, fps) if path.is_dir() else _AVSource(path, fps)
+    source: _Source = (_ImageSource(path, fps) if path.is_dir()
+                       else _AVSource(path, fps, threads))
     return VideoReader(source, roi)
 
 
@@ -391,10 +397,11 @@ class _Source:
 
 
 class _AVSource(_Source):
-    def __init__(self, path: Path, fps: float | None):
+    def __init__(self, path: Path, fps: float | None, threads: int | None = None):
         import av
 
         self.path = path
+        self.threads = threads
         size = path.stat().st_size
         if size == 0:
             raise InputError("empty file (0 bytes): not a video", path)
@@ -534,8 +541,7 @@ class _AVSource(_Source):
         import av
 
         container = self._open()
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = self._threaded(container)
         plan = self._seek_plan(start)
         for key, key_index in plan:
             try:
@@ -553,9 +559,17 @@ class _AVSource(_Source):
         if plan:  # seeks tried and failed: start over
             container.close()
             container = self._open()
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream = self._threaded(container)
         return container, _skip_count(self._decode(container, stream), start, status)
+
+    def _threaded(self, container):
+        stream = container.streams.video[0]
+        if self.threads is None:
+            stream.thread_type = "AUTO"
+        else:
+            stream.codec_context.thread_count = int(self.threads)
+            stream.thread_type = "NONE" if int(self.threads) == 1 else "AUTO"
+        return stream
 
     def _decode(self, container, stream) -> Iterator:
         for frame in container.decode(stream):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
-from mouseface.expressions.trials import window_index
+from mouseface.expressions.windows import window_index
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import TidyResults, load_results
 from mouseface.report import figures

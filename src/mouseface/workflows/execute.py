@@ -1,23 +1,26 @@
-"""Executors for feature extraction: this process (default) or a Dask cluster.
+"""Executors of the one pass: threads on this machine (default) or a Dask cluster.
 
 Work is planned per *video*: the sessions that share one video file (and frame rate) are
-extracted together, the video decoded once and every frame cropped to all their ROIs (a mosaic
-of 30 trials costs one decode, not 30).
+extracted together, the video decoded once and every frame cropped to all their regions (a
+mosaic of 30 trials costs one decode, not 30). A video's pending chunks are cut into *ranges*
+of chunks; a range is decoded from a seek to the keyframe before it and needs nothing from the
+others (:mod:`mouseface.features.extract`), so ranges run at once anywhere.
 
-Local (``[compute] workers = 1``, no ``scheduler``): one video after another in this process,
-each decoded and HOG'd in a pipeline that keeps every core busy
-(:mod:`mouseface.features.extract`).
+Local (no ``scheduler``, ``workers = 1``): one thread per core (``[compute] threads``), each
+decoding its range with its own single-threaded decoder and running the face pass on its own
+Numba thread. One FFmpeg decoder with frame threads keeps two cores only about two-thirds busy;
+one decoder per core is what decoding alone reaches in two processes. With fewer videos than
+cores a video is cut into as many ranges as cores; with more, each video is one task.
 
 Dask (``scheduler = "tcp://host:8786"``, or ``workers = N > 1`` for a ``LocalCluster`` of N
 single-threaded worker processes started here): this process creates every store at its final
-size, then submits one task per *(video, range of frame chunks)*. Each task decodes its range
-from a seek to the keyframe before it and writes only its own chunks of each session's Zarr
-array (chunks align with ranges: no two tasks write one file). A failed task is retried
+size, then submits one task per range. Each task writes only its own chunks of each session's
+Zarr array (chunks align with ranges: no two tasks write one file). A failed task is retried
 (``retries``), and a task lost with its worker is rerun by the scheduler; neither leaves a
 partial chunk (chunk files are written to a temporary name and renamed, and a chunk's ``done``
 flag is written after its data). Progress comes back as tasks complete
 (``distributed.as_completed``). The results equal the local executor's bit for bit: every frame
-is decoded and HOG'd the same way wherever it runs.
+is processed the same way wherever and in whichever range it runs.
 
 Stores live under the results folder: on a cluster it must be on a file system that every
 worker sees at the same path.
@@ -26,6 +29,7 @@ worker sees at the same path.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import uuid
@@ -33,16 +37,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
 from mouseface._progress import Reporter
+from mouseface.features.alignment import VideoInfo
 from mouseface.features.extract import (
     ExtractStats,
     Target,
     extract_range,
     finalize_stores,
+    hog_threads,
+    merge_kept,
     prepare_stores,
+    usable_cores,
 )
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
@@ -69,6 +78,7 @@ class VideoJob:
     fps: float | None
     sessions: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    info: VideoInfo | None = None  # from the baseline pre-read: no need to open it again
 
     @property
     def label(self) -> str:
@@ -87,35 +97,43 @@ def by_video(sessions: pd.DataFrame) -> dict[tuple[str, float | None], list]:
 
 
 def video_jobs(sessions: pd.DataFrame, features_dir: Path,
-               alignments: dict | None = None) -> list[VideoJob]:
+               targets: dict[str, Target] | None = None,
+               infos: dict[tuple[str, float | None], VideoInfo] | None = None) -> list[VideoJob]:
     """Group the sessions table by video file and frame rate, in table order.
 
-    ``alignments`` maps sessions to their :class:`~mouseface.features.alignment.Alignment`
-    (registration before HOG); sessions not in it are not registered.
+    ``targets`` maps sessions to their :class:`~mouseface.features.extract.Target` (how their
+    frames are processed); sessions not in it get their ROI only. ``infos`` are the videos'
+    :class:`~mouseface.features.alignment.VideoInfo` by ``(video, fps)`` key.
     """
-    alignments = alignments or {}
+    targets = targets or {}
+    infos = infos or {}
     features_dir = Path(features_dir).resolve()
     jobs = []
-    for (video, fps), rows in by_video(sessions).items():
-        job = VideoJob(Path(video), fps)
+    for key, rows in by_video(sessions).items():
+        video, fps = key
+        job = VideoJob(Path(video), fps, info=infos.get(key))
         for row in rows:
             job.sessions.append(str(row.session))
-            job.targets.append(Target(store_path(features_dir, row.session), _roi(row),
-                                      alignments.get(str(row.session))))
+            path = store_path(features_dir, row.session)
+            t = targets.get(str(row.session))
+            job.targets.append(Target(path, _roi(row)) if t is None
+                               else dataclasses.replace(t, store_path=path))
         jobs.append(job)
     return jobs
 
 
 def extract_sessions(
     sessions: pd.DataFrame, features_dir: Path, settings: Settings, reporter: Reporter,
-    alignments: dict | None = None,
+    targets: dict[str, Target] | None = None,
+    infos: dict[tuple[str, float | None], VideoInfo] | None = None,
 ) -> dict[str, FeatureStore]:
     """Extract (reuse, resume) every session's features; stores by session, in table order.
 
     Runs on a Dask cluster when ``settings.compute`` names a scheduler or more than one
-    worker, else in this process. ``alignments`` (session -> Alignment) registers frames.
+    worker, else on this machine's cores. Each returned store's ``kept`` holds the crops its
+    pass kept for mean faces (None when it was reused or kept nothing).
     """
-    jobs = video_jobs(sessions, features_dir, alignments)
+    jobs = video_jobs(sessions, features_dir, targets, infos)
     c = settings.compute
     if c.scheduler or c.workers > 1:
         done = _extract_dask(jobs, settings, reporter)
@@ -124,30 +142,100 @@ def extract_sessions(
     return {str(s): done[str(s)] for s in sessions["session"]}
 
 
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Plan:
+    job: VideoJob
+    todo: list[Target]  # targets whose store is not complete
+    pending: list[int]  # chunks pending in any of them (and the last chunk)
+    n_frames: int
+    bar: object
+    results: list[ExtractStats] = field(default_factory=list)
+
+
+def _plans(jobs: list[VideoJob], settings: Settings, reporter: Reporter) -> list[_Plan]:
+    """Every store created at its size (before any range runs), and what is left to do."""
+    hog_params, cs = settings.hog_params(), settings.compute.chunk_size
+    plans = []
+    for job in jobs:
+        stores = prepare_stores(job.video, job.targets, hog_params=hog_params, fps=job.fps,
+                                chunk_size=cs,
+                                reader_info=None if job.info is None else job.info.as_tuple())
+        open_ = [s for s in stores if not s.complete]
+        plan = _Plan(job, [t for t, s in zip(job.targets, stores, strict=True)
+                           if not s.complete],
+                     _pending_chunks(open_), stores[0].n_frames,
+                     reporter.task(job.label, total=stores[0].n_frames, unit="frames"))
+        plan.bar.advance(plan.n_frames - min(len(plan.pending) * cs, plan.n_frames))
+        plans.append(plan)
+    return plans
+
+
+def _finish(plans: list[_Plan]) -> dict[str, FeatureStore]:
+    out = {}
+    for plan in plans:
+        stores = finalize_stores(plan.job.targets, plan.results)
+        merged = _merge(plan.results)
+        kept = merge_kept(plan.results, len(plan.todo))
+        by_path = {t.store_path: k for k, t in enumerate(plan.todo)}
+        for session, t, store in zip(plan.job.sessions, plan.job.targets, stores, strict=True):
+            store.extraction = merged.as_dict()
+            k = by_path.get(t.store_path)
+            store.kept = None if k is None else kept[k]
+            out[session] = store
+        plan.bar.update(total=stores[0].n_frames, completed=stores[0].n_frames)
+    return out
+
+
 # --------------------------------------------------------------------------- local
 
 
 def _extract_local(
     jobs: list[VideoJob], settings: Settings, reporter: Reporter
 ) -> dict[str, FeatureStore]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     hog_params, cs = settings.hog_params(), settings.compute.chunk_size
-    out = {}
-    for job in jobs:
-        stores = prepare_stores(job.video, job.targets, hog_params=hog_params, fps=job.fps,
-                                chunk_size=cs)
-        total = stores[0].n_frames
-        task = reporter.task(job.label, total=total)
-        todo = [t for t, s in zip(job.targets, stores, strict=True) if not s.complete]
-        stats = ExtractStats()
-        if todo:
-            stats = extract_range(job.video, todo, hog_params=hog_params, fps=job.fps,
-                                  chunk_size=cs, on_frames=task.advance)
-        stores = finalize_stores(job.targets, [stats])
-        for session, store in zip(job.sessions, stores, strict=True):
-            store.extraction = stats.as_dict()
-            out[session] = store
-        task.update(total=stores[0].n_frames, completed=stores[0].n_frames)
-    return out
+    cores = settings.compute.threads or usable_cores()
+    plans = _plans(jobs, settings, reporter)
+    busy = [p for p in plans if p.todo]
+    tasks = []
+    for plan in busy:
+        parts = max(1, -(-cores // len(busy)))
+        per = max(MIN_TASK_CHUNKS, -(-len(plan.pending) // parts))
+        tasks += [(plan, lo, hi) for lo, hi, _ in _ranges(plan.pending, per)]
+    parallel = min(cores, len(tasks))
+
+    def one(task) -> tuple[_Plan, ExtractStats]:
+        plan, lo, hi = task
+        if parallel > 1:  # this thread's Numba kernels run on it alone
+            numba.set_num_threads(1)
+        stats = extract_range(plan.job.video, plan.todo, hog_params=hog_params,
+                              fps=plan.job.fps, chunk_size=cs, start_chunk=lo, stop_chunk=hi,
+                              on_frames=plan.bar.advance,
+                              threads=1 if parallel > 1 else None)
+        return plan, stats
+
+    if parallel > 1:
+        # one decoder and one pass per core: BLAS (drift's DFTs) must not add threads
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=parallel,
+                                   thread_name_prefix="mouseface-pass") as pool:
+            for plan, stats in pool.map(one, tasks):
+                plan.results.append(stats)
+    else:
+        numba_threads = numba.get_num_threads()
+        numba.set_num_threads(min(numba_threads, hog_threads()))
+        try:
+            for plan, stats in map(one, tasks):
+                plan.results.append(stats)
+        finally:
+            numba.set_num_threads(numba_threads)
+    return _finish(plans)
 
 
 # --------------------------------------------------------------------------- Dask
@@ -173,16 +261,6 @@ def dask_client(compute: ComputeSettings) -> Iterator:
         yield client
 
 
-@dataclass
-class _Plan:
-    job: VideoJob
-    todo: list[Target]  # targets whose store is not complete
-    pending: list[int]  # chunks pending in any of them (and the last chunk)
-    n_frames: int
-    bar: object
-    results: list[ExtractStats] = field(default_factory=list)
-
-
 def _extract_dask(
     jobs: list[VideoJob], settings: Settings, reporter: Reporter
 ) -> dict[str, FeatureStore]:
@@ -191,22 +269,14 @@ def _extract_dask(
     hog_params, cs = settings.hog_params(), settings.compute.chunk_size
     with dask_client(settings.compute) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        plans = []
-        for job in jobs:  # the client creates every store, at its size, before any task runs
-            stores = prepare_stores(job.video, job.targets, hog_params=hog_params, fps=job.fps,
-                                    chunk_size=cs)
-            open_ = [s for s in stores if not s.complete]
-            plan = _Plan(job, [t for t, s in zip(job.targets, stores, strict=True)
-                               if not s.complete],
-                         _pending_chunks(open_), stores[0].n_frames,
-                         reporter.task(job.label, total=stores[0].n_frames))
-            plan.bar.advance(plan.n_frames - min(len(plan.pending) * cs, plan.n_frames))
-            plans.append(plan)
-        total = sum(len(p.pending) for p in plans)
+        plans = _plans(jobs, settings, reporter)  # every store exists before any task runs
+        total = sum(len(p.pending) for p in plans if p.todo)
         per_task = max(MIN_TASK_CHUNKS, math.ceil(total / (TASKS_PER_WORKER * n_workers)))
         run = uuid.uuid4().hex[:8]
         futures, owner = [], {}
         for k, plan in enumerate(plans):
+            if not plan.todo:
+                continue
             for lo, hi, n_chunks in _ranges(plan.pending, per_task):
                 fut = client.submit(
                     extract_range, str(plan.job.video), plan.todo, hog_params=hog_params,
@@ -222,15 +292,7 @@ def _extract_dask(
         except BaseException:
             client.cancel(futures)
             raise
-    out = {}
-    for plan in plans:
-        stores = finalize_stores(plan.job.targets, plan.results)
-        merged = _merge(plan.results)
-        for session, store in zip(plan.job.sessions, stores, strict=True):
-            store.extraction = merged.as_dict()
-            out[session] = store
-        plan.bar.update(total=stores[0].n_frames, completed=stores[0].n_frames)
-    return out
+    return _finish(plans)
 
 
 def _pending_chunks(stores: list[FeatureStore]) -> list[int]:

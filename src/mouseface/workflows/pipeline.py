@@ -14,14 +14,9 @@ import pandas as pd
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
-from mouseface.expressions.prototypes import NEUTRAL, PrototypeModel
-from mouseface.expressions.trials import (
-    TrialFrames,
-    crossfit_trial_scores,
-    label_frames,
-    trial_scores,
-    window_index,
-)
+from mouseface.expressions.prototypes import PrototypeModel
+from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores, trial_scores
+from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.store import FeatureStore
@@ -67,17 +62,23 @@ def _animal_frames(
             ok = ~quality[session]["flag"].to_numpy(dtype=bool)[: len(t)]
         ex = None if exclude is None else exclude[ev.index.to_numpy()]
         labels, _ = label_frames(t, ev, baseline, exclude=ex)
+        windows = [trial_frames(t, row.onset, row.duration, baseline)
+                   for row in ev.itertuples(index=False)]
+        # every frame of every window, read once; prototypes and trials slice it
+        rows = np.unique(np.concatenate([np.flatnonzero(labels != "")]
+                                        + [np.r_[b, s_] for b, s_ in windows]))
+        x = store.read(rows)
+        at = np.searchsorted(rows, np.arange(len(t)))
         keep = np.flatnonzero((labels != "") & ok)
         for name in set(labels[labels != ""]):
             lost.setdefault(name, []).append(bool((labels[keep] == name).any()))
-        xs.append(store.read(keep))
+        xs.append(x[at[keep]])
         ys.append(labels[keep])
-        for k, row in enumerate(ev.itertuples(index=False)):
-            b = window_index(t, row.onset - baseline, row.onset)
-            s = window_index(t, row.onset, row.onset + row.duration)
-            trials.append(TrialFrames(int(row.event), str(row.trial_type), store.read(b),
-                                      store.read(s), in_prototype=not (ex is not None and ex[k]),
-                                      usable=ok[s]))
+        for k, (row, (b, s_)) in enumerate(zip(ev.itertuples(index=False), windows,
+                                                strict=True)):
+            trials.append(TrialFrames(int(row.event), str(row.trial_type), x[at[b]],
+                                      x[at[s_]], in_prototype=not (ex is not None and ex[k]),
+                                      usable=ok[s_]))
     gone = sorted(n for n, kept in lost.items() if not any(kept))
     if gone:
         animal = ", ".join(sorted(stores))

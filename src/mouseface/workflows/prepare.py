@@ -1,18 +1,20 @@
-"""What `run`, `fit` and `score` all do before prototypes: tables, faces that line up, features,
-quality and masks.
+"""What `run`, `fit` and `score` all do before prototypes: tables, the one pass, and what the
+pass measured turned into per-frame columns.
 
-:func:`prepare` reads and checks the tables, registers every session (reference faces, their
-transforms onto a template, drift per frame; see :mod:`mouseface.features.alignment`), extracts
-the HOG features, measures frame quality and builds the HOG cell mask. What it returns
-(:class:`Prepared`) is all the later stages need.
+:func:`prepare` reads and checks the tables, then touches each video file at most twice:
 
-Templates (``scope``):
+1. **baseline pre-read** (:func:`mouseface.features.alignment.read_baselines`): the frames of
+   each session's earliest baseline windows (a few hundred at most). They give the session's
+   reference face (drift, and the transform onto a template: :mod:`mouseface.workflows.
+   register`) and calibrate the pass (neutral HOG and occlusion reference:
+   :func:`mouseface.features.facepass.calibrate`).
+2. **the pass** (:mod:`mouseface.workflows.execute`): every frame decoded once, cropped (drift
+   undone), HOG'd and measured (quality, movement of extra regions) into the feature stores.
 
-- ``"animal"`` (``run``): each animal's first session in the table; its other sessions are
-  registered onto it. Per-animal prototypes need nothing more.
-- ``"all"`` (``fit``): the mean face of every session, registered onto the first session (the
-  model saves it, so that new animals are registered onto the same face).
-- ``"model"`` (``score``): the saved model's template.
+Everything after that comes from the stores (HOG is small next to pixels): the quality flags,
+whose HOG outlier score needs the whole session's baseline; the drift columns; the HOG cell
+mask. What it returns (:class:`Prepared`) is all the later stages need, including the crops
+the pass kept for the report's mean faces.
 """
 
 from __future__ import annotations
@@ -25,15 +27,22 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
-from mouseface.expressions.prototypes import NEUTRAL
-from mouseface.expressions.trials import label_frames
+from mouseface.expressions.windows import NEUTRAL, trial_intervals
+from mouseface.features.alignment import Alignment, read_baselines
+from mouseface.features.extract import Keep, Target
+from mouseface.features.facepass import FaceSpec, QualityParams, calibrate
+from mouseface.features.quality import distance_spread, quality_table
 from mouseface.io import tables
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
-from mouseface.workflows.register import _align, _write_registration
+from mouseface.workflows.execute import _roi, by_video, extract_sessions
+from mouseface.workflows.register import plan_registration, write_registration
 from mouseface.workflows.settings import Settings
 
 __all__ = ["MaskedStore", "Prepared", "prepare"]
+
+#: Mean-face candidates kept per condition and session, in prototype sizes (``n_frames``).
+KEEP_FACTOR = 3
 
 
 class MaskedStore:
@@ -71,16 +80,22 @@ class Prepared:
     labels
         Session -> the window label of each frame (``neutral``, a condition, or ``""``).
     quality
-        Session -> the quality columns of ``frames.parquet`` (None: quality pass off).
+        Session -> the quality columns of ``frames.parquet`` (None: quality off).
     drift
-        Session -> the drift columns (``shift_y``, ``shift_x``, ``shift``); empty without drift
-        correction.
+        Session -> the drift columns (``shift_y``, ``shift_x``, ``shift``, ``large_shift``);
+        empty without drift correction.
+    motion
+        Session -> ``motion_<region>`` columns of its extra regions (empty without them).
     mask
         The HOG cells left out (cells_y, cells_x) bool, or None.
     template
         The template face the sessions were registered onto (``fit``: saved with the model).
     mask_regions
         Every mask region in force, as text (saved with a model).
+    kept
+        Session -> crops its pass kept for the mean faces (absent: features were reused).
+    registration
+        What the registration wrote (its table and summary), None without registration.
     """
 
     sessions: pd.DataFrame
@@ -89,16 +104,21 @@ class Prepared:
     labels: dict[str, np.ndarray]
     quality: dict[str, pd.DataFrame] | None
     drift: dict[str, pd.DataFrame] = field(default_factory=dict)
+    motion: dict[str, pd.DataFrame] = field(default_factory=dict)
     mask: np.ndarray | None = None
     keep: np.ndarray | None = None
     template: np.ndarray | None = None
     mask_regions: str = ""
+    kept: dict = field(default_factory=dict)
+    registration: dict | None = None
 
     def frame_extras(self, session: str, n: int) -> pd.DataFrame | None:
-        """Quality and drift columns of a session's first ``n`` frames."""
+        """Quality, movement and drift columns of a session's first ``n`` frames."""
         parts = []
         if self.quality is not None:
             parts.append(self.quality[session].iloc[:n].reset_index(drop=True))
+        if session in self.motion:
+            parts.append(self.motion[session].iloc[:n].reset_index(drop=True))
         if session in self.drift:
             d = self.drift[session].iloc[:n].reset_index(drop=True)
             if self.quality is not None:
@@ -119,11 +139,15 @@ def prepare(
     template: np.ndarray | None = None,
     model_regions: str = "",
 ) -> Prepared:
-    """Read the tables, register, extract, measure quality and build the mask (see module).
+    """Read the tables, pre-read baselines, register, run the pass, turn its measures into
+    columns and build the mask (see module).
 
-    ``log`` is the :class:`~mouseface.workflows.pipeline.RunLog` whose stages are timed;
-    ``model_regions`` the mask regions a saved model was fitted with.
+    ``scope`` is the registration's (``"animal"`` for `run`, ``"all"`` for `fit`, ``"model"``
+    for `score`, see :mod:`mouseface.workflows.register`); ``log`` the
+    :class:`~mouseface.workflows.runlog.RunLog` whose stages are timed; ``model_regions`` the
+    mask regions a saved model was fitted with.
     """
+    sessions_path = Path(sessions_path)
     with log.stage("read_tables"):
         sessions = tables.read_sessions(sessions_path)
         if events_path is not None:
@@ -131,102 +155,173 @@ def prepare(
         else:
             events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
                                            "event"])
-    regions = _regions(sessions, settings, model_regions, Path(sessions_path))
-    alignments, tmpl = None, None
-    align = settings.registration.resolved(scope)
-    if align != "none" or settings.registration.drift:
+    regions = _regions(sessions, settings, model_regions, sessions_path)
+    r = settings.registration
+    align = r.resolved(scope)
+    registering = align != "none" or r.drift
+    margin = r.margin if registering else 0
+    quality = (QualityParams(occlusion_gate=settings.quality.occlusion_gate)
+               if settings.quality.enabled else None)
+    groups = by_video(sessions)
+    intervals = {s: trial_intervals(events[events["session"] == s],
+                                    settings.prototypes.baseline)
+                 for s in sessions["session"]}
+
+    with log.stage("baseline"):
+        task = reporter.task("baseline frames", total=len(groups), unit="videos")
+        baselines, infos = {}, {}
+        for key, rows in groups.items():
+            video, fps = key
+            try:
+                got, info = read_baselines(
+                    video, [_roi(row) for row in rows],
+                    [intervals[row.session].select(NEUTRAL).array for row in rows],
+                    margin=margin, fps=fps,
+                    check=lambda info, rows=rows: _check_videos(rows, info, events,
+                                                                events_path, sessions_path))
+            except ValueError as exc:
+                raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
+            baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
+            infos[key] = info
+            task.advance()
+    _check_roi_sizes(sessions, baselines, scope, r.template, sessions_path)
+
+    references = {s: b.reference for s, b in baselines.items()}
+    fills = _fills(references, regions, margin)
+    plan = None
+    if registering:
         with log.stage("registration"):
-            alignments, tmpl, references, templates = _align(
-                sessions, events, settings, reporter, scope=scope, align=align,
-                template=template, model_path=sessions_path, regions=regions)
+            plan = plan_registration(sessions, references, fills, settings, scope=scope,
+                                     align=align, template=template, path=sessions_path)
+        alignments = plan.alignments
+    else:
+        alignments = {s: Alignment(0, fill=f, fill_value=_fill_value(references[s], f))
+                      for s, f in fills.items() if f is not None}
+
+    hog_params = settings.hog_params()
+    keep_n = KEEP_FACTOR * settings.prototypes.n_frames
+    targets = {}
+    with log.stage("calibration"):
+        for row in sessions.itertuples(index=False):
+            s = str(row.session)
+            a = alignments.get(s)
+            cal = None
+            if quality is not None:
+                h, w = (np.array(baselines[s].reference.shape) - 2 * margin).tolist()
+                spec = FaceSpec((h, w), hog_params, a or Alignment(0), quality=quality)
+                cal = calibrate(baselines[s].frames, spec)
+            iv = intervals[s]
+            targets[s] = Target(Path(), _roi(row), a, cal, quality, r.drift_every,
+                                tables.motion_regions(row),
+                                Keep(iv, NEUTRAL, keep_n) if len(iv) else None)
+
+    layout = ResultsLayout(out)
     with log.stage("extract"):
-        raw = extract_all(sessions, out, settings, reporter, log, alignments)
+        raw = extract_sessions(sessions, layout.features, settings, reporter, targets, infos)
+        for row in sessions.itertuples(index=False):
+            st = raw[row.session]
+            log.add_input(row.video, st.attrs.get("fingerprint"), session=row.session,
+                          frames=st.n_frames, truncated=st.attrs.get("truncated", False))
     if events_path is not None:
         _check_events(events, raw, Path(events_path))
-    mask, keep = _mask(regions, raw, settings, Path(sessions_path))
+    mask, keep = _mask(regions, raw, settings, sessions_path)
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
-    labels = {s: label_frames(st.time, events[events["session"] == s],
-                              settings.prototypes.baseline)[0] for s, st in stores.items()}
-    drift = {}
-    if settings.registration.drift:
+    labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
+    drift, motion, qualities = {}, {}, {} if quality is not None else None
+    with log.stage("quality"):
         from mouseface.features.registration import drift_table
 
         for s, st in raw.items():
             shifts = st.shifts
             if shifts is not None:
-                drift[s] = drift_table(shifts, settings.registration.shift_threshold)
-    with log.stage("quality"):
-        quality = _quality_all(sessions, stores, labels, drift, settings, reporter, regions)
-    if alignments is not None:
-        _write_registration(out, sessions, references, templates, alignments, settings, drift,
-                            per_animal=scope == "animal" and not settings.registration.template)
-    return Prepared(sessions, events, stores, labels, quality, drift, mask, keep, tmpl,
-                    _regions_text(regions))
+                drift[s] = drift_table(shifts, r.shift_threshold)
+            m = st.measures()
+            moves = {k: v for k, v in m.items() if k.startswith("motion_")
+                     and k != "motion_energy"}
+            if moves:
+                motion[s] = pd.DataFrame(moves)
+            if qualities is not None:
+                qualities[s] = _quality(m, st.time, labels[s], drift.get(s), settings)
+    registration = None
+    if plan is not None:
+        registration = write_registration(out, sessions, plan, settings, drift,
+                                          per_animal=scope == "animal" and not r.template)
+    kept = {s: st.kept for s, st in raw.items() if getattr(st, "kept", None) is not None}
+    return Prepared(sessions, events, stores, labels, qualities, drift, motion, mask, keep,
+                    None if plan is None else plan.template, _regions_text(regions), kept,
+                    registration)
 
 
-# ---------------------------------------------------------------------------- stages
+# ---------------------------------------------------------------------------- checks
 
 
-def extract_all(
-    sessions: pd.DataFrame, out: Path, settings: Settings, reporter: Reporter, log,
-    alignments: dict | None = None,
-) -> dict[str, FeatureStore]:
-    """Extract (or reuse) the HOG features of every session into ``out/features``."""
-    from mouseface.workflows.execute import extract_sessions
-
-    stores = extract_sessions(sessions, ResultsLayout(out).features, settings, reporter,
-                              alignments)
-    for row in sessions.itertuples(index=False):
-        s = stores[row.session]
-        log.add_input(row.video, s.attrs.get("fingerprint"), session=row.session,
-                      frames=s.n_frames, truncated=s.attrs.get("truncated", False))
-    return stores
+def _check_videos(rows, info, events: pd.DataFrame, events_path, sessions_path: Path) -> None:
+    """Before any frame is decoded: every event inside its video, every ROI inside the frame."""
+    duration = info.n_frames / info.fps if info.fps else float("inf")
+    for row in rows:
+        video = Path(row.video).name
+        for name, roi in (("ROI", _roi(row)), *((f"roi_{n}", r)
+                                                for n, r in tables.motion_regions(row))):
+            try:
+                tables.check_roi(roi, info.frame_shape)
+            except InputError as exc:
+                raise InputError(f"session {row.session!r}: {name} of video {video}: "
+                                 f"{exc.problem}", sessions_path) from None
+        if events_path is not None:
+            tables.check_events_within(events, row.session, duration, events_path)
 
 
 def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: Path) -> None:
+    """Again with the exact frame times the pass found (a truncated file ends early)."""
     for session, ev in events.groupby("session", sort=False):
         t = stores[session].time
         duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
         tables.check_events_within(ev, session, duration, path)
 
 
-def _quality_all(sessions: pd.DataFrame, stores: dict, labels: dict[str, np.ndarray],
-                 drift: dict[str, pd.DataFrame], settings: Settings, reporter: Reporter,
-                 regions=((), ())) -> dict[str, pd.DataFrame] | None:
-    """Quality columns of every session (None when the quality pass is off); sessions that
-    share a video are measured in one decoding pass."""
-    if not settings.quality.enabled:
-        return None
-    import os
-    from concurrent.futures import ThreadPoolExecutor
+def _check_roi_sizes(sessions: pd.DataFrame, baselines: dict, scope: str, template: str,
+                     path: Path) -> None:
+    """Prototypes compare HOG cell by cell: one face size per animal (per model in fit/score)."""
+    def size(s):
+        h, w = baselines[s].reference.shape
+        return f"{w}x{h}"
 
-    from mouseface.features.session_quality import QualityTarget, video_quality
-    from mouseface.workflows.execute import _roi, by_video
+    if scope == "animal" and not template:
+        groups = [(f"animal {a}", list(g["session"])) for a, g in
+                  sessions.groupby("animal", sort=False)]
+    else:
+        groups = [("the model" if scope != "animal" else "the template",
+                   list(sessions["session"]))]
+    for what, names in groups:
+        sizes = {s: size(s) for s in names}
+        if len(set(sizes.values())) > 1:
+            a, b = names[0], next(s for s in names if sizes[s] != sizes[names[0]])
+            raise InputError(f"{what}: sessions {a!r} and {b!r} have ROIs of different sizes "
+                             f"({sizes[a]} and {sizes[b]} px with the registration margin): "
+                             "prototypes compare HOG cell by cell, so give them ROIs of one "
+                             "size", path)
 
-    task = reporter.task("quality", total=len(sessions), unit="sessions")
-    masked = regions if (regions[0] or regions[1]) else None
 
-    def one(item) -> dict[str, pd.DataFrame]:
-        (video, fps), rows = item
-        targets = []
-        for row in rows:
-            d = drift.get(row.session)
-            targets.append(QualityTarget(
-                stores[row.session], np.flatnonzero(labels[row.session] == NEUTRAL),
-                _roi(row), None if d is None else d["large_shift"].to_numpy()))
-        tables = video_quality(video, targets, fps=fps, chunk_size=settings.compute.chunk_size,
-                               masked=masked, min_area=settings.quality.min_area,
-                               min_z=settings.quality.min_z)
-        task.advance(len(rows))
-        return {row.session: q for row, q in zip(rows, tables, strict=True)}
+# ---------------------------------------------------------------------------- quality
 
-    # Decoding and the image filters release the GIL: threads keep the cores busy.
-    items = list(by_video(sessions).items())
-    out: dict[str, pd.DataFrame] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
-        for part in pool.map(one, items):
-            out.update(part)
-    return {s: out[s] for s in sessions["session"]}
+
+def _quality(m: dict[str, np.ndarray], time: np.ndarray, labels: np.ndarray,
+             drift: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:
+    """The quality columns of one session from its stored measures: the HOG outlier score is
+    the distance to neutral against the spread of the session's own baseline frames."""
+    metrics = pd.DataFrame({k: m[k] for k in ("motion_energy", "blur", "dark_fraction",
+                                              "saturated_fraction")})
+    metrics["duplicate"] = m["duplicate"] > 0
+    d = m["hog_distance"].astype(np.float64)
+    base = (labels == NEUTRAL) & np.isfinite(d)
+    z = np.full(len(d), np.nan)
+    if base.any():
+        med, scale = distance_spread(d[base])
+        z = (d - med) / scale
+    q = settings.quality
+    return quality_table(metrics, time, occlusion=m["occlusion"], hog_z=z,
+                         large_shift=None if drift is None else drift["large_shift"].to_numpy(),
+                         min_area=q.min_area, min_z=q.min_z)
 
 
 # ---------------------------------------------------------------------------- masks
@@ -256,6 +351,26 @@ def _regions_text(regions) -> str:
     parts = [",".join(f"{v:g}" for v in r) for r in rects]
     parts += ["poly:" + ",".join(f"{v:g}" for pt in p for v in pt) for p in polys]
     return "; ".join(parts)
+
+
+def _fills(references: dict[str, np.ndarray], regions, margin: int) -> dict:
+    """Each session's masked pixels over its region (None: no mask)."""
+    if not regions[0] and not regions[1]:
+        return dict.fromkeys(references)
+    from mouseface.features.masks import region_pixels
+
+    out = {}
+    for s, f in references.items():
+        h, w = f.shape[0] - 2 * margin, f.shape[1] - 2 * margin
+        px = np.pad(region_pixels((h, w), *regions), margin)
+        out[s] = px if px.any() else None
+    return out
+
+
+def _fill_value(face: np.ndarray, mask: np.ndarray | None) -> float:
+    from mouseface.features.alignment import fill_value
+
+    return 0.0 if mask is None else fill_value(face, mask)
 
 
 def _mask(regions, stores, settings: Settings, path: Path):

@@ -13,67 +13,62 @@ Templates (``scope``):
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
-from mouseface._progress import Reporter
 from mouseface.features.alignment import (
+    Alignment,
     fill_masked,
     plan_alignments,
-    reference_faces,
     template_face,
 )
 from mouseface.io.layout import ResultsLayout
 from mouseface.workflows.settings import Settings
 
 
-def _baseline_windows(events: pd.DataFrame, session: str, baseline: float) -> np.ndarray:
-    ev = events[events["session"] == session]
-    on = ev["onset"].to_numpy(dtype=np.float64)
-    return np.column_stack([on - baseline, on]) if len(on) else np.empty((0, 2))
+@dataclass
+class RegistrationPlan:
+    """How every session's frames line up.
+
+    Attributes
+    ----------
+    alignments
+        Session -> its :class:`~mouseface.features.alignment.Alignment`.
+    template
+        The template face of a model (``fit``, ``score``); None in ``run``.
+    references
+        Session -> its reference face (masked pixels filled).
+    templates
+        Session -> the face it was registered onto (its own for a template session).
+    """
+
+    alignments: dict[str, Alignment]
+    template: np.ndarray | None
+    references: dict[str, np.ndarray]
+    templates: dict[str, np.ndarray]
 
 
-def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: str,
-           align: str, template, model_path, regions):
-    """Reference faces, templates and alignments of every session."""
-    from mouseface.workflows.execute import _roi, by_video
+def plan_registration(sessions: pd.DataFrame, references: dict[str, np.ndarray],
+                      fills: dict[str, np.ndarray | None], settings: Settings, *, scope: str,
+                      align: str, template: np.ndarray | None, path: Path) -> RegistrationPlan:
+    """Templates and alignments of every session from their reference faces (see module).
 
+    ``fills`` are each session's masked pixels over its region (None: no mask); ``template``
+    the saved model's template (``scope="model"``).
+    """
     r = settings.registration
-    groups = by_video(sessions)
-    task = reporter.task("reference faces", total=len(groups), unit="videos")
-    references: dict[str, np.ndarray] = {}
-    for (video, fps), group in groups.items():
-        windows = [_baseline_windows(events, g.session, settings.prototypes.baseline)
-                   for g in group]
-        try:
-            faces = reference_faces(video, [_roi(g) for g in group], windows, margin=r.margin,
-                                    fps=fps, chunk_size=settings.compute.chunk_size)
-        except ValueError as exc:
-            raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
-        references.update({g.session: f for g, f in zip(group, faces, strict=True)})
-        task.advance()
-    masks = {}
-    if regions[0] or regions[1]:
-        from mouseface.features.masks import region_pixels
-
-        m = r.margin
-        for s, f in references.items():
-            h, w = f.shape[0] - 2 * m, f.shape[1] - 2 * m
-            masks[s] = np.pad(region_pixels((h, w), *regions), m)
-            references[s] = fill_masked(f, masks[s])
+    references = {s: fill_masked(f, fills.get(s)) for s, f in references.items()}
     shapes = {f.shape for f in references.values()}
     templates: dict[str, np.ndarray | None] = {}
     tmpl = None
     if r.template and scope != "model":
         if r.template not in references:
             raise InputError(f"registration.template: session {r.template!r} is not in the "
-                             "sessions table", model_path)
-        if len(shapes) > 1:
-            raise InputError(f"sessions have ROIs of different sizes (regions {sorted(shapes)}):"
-                             " one template needs one face size", model_path)
+                             "sessions table", path)
         tmpl = references[r.template]
         templates = {s: (None if s == r.template else tmpl) for s in references}
     elif scope == "animal":
@@ -82,9 +77,6 @@ def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: s
             for s in srows["session"]:
                 templates[s] = None if s == first else references[first]
     else:
-        if len(shapes) > 1:
-            raise InputError(f"sessions have ROIs of different sizes (regions {sorted(shapes)}):"
-                             " one model needs one face size", model_path)
         if scope == "all":
             tmpl = template_face(list(references.values()), align)
         else:
@@ -93,28 +85,28 @@ def _align(sessions, events, settings: Settings, reporter: Reporter, *, scope: s
             if tmpl is not None and tmpl.shape != shape:
                 raise InputError(f"the model's template is {tmpl.shape} (ROI plus margin) but "
                                  f"these sessions give {shape}: use ROIs of the model's size",
-                                 model_path)
+                                 path)
         templates = dict.fromkeys(references, tmpl)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             alignments = plan_alignments(references, templates, margin=r.margin, align=align,
-                                         drift=r.drift, masks=masks)
+                                         drift=r.drift, masks=fills)
         except ValueError as exc:
-            raise InputError(str(exc), model_path) from None
+            raise InputError(str(exc), path) from None
     own = {s: (t if t is not None else references[s]) for s, t in templates.items()}
-    return alignments, tmpl, references, own
+    return RegistrationPlan(alignments, tmpl, references, own)
 
 
-def _registration_table(sessions, references, templates, alignments, settings) -> pd.DataFrame:
+def _registration_table(sessions, plan: RegistrationPlan, settings) -> pd.DataFrame:
     from mouseface.features.registration import alignment_score
 
     m = settings.registration.margin
     rows = []
     for row in sessions.itertuples(index=False):
         s = row.session
-        a = alignments[s]
-        ref = references[s]
+        a = plan.alignments[s]
+        ref = plan.references[s]
         h, w = ref.shape[0] - 2 * m, ref.shape[1] - 2 * m
         roi = (m, m, w, h)
         t = a.transform()
@@ -122,15 +114,16 @@ def _registration_table(sessions, references, templates, alignments, settings) -
         rows.append({"session": s, "animal": row.animal,
                      "rotation_deg": meta["rotation_deg"], "scale": meta["scale"],
                      "dx": meta["dx"], "dy": meta["dy"],
-                     "r_before": alignment_score(ref, templates[s], None, roi),
-                     "r_after": alignment_score(ref, templates[s], t, roi)})
+                     "r_before": alignment_score(ref, plan.templates[s], None, roi),
+                     "r_after": alignment_score(ref, plan.templates[s], t, roi)})
     return pd.DataFrame(rows)
 
 
-def _write_registration(out: Path, sessions, references, templates, alignments, settings,
-                        drift: dict[str, pd.DataFrame], *, per_animal: bool) -> None:
-    """``registration/sessions.csv`` and a before/after QC figure per template
-    (``qc_<animal>.png`` for per-animal templates, else ``qc.png``)."""
+def write_registration(out: Path, sessions, plan: RegistrationPlan, settings,
+                       drift: dict[str, pd.DataFrame], *, per_animal: bool) -> dict:
+    """``registration/sessions.csv``, ``summary.json`` and a before/after QC figure per template
+    (``qc_<animal>.png`` for per-animal templates, else ``qc.png``); returns the summary with
+    the table under ``"table"`` (what the report shows)."""
     from mouseface._atomic import atomic_path, write_json
     from mouseface.features.registration import warp_frames
     from mouseface.report.registration_figures import registration_qc
@@ -138,7 +131,7 @@ def _write_registration(out: Path, sessions, references, templates, alignments, 
     layout = ResultsLayout(out)
     folder = layout.registration
     folder.mkdir(parents=True, exist_ok=True)
-    t = _registration_table(sessions, references, templates, alignments, settings)
+    t = _registration_table(sessions, plan, settings)
     for col in ("shift_median", "shift_max", "large_shift_frames"):
         t[col] = np.nan
     for i, s in enumerate(t["session"]):
@@ -150,8 +143,9 @@ def _write_registration(out: Path, sessions, references, templates, alignments, 
     with atomic_path(layout.registration_table) as tmp:
         t.round(4).to_csv(tmp, index=False)
     r = settings.registration
-    write_json(layout.registration_summary, {
-        "align": r.resolved("animal" if per_animal else "all"), "drift": r.drift,
+    align = r.resolved("animal" if per_animal else "all")
+    summary = {
+        "align": align, "drift": r.drift, "drift_every": r.drift_every,
         "margin": r.margin, "template": _template_text(r, per_animal), "sessions": len(t),
         "largest_offset_px": round(float(np.hypot(t["dx"], t["dy"]).max()), 3),
         "largest_rotation_deg": round(float(t["rotation_deg"].abs().max()), 3),
@@ -160,22 +154,41 @@ def _write_registration(out: Path, sessions, references, templates, alignments, 
         if t["shift_median"].notna().any() else None,
         "large_shift_frames": int(t["large_shift_frames"].sum())
         if t["large_shift_frames"].notna().any() else 0,
-        "per_session": "registration/sessions.csv"})
+        "per_session": str(layout.registration_table.relative_to(layout.root)),
+        "note": _note(align, per_animal, r.drift)}
+    write_json(layout.registration_summary, summary)
     m = r.margin
     groups = ([list(g["session"]) for _, g in sessions.groupby("animal", sort=False)]
               if per_animal else [list(sessions["session"])])
+    animal_of = dict(zip(sessions["session"], sessions["animal"], strict=True))
     for names in groups:
-        ref0 = references[names[0]]
-        h, w = ref0.shape[0] - 2 * m, ref0.shape[1] - 2 * m
-        roi = (m, m, w, h)
-        before = [references[s][m:m + h, m:m + w] for s in names]
-        after = [warp_frames(references[s], alignments[s].transform(), roi) for s in names]
-        tmpl = templates[names[0]][m:m + h, m:m + w]
-        animal = sessions.set_index("session").loc[names[0], "animal"]
+        def inner(face):
+            return face[m:face.shape[0] - m, m:face.shape[1] - m]
+
+        before = [inner(plan.references[s]) for s in names]
+        after = [warp_frames(plan.references[s], plan.alignments[s].transform(),
+                             (m, m, *inner(plan.references[s]).shape[::-1])) for s in names]
+        animal = animal_of[names[0]]
         name = f"qc_{animal}.png" if per_animal else "qc.png"
-        registration_qc(before, after, tmpl, folder / name, names=names,
-                        title=f"animal {animal}: sessions onto its first" if per_animal
-                        else f"reference faces onto the template ({len(names)} sessions)")
+        moved = "" if align != "none" else " (not aligned: align = none; drift only)"
+        registration_qc(before, after, inner(plan.templates[names[0]]), folder / name,
+                        names=names,
+                        title=(f"animal {animal}: sessions onto its first{moved}" if per_animal
+                               else f"reference faces onto the template ({len(names)} "
+                               f"sessions){moved}"))
+    return {**summary, "table": t}
+
+
+def _note(align: str, per_animal: bool, drift: bool) -> str:
+    """What the registration did, in words (the report shows it with the QC figures)."""
+    if align == "none":
+        within = "each session's frames are lined up on its own reference face (drift)" \
+            if drift else "frames are not moved"
+        return ("sessions are not aligned onto a template (align = none"
+                + (": `run` keeps each animal's camera placement, so 'after' equals 'before'"
+                   if per_animal else "") + f"); {within}")
+    return (f"each session's reference face is moved onto its template by a {align}; "
+            + ("each frame's drift is undone too" if drift else "frames do not drift-correct"))
 
 
 def _template_text(r, per_animal: bool) -> str:

@@ -23,6 +23,7 @@ Example ``mouseface.toml``::
     template = ""             # a session as the template of all (a reference animal)
     margin = 12               # pixels read around the ROI for the warp
     shift_threshold = 2.0     # drift (px) above which a frame is flagged large_shift
+    drift_every = 4           # drift measured on every 4th frame, interpolated in between
 
     [masks]
     regions = "60,40,20,24"   # ROI pixels whose HOG cells are dropped (x,y,w,h; polygons)
@@ -38,7 +39,14 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mouseface._errors import InputError
 
@@ -96,6 +104,9 @@ class QualitySettings(_Strict):
                                   "occlusion test flags (e.g. tail shocks)")
     min_area: float = Field(0.025, ge=0, le=1, description="occluded: novel area, ROI fraction")
     min_z: float = Field(3.0, ge=0, description="occluded: robust z of HOG distance to neutral")
+    occlusion_gate: float = Field(1.5, ge=0, description="the occlusion region test runs on "
+                                  "frames whose HOG distance to neutral exceeds this robust z "
+                                  "(at most min_z: below it no frame is occluded)")
 
 
 class RegistrationSettings(_Strict):
@@ -116,6 +127,8 @@ class RegistrationSettings(_Strict):
                         "moved crop still finds image content")
     shift_threshold: float = Field(2.0, gt=0, description="frames whose drift exceeds this many "
                                    "pixels are flagged large_shift")
+    drift_every: int = Field(4, ge=1, le=64, description="drift is measured on every n-th frame "
+                             "and interpolated in between (heads drift slowly); 1: every frame")
 
     def resolved(self, scope: str) -> str:
         """The alignment used for ``scope`` ('animal' in `run`, 'all'/'model' in fit/score)."""
@@ -146,6 +159,8 @@ class ComputeSettings(_Strict):
     chunk_size: int = Field(256, gt=0, le=8192)
     workers: int = Field(1, ge=1)
     scheduler: str | None = None
+    threads: int | None = Field(None, ge=1, description="decoders run at once on this machine "
+                                "(ranges of a video, or videos); default: one per core")
 
 
 class Settings(_Strict):
@@ -157,6 +172,16 @@ class Settings(_Strict):
     registration: RegistrationSettings = RegistrationSettings()
     masks: MaskSettings = MaskSettings()
     compute: ComputeSettings = ComputeSettings()
+
+    @model_validator(mode="after")
+    def _drift_step_fits_chunks(self):
+        if self.compute.chunk_size % self.registration.drift_every:
+            raise ValueError(f"registration.drift_every ({self.registration.drift_every}) must "
+                             f"divide compute.chunk_size ({self.compute.chunk_size})")
+        if self.quality.occlusion_gate > self.quality.min_z:
+            raise ValueError(f"quality.occlusion_gate ({self.quality.occlusion_gate}) must not "
+                             f"exceed quality.min_z ({self.quality.min_z})")
+        return self
 
     def hog_params(self) -> dict:
         """Keyword arguments for :func:`mouseface.hog`."""
@@ -186,4 +211,5 @@ def load_settings(path: str | Path | None = None, **overrides) -> Settings:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise InputError(f"{key}: {msg}", path or "settings") from None
+        msg = msg.removeprefix("Value error, ")
+        raise InputError(f"{key}: {msg}" if key else msg, path or "settings") from None

@@ -14,12 +14,8 @@ import pandas as pd
 import pytest
 
 from mouseface.expressions.prototypes import PrototypeModel
-from mouseface.expressions.trials import (
-    TrialFrames,
-    crossfit_trial_scores,
-    label_frames,
-    window_index,
-)
+from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores
+from mouseface.expressions.windows import label_frames, window_index
 from mouseface.io.store import FeatureStore
 
 SHAPE = (4, 4, 8)

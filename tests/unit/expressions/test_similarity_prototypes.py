@@ -8,7 +8,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from mouseface.expressions.prototypes import PrototypeModel, emotion_prototype, least_neutral_frames
 from mouseface.expressions.similarity import similarity
-from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores, label_frames
+from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores
+from mouseface.expressions.windows import label_frames
 
 
 def test_similarity_equals_corrcoef_row_by_row():

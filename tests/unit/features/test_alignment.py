@@ -16,7 +16,6 @@ from mouseface.features.alignment import (
     region_of,
 )
 from mouseface.features.extract import extract_features
-from mouseface.features.session_quality import QualityTarget, session_quality, video_quality
 
 
 def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -118,18 +117,3 @@ def test_binned_phase_correlation_keeps_sub_pixel_precision():
         assert np.abs(est - truth).max() < 0.2, (b, est)
     with pytest.raises(ValueError, match="bin must be a positive integer"):
         reg.estimate_shifts(moved, ref, bin=0)
-
-
-def test_one_decode_for_several_sessions_gives_each_its_own_flags(drifting, tmp_path):
-    folder, _, _ = drifting
-    hp = {"orientations": 8, "pixels_per_cell": (8, 8)}
-    rois = [(0, 0, 64, 48), (60, 50, 64, 48)]
-    stores = [extract_features(folder, tmp_path / f"{k}.zarr", hog_params=hp, roi=r, fps=20.0)
-              for k, r in enumerate(rois)]
-    base = np.arange(10)
-    targets = [QualityTarget(s, base, r) for s, r in zip(stores, rois, strict=True)]
-    together = video_quality(folder, targets, fps=20.0, chunk_size=16)
-    for s, r, q in zip(stores, rois, together, strict=True):
-        alone = session_quality(folder, s, base, roi=r, fps=20.0, chunk_size=16)
-        assert q.equals(alone)
-    assert not together[0].equals(together[1])

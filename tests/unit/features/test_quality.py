@@ -20,7 +20,7 @@ def grooming(tmp_path_factory):
 
 def test_occlusion_flags_on_synthetic_grooming(grooming):
     """Acceptance: >= 90 % of occluded frames flagged, <= 2 % of the others."""
-    from mouseface.expressions.trials import label_frames
+    from mouseface.expressions.windows import label_frames
     from mouseface.io.video import open_video
 
     exp = grooming
