@@ -22,13 +22,12 @@ import numpy as np
 import pandas as pd
 
 from mouseface.io.intervals import Intervals, frames_in
+from mouseface.io.tables import NEUTRAL
 
 __all__ = ["NEUTRAL", "TrialWindow", "assign_windows", "baseline_window", "label_frames",
            "post_stop", "stimulus_window", "trial_frames", "trial_intervals", "trial_windows",
            "window_index"]
 
-#: The label of baseline frames and the name of the neutral prototype.
-NEUTRAL = "neutral"
 
 #: ``frames_in`` under the name the trial code has used: frames with ``start <= t < stop``.
 window_index = frames_in

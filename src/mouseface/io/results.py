@@ -1,22 +1,26 @@
-"""Read a results folder (what ``mouseface run`` or ``score`` wrote) for the analyses.
+"""Read a results folder (what ``mouseface run``, ``score`` or ``live --record`` wrote).
 
-What is read here (paths from :class:`~mouseface.io.layout.ResultsLayout`)::
+One reader for everything downstream: the analyses, the report, the NWB export, the napari
+viewer and users (:func:`load_results`). It reads lazily, each file at most once::
 
-    DIR/frames.parquet        one row per frame: session, animal, frame, time, window, sim_<p>
-    DIR/trials.csv            one row per event: the events columns, score_<p>, peak_<p>
-    DIR/features/<s>.zarr     HOG per frame of session s
-    DIR/run.json              settings (prototypes.baseline: seconds of baseline per trial)
-    DIR/analysis/             where the analyses write their tables and figures
+    res = load_results("results")
+    res.frames        frames.parquet: one row per frame, session, animal, frame, time, window,
+                      sim_<p>, quality and drift columns
+    res.trials        trials.csv: one row per event, score_<p>, peak_<p>
+    res.prototypes    {name: (models, cells_y, cells_x, orientations)} from model/
+    res.run           run.json
 
-Only reading lives here; the analyses compute in :mod:`mouseface.expressions`.
+:meth:`Results.from_memory` builds the same view over tables a run still holds (the run hands
+it to the report, which then reads nothing back). Paths come from
+:class:`~mouseface.io.layout.ResultsLayout`; only reading lives here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,13 +28,16 @@ import pandas as pd
 from mouseface._errors import InputError
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
+from mouseface.io.tables import NEUTRAL
 
 #: seconds of baseline before each onset when run.json does not say
 DEFAULT_BASELINE = 2.0
 
+_NOT_READ = object()
+
 
 class Results:
-    """A results folder, read lazily.
+    """A results folder, read lazily (or handed over in memory: :meth:`from_memory`).
 
     Parameters
     ----------
@@ -38,6 +45,33 @@ class Results:
         The folder ``mouseface run`` wrote.
     require
         Files that must exist (``score`` without events writes no ``trials.csv``).
+
+    Attributes
+    ----------
+    path : Path
+        The folder.
+    frames : pandas.DataFrame
+        ``frames.parquet``: one row per frame, ``session``, ``animal``, ``frame``, ``time``
+        (seconds from the video's first frame), ``window`` (``neutral`` in baseline windows,
+        the condition in stimulus windows, ``""`` elsewhere), one ``sim_<prototype>`` column of
+        Pearson r per prototype, the quality and drift columns. Sorted by session, then time.
+    trials : pandas.DataFrame
+        ``trials.csv``: the events' own columns, ``event``, ``trial``, ``animal``,
+        ``score_<prototype>``, ``peak_<prototype>``; empty (with ``session, onset, duration,
+        trial_type``) when the folder was scored without events.
+    prototypes : dict of str to numpy.ndarray
+        Prototype name to HOG array of shape ``(len(models), cells_y, cells_x, orientations)``;
+        NaN where a model has no prototype of that name. Empty when the folder has no
+        ``model/``.
+    models : list of str
+        What the first axis of each prototype array is: the animals (``run``: per-animal
+        prototypes) or ``["pooled"]`` / ``["transfer"]`` (``fit``).
+    feature_shape : tuple of int
+        ``(cells_y, cells_x, orientations)``.
+    run : dict
+        ``run.json``: versions, settings, inputs, timings, warnings.
+    model : dict
+        ``model/model.json`` (names, parameters, mode); empty without ``model/``.
 
     Raises
     ------
@@ -49,6 +83,7 @@ class Results:
                  require: tuple[str, ...] = ("frames", "trials")):
         self.path = Path(path)
         self.layout = ResultsLayout(self.path)
+        self._memory: dict[str, Any] = {}
         if not self.path.is_dir():
             raise InputError("results folder not found", self.path)
         for name in require:
@@ -63,6 +98,32 @@ class Results:
         out = self.layout.analysis
         out.mkdir(parents=True, exist_ok=True)
         return out
+
+    @classmethod
+    def from_memory(cls, path: str | Path, *, frames: pd.DataFrame, trials: pd.DataFrame | None,
+                    run: dict, model: tuple[dict, dict] | None = None,
+                    **extra: Any) -> Results:
+        """The view of a results folder over tables already in memory (what a run just wrote).
+
+        ``model`` is ``(saved, meta)`` as :func:`mouseface.io.model.load_model` gives them;
+        ``extra`` holds what else the run hands on (e.g. ``registration``, ``kept``), read back
+        with :meth:`handed`.
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.layout = ResultsLayout(self.path)
+        self._memory = {"model": model, **extra}
+        self.__dict__["frames"] = _tidy_frames(frames)
+        self.__dict__["run"] = run
+        self.__dict__["trials"] = (_tidy_trials(trials, self.__dict__["frames"])
+                                   if trials is not None and len(trials.columns) else
+                                   pd.DataFrame(columns=["session", "onset", "duration",
+                                                         "trial_type"]))
+        return self
+
+    def handed(self, name: str, default: Any = None) -> Any:
+        """Something a run handed over in memory (None when the folder was read from disk)."""
+        return self._memory.get(name, default)
 
     @cached_property
     def run(self) -> dict:
@@ -97,17 +158,15 @@ class Results:
             raise InputError(f"missing columns {missing}", path)
         if not self.prototypes_of(df):
             raise InputError("no sim_<prototype> columns", path)
-        df["session"] = df["session"].astype(str)
-        df["animal"] = df["animal"].astype(str)
-        if "window" not in df.columns:
-            df["window"] = ""
-        df["window"] = df["window"].fillna("").astype(str)
-        return df.sort_values(["session", "time"], kind="stable").reset_index(drop=True)
+        return _tidy_frames(df)
 
     @cached_property
     def trials(self) -> pd.DataFrame:
-        """``trials.csv``; session as str, an ``animal`` column added from the frames if absent."""
+        """``trials.csv`` (session and animal as str, ``animal`` added from the frames if
+        absent); empty, with the events' required columns, when there is none."""
         path = self.layout.trials
+        if not path.is_file():
+            return pd.DataFrame(columns=["session", "onset", "duration", "trial_type"])
         try:
             df = pd.read_csv(path, dtype={"session": str, "trial_type": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -115,13 +174,7 @@ class Results:
         missing = sorted({"session", "onset", "duration", "trial_type"} - set(df.columns))
         if missing:
             raise InputError(f"missing columns {missing}", path)
-        if "event" not in df.columns:
-            df["event"] = np.arange(len(df))
-        if "animal" not in df.columns:
-            animal = self.frames.drop_duplicates("session").set_index("session")["animal"]
-            df["animal"] = df["session"].map(animal).astype(str)
-        df["animal"] = df["animal"].astype(str)
-        return df
+        return _tidy_trials(df, self.frames)
 
     @staticmethod
     def prototypes_of(frames: pd.DataFrame) -> list[str]:
@@ -129,16 +182,64 @@ class Results:
         return [c.removeprefix("sim_") for c in frames.columns if c.startswith("sim_")]
 
     @property
-    def prototypes(self) -> list[str]:
-        """Prototype names of this folder (the neutral one first when present)."""
+    def prototype_names(self) -> list[str]:
+        """Prototype names, neutral first: the model's, else those of the ``sim_`` columns."""
+        if self.prototypes:
+            return list(self.prototypes)
         names = self.prototypes_of(self.frames)
         neutral = self.neutral
         return ([neutral] if neutral in names else []) + [n for n in names if n != neutral]
 
+    @cached_property
+    def _model(self) -> tuple[dict, dict]:
+        given = self._memory.get("model", _NOT_READ)
+        if given is not _NOT_READ:
+            return given if given is not None else ({}, {})
+        from mouseface.io.model import has_model, load_model
+
+        return load_model(self.path) if has_model(self.path) else ({}, {})
+
+    @property
+    def model(self) -> dict:
+        """``model/model.json`` (names, parameters, mode); empty without a model."""
+        return self._model[1]
+
+    @cached_property
+    def models(self) -> list[str]:
+        """The models of the prototype arrays' first axis (animals, or one pooled model)."""
+        return list(self._model[0])
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.model.get("feature_shape", ()))
+
+    @cached_property
+    def prototypes(self) -> dict[str, np.ndarray]:
+        """Prototype name -> HOG array (models, cells_y, cells_x, orientations), neutral first."""
+        saved, _ = self._model
+        if not saved:
+            return {}
+        shape = self.feature_shape
+        names_sim = self.prototypes_of(self.frames)
+        neutral = self.neutral
+        order = ([neutral] if neutral in names_sim else []) + [n for n in names_sim
+                                                               if n != neutral]
+        names = [n for n in order if any(n in v[0] for v in saved.values())]
+        names += sorted({n for v in saved.values() for n in v[0]} - set(names))
+        out = {}
+        for name in names:
+            stack = np.full((len(saved), *shape), np.nan)
+            for i, key in enumerate(saved):
+                got, arrays = saved[key]
+                if name in got:
+                    stack[i] = arrays[got.index(name)].reshape(shape)
+            out[name] = stack
+        return out
+
     @property
     def neutral(self) -> str:
         """Label of baseline frames (``neutral``)."""
-        return "neutral"
+        return NEUTRAL
 
     def store(self, session: str) -> FeatureStore:
         """The feature store of ``session``."""
@@ -162,60 +263,6 @@ class Results:
                                  f"others {out.shape[1]}: use ROIs of one size", store.path)
             out[idx] = x
         return np.empty((0, 0), np.float32) if out is None else out
-
-
-# ---------------------------------------------------------------------------- tidy loading
-
-
-@dataclass(frozen=True)
-class TidyResults:
-    """A results folder in memory: what :func:`load_results` returns.
-
-    Attributes
-    ----------
-    path : Path
-        The folder.
-    frames : pandas.DataFrame
-        ``frames.parquet``: one row per frame, ``session``, ``animal``, ``frame``, ``time``
-        (seconds from the video's first frame), ``window`` (``neutral`` in baseline windows,
-        the condition in stimulus windows, ``""`` elsewhere), one ``sim_<prototype>`` column of
-        Pearson r per prototype. Sorted by session, then time.
-    trials : pandas.DataFrame
-        ``trials.csv``: the events' own columns, ``event``, ``trial``, ``score_<prototype>``,
-        ``peak_<prototype>``; empty (with ``session, onset, duration, trial_type``) when the
-        folder was scored without events.
-    prototypes : dict of str to numpy.ndarray
-        Prototype name to HOG array of shape ``(len(models), cells_y, cells_x, orientations)``;
-        NaN where a model has no prototype of that name. Empty when the folder has no
-        ``model/``.
-    models : list of str
-        What the first axis of each prototype array is: the animals (``run``: per-animal
-        prototypes) or ``["pooled"]`` (``fit``).
-    feature_shape : tuple of int
-        ``(cells_y, cells_x, orientations)``.
-    run : dict
-        ``run.json``: versions, settings, inputs, timings, warnings.
-    model : dict
-        ``model/model.json`` (names, parameters, mode); empty without ``model/``.
-    """
-
-    path: Path
-    frames: pd.DataFrame
-    trials: pd.DataFrame
-    prototypes: dict[str, np.ndarray]
-    models: list[str]
-    feature_shape: tuple[int, ...]
-    run: dict
-    model: dict = field(default_factory=dict)
-
-    @property
-    def prototype_names(self) -> list[str]:
-        """Prototype names, ``neutral`` first, then as in the ``sim_`` columns."""
-        if self.prototypes:
-            return list(self.prototypes)
-        names = Results.prototypes_of(self.frames)
-        return (["neutral"] if "neutral" in names else []) + [n for n in names
-                                                               if n != "neutral"]
 
     def prototype(self, name: str, model: str | None = None) -> np.ndarray:
         """HOG of prototype ``name`` of one model (an animal, or ``pooled``).
@@ -252,7 +299,7 @@ class TidyResults:
         except ImportError:
             raise ImportError("to_xarray needs xarray: pip install xarray (or use the pandas "
                               "tables .frames and .trials)") from None
-        sim_names = set(Results.prototypes_of(self.frames))
+        sim_names = set(self.prototypes_of(self.frames))
         names = [n for n in self.prototype_names if n in sim_names]
         f = self.frames
         coords: dict = {"prototype": names}
@@ -283,8 +330,30 @@ class TidyResults:
         return ds
 
 
-def load_results(path: str | Path) -> TidyResults:
-    """Load a results folder (what ``mouseface run`` or ``score`` wrote) into tidy tables.
+def _tidy_frames(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["session"] = df["session"].astype(str)
+    df["animal"] = df["animal"].astype(str)
+    if "window" not in df.columns:
+        df["window"] = ""
+    df["window"] = df["window"].fillna("").astype(str)
+    return df.sort_values(["session", "time"], kind="stable").reset_index(drop=True)
+
+
+def _tidy_trials(df: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["session"] = df["session"].astype(str)
+    if "event" not in df.columns:
+        df["event"] = np.arange(len(df))
+    if "animal" not in df.columns:
+        animal = frames.drop_duplicates("session").set_index("session")["animal"]
+        df["animal"] = df["session"].map(animal).astype(str)
+    df["animal"] = df["animal"].astype(str)
+    return df
+
+
+def load_results(path: str | Path) -> Results:
+    """Load a results folder (what ``mouseface run`` or ``score`` wrote).
 
     Parameters
     ----------
@@ -293,7 +362,7 @@ def load_results(path: str | Path) -> TidyResults:
 
     Returns
     -------
-    TidyResults
+    Results
         ``.frames`` and ``.trials`` (pandas), ``.prototypes`` (name to HOG arrays),
         ``.run`` (dict) and ``.to_xarray()`` when xarray is installed.
 
@@ -310,34 +379,7 @@ def load_results(path: str | Path) -> TidyResults:
     >>> res.prototype("pain", model="mouse1").shape         # doctest: +SKIP
     (15, 20, 8)
     """
-    r = Results(path, require=("frames",))
-    frames = r.frames
-    if r.layout.trials.is_file():
-        trials = r.trials
-    else:
-        trials = pd.DataFrame(columns=["session", "onset", "duration", "trial_type"])
-    prototypes: dict[str, np.ndarray] = {}
-    models: list[str] = []
-    meta: dict = {}
-    shape: tuple[int, ...] = ()
-    from mouseface.io.model import has_model, load_model
-
-    if has_model(r.path):
-        saved, meta = load_model(r.path)
-        shape = tuple(int(n) for n in meta.get("feature_shape", ()))
-        models = list(saved)
-        order = r.prototypes
-        names = [n for n in order if any(n in v[0] for v in saved.values())]
-        names += sorted({n for v in saved.values() for n in v[0]} - set(names))
-        for name in names:
-            stack = np.full((len(models), *shape), np.nan)
-            for i, key in enumerate(models):
-                got, arrays = saved[key]
-                if name in got:
-                    stack[i] = arrays[got.index(name)].reshape(shape)
-            prototypes[name] = stack
-    return TidyResults(path=r.path, frames=frames, trials=trials, prototypes=prototypes,
-                       models=models, feature_shape=shape, run=r.run, model=meta)
+    return Results(path, require=("frames",))
 
 
-__all__ = ["DEFAULT_BASELINE", "Results", "TidyResults", "load_results"]
+__all__ = ["DEFAULT_BASELINE", "Results", "load_results"]

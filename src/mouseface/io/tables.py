@@ -51,9 +51,12 @@ from mouseface._errors import InputError
 
 __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
-    "check_events_within", "check_roi", "motion_regions", "parse_roi", "parse_regions",
-    "read_table",
+    "NEUTRAL", "check_events_within", "check_roi", "motion_regions", "natural_key",
+    "natural_sorted", "parse_roi", "parse_regions", "read_table",
 ]
+
+#: The label of baseline frames (the seconds before each onset) and the neutral prototype's name.
+NEUTRAL = "neutral"
 
 SESSION_COLUMNS = ("session", "video", "animal", "roi", "fps")
 EVENT_COLUMNS = ("session", "onset", "duration", "trial_type")
@@ -222,6 +225,18 @@ def validate_sessions(
     for c in _region_columns(df.columns):
         out[c] = pd.Series([_roi_cell(v, i, path) for i, v in enumerate(df[c])], dtype=object)
     return out
+
+
+def natural_key(text: object) -> list:
+    """Sort key that orders the numbers inside names by value: ``frame2 < frame10``,
+    ``50uA < 150uA``."""
+    return [(0, int(part), part) if part.isdigit() else (1, 0, part.lower())
+            for part in re.split(r"(\d+)", str(text)) if part]
+
+
+def natural_sorted(items) -> list:
+    """``items`` sorted by :func:`natural_key`."""
+    return sorted(items, key=natural_key)
 
 
 def _region_columns(columns) -> list[str]:

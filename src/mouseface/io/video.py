@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ import numpy as np
 
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
-from mouseface.io.tables import check_roi
+from mouseface.io.tables import check_roi, natural_key
 
 __all__ = ["Chunk", "Crops", "VideoReader", "open_video", "write_video", "IMAGE_SUFFIXES"]
 
@@ -613,7 +612,7 @@ class _ImageSource(_Source):
         files = sorted((p for p in path.iterdir()
                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                         and not p.name.startswith(".")),
-                       key=lambda p: _natural_key(p.name))
+                       key=lambda p: natural_key(p.name))
         if not files:
             raise InputError("folder has no JPEG, PNG or TIFF frames", path)
         if fps is None:
@@ -684,12 +683,6 @@ class _ArraySource(_Source):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _natural_key(name: str) -> list:
-    """Sort key that orders digits by value: frame2 < frame10."""
-    return [(0, int(part), part) if part.isdigit() else (1, 0, part.lower())
-            for part in re.split(r"(\d+)", name) if part]
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -20,6 +20,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from mouseface._atomic import atomic_path  # noqa: E402
+from mouseface.expressions.windows import NEUTRAL
 
 NEUTRAL_COLOUR = "#9e9e9e"
 
@@ -27,9 +28,9 @@ NEUTRAL_COLOUR = "#9e9e9e"
 def label_colours(labels: Sequence[str]) -> dict[str, str]:
     """A fixed colour per label: ``neutral`` grey, the others from tab10 in sorted order."""
     cmap = plt.get_cmap("tab10")
-    others = sorted({str(x) for x in labels} - {"neutral", ""})
+    others = sorted({str(x) for x in labels} - {NEUTRAL, ""})
     out = {name: matplotlib.colors.to_hex(cmap(i % 10)) for i, name in enumerate(others)}
-    out["neutral"] = NEUTRAL_COLOUR
+    out[NEUTRAL] = NEUTRAL_COLOUR
     out[""] = "#dddddd"
     return out
 
@@ -101,7 +102,7 @@ def embedding_figure(embedding: pd.DataFrame, stem: str | Path, *, title: str = 
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.4 * nrow), squeeze=False)
     for ax, scope in zip(axes.flat, scopes, strict=False):
         d = embedding[embedding["scope"] == scope]
-        for label in sorted(d["label"].unique(), key=lambda s: (s != "neutral", s)):
+        for label in sorted(d["label"].unique(), key=lambda s: (s != NEUTRAL, s)):
             e = d[d["label"] == label]
             ax.scatter(e["x"], e["y"], s=4, alpha=0.6, color=colours[label], label=label,
                        linewidths=0, rasterized=True)
@@ -110,7 +111,7 @@ def embedding_figure(embedding: pd.DataFrame, stem: str | Path, *, title: str = 
         ax.set_yticks([])
     for ax in list(axes.flat)[len(scopes):]:
         ax.axis("off")
-    labels = sorted(embedding["label"].unique(), key=lambda s: (s != "neutral", s))
+    labels = sorted(embedding["label"].unique(), key=lambda s: (s != NEUTRAL, s))
     fig.legend(handles=[Patch(color=colours[n], label=n) for n in labels],
                loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     if title:
@@ -131,7 +132,7 @@ def cluster_figure(panels: list[dict], stem: str | Path, *, title: str = "") -> 
     """
     all_labels = np.concatenate([np.asarray(p["labels"]).astype(str) for p in panels])
     colours = label_colours(np.unique(all_labels))
-    names = sorted(set(all_labels), key=lambda s: (s != "neutral", s))
+    names = sorted(set(all_labels), key=lambda s: (s != NEUTRAL, s))
     cmap_labels = ListedColormap([colours[n] for n in names])
     code = {n: i for i, n in enumerate(names)}
     ranges = []

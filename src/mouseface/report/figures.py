@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from mouseface.expressions.windows import NEUTRAL
 from mouseface.report.analysis_figures import label_colours  # noqa: E402
 
 #: dots per inch of the embedded PNGs (crisp on a laptop, small enough to embed)
@@ -122,7 +123,7 @@ def prototype_figure(
     *,
     pixels_per_cell: tuple[int, int],
     n_frames: Mapping[str, int] | None = None,
-    neutral: str = "neutral",
+    neutral: str = NEUTRAL,
     title: str = "",
 ) -> plt.Figure:
     """Each prototype as its mean face crop above its HOG glyphs and its change from neutral.

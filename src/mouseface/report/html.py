@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -33,13 +32,13 @@ import pandas as pd
 
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
-from mouseface.expressions.windows import window_index
+from mouseface.expressions.windows import NEUTRAL, window_index
 from mouseface.io.layout import ResultsLayout
-from mouseface.io.results import TidyResults, load_results
+from mouseface.io.results import Results, load_results
+from mouseface.io.tables import natural_key
 from mouseface.report import figures
 from mouseface.report.overlay import iter_frames, session_source
 
-NEUTRAL = "neutral"
 #: baseline frames averaged into the neutral mean face (evenly spaced over all of them)
 NEUTRAL_FACES = 50
 #: seconds shown after the stimulus window ends, in the aligned traces and heatmaps
@@ -47,7 +46,7 @@ POST = 2.0
 
 
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
-                 max_sessions: int = 6, max_animals: int = 4,
+                 results: Results | None = None, max_sessions: int = 6, max_animals: int = 4,
                  max_table_rows: int = 500) -> Path:
     """Write ``report.html`` for a results folder and return its path.
 
@@ -58,6 +57,10 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         ``frames.parquet``).
     out
         Where to write; default ``results_dir/report.html``.
+    results
+        What a run hands over in memory (:meth:`~mouseface.io.results.Results.from_memory`:
+        its tables, model, registration summary and the crops its pass kept for the mean
+        faces); None reads the folder (``mouseface report DIR``).
     max_sessions
         Sessions whose similarity traces are drawn (chosen to cover as many conditions as
         possible); the page says how many there are in all.
@@ -77,8 +80,8 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         When ``results_dir`` holds neither ``run.json`` nor ``frames.parquet``.
     """
     results_dir = Path(results_dir)
-    ctx = build_context(results_dir, max_sessions=max_sessions, max_animals=max_animals,
-                        max_table_rows=max_table_rows)
+    ctx = build_context(results_dir, results=results, max_sessions=max_sessions,
+                        max_animals=max_animals, max_table_rows=max_table_rows)
     page = render(ctx)
     out = Path(out) if out is not None else ResultsLayout(results_dir).report
     write_text(out, page)
@@ -99,16 +102,16 @@ def render(ctx: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- context
 
 
-def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int = 4,
-                  max_table_rows: int = 500) -> dict[str, Any]:
+def build_context(results_dir: Path, *, results: Results | None = None, max_sessions: int = 6,
+                  max_animals: int = 4, max_table_rows: int = 500) -> dict[str, Any]:
     """Everything the template shows: text, tables and figures (as data URIs)."""
     results_dir = Path(results_dir)
     layout = ResultsLayout(results_dir)
-    if not layout.is_results():
+    if results is None and not layout.is_results():
         raise InputError("not a mouseface results folder (no run.json, no frames.parquet)",
                          results_dir)
     notes: list[str] = []
-    run = _read_json(layout.run_json, notes) or {}
+    run = results.run if results is not None else (_read_json(layout.run_json, notes) or {})
     ctx: dict[str, Any] = {
         "title": f"mouseface report: {results_dir.resolve().name}",
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -119,8 +122,8 @@ def build_context(results_dir: Path, *, max_sessions: int = 6, max_animals: int 
         "prototypes": [], "prototype_method": "", "traces": None, "aligned": None,
         "heatmaps": None, "scores": None, "extras": [],
     }
-    res = None
-    if layout.frames.is_file():
+    res = results
+    if res is None and layout.frames.is_file():
         res = _section("reading the results", notes, lambda: load_results(results_dir))
     if res is not None:
         ctx["counts"] = _counts(res)
@@ -235,26 +238,20 @@ def _summary(run: dict) -> dict[str, Any]:
     }
 
 
-def _natural(text: str) -> list:
-    """Sort key that puts ``50uA`` before ``150uA``."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-            for t in re.split(r"(\d+)", str(text)) if t]
-
-
-def _names(res: TidyResults) -> list[str]:
+def _names(res: Results) -> list[str]:
     """Prototype names for display: neutral first, then in natural order."""
     names = res.prototype_names
     return [n for n in names if n == NEUTRAL] + sorted((n for n in names if n != NEUTRAL),
-                                                        key=_natural)
+                                                        key=natural_key)
 
 
-def _conditions(res: TidyResults) -> list[str]:
+def _conditions(res: Results) -> list[str]:
     if res.trials.empty:
         return []
-    return sorted(res.trials["trial_type"].astype(str).unique(), key=_natural)
+    return sorted(res.trials["trial_type"].astype(str).unique(), key=natural_key)
 
 
-def _counts(res: TidyResults) -> dict[str, Any]:
+def _counts(res: Results) -> dict[str, Any]:
     f = res.frames
     return {"sessions": int(f["session"].nunique()), "animals": int(f["animal"].nunique()),
             "frames": len(f), "trials": len(res.trials),
@@ -267,21 +264,30 @@ def _counts(res: TidyResults) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- prototypes
 
 
-def _prototype_method(res: TidyResults, n_frames: int) -> str:
-    return (f"Mean face: the average face crop, re-decoded from the video, of the {n_frames} "
+def _prototype_method(res: Results, n_frames: int) -> str:
+    handed = bool(res.handed("kept"))
+    source = ("the registered crop (what HOG saw), kept during the run's pass" if handed
+              else "the face crop, re-decoded from the video")
+    neutral = ("all baseline frames" if handed else
+               f"up to {NEUTRAL_FACES} baseline frames, evenly spaced")
+    return (f"Mean face: the average of {source}, over the {n_frames} "
             "stimulus frames of each condition (per animal) least similar to the animal's "
             "neutral prototype (lowest sim_neutral). For results of `mouseface run` these are "
             "the frames whose HOG was averaged into the prototype (with exclude_first_trial "
             "on, the prototype left first trials out; the face here may include them). The "
-            f"neutral face is the average of up to {NEUTRAL_FACES} baseline frames, evenly "
-            "spaced. HOG glyphs: one line per cell and orientation along the edge direction, "
-            "brightness = the prototype's value (one scale per row). HOG gained vs neutral: "
-            "the same for the prototype minus the neutral prototype, positive part only.")
+            f"neutral face is the average of {neutral}. HOG glyphs: one line per cell and "
+            "orientation along the edge direction, brightness = the prototype's value (one "
+            "scale per row). HOG gained vs neutral: the same for the prototype minus the "
+            "neutral prototype, positive part only.")
 
 
-def _pick_frames(f: pd.DataFrame, name: str, n_frames: int) -> pd.DataFrame:
-    """Rows of ``f`` (one animal) whose crops make the mean face of prototype ``name``."""
+def _pick_frames(f: pd.DataFrame, name: str, n_frames: int,
+                 exclude_flagged: bool = True) -> pd.DataFrame:
+    """Rows of ``f`` (one animal) whose crops make the mean face of prototype ``name``: as
+    for the prototype, flagged frames are left out (when the run left them out)."""
     rows = f[f["window"] == name]
+    if exclude_flagged and "flag" in rows.columns:
+        rows = rows[~rows["flag"].astype(bool)]
     if rows.empty:
         return rows
     if name == NEUTRAL:
@@ -331,29 +337,62 @@ def _mean_faces(results_dir: Path, picks: dict[str, pd.DataFrame]
     return faces, counts
 
 
-def _prototypes(res: TidyResults, results_dir: Path, n_frames: int, ppc: tuple,
+def _kept_faces(kept: dict, picks: dict[str, pd.DataFrame]
+                ) -> tuple[dict[str, np.ndarray | None], dict[str, int]] | None:
+    """Mean faces from the registered crops the run's pass kept (None: some session's pass
+    kept nothing, e.g. its features were reused)."""
+    faces: dict[str, np.ndarray | None] = {}
+    counts: dict[str, int] = {}
+    for name, rows in picks.items():
+        sessions = list(dict.fromkeys(rows["session"].astype(str)))
+        if any(s not in kept for s in sessions):
+            return None
+        if name == NEUTRAL:
+            parts = [kept[s] for s in sessions if kept[s].neutral_sum is not None]
+            n = sum(k.neutral_count for k in parts)
+            faces[name] = (sum(k.neutral_sum for k in parts) / n) if n else None
+            counts[name] = n
+            continue
+        crops = {(s, i): c for s in sessions for _, i, c in kept[s].candidates.get(name, [])}
+        chosen = [crops[(s, int(i))] for s, i in zip(rows["session"].astype(str),
+                                                     rows["frame"], strict=True)
+                  if (s, int(i)) in crops]
+        faces[name] = np.mean(chosen, axis=0) if chosen else None
+        counts[name] = len(chosen)
+    return faces, counts
+
+
+def _prototypes(res: Results, results_dir: Path, n_frames: int, ppc: tuple,
                 max_animals: int, notes: list[str]) -> list[dict[str, Any]]:
     if not res.prototypes:
         return []
     out = []
     names = _names(res)
     models = res.models[:max_animals]
+    kept = res.handed("kept") or {}
     for key in models:
         i = res.models.index(key)
         # NaN: a condition the animal lacks (all entries) or cells under a mask (some)
         hogs = {n: np.nan_to_num(res.prototypes[n][i]) for n in names
                 if np.isfinite(res.prototypes[n][i]).any()}
         shown = [n for n in names if n in hogs]
-        f = res.frames if key == "pooled" else res.frames[res.frames["animal"] == key]
-        picks = {n: _pick_frames(f, n, n_frames) for n in shown}
-        try:
-            faces, counts = _mean_faces(results_dir, picks)
-        except InputError as exc:
-            msg = f"report: mean faces of {key} not drawn ({exc}); HOG glyphs only"
-            notes.append(msg)
-            warnings.warn(msg, stacklevel=2)
-            faces, counts = dict.fromkeys(shown), {}
-        label = "pooled over animals" if key == "pooled" else f"animal {key}"
+        f = res.frames if key in ("pooled", "transfer") else res.frames[
+            res.frames["animal"] == key]
+        exclude = bool(res.run.get("settings", {}).get("quality", {})
+                       .get("exclude_flagged", True))
+        picks = {n: _pick_frames(f, n, n_frames, exclude) for n in shown}
+        got = _kept_faces(kept, picks) if kept else None
+        if got is None:
+            try:
+                got = _mean_faces(results_dir, picks)
+            except InputError as exc:
+                msg = f"report: mean faces of {key} not drawn ({exc}); HOG glyphs only"
+                notes.append(msg)
+                warnings.warn(msg, stacklevel=2)
+                got = dict.fromkeys(shown), {}
+        faces, counts = got
+        label = ("pooled over animals" if key == "pooled" else "transfer model"
+                 if key == "transfer" else f"animal {key}")
         fig = figures.prototype_figure(shown, hogs, faces, pixels_per_cell=ppc,
                                        n_frames=counts, title=f"Prototypes: {label}")
         out.append({"label": label, "src": _img(fig)})
@@ -366,7 +405,7 @@ def _prototypes(res: TidyResults, results_dir: Path, n_frames: int, ppc: tuple,
 # ---------------------------------------------------------------------------- traces
 
 
-def _choose_sessions(res: TidyResults, k: int) -> list[str]:
+def _choose_sessions(res: Results, k: int) -> list[str]:
     """Up to ``k`` sessions, greedily covering as many conditions as possible, then in order."""
     sessions = list(dict.fromkeys(res.frames["session"]))
     if res.trials.empty:
@@ -382,7 +421,7 @@ def _choose_sessions(res: TidyResults, k: int) -> list[str]:
     return sorted(chosen, key=sessions.index)
 
 
-def _traces(res: TidyResults, colours: dict, max_sessions: int) -> dict[str, Any]:
+def _traces(res: Results, colours: dict, max_sessions: int) -> dict[str, Any]:
     names = _names(res)
     chosen = _choose_sessions(res, max_sessions)
     panels = []
@@ -399,7 +438,7 @@ def _traces(res: TidyResults, colours: dict, max_sessions: int) -> dict[str, Any
             "shown": len(chosen), "total": n_all, "sessions": ", ".join(chosen)}
 
 
-def _align(res: TidyResults, baseline: float) -> dict[str, dict] | None:
+def _align(res: Results, baseline: float) -> dict[str, dict] | None:
     """Per condition: similarity traces around onset minus each trial's baseline mean."""
     if res.trials.empty:
         return None
@@ -449,7 +488,7 @@ def _align(res: TidyResults, baseline: float) -> dict[str, dict] | None:
 # ---------------------------------------------------------------------------- scores
 
 
-def _scores(res: TidyResults, max_rows: int) -> dict[str, Any] | None:
+def _scores(res: Results, max_rows: int) -> dict[str, Any] | None:
     t = res.trials
     if t.empty:
         return None
@@ -458,7 +497,7 @@ def _scores(res: TidyResults, max_rows: int) -> dict[str, Any] | None:
         return None
     score_cols = [f"score_{n}" for n in names]
     matrix = t.groupby(t["trial_type"].astype(str))[score_cols].mean()
-    matrix = matrix.loc[sorted(matrix.index, key=_natural)]
+    matrix = matrix.loc[sorted(matrix.index, key=natural_key)]
     matrix.columns = names
     src = _img(figures.score_matrix_figure(matrix))
     emotion = [n for n in names if n != NEUTRAL]

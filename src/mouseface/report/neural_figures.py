@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mouseface.expressions.windows import NEUTRAL
 from mouseface.neural.encoding import Encoding  # noqa: E402
 from mouseface.neural.psth import PSTH  # noqa: E402
 from mouseface.neural.sync import Aligned  # noqa: E402
@@ -27,10 +28,10 @@ NEUTRAL_COLOUR = "#7f7f7f"
 def expression_colours(names: Sequence[str]) -> dict[str, str]:
     """A colour per expression: ``neutral`` grey, the others from tab10 in sorted order."""
     cmap = plt.get_cmap("tab10")
-    others = sorted({str(n) for n in names} - {"neutral"})
+    others = sorted({str(n) for n in names} - {NEUTRAL})
     out = {n: matplotlib.colors.to_hex(cmap([0, 1, 2, 3, 4, 5, 6, 8, 9][i % 9]))
            for i, n in enumerate(others)}
-    out["neutral"] = NEUTRAL_COLOUR
+    out[NEUTRAL] = NEUTRAL_COLOUR
     return out
 
 

@@ -243,7 +243,7 @@ def write_overlay(results_dir: str | Path, session: str, out: str | Path | None 
     frames = res.frames[res.frames["session"] == str(session)]
     if frames.empty:
         raise InputError(f"session {session!r} has no rows in frames.parquet", results_dir)
-    names = res.prototypes
+    names = res.prototype_names
     sims = frames[[f"sim_{n}" for n in names]].to_numpy(dtype=float)
     by_frame = dict(zip(frames["frame"].to_numpy().astype(int), range(len(frames)),
                         strict=True))

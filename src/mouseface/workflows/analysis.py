@@ -131,7 +131,7 @@ def labelled_frames(
 
 def _frame_features(r: Results, rows: pd.DataFrame, features: str) -> np.ndarray:
     if features == "similarity":
-        cols = [f"sim_{p}" for p in r.prototypes]
+        cols = [f"sim_{p}" for p in r.prototype_names]
         return rows[cols].to_numpy(dtype=np.float64)
     return _hog(r, rows)
 
@@ -283,7 +283,7 @@ def _centered(r: Results, rows: pd.DataFrame, X: np.ndarray, features: str,
     frames = r.frames
     for animal, idx in rows.groupby("animal").indices.items():
         every = frames[frames["animal"] == animal].iloc[::5]
-        m = (every[[f"sim_{p}" for p in r.prototypes]].to_numpy(dtype=np.float64)
+        m = (every[[f"sim_{p}" for p in r.prototype_names]].to_numpy(dtype=np.float64)
              if features == "similarity" else _hog(r, every))
         out[idx] -= np.nanmean(m, axis=0)
     return out
@@ -314,7 +314,7 @@ def trial_samples(
         trials = trials[trials["trial_type"].astype(str).isin(conditions)]
     info = trials.set_index("event")
     if features == "similarity" and not neutral:
-        cols = [f"score_{p}" for p in r.prototypes if f"score_{p}" in trials.columns]
+        cols = [f"score_{p}" for p in r.prototype_names if f"score_{p}" in trials.columns]
         if not cols:
             raise InputError("trials.csv has no score_<prototype> columns",
                              r.path / "trials.csv")

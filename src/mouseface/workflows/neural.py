@@ -115,7 +115,7 @@ def neural_correlates(
     res = Results(results)
     session = _session(res, session)
     out = Path(out) if out is not None else res.layout.neural
-    names = res.prototypes
+    names = res.prototype_names
     frames = res.frames[res.frames["session"] == session]
     video_time = frames["time"].to_numpy(np.float64)
     sims = frames[[f"sim_{n}" for n in names]].to_numpy(np.float64).T

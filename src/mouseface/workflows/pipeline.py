@@ -19,7 +19,9 @@ from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores, tri
 from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.model import load_array, load_model, save_model
+from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
+from mouseface.io.tables import natural_sorted
 from mouseface.workflows.runlog import RunLog
 from mouseface.workflows.settings import Settings, load_settings
 
@@ -98,7 +100,7 @@ def _check_same_shape(stores: dict[str, FeatureStore], what: str) -> None:
                          "of the same size")
 
 
-def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
+def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFrame:
     """Write the per-frame rows of all sessions to ``frames.parquet`` atomically.
 
     Conditions an animal lacks give NaN in its ``sim_`` columns; ``note`` says which prototypes
@@ -108,13 +110,14 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> None:
     import pyarrow.parquet as pq
 
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    sim = sorted(c for c in df.columns if c.startswith("sim_"))
+    sim = natural_sorted(c for c in df.columns if c.startswith("sim_"))
     df = df[[c for c in df.columns if not c.startswith("sim_")] + sim]
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"mouseface.prototypes": note.encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+    return df
 
 
 def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):
@@ -199,14 +202,13 @@ def run(
                                                p.labels[session], model.classes_,
                                                p.frame_extras(session, st.n_frames)))
                     task.advance()
-        _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
-        _write_trials(out, events, scores)
-        _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
+        frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
+        trials_df = _write_trials(out, events, scores, sessions)
+        model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
-        log.write(out, frames_note=FRAMES_NOTE, **_mask_record(p))
-    if report:
-        _report(out)
+        _finish(out, log, p, frames_df, trials_df, model, reporter, report,
+                frames_note=FRAMES_NOTE, **_mask_record(p))
     return out
 
 
@@ -351,17 +353,16 @@ def score(
         note = (TRANSFER_NOTE if mode == "transfer" else
                 "prototypes from the saved model; neutral from each animal's own baseline "
                 "where events were given")
-        _write_frames(ResultsLayout(out).frames, frames, note)
+        frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
+        trials_df = None
         if events_path is not None:
-            _write_trials(out, events, scores)
+            trials_df = _write_trials(out, events, scores, sessions)
         log.add_input(model_dir, kind="model")
         log.add_input(sessions_path, kind="sessions")
         if events_path is not None:
             log.add_input(events_path, kind="events")
-        log.write(out, model=str(Path(model_dir).resolve()), model_mode=mode,
-                  **_mask_record(p))
-    if report:
-        _report(out)
+        _finish(out, log, p, frames_df, trials_df, (saved, meta), reporter, report,
+                model=str(Path(model_dir).resolve()), model_mode=mode, **_mask_record(p))
     return out
 
 
@@ -397,7 +398,8 @@ def _transfer_scoring(names, prototypes, X, y, trials, animal, events_path):
     return (lambda x: model.transform(x, ref)), model.classes_, s
 
 
-def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, **extra) -> None:
+def _save(path: Path, models: dict, p, settings: Settings, *, mode: str,
+          **extra) -> tuple[dict, dict]:
     """Save prototypes at full HOG length (masked entries NaN) with the mask and template."""
     from types import SimpleNamespace
 
@@ -417,12 +419,30 @@ def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, **extra
     arrays = {"template": p.template} if p.template is not None else {}
     save_model(path, full, mode=mode, settings=settings, feature_shape=st.feature_shape,
                arrays=arrays, **extra)
+    return load_model(path)
 
 
-def _report(out: Path) -> Path:
+def _report(out: Path, results: Results | None = None) -> Path:
     from mouseface.report import write_report
 
-    return write_report(out)
+    return write_report(out, results=results)
+
+
+def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFrame | None,
+            model: tuple[dict, dict] | None, reporter: Reporter, report: bool,
+            **extra) -> None:
+    """Write ``run.json``; then the report from what the run holds in memory (it reads
+    nothing back), and ``run.json`` again with the report's time and warnings."""
+    record = log.write(out, **extra)
+    if not report:
+        return
+    results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=model,
+                                  registration=p.registration, kept=p.kept)
+    task = reporter.task("report", total=1, unit="pages")
+    with log.stage("report"):
+        _report(out, results)
+    task.advance()
+    log.write(out)
 
 
 def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarray]:
@@ -443,11 +463,19 @@ def _with_own_neutral(model: PrototypeModel, X: np.ndarray, y: np.ndarray) -> Pr
     return PrototypeModel.from_prototypes(model.classes_, prototypes, n_frames=model.n_frames)
 
 
-def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame]) -> None:
+def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
+                  sessions: pd.DataFrame) -> pd.DataFrame:
+    """``trials.csv``: the events' columns, ``animal``, then ``score_<p>`` and ``peak_<p>`` in
+    the order people read conditions (numbers in names by value: 50uA before 500uA)."""
     s = pd.concat(scores) if scores else pd.DataFrame()
     trials = events.join(s, on="event") if len(s) else events.copy()
-    score_cols = sorted(c for c in trials.columns if c.startswith("score_"))
-    peak_cols = sorted(c for c in trials.columns if c.startswith("peak_"))
+    if "animal" not in trials.columns:
+        animal = dict(zip(sessions["session"], sessions["animal"], strict=True))
+        trials.insert(1, "animal", trials["session"].map(animal))
+    score_cols = natural_sorted(c for c in trials.columns if c.startswith("score_"))
+    peak_cols = natural_sorted(c for c in trials.columns if c.startswith("peak_"))
     other = [c for c in trials.columns if c not in score_cols + peak_cols]
+    trials = trials[other + score_cols + peak_cols]
     with atomic_path(ResultsLayout(out).trials) as tmp:
-        trials[other + score_cols + peak_cols].to_csv(tmp, index=False)
+        trials.to_csv(tmp, index=False)
+    return trials

@@ -28,6 +28,7 @@ class RunLog:
     inputs: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -48,17 +49,25 @@ class RunLog:
         self.inputs.append({"path": str(p.resolve()), "size": size,
                             "fingerprint": fingerprint, **extra})
 
-    def write(self, out: Path, **extra: Any) -> None:
-        write_json(ResultsLayout(out).run_json, {
+    def record(self, **extra: Any) -> dict:
+        """What ``run.json`` holds now: versions, settings, inputs, timings, warnings, extra."""
+        self.extra.update(extra)
+        return {
             "mouseface": __version__,
             "command": self.command,
             "versions": _versions(),
             "settings": self.settings.model_dump(mode="json"),
             "inputs": self.inputs,
-            "timings_s": self.timings,
-            "warnings": self.warnings,
-            **extra,
-        })
+            "timings_s": dict(self.timings),
+            "warnings": list(self.warnings),
+            **self.extra,
+        }
+
+    def write(self, out: Path, **extra: Any) -> dict:
+        """Write ``run.json`` (atomically) and return what it holds."""
+        record = self.record(**extra)
+        write_json(ResultsLayout(out).run_json, record)
+        return record
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,187 @@
+"""The command users run, timed as a whole process: ``mouseface run`` with its defaults.
+
+Run::
+
+    python benchmarks/bench_run.py [--frames 9000] [--reps 2] [--paper-frames 1200]
+
+On one generated file (640x480 H.264, crf 18, 30 fps, a moving texture with sensor noise,
+written once into a cache folder) with one session (a 400x400 face ROI) and 30 events, in one
+run, the passes interleaved so that machine load hits them alike, each a fresh process timed
+from start to exit:
+
+- **decode, 1 process**: PyAV decoding every frame's luma plane, FFmpeg choosing its threads;
+- **decode, 2 processes**: the same, each process decoding one half (from a seek);
+- **paper**: the paper's approach, PyAV gray frames and ``skimage.feature.hog`` frame by frame
+  in 2 processes, then Pearson similarity to the prototypes; on the first ``--paper-frames``
+  frames (it is slow), its rate extrapolated;
+- **mouseface run**: ``mouseface run sessions.csv events.csv --out DIR --no-report -q`` with the
+  default settings (baseline pre-read, registration with drift correction, quality, HOG,
+  prototypes, scores, frames.parquet), a fresh results folder each time;
+- the same with ``[registration] drift = false`` and with ``[quality] enabled = false``.
+
+Prints frames/s of each (the median over repetitions) and the ratios of each ``run`` to the
+best decode (the better of 1 and 2 processes) and to the paper, each the median of the ratios
+taken within one repetition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_throughput import FACE, HOG, make_video  # noqa: E402
+
+DECODE = """
+import sys, av, numpy as np
+path, part, parts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with av.open(path) as c:
+    s = c.streams.video[0]
+    n = s.frames
+    lo, hi = n * part // parts, n * (part + 1) // parts
+    if parts > 1:
+        s.codec_context.thread_count = 1
+        s.thread_type = "NONE"
+    else:
+        s.thread_type = "AUTO"
+    if lo:
+        c.seek(int(lo / float(s.average_rate) / s.time_base), stream=s, backward=True)
+    k = 0
+    for f in c.decode(s):
+        i = round(float(f.pts * s.time_base) * float(s.average_rate))
+        if i < lo:
+            continue
+        if i >= hi:
+            break
+        np.frombuffer(f.planes[0], np.uint8)
+        k += 1
+print(k)
+"""
+
+PAPER = """
+import sys, av, numpy as np
+from multiprocessing import Pool
+from skimage.feature import hog
+HOG = {hog!r}
+x, y, w, h = {face!r}
+
+def one(frame):
+    return hog(frame, channel_axis=None, **HOG).astype(np.float32)
+
+def frames(path, n):
+    with av.open(path) as c:
+        for k, f in enumerate(c.decode(video=0)):
+            if k >= n:
+                return
+            yield f.to_ndarray(format="gray")[y:y + h, x:x + w]
+
+if __name__ == "__main__":
+    path, n = sys.argv[1], int(sys.argv[2])
+    with Pool(2) as pool:
+        feats = np.stack(list(pool.imap(one, frames(path, n), chunksize=8)))
+    protos = feats[::max(1, n // 3)][:3]
+    a = feats - feats.mean(1, keepdims=True)
+    p = protos - protos.mean(1, keepdims=True)
+    r = (a @ p.T) / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(p, axis=1))
+    print(len(r))
+"""
+
+
+def tables(folder: Path, video: Path, n_frames: int, fps: float = 30.0) -> tuple[Path, Path]:
+    """One session with the 400x400 face ROI and 30 evenly spaced 2-s events, 3 conditions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y, w, h = FACE
+    pd.DataFrame({"session": ["s1"], "video": [str(video)], "animal": ["m1"],
+                  "roi": [f"{x},{y},{w},{h}"]}).to_csv(folder / "sessions.csv", index=False)
+    duration = n_frames / fps
+    onsets = np.linspace(4.0, duration - 6.0, 30)
+    pd.DataFrame({"session": "s1", "onset": onsets.round(3), "duration": 2.0,
+                  "trial_type": [["sucrose", "quinine", "tail_shock"][i % 3]
+                                 for i in range(30)]}).to_csv(folder / "events.csv",
+                                                              index=False)
+    return folder / "sessions.csv", folder / "events.csv"
+
+
+def timed(cmd: list[str], **kw) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - t0
+
+
+def decode(video: Path, parts: int) -> float:
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", DECODE, str(video), str(k), str(parts)],
+                              stdout=subprocess.PIPE, text=True) for k in range(parts)]
+    n = sum(int(p.communicate()[0]) for p in procs)
+    wall = time.perf_counter() - t0
+    return n / wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=9000)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--paper-frames", type=int, default=1200)
+    args = ap.parse_args()
+
+    video = make_video(args.frames)
+    work = Path(tempfile.mkdtemp(prefix="mouseface-bench-run-"))
+    sessions, events = tables(work / "tables", video, args.frames)
+    configs = {"run": None,
+               "drift off": "[registration]\ndrift = false\n",
+               "quality off": "[quality]\nenabled = false\n"}
+    paths = {}
+    for name, text in configs.items():
+        if text is not None:
+            p = work / f"{name.replace(' ', '_')}.toml"
+            p.write_text(text)
+            paths[name] = p
+    paper_script = work / "paper.py"
+    paper_script.write_text(PAPER.format(hog=HOG, face=FACE))
+    exe = shutil.which("mouseface") or "mouseface"
+    rows = []
+    try:
+        for rep in range(args.reps):
+            row = {"decode 1 process": decode(video, 1), "decode 2 processes": decode(video, 2)}
+            row["paper"] = args.paper_frames / timed([sys.executable, str(paper_script),
+                                                      str(video), str(args.paper_frames)])
+            for name in configs:
+                out = work / f"out_{rep}_{name.replace(' ', '_')}"
+                cmd = [exe, "run", str(sessions), str(events), "--out", str(out),
+                       "--no-report", "-q"]
+                if name in paths:
+                    cmd += ["--config", str(paths[name])]
+                row[name] = args.frames / timed(cmd)
+                shutil.rmtree(out, ignore_errors=True)
+            row["load"] = os.getloadavg()[0]
+            rows.append(row)
+            print(f"rep {rep}: " + "  ".join(f"{k} {v:.0f}" + ("" if k == "load" else " fps")
+                                             for k, v in row.items()), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nfile: {video.name} ({args.frames} frames 640x480, crf 18, 30 fps), face ROI "
+          f"{FACE[2]}x{FACE[3]}, 30 events; cpus {os.cpu_count()}, load "
+          f"{statistics.median(r['load'] for r in rows):.1f}; median of {len(rows)} reps")
+    print("| pass | frames/s | / best decode | / paper |")
+    print("|---|---:|---:|---:|")
+    for name in ("decode 1 process", "decode 2 processes", "paper", *configs):
+        fps = statistics.median(r[name] for r in rows)
+        dec = statistics.median(r[name] / max(r["decode 1 process"], r["decode 2 processes"])
+                                for r in rows)
+        pap = statistics.median(r[name] / r["paper"] for r in rows)
+        label = f"`mouseface run` ({name})" if name in configs else name
+        print(f"| {label} | {fps:.0f} | {dec:.2f} | {pap:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
