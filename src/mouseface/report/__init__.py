@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_report(results_dir: str | Path) -> Path:
+def write_report(results_dir: str | Path, out: str | Path | None = None, **kwargs) -> Path:
     """Write ``results_dir/report.html``; see :func:`mouseface.report.html.write_report`."""
     from mouseface.report.html import write_report as _write
 
-    return _write(results_dir)
+    return _write(results_dir, out, **kwargs)
 
 
 __all__ = ["write_report"]

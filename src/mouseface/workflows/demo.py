@@ -13,7 +13,7 @@ import pandas as pd
 from mouseface._atomic import write_json
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.io.layout import ResultsLayout
-from mouseface.workflows.pipeline import _report, run
+from mouseface.workflows.pipeline import _report, run_results
 from mouseface.workflows.settings import load_settings
 
 
@@ -45,8 +45,9 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
     settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                              prototypes={"baseline": 2.0})
-    results = run(exp.sessions_path, exp.events_path, out / "results", settings=settings,
-                  quiet=quiet, report=False)
+    held = run_results(exp.sessions_path, exp.events_path, out / "results",
+                       settings=settings, quiet=quiet, report=False)
+    results = held.path
     synth.state_figure(out / "states.png")
     summary: dict[str, Any] = {}
     if analyses:
@@ -58,7 +59,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
         summary["neural"] = neural_correlates(results, suite2p, session=session, n_shifts=None)
         summary["neurons_found"] = _neurons_found(
             results, json.loads((suite2p / "truth.json").read_text()))
-    report = _report(results)
+    held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it again
+    report = _report(results, held)
     trials = pd.read_csv(ResultsLayout(results).trials)
     own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
            for c in sorted(trials.trial_type.unique())}

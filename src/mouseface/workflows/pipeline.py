@@ -161,6 +161,22 @@ def run(
     ``registration/`` (with registration on) and (unless ``report`` is False) ``report.html``
     into ``out`` and returns ``out``.
     """
+    return run_results(sessions_path, events_path, out, config=config, settings=settings,
+                       quiet=quiet, report=report).path
+
+
+def run_results(
+    sessions_path: str | Path,
+    events_path: str | Path,
+    out: str | Path,
+    *,
+    config: str | Path | None = None,
+    settings: Settings | None = None,
+    quiet: bool = False,
+    report: bool = True,
+) -> Results:
+    """:func:`run`, returning the results as it holds them in memory (what a later report
+    takes without reading the folder back)."""
     from mouseface.workflows.prepare import prepare
 
     out = Path(out)
@@ -207,9 +223,8 @@ def run(
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
-        _finish(out, log, p, frames_df, trials_df, model, reporter, report,
-                frames_note=FRAMES_NOTE, **_mask_record(p))
-    return out
+        return _finish(out, log, p, frames_df, trials_df, model, reporter, report,
+                       frames_note=FRAMES_NOTE, **_mask_record(p))
 
 
 def fit(
@@ -430,19 +445,20 @@ def _report(out: Path, results: Results | None = None) -> Path:
 
 def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFrame | None,
             model: tuple[dict, dict] | None, reporter: Reporter, report: bool,
-            **extra) -> None:
+            **extra) -> Results:
     """Write ``run.json``; then the report from what the run holds in memory (it reads
-    nothing back), and ``run.json`` again with the report's time and warnings."""
+    nothing back), and ``run.json`` again with the report's time and warnings. Returns the
+    in-memory results."""
     record = log.write(out, **extra)
-    if not report:
-        return
     results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=model,
                                   registration=p.registration, kept=p.kept)
-    task = reporter.task("report", total=1, unit="pages")
-    with log.stage("report"):
-        _report(out, results)
-    task.advance()
-    log.write(out)
+    if report:
+        task = reporter.task("report", total=1, unit="pages")
+        with log.stage("report"):
+            _report(out, results)
+        task.advance()
+        results.__dict__["run"] = log.write(out)
+    return results
 
 
 def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarray]:
