@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 CONDITIONS = ("pleasure", "disgust", "malaise", "pain", "passive_fear", "active_fear")
 # L1: with 8 bins and 1x1 blocks, L2-Hys clipping at 0.2 flattens many cells of these crisp
-# synthetic edges (DESIGN.md); on the real tail-shock videos the norms did equally well.
+# synthetic edges (see mouseface.hog's Notes); on the real tail-shock videos the norms did equally
+# well.
 SETTINGS = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                          prototypes={"baseline": 2.0})
 

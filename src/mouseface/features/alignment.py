@@ -153,7 +153,8 @@ class Baseline:
     Attributes
     ----------
     reference : (h + 2 margin, w + 2 margin) float32
-        The reference face: the mean of the (at most ``max_frames`` earliest) baseline frames.
+        The reference face: the mean of the (at most ``max_frames`` earliest) baseline frames
+        (120 by default: 4 s at 30 fps, enough for a mean face and a neutral HOG).
     frames : (k, h + 2 margin, w + 2 margin) uint8
         Some of those frames, evenly spaced (at most what ``keep_bytes`` allows): enough to
         calibrate the session's neutral HOG and occlusion reference.
@@ -188,16 +189,15 @@ def read_baselines(
     *,
     margin: int,
     fps: float | None = None,
-    max_frames: int = 200,
+    max_frames: int = 120,
     keep_bytes: int = 8 << 20,
-    gap: int = 250,
     check: Callable[[VideoInfo], None] | None = None,
 ) -> tuple[list[Baseline], VideoInfo]:
     """The baseline frames of each session of one video, in one short pre-read.
 
     Only the frames of the sessions' earliest baseline windows are decoded (at most
-    ``max_frames`` per session): the reader seeks to each stretch of windows (stretches closer
-    than ``gap`` frames are read through, which costs no more than a seek's lead-in).
+    ``max_frames`` per session): the reader seeks to each stretch of windows, or reads through
+    a gap when that costs no more than a seek (from the keyframe before the next window).
 
     Parameters
     ----------
@@ -236,7 +236,7 @@ def read_baselines(
             check(VideoInfo(reader.fingerprint(), shape, rate, n_total))
         regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
         chosen = [_earliest(w, max_frames, rate) for w in wins]
-        spans = _spans(chosen, max_frames, rate, n_total, gap)
+        spans = _spans(chosen, max_frames, rate, reader.lead_in)
         sums = [np.zeros((r.read[3] + sum(r.pad[0]), r.read[2] + sum(r.pad[1])))
                 for r in regions]
         counts = [0] * len(regions)
@@ -290,10 +290,11 @@ def _earliest(windows: np.ndarray, max_frames: int, fps: float) -> np.ndarray:
     return w[: int(np.searchsorted(frames, max_frames)) + 1]
 
 
-def _spans(chosen, max_frames: int, fps: float, n_total: int, gap: int) -> list[tuple]:
-    """Frame ranges ``[lo, hi)`` to decode for the chosen windows of every session, merged
-    when closer than ``gap`` frames (a window's edges widened by two frames: container times
-    are not exactly ``index / fps``)."""
+def _spans(chosen, max_frames: int, fps: float, lead_in: Callable[[int], int]) -> list[tuple]:
+    """Frame ranges ``[lo, hi)`` to decode for the chosen windows of every session (a window's
+    edges widened by two frames: container times are not exactly ``index / fps``), merged
+    when decoding through the gap costs no more than seeking (``lead_in(frame)``: frames
+    decoded from the keyframe before it)."""
     spans = []
     for w in chosen:
         if not len(w):
@@ -303,7 +304,7 @@ def _spans(chosen, max_frames: int, fps: float, n_total: int, gap: int) -> list[
     spans.sort()
     merged: list[list[int]] = []
     for lo, hi in spans:
-        if merged and lo <= merged[-1][1] + gap:
+        if merged and lo - merged[-1][1] <= lead_in(lo):
             merged[-1][1] = max(merged[-1][1], hi)
         else:
             merged.append([lo, hi])

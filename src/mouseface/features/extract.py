@@ -762,6 +762,6 @@ def _shape_params(hog_params: dict) -> dict:
 
 def _feature_axes(per_image: tuple[int, ...]) -> tuple[int, ...]:
     # skimage's unflattened shape is (blocks_y, blocks_x, b_y, b_x, o); with 1x1 blocks the
-    # store keeps (cells_y, cells_x, o) as DESIGN.md describes.
+    # store keeps (cells_y, cells_x, o), the shape docs/architecture.md gives.
     by, bx, cy, cx, o = per_image
     return (by, bx, o) if (cy, cx) == (1, 1) else (by, bx, cy * cx * o)

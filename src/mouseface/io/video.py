@@ -320,6 +320,15 @@ class VideoReader:
         """Frames decoded so far over all passes, seek lead-in included."""
         return self._source.frames_out
 
+    def lead_in(self, start: int) -> int:
+        """Frames decoded only to reach frame ``start`` from the keyframe before it (read from
+        the container's packet table, nothing decoded)."""
+        keys = self._source.keyframes()
+        if keys is None or start <= 0:
+            return 0
+        before = keys[keys <= start]
+        return int(start - before[-1]) if len(before) else int(start)
+
     def _reached_end(self, count: int, error: str | None) -> None:
         expected = self._source.n_frames
         self.decoded_frames = count
@@ -390,6 +399,10 @@ class _Source:
 
     def fingerprint(self) -> str:
         raise NotImplementedError
+
+    def keyframes(self) -> np.ndarray | None:
+        """Frame indices decoding can start at without a lead-in (None: every frame)."""
+        return None
 
     def close(self) -> None:
         pass
@@ -493,6 +506,13 @@ class _AVSource(_Source):
             self._pts_table = np.unique(np.asarray(pts, np.int64))
             self._keyframes = np.unique(np.asarray(keys, np.int64))
         return self._pts_table, self._keyframes
+
+    def keyframes(self) -> np.ndarray | None:
+        if self._first_pts is None:
+            return np.zeros(1, np.int64)
+        pts, keys = self._table()
+        base = int(np.searchsorted(pts, self._first_pts))
+        return np.searchsorted(pts, keys[keys >= self._first_pts]).astype(np.int64) - base
 
     def _seek_plan(self, start: int) -> list[tuple[int, int]]:
         """Keyframes to try seeking to for frame ``start``, latest first: (pts, frame index)."""

@@ -10,7 +10,7 @@ CONTRACT (implemented by the synth helper):
     simulate_experiment(out, n_animals=4, conditions=("pleasure", "disgust", "malaise", "pain",
                         "passive_fear"), n_trials=6, fps=20.0, seed=0, size=(160, 160), ...)
         -> Experiment(sessions_path, events_path, truth_path, sessions, events, truth)
-        sessions/events tables follow DESIGN.md (session, video, animal, roi, fps / session,
+        sessions/events tables follow the README (session, video, animal, roi, fps / session,
         onset, duration, trial_type, intensity); truth has one row per frame:
         session, animal, frame, time, state, intensity.
 """
