@@ -1,29 +1,25 @@
-"""Peak memory of extraction against video length: 20 000 frames, 10 minutes, 60 minutes.
+"""Peak memory of ``mouseface run`` (whole process, defaults) against video length.
 
 Run::
 
-    python benchmarks/bench_memory.py [--lengths 18000,20000,108000] [--roi full|face]
+    python benchmarks/bench_memory.py [--lengths 3000,9000,18000,108000]
 
-The videos are 640x480 H.264 at 30 fps: a 2000-frame clip of the benchmark texture (see
+The videos are 640x480 H.264 at 30 fps: a 3000-frame clip of the benchmark texture (see
 ``bench_throughput.py``) is written once into the cache folder and repeated by remuxing its
-packets (no re-encoding) to each length; nothing is committed. Each length runs in a fresh
-subprocess that extracts the features of the whole frame (or the 400x400 face) into a new Zarr
-store, then computes every frame's similarity to 3 prototypes from the store and keeps them, as
-``mouseface run`` does; the subprocess reports its own peak RSS
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``), the same after its imports (the part of the
-peak that extraction adds is the difference) and frames/s. A first subprocess loads the HOG
-kernels once, so that none of the measured ones compiles them (compiling costs ~80 MiB).
+packets (no re-encoding) to each length; nothing is committed. Each length gets one session
+with the 400x400 face ROI and one 2-s event every 10 s (3 conditions), and
+``mouseface run sessions.csv events.csv --out DIR --no-report -q`` runs as its own process;
+its peak resident memory comes from the kernel's accounting of that process
+(``os.wait4``'s ``ru_maxrss``). A first run loads (or compiles and caches) the Numba kernels,
+so that no measured one compiles them.
 
-Targets: flat (the 60-minute peak within 10 % of the 10-minute one), under 1 GiB, and the
-20 000-frame case under 500 MB.
+Targets: flat (the 60-minute peak within 10 % of the 10-minute one) and at most 600 MiB.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,82 +27,69 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_throughput import CACHE, FACE, HOG, concat_video, make_video  # noqa: E402
+from bench_throughput import CACHE, FACE, concat_video, make_video  # noqa: E402
 
-CLIP = 2000
+CLIP = 3000
 
 
-def child(video: str, store: str, roi: str) -> None:
-    import numpy as np
+def tables(folder: Path, video: Path, n_frames: int, fps: float = 30.0) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y, w, h = FACE
+    pd.DataFrame({"session": ["s1"], "video": [str(video)], "animal": ["m1"],
+                  "roi": [f"{x},{y},{w},{h}"]}).to_csv(folder / "sessions.csv", index=False)
+    onsets = np.arange(4.0, n_frames / fps - 6.0, 10.0)
+    pd.DataFrame({"session": "s1", "onset": onsets, "duration": 2.0,
+                  "trial_type": [["sucrose", "quinine", "tail_shock"][i % 3]
+                                 for i in range(len(onsets))]}).to_csv(folder / "events.csv",
+                                                                       index=False)
+    return [str(folder / "sessions.csv"), str(folder / "events.csv")]
 
-    from mouseface.expressions.similarity import similarity
-    from mouseface.features.extract import extract_features
-    from mouseface.features.hog import hog
 
-    hog(np.zeros((2, 64, 64), np.uint8), **HOG)  # compiled kernels loaded
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def run(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one ``mouseface run`` process."""
+    exe = shutil.which("mouseface") or "mouseface"
     t0 = time.perf_counter()
-    st = extract_features(video, store, hog_params=HOG, roi=FACE if roi == "face" else None,
-                          chunk_size=256)
-    t1 = time.perf_counter()
-    first = st.read(slice(0, 64))
-    prototypes = first[::20][:3]
-    sims = np.concatenate([similarity(x, prototypes) for _, x in st.iter_blocks()])
-    t2 = time.perf_counter()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    size = sum(p.stat().st_size for p in Path(store).rglob("*") if p.is_file())
-    print(json.dumps({"frames": int(st.n_frames), "sims": int(len(sims)), "peak_rss": rss,
-                      "base_rss": base,
-                      "extract_fps": st.n_frames / (t1 - t0), "store_bytes": size,
-                      "similarity_s": t2 - t1}))
+    p = subprocess.Popen([exe, "run", *args, "--no-report", "-q"], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if status:
+        raise SystemExit(f"mouseface run failed (status {status})")
+    return wall, usage.ru_maxrss * 1024  # KiB on Linux
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lengths", default="18000,20000,108000",
-                    help="frame counts, multiples of 2000 (10 min = 18000, 60 min = 108000)")
-    ap.add_argument("--roi", choices=["full", "face"], default="full")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--lengths", default="3000,9000,18000,108000",
+                    help=f"frame counts, multiples of {CLIP} (10 min = 18000, 60 min = 108000)")
     args = ap.parse_args()
-    if args.child:
-        child(*args.child)
-        return
 
     clip = make_video(CLIP, seed=1)
-    # Load (or compile and cache) the HOG kernels once, so that no measured child compiles.
-    subprocess.run([sys.executable, "-c", "import numpy as np; from mouseface.features.hog "
-                    "import hog; hog(np.zeros((2, 64, 64), np.uint8))"], check=True)
     work = Path(tempfile.mkdtemp(prefix="mouseface-mem-"))
-    results = {}
+    peaks = {}
     try:
+        warm = tables(work / "warm", clip, CLIP)
+        run([*warm, "--out", str(work / "warm_out")])  # kernels compiled and cached
         for n in (int(x) for x in args.lengths.split(",")):
             if n % CLIP:
                 raise SystemExit(f"--lengths: {n} is not a multiple of {CLIP}")
             video = concat_video(clip, CACHE / f"texture_640x480_{n}f_1.mp4", n // CLIP)
-            store = work / f"{n}.zarr"
-            t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, __file__, "--child", str(video), str(store),
-                                  args.roi], capture_output=True, text=True, check=True)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            results[n] = r
-            print(f"{n:6d} frames ({n / 30 / 60:5.1f} min): peak RSS "
-                  f"{r['peak_rss'] / 2**20:6.0f} MiB (after imports "
-                  f"{r['base_rss'] / 2**20:.0f})  extraction {r['extract_fps']:4.0f} fps  "
-                  f"store {r['store_bytes'] / 2**20:5.0f} MiB  "
-                  f"(wall {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f})",
-                  flush=True)
-            shutil.rmtree(store, ignore_errors=True)
+            t = tables(work / f"t{n}", video, n)
+            wall, rss = run([*t, "--out", str(work / f"out{n}")])
+            peaks[n] = rss
+            print(f"{n:6d} frames ({n / 30 / 60:5.1f} min): peak RSS {rss / 2**20:6.0f} MiB  "
+                  f"{n / wall:4.0f} frames/s  (wall {wall:.0f} s, load "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+            shutil.rmtree(work / f"out{n}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    peaks = {n: r["peak_rss"] for n, r in results.items()}
     if 18000 in peaks and 108000 in peaks:
         print(f"60 min / 10 min peak RSS: {peaks[108000] / peaks[18000]:.3f} (target <= 1.10)")
-    print(f"largest peak: {max(peaks.values()) / 2**20:.0f} MiB (target < 1024 MiB)")
-    if 20000 in peaks:
-        print(f"20 000 frames: {peaks[20000] / 1e6:.0f} MB (target < 500 MB)")
-    print(f"roi: {args.roi}; cpus {os.cpu_count()}; self peak (parent) "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"largest peak: {max(peaks.values()) / 2**20:.0f} MiB (target <= 600 MiB); "
+          f"cpus {os.cpu_count()}")
 
 
 if __name__ == "__main__":

@@ -152,12 +152,25 @@ def test_events_naming_an_unknown_session(tmp_path, moving_video):
     _assert_one_line_error(code, output, "events.csv", "nope")
 
 
-def test_event_beyond_the_end_of_the_video(tmp_path, moving_video):
+@pytest.mark.parametrize("onsets", [[0.6, 30.0], [30.0, 31.0]])
+def test_event_beyond_the_end_of_the_video(tmp_path, moving_video, onsets):
+    """Also when every event of the session is late (no baseline frame at all): the line names
+    the events table, the session, the onset and the video's duration."""
     sessions, events, config = _tables(tmp_path / "in", moving_video, events={
-        "session": ["s0", "s0"], "onset": [0.6, 30.0], "duration": [0.3, 0.3],
+        "session": ["s0", "s0"], "onset": onsets, "duration": [0.3, 0.3],
         "trial_type": ["a", "a"]})
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, "events.csv")
+    _assert_one_line_error(code, output, "events.csv", "'s0'", "onset 30 s",
+                           "its video lasts 3.2 s")
+
+
+def test_rois_of_different_sizes_in_one_animal(tmp_path, moving_video):
+    """Registration on (the default): one line naming the sessions table, not a traceback."""
+    sessions, events, _ = _tables(tmp_path / "in", moving_video, sessions=2)
+    pd.read_csv(sessions).assign(roi=["0,0,128,96", "10,10,100,80"]).to_csv(sessions,
+                                                                          index=False)
+    code, output = _invoke("run", sessions, events, "--out", tmp_path / "o")
+    _assert_one_line_error(code, output, "sessions.csv", "'s0' and 's1'", "different sizes")
 
 
 def test_roi_outside_the_frame(tmp_path, moving_video):

@@ -444,13 +444,13 @@ def _report(out: Path, results: Results | None = None) -> Path:
 
 
 def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFrame | None,
-            model: tuple[dict, dict] | None, reporter: Reporter, report: bool,
+            saved: tuple[dict, dict] | None, reporter: Reporter, report: bool,
             **extra) -> Results:
     """Write ``run.json``; then the report from what the run holds in memory (it reads
     nothing back), and ``run.json`` again with the report's time and warnings. Returns the
     in-memory results."""
     record = log.write(out, **extra)
-    results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=model,
+    results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=saved,
                                   registration=p.registration, kept=p.kept)
     if report:
         task = reporter.task("report", total=1, unit="pages")
