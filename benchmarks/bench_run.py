@@ -4,10 +4,11 @@ Run::
 
     python benchmarks/bench_run.py [--frames 9000] [--reps 2] [--paper-frames 1200]
 
-On one generated file (640x480 H.264, crf 18, 30 fps, a moving texture with sensor noise,
-written once into a cache folder) with one session (a 400x400 face ROI) and 30 events, in one
-run, the passes interleaved so that machine load hits them alike, each a fresh process timed
-from start to exit:
+On one generated file (640x480 H.264, crf 18, 30 fps: a textured scene with sensor noise that
+drifts slowly by up to a few pixels, as a head-fixed face does, and changes locally during the
+30 stimulus windows, as a face expresses; written once into a cache folder) with one session
+(a 400x400 face ROI) and those 30 events, in one run, the passes interleaved so that machine
+load hits them alike, each a fresh process timed from start to exit:
 
 - **decode, 1 process**: PyAV decoding every frame's luma plane, FFmpeg choosing its threads;
 - **decode, 2 processes**: the same, each process decoding one half (from a seek);
@@ -40,7 +41,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_throughput import FACE, HOG, make_video  # noqa: E402
+from bench_throughput import CACHE, FACE, HOG  # noqa: E402
+
+FPS = 30.0
 
 DECODE = """
 import sys, av, numpy as np
@@ -97,15 +100,57 @@ if __name__ == "__main__":
 """
 
 
-def tables(folder: Path, video: Path, n_frames: int, fps: float = 30.0) -> tuple[Path, Path]:
-    """One session with the 400x400 face ROI and 30 evenly spaced 2-s events, 3 conditions."""
+def onsets(n_frames: int, fps: float = FPS) -> np.ndarray:
+    """30 evenly spaced stimulus onsets (seconds)."""
+    return np.linspace(4.0, n_frames / fps - 6.0, 30).round(3)
+
+
+def face_frames(n: int, seed: int = 0):
+    """``n`` 640x480 uint8 frames: a textured scene with fresh sensor noise in every frame,
+    drifting by a slow random walk (at most ~3 px), whose 'face' region changes for 2 s after
+    each onset (a patch of the texture brightens and blurs, one of three per condition)."""
+    from scipy.ndimage import gaussian_filter, shift
+
+    rng = np.random.default_rng(seed)
+    big = gaussian_filter(rng.random((480 + 16, 640 + 16)), 1.5)
+    big = (30 + 190 * (big - big.min()) / (big.max() - big.min())).astype(np.float32)
+    walk = np.cumsum(rng.normal(0, 0.05, (n, 2)), axis=0)
+    walk = 3 * np.tanh(walk / 3)
+    yy, xx = np.mgrid[:480 + 16, :640 + 16]
+    x0, y0, w, h = FACE
+    patches = [np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 40.0 ** 2)).astype(np.float32)
+               for cy, cx in ((y0 + 120, x0 + 130), (y0 + 260, x0 + 280), (y0 + 300, x0 + 100))]
+    starts = (onsets(n) * FPS).astype(int)
+    for i in range(n):
+        img = big
+        k = np.searchsorted(starts, i, side="right") - 1
+        if k >= 0 and i < starts[k] + 2 * FPS:
+            ramp = min(1.0, (i - starts[k]) / 10.0)
+            img = big + ramp * 40 * patches[k % 3]
+        img = shift(img, walk[i], order=1, mode="nearest")[8:488, 8:648]
+        yield np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+
+
+def make_video(n_frames: int, seed: int = 0) -> Path:
+    """The cached benchmark video of ``n_frames`` frames (written on first use)."""
+    from mouseface.io.video import write_video
+
+    path = CACHE / f"face_640x480_{n_frames}f_{seed}.mp4"
+    if not path.is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        write_video(path, face_frames(n_frames, seed), FPS)
+        print(f"# wrote {path} ({n_frames} frames) in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+def tables(folder: Path, video: Path, n_frames: int) -> tuple[Path, Path]:
+    """One session with the 400x400 face ROI and the 30 2-s events, 3 conditions."""
     folder.mkdir(parents=True, exist_ok=True)
     x, y, w, h = FACE
     pd.DataFrame({"session": ["s1"], "video": [str(video)], "animal": ["m1"],
                   "roi": [f"{x},{y},{w},{h}"]}).to_csv(folder / "sessions.csv", index=False)
-    duration = n_frames / fps
-    onsets = np.linspace(4.0, duration - 6.0, 30)
-    pd.DataFrame({"session": "s1", "onset": onsets.round(3), "duration": 2.0,
+    pd.DataFrame({"session": "s1", "onset": onsets(n_frames), "duration": 2.0,
                   "trial_type": [["sucrose", "quinine", "tail_shock"][i % 3]
                                  for i in range(30)]}).to_csv(folder / "events.csv",
                                                               index=False)

@@ -119,6 +119,11 @@ class ResultsLayout:
     def registration_summary(self) -> Path:
         return self.registration / "summary.json"
 
+    @property
+    def registration_faces(self) -> Path:
+        """Reference faces before and after registration, per template group (QC)."""
+        return self.registration / "faces.npz"
+
     def overlay_video(self, session: str) -> Path:
         return self.overlay / f"{session}.mp4"
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
+from mouseface.expressions.windows import baseline_window, stimulus_window
 
 
 def trial_features(
@@ -65,12 +66,13 @@ def trial_features(
     onset = trials["onset"].to_numpy(np.float64)
     dur = (np.full(onset.shape, float(window)) if window is not None
            else trials["duration"].to_numpy(np.float64))
-    stop = onset + np.maximum(dur, 1e-9)
-    x = window_mean(onset, stop)
-    ok = (onset >= time[0]) & (stop <= time[-1] + np.median(np.diff(time)))
+    start, stop = stimulus_window(onset, np.maximum(dur, 1e-9))
+    x = window_mean(start, stop)
+    ok = (start >= time[0]) & (stop <= time[-1] + np.median(np.diff(time)))
     if baseline > 0:
-        x = x - window_mean(onset - baseline, onset)
-        ok &= onset - baseline >= time[0]
+        b0, b1 = baseline_window(onset, baseline)
+        x = x - window_mean(b0, b1)
+        ok &= b0 >= time[0]
     return x, ok
 
 

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from mouseface.expressions.windows import NEUTRAL
+from mouseface.expressions.windows import NEUTRAL, stimulus_window
 from mouseface.report.analysis_figures import label_colours  # noqa: E402
 
 #: dots per inch of the embedded PNGs (crisp on a laptop, small enough to embed)
@@ -227,7 +227,8 @@ def session_traces_figure(
                              layout="constrained")
     for ax, s in zip(axes[:, 0], sessions, strict=True):
         for onset, duration, cond in s["events"]:
-            ax.axvspan(onset, onset + duration, color=colours.get(cond, "0.7"), alpha=0.18,
+            ax.axvspan(*stimulus_window(onset, duration), color=colours.get(cond, "0.7"),
+                       alpha=0.18,
                        linewidth=0)
         for j, name in enumerate(names):
             ax.plot(s["time"], s["sim"][:, j], color=colours.get(name, "k"), linewidth=0.9,

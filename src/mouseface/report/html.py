@@ -32,7 +32,7 @@ import pandas as pd
 
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
-from mouseface.expressions.windows import NEUTRAL, window_index
+from mouseface.expressions.windows import NEUTRAL, baseline_window, window_index
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results, load_results
 from mouseface.io.tables import natural_key
@@ -154,7 +154,7 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         ctx["counts"] = None
         ctx["baseline"], ctx["post"] = 2.0, POST
     ctx["extras"] = _section("analysis and neural results", notes,
-                             lambda: _extras(results_dir)) or []
+                             lambda: _extras(results_dir, res)) or []
     return ctx
 
 
@@ -463,7 +463,7 @@ def _align(res: Results, baseline: float) -> dict[str, dict] | None:
             if got is None:
                 continue
             t, sim, animal = got
-            b = window_index(t, r.onset - baseline, r.onset)
+            b = window_index(t, *baseline_window(r.onset, baseline))
             if not len(b):
                 continue
             base = np.nanmean(sim[b], axis=0)
@@ -562,18 +562,23 @@ _EXTRA_DIRS = (("registration", "Faces that line up"), ("analysis", "Expression 
 _JSON_LIMIT = 20_000
 
 
-def _extras(results_dir: Path) -> list[dict[str, Any]]:
+def _extras(results_dir: Path, res: Results | None = None) -> list[dict[str, Any]]:
     """PNG figures and JSON summaries under ``registration/``, ``analysis/`` and ``neural/``,
-    when they exist."""
+    when they exist; the registration's QC figures drawn here from its faces (handed over by
+    the run, or ``registration/faces.npz``) and saved beside them."""
     out = []
+    layout = ResultsLayout(results_dir)
     for sub, heading in _EXTRA_DIRS:
-        folder = getattr(ResultsLayout(results_dir), sub)
-        if not folder.is_dir():
+        folder = getattr(layout, sub)
+        drawn = _registration_figures(layout, res) if sub == "registration" else {}
+        if not folder.is_dir() and not drawn:
             continue
-        images = []
-        for png in sorted(folder.rglob("*.png")):
-            if png.name.startswith("."):
-                continue  # a temporary file of a writer still at work
+        images = [{"src": _data_uri(data), "caption": f"{sub}/{name}",
+                   "title": Path(name).stem.replace("_", " "), "width": _css_width(data)}
+                  for name, data in drawn.items()]
+        for png in sorted(folder.rglob("*.png")) if folder.is_dir() else []:
+            if png.name.startswith(".") or png.name in drawn:
+                continue  # a temporary file of a writer still at work, or drawn just now
             data = png.read_bytes()
             if not data.startswith(b"\x89PNG"):
                 continue
@@ -581,7 +586,14 @@ def _extras(results_dir: Path) -> list[dict[str, Any]]:
             images.append({"src": _data_uri(data), "caption": str(rel),
                            "title": png.stem.replace("_", " "), "width": _css_width(data)})
         summaries = []
-        for js in sorted(folder.rglob("*.json")):
+        handed = res.handed("registration") if res is not None and sub == "registration" \
+            else None
+        if handed:
+            text = json.dumps({k: v for k, v in handed.items() if k not in ("table", "qc")},
+                              indent=2)
+            summaries.append({"name": str(layout.registration_summary.relative_to(
+                results_dir)), "text": text})
+        for js in sorted(folder.rglob("*.json")) if folder.is_dir() and not handed else []:
             if js.name.startswith("."):
                 continue
             try:
@@ -596,6 +608,31 @@ def _extras(results_dir: Path) -> list[dict[str, Any]]:
             out.append({"id": sub, "heading": heading, "images": images,
                         "summaries": summaries})
     return out
+
+
+def _registration_figures(layout: ResultsLayout, res: Results | None) -> dict[str, bytes]:
+    """QC figures of the registration (file name -> PNG), written into ``registration/``."""
+    from mouseface.report.registration_figures import registration_qc
+
+    handed = res.handed("registration") if res is not None else None
+    groups = handed.get("qc") if handed else _load_qc_faces(layout.registration_faces)
+    out = {}
+    for g in groups or []:
+        name = f"{g['name']}.png"
+        out[name] = registration_qc(g["before"], g["after"], g["template"],
+                                    layout.registration / name, names=list(g["names"]),
+                                    title=str(g["title"]))
+    return out
+
+
+def _load_qc_faces(path: Path) -> list[dict] | None:
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return [{"name": str(name), "title": str(title), "names": [str(x) for x in z[f"names_{k}"]],
+                 "before": z[f"before_{k}"], "after": z[f"after_{k}"],
+                 "template": z[f"template_{k}"]}
+                for k, (name, title) in enumerate(zip(z["files"], z["titles"], strict=True))]
 
 
 __all__ = ["build_context", "render", "write_report"]

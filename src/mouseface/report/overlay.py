@@ -18,6 +18,7 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
+from mouseface.expressions.windows import stimulus_window
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
@@ -157,7 +158,7 @@ class _Painter:
         ty = self.head + self.body + 6
         d.rectangle((self.margin, ty, self.W - self.margin, ty + 14), outline=90, fill=30)
         for row in self.events.itertuples(index=False):
-            a, b = self._tx(row.onset), self._tx(row.onset + row.duration)
+            a, b = (self._tx(x) for x in stimulus_window(row.onset, row.duration))
             d.rectangle((a, ty + 1, max(a + 1, b), ty + 13), fill=110)
         return img
 
@@ -252,8 +253,8 @@ def write_overlay(results_dir: str | Path, session: str, out: str | Path | None 
     if res.layout.trials.is_file():
         t = res.trials
         events = t[t["session"] == str(session)][["onset", "duration", "trial_type"]]
-    onsets = events["onset"].to_numpy(dtype=float)
-    ends = onsets + events["duration"].to_numpy(dtype=float)
+    onsets, ends = stimulus_window(events["onset"].to_numpy(dtype=float),
+                                   events["duration"].to_numpy(dtype=float))
     kinds = events["trial_type"].astype(str).to_numpy()
     out = Path(out) if out is not None else res.layout.overlay_video(session)
     reader = open_video(src["video"], src["roi"], src["fps"])

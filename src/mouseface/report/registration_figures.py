@@ -6,6 +6,7 @@ colours and a correlation printed beside each row.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,13 +51,13 @@ def registration_qc(
     before: Sequence[np.ndarray],
     after: Sequence[np.ndarray],
     template: np.ndarray,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
     names: Sequence[str] | None = None,
     max_rows: int = 12,
     title: str = "",
-) -> Path:
-    """Write a PNG with one row per session: the face over the template before and after.
+) -> bytes:
+    """A PNG with one row per session: the face over the template before and after.
 
     Parameters
     ----------
@@ -66,7 +67,7 @@ def registration_qc(
     template : (h, w) array
         The template face at the ROI.
     path
-        The PNG to write (atomically).
+        Where to write the PNG too (atomically); None: only return it.
     names
         Row labels (sessions); default numbers.
     max_rows
@@ -76,7 +77,8 @@ def registration_qc(
 
     Returns
     -------
-    Path of the PNG.
+    bytes
+        The PNG.
 
     Notes
     -----
@@ -115,8 +117,11 @@ def registration_qc(
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
     if title:
         fig.suptitle(title, fontsize=9, y=1 - 0.1 / fig.get_figheight())
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=150, format="png")
     plt.close(fig)
-    return path
+    png = buf.getvalue()
+    if path is not None:
+        with atomic_path(Path(path)) as tmp:
+            Path(tmp).write_bytes(png)
+    return png

@@ -121,12 +121,12 @@ def _registration_table(sessions, plan: RegistrationPlan, settings) -> pd.DataFr
 
 def write_registration(out: Path, sessions, plan: RegistrationPlan, settings,
                        drift: dict[str, pd.DataFrame], *, per_animal: bool) -> dict:
-    """``registration/sessions.csv``, ``summary.json`` and a before/after QC figure per template
-    (``qc_<animal>.png`` for per-animal templates, else ``qc.png``); returns the summary with
-    the table under ``"table"`` (what the report shows)."""
+    """``registration/sessions.csv``, ``summary.json`` and ``faces.npz`` (each template group's
+    reference faces before and after registration, and its template: what the report's QC
+    figures draw); returns the summary with the table under ``"table"`` and the faces under
+    ``"qc"`` (what the report takes in memory)."""
     from mouseface._atomic import atomic_path, write_json
     from mouseface.features.registration import warp_frames
-    from mouseface.report.registration_figures import registration_qc
 
     layout = ResultsLayout(out)
     folder = layout.registration
@@ -161,22 +161,41 @@ def write_registration(out: Path, sessions, plan: RegistrationPlan, settings,
     groups = ([list(g["session"]) for _, g in sessions.groupby("animal", sort=False)]
               if per_animal else [list(sessions["session"])])
     animal_of = dict(zip(sessions["session"], sessions["animal"], strict=True))
-    for names in groups:
-        def inner(face):
-            return face[m:face.shape[0] - m, m:face.shape[1] - m]
+    moved = "" if align != "none" else " (not aligned: align = none; drift only)"
 
-        before = [inner(plan.references[s]) for s in names]
-        after = [warp_frames(plan.references[s], plan.alignments[s].transform(),
-                             (m, m, *inner(plan.references[s]).shape[::-1])) for s in names]
+    def inner(face):
+        return face[m:face.shape[0] - m, m:face.shape[1] - m]
+
+    qc = []
+    for names in groups:
         animal = animal_of[names[0]]
-        name = f"qc_{animal}.png" if per_animal else "qc.png"
-        moved = "" if align != "none" else " (not aligned: align = none; drift only)"
-        registration_qc(before, after, inner(plan.templates[names[0]]), folder / name,
-                        names=names,
-                        title=(f"animal {animal}: sessions onto its first{moved}" if per_animal
-                               else f"reference faces onto the template ({len(names)} "
-                               f"sessions){moved}"))
-    return {**summary, "table": t}
+        qc.append({
+            "name": f"qc_{animal}" if per_animal else "qc",
+            "names": names,
+            "before": np.stack([inner(plan.references[s]) for s in names]),
+            "after": np.stack([warp_frames(plan.references[s], plan.alignments[s].transform(),
+                                           (m, m, *inner(plan.references[s]).shape[::-1]))
+                               for s in names]),
+            "template": inner(plan.templates[names[0]]),
+            "title": (f"animal {animal}: sessions onto its first{moved}" if per_animal
+                      else f"reference faces onto the template ({len(names)} sessions){moved}")})
+    save_qc_faces(layout.registration_faces, qc)
+    return {**summary, "table": t, "qc": qc}
+
+
+def save_qc_faces(path: Path, qc: list[dict]) -> None:
+    """The QC faces in one ``.npz`` (no pickles): ``group_<k>_{before,after,template}`` and
+    the names, titles and file names as string arrays."""
+    from mouseface._atomic import atomic_path
+
+    arrays = {"files": np.array([g["name"] for g in qc]),
+              "titles": np.array([g["title"] for g in qc])}
+    for k, g in enumerate(qc):
+        arrays[f"names_{k}"] = np.array(g["names"])
+        for part in ("before", "after", "template"):
+            arrays[f"{part}_{k}"] = np.asarray(g[part], np.float32)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def _note(align: str, per_animal: bool, drift: bool) -> str:

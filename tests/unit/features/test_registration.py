@@ -157,7 +157,8 @@ def test_registration_qc_figure(tmp_path, animal):
     moved = [face(animal, rng, Pose(3.0, -2.0, 2.0)) for _ in range(2)]
     ts = [reg.estimate_similarity_transform(m, ref, roi=ROI) for m in moved]
     x, y, w, h = ROI
-    path = registration_qc([m[y:y + h, x:x + w] for m in moved],
-                           [reg.warp_frames(m, t, ROI) for m, t in zip(moved, ts, strict=True)],
-                           ref[y:y + h, x:x + w], tmp_path / "qc.png", names=["a", "b"])
-    assert path.is_file() and path.stat().st_size > 1000
+    png = registration_qc([m[y:y + h, x:x + w] for m in moved],
+                          [reg.warp_frames(m, t, ROI) for m, t in zip(moved, ts, strict=True)],
+                          ref[y:y + h, x:x + w], tmp_path / "qc.png", names=["a", "b"])
+    path = tmp_path / "qc.png"
+    assert png.startswith(b"\x89PNG") and path.read_bytes() == png and len(png) > 1000
