@@ -5,8 +5,11 @@ margin; see :mod:`mouseface.features.alignment`) and goes through, in order:
 
 1. **mask fill**: masked pixels take one value, so nothing inside a mask moves, flags or votes;
 2. **drift**: the frame's displacement against the session's reference face by phase
-   correlation, measured on every ``drift_every``-th frame (frame index a multiple of it) and
-   on a stream's last frame, and interpolated linearly in between;
+   correlation, measured on every ``drift_every``-th frame (frame index a multiple of it), on
+   the frame half-way between (a *probe*) and on a stream's last frame, and interpolated
+   linearly in between; where a probe leaves the line between its neighbours by more than
+   :data:`DRIFT_TOLERANCE` pixels (jitter, a quick movement), every frame of that stretch is
+   measured instead;
 3. **warp**: one bilinear resampling that undoes the drift and the session's transform onto its
    template and cuts the ROI (the *registered crop*);
 4. **HOG** of the registered crop;
@@ -19,7 +22,7 @@ margin; see :mod:`mouseface.features.alignment`) and goes through, in order:
 
 :class:`FacePass` does this for a stream of frames (the offline pass calls it per batch of a
 decoded chunk, ``mouseface live`` per frame: one code path). Interpolating the drift needs the
-next measured frame, so a pass holds back at most ``drift_every - 1`` frames until it arrives;
+next measured frame, so a pass holds back fewer than ``drift_every`` frames until it arrives;
 :meth:`FacePass.flush` measures the stream's last frame and releases them. Every result
 depends only on the frame, its predecessor and the measured frames around it, never on where a
 stream was cut into batches or ranges: a video split into ranges (a Dask cluster, two
@@ -51,6 +54,10 @@ from mouseface.features.quality import (
 
 __all__ = ["MEASURES", "Calibration", "FaceFrames", "FacePass", "FaceSpec", "QualityParams",
            "calibrate"]
+
+#: Pixels by which a probe (the frame half-way between two measured frames) may leave the
+#: line between them before every frame of that stretch is measured.
+DRIFT_TOLERANCE = 0.25
 
 #: Columns of :attr:`FaceFrames.measures` (and of the feature store's ``measures`` array).
 MEASURES = ("motion_energy", "blur", "dark_fraction", "saturated_fraction", "duplicate",
@@ -216,7 +223,11 @@ class FacePass:
         self._previous: np.ndarray | None = None  # the last raw ROI crop (motion, duplicate)
         # frames waiting for the next measured drift, and the last measured one
         self._held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._anchor: tuple[int, np.ndarray] | None = None
+        self._measured: dict[int, np.ndarray] = {}  # drift of measured frames not yet released
+        self._anchor: int | None = None  # the last released anchor (kept in _measured)
+        self._first = -1
+        #: frames whose drift was measured (the rest were interpolated)
+        self.n_measured = 0
 
     # ---------------------------------------------------------------- the stream
     def prime(self, region_frame: np.ndarray) -> None:
@@ -242,25 +253,24 @@ class FacePass:
             return self._process(frames, index, time, None)
         k = self.spec.drift_every
         self._held.append((frames, index, time))
-        anchors = np.flatnonzero(index % k == 0)
-        if not len(anchors):
-            if self._anchor is None and k > 1:  # an unaligned start: measure its first frame
-                anchors = np.array([0])
-            else:
-                return None
-        shifts = reg.estimate_shifts(frames[anchors], self.spec.alignment.reference,
-                                     bin=_drift_bin(frames.shape[1:]))
-        return self._release([(int(index[a]), shifts[j]) for j, a in enumerate(anchors)])
+        first = self._anchor is None and not self._measured and self._first < 0
+        # the measured frames: every k-th (anchors) and the one half-way between them (probes)
+        sel = (index % k == 0) | ((index % k == k // 2) if k >= 4 else False)
+        if first:
+            sel[0] = True  # a stream that starts between anchors starts measured
+            self._first = int(index[0])
+        self._measure(frames[sel], index[sel])
+        return self._release()
 
     def flush(self) -> FaceFrames | None:
         """Release the frames after the last measured one: the stream's last frame is measured
-        too, and those between are interpolated."""
+        too, and those between are interpolated (or measured, as between anchors)."""
         if not self._held:
             return None
         frames, index, _ = self._held[-1]
-        shift = reg.estimate_shifts(frames[-1:], self.spec.alignment.reference,
-                                    bin=_drift_bin(frames.shape[1:]))
-        return self._release([(int(index[-1]), shift[0])], final=True)
+        if int(index[-1]) not in self._measured:
+            self._measure(frames[-1:], index[-1:])
+        return self._release(final=True)
 
     # ---------------------------------------------------------------- internals
     def _filled(self, frames: np.ndarray) -> np.ndarray:
@@ -271,23 +281,56 @@ class FacePass:
         frames[:, a.fill] = np.asarray(a.fill_value).astype(frames.dtype)
         return frames
 
-    def _release(self, anchors: list[tuple[int, np.ndarray]], final: bool = False):
+    def _measure(self, frames: np.ndarray, index: np.ndarray) -> None:
+        if len(index):
+            got = reg.estimate_shifts(frames, self.spec.alignment.reference,
+                                      bin=_drift_bin(frames.shape[1:]))
+            self._measured.update({int(i): s for i, s in zip(index, got, strict=True)})
+            self.n_measured += len(index)
+
+    def _is_anchor(self, i: int) -> bool:
+        return i % self.spec.drift_every == 0 or i == self._first
+
+    def _release(self, final: bool = False):
         frames = np.concatenate([f for f, _, _ in self._held])
         index = np.concatenate([i for _, i, _ in self._held])
         time = np.concatenate([t for _, _, t in self._held])
-        known = ([] if self._anchor is None else [self._anchor]) + anchors
-        at = np.array([a for a, _ in known], np.float64)
-        sh = np.array([s for _, s in known], np.float64).reshape(-1, 2)
-        ready = np.ones(len(index), bool) if final else index <= at[-1]
-        self._anchor = known[-1]
-        rest = ~ready
-        self._held = [(frames[rest], index[rest], time[rest])] if rest.any() else []
+        anchors = sorted(i for i in self._measured if self._is_anchor(i))
+        if not anchors:
+            return None
+        last = int(index[-1]) if final else anchors[-1]
+        ready = index <= last
         if not ready.any():
             return None
+        # a stretch between measured frames whose probe leaves the straight line by more than
+        # the tolerance moves faster than interpolation follows: measure all of it
+        bounds = [*anchors, last] if final and last not in anchors else anchors
+        for a_, b_ in zip(bounds[:-1], bounds[1:], strict=True):
+            probe = a_ + self.spec.drift_every // 2
+            if probe >= b_ or probe not in self._measured or self.spec.drift_every < 4:
+                continue
+            line = self._line(a_, b_, probe)
+            if np.hypot(*(self._measured[probe] - line)) > DRIFT_TOLERANCE:
+                gap = np.flatnonzero((index > a_) & (index < b_))
+                gap = gap[[int(index[g]) not in self._measured for g in gap]]
+                self._measure(frames[gap], index[gap])
+        at = np.array(sorted(self._measured), np.float64)
+        sh = np.array([self._measured[int(i)] for i in at], np.float64).reshape(-1, 2)
         i = index[ready].astype(np.float64)
         # linear between measured frames, held before the first and after the last
         shifts = np.column_stack([np.interp(i, at, sh[:, 0]), np.interp(i, at, sh[:, 1])])
+        keep = int(index[ready][-1]) if not final else None
+        if keep is not None and self._is_anchor(keep):
+            self._anchor = keep
+        self._measured = {j: v for j, v in self._measured.items()
+                          if keep is not None and j >= keep}
+        rest = ~ready
+        self._held = [(frames[rest], index[rest], time[rest])] if rest.any() else []
         return self._process(frames[ready], index[ready], time[ready], shifts)
+
+    def _line(self, a: int, b: int, at: int) -> np.ndarray:
+        sa, sb = self._measured[a], self._measured[b]
+        return sa + (sb - sa) * (at - a) / (b - a)
 
     def _process(self, frames, index, time, shifts) -> FaceFrames:
         spec = self.spec

@@ -23,7 +23,7 @@ Example ``mouseface.toml``::
     template = ""             # a session as the template of all (a reference animal)
     margin = 12               # pixels read around the ROI for the warp
     shift_threshold = 2.0     # drift (px) above which a frame is flagged large_shift
-    drift_every = 4           # drift measured on every 4th frame, interpolated in between
+    drift_every = 8           # drift measured on every 8th frame and half-way, interpolated
 
     [masks]
     regions = "60,40,20,24"   # ROI pixels whose HOG cells are dropped (x,y,w,h; polygons)
@@ -127,8 +127,10 @@ class RegistrationSettings(_Strict):
                         "moved crop still finds image content")
     shift_threshold: float = Field(2.0, gt=0, description="frames whose drift exceeds this many "
                                    "pixels are flagged large_shift")
-    drift_every: int = Field(4, ge=1, le=64, description="drift is measured on every n-th frame "
-                             "and interpolated in between (heads drift slowly); 1: every frame")
+    drift_every: int = Field(8, ge=1, le=64, description="drift is measured on every n-th frame "
+                             "and half-way between, and interpolated in between (heads drift "
+                             "slowly); a stretch whose half-way frame leaves the line is measured "
+                             "frame by frame; 1: every frame")
 
     def resolved(self, scope: str) -> str:
         """The alignment used for ``scope`` ('animal' in `run`, 'all'/'model' in fit/score)."""
