@@ -60,6 +60,7 @@ index first.) AVI files carry no presentation times, so their times are ``index 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import warnings
@@ -487,24 +488,8 @@ class _AVSource(_Source):
     # ----- packet table: every frame's pts and the keyframes, by demuxing (no decoding)
 
     def _table(self) -> tuple[np.ndarray, np.ndarray]:
-        import av
-
         if self._pts_table is None or self._keyframes is None:
-            pts, keys = [], []
-            container = self._open()
-            try:
-                for packet in container.demux(container.streams.video[0]):
-                    if packet.pts is None or packet.size == 0 or packet.is_discard:
-                        continue
-                    pts.append(packet.pts)
-                    if packet.is_keyframe:
-                        keys.append(packet.pts)
-            except av.error.FFmpegError:
-                pass  # a cut file: the packets before the damage are what there is
-            finally:
-                container.close()
-            self._pts_table = np.unique(np.asarray(pts, np.int64))
-            self._keyframes = np.unique(np.asarray(keys, np.int64))
+            self._pts_table, self._keyframes = _packet_table(self.path)
         return self._pts_table, self._keyframes
 
     def keyframes(self) -> np.ndarray | None:
@@ -611,6 +596,33 @@ class _AVSource(_Source):
 
     def fingerprint(self) -> str:
         return _file_fingerprint(self.path)
+
+
+@functools.lru_cache(maxsize=64)
+def _packet_table_of(path: str, size: int, mtime_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    import av
+
+    pts, keys = [], []
+    container = av.open(path, mode="r")
+    try:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.pts is None or packet.size == 0 or packet.is_discard:
+                continue
+            pts.append(packet.pts)
+            if packet.is_keyframe:
+                keys.append(packet.pts)
+    except av.error.FFmpegError:
+        pass  # a cut file: the packets before the damage are what there is
+    finally:
+        container.close()
+    return np.unique(np.asarray(pts, np.int64)), np.unique(np.asarray(keys, np.int64))
+
+
+def _packet_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's pts and the keyframes' of a video, by demuxing (no decoding); kept per
+    file and content (size, modification time), so the readers of one pass share it."""
+    st = Path(path).stat()
+    return _packet_table_of(str(path), st.st_size, st.st_mtime_ns)
 
 
 def _chain(first, rest: Iterator) -> Iterator:
