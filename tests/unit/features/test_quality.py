@@ -109,3 +109,30 @@ def test_bad_input():
         q.hog_outlier_z(np.zeros((2, 4)), np.ones((3, 5)))
     with pytest.raises(ValueError, match="batch of grayscale"):
         q.frame_metrics(np.zeros((2, 2, 2, 2)))
+
+
+def test_occlusion_flags_through_the_one_pass(grooming, tmp_path):
+    """The same acceptance through ``mouseface run``'s pass, where the region test runs only on
+    frames whose HOG is already far from neutral: >= 90 % of occluded frames flagged, <= 2 % of
+    the others, strong expressions not among them (the same rates as the test above, which
+    runs the region test on every frame)."""
+    from mouseface.workflows import pipeline
+    from mouseface.workflows.settings import load_settings
+
+    exp = grooming
+    settings = load_settings(hog={"pixels_per_cell": (16, 16)}, prototypes={"baseline": 2.0})
+    out = pipeline.run(exp.sessions_path, exp.events_path, tmp_path / "r", settings=settings,
+                       quiet=True, report=False)
+    f = pd.read_parquet(out / "frames.parquet").merge(
+        exp.truth[["session", "frame", "occluded", "intensity"]].rename(
+            columns={"occluded": "truth"}), on=["session", "frame"])
+    tested = f["occlusion"].notna().mean()
+    recall = f.loc[f.truth, "occluded"].mean()
+    false_pos = f.loc[~f.truth, "occluded"].mean()
+    print(f"one pass: occluded frames flagged {recall:.1%} of {int(f.truth.sum())}; clean "
+          f"frames flagged {false_pos:.2%} of {int((~f.truth).sum())}; region test run on "
+          f"{tested:.1%} of frames")
+    assert recall >= 0.9 and false_pos <= 0.02
+    assert f.loc[~f.truth & (f.intensity > 0.5), "occluded"].mean() <= 0.02
+    # every occluded frame passed the gate: the region test ran where the flag needs it
+    assert f.loc[f.occluded, "occlusion"].notna().all() and tested < 1.0
