@@ -19,7 +19,11 @@ def demo(
     trials: int = typer.Option(6, help="Trials per condition and animal."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Simulate mouse faces with known expressions and run the whole pipeline on them."""
+    """Simulate a small experiment and run the whole pipeline on it.
+
+    Synthetic mouse faces with known expressions, and neurons with known coupling; writes
+    the simulated data, the results and the report to OUT.
+    """
     from mouseface.workflows import demo as pipeline
 
     if not quiet:

@@ -45,8 +45,9 @@ def neural(
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default "
                                     "DIR/neural)."),
 ) -> None:
-    """Correlate every neuron with every expression trace, with a circular-shift null.
+    """The neurons whose activity tracks each facial expression.
 
+    Every neuron is correlated with every expression trace, with a circular-shift null.
     Writes neurons.csv, neural_summary.json and figures (correlation matrix, example traces,
     PSTH heatmaps).
     """

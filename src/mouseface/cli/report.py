@@ -25,11 +25,11 @@ def report(
                                 help="Animals whose prototypes are drawn."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write report.html: one self-contained page with the run, prototypes, traces and scores.
+    """Write report.html, one self-contained page of the results.
 
-    Figures of `mouseface analyze` (RESULTS/analysis/) and of the neural analysis
-    (RESULTS/neural/) are included when they exist. The page needs no network: open it in
-    any browser, mail it, archive it.
+    The run, prototypes, traces and scores, and the figures of `mouseface analyze`
+    (RESULTS/analysis/) and of the neural analysis (RESULTS/neural/) when they exist. The
+    page needs no network: open it in any browser, mail it, archive it.
     """
     from mouseface.report.html import write_report
 
@@ -48,10 +48,11 @@ def overlay(
         None, "--out", "-o", help="mp4 file to write [default: RESULTS/overlay/SESSION.mp4]."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write an mp4 of a session's face crop with live similarity bars and stimuli marked.
+    """Write an mp4 of a face with live similarity bars.
 
-    One output frame per input frame, at the video's frame rate; the face crop is re-decoded
-    from the session's video, so the video must still be where the run found it.
+    The session's face crop, one bar per prototype, and the stimuli marked. One output frame
+    per input frame, at the video's frame rate; the crop is re-decoded from the session's
+    video, so the video must still be where the run found it.
     """
     from mouseface.report.overlay import write_overlay
 
@@ -70,7 +71,9 @@ def export_nwb(
                                              help="Export only this session (repeatable)."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write one NWB file per session: similarities, trials, parameters, link to the video.
+    """Write one NWB file per session, ready for an archive.
+
+    Similarities, trials, parameters and a link to the video.
 
     Similarities are TimeSeries in processing/behavior with the video's timestamps; the trials
     table has the events' columns and trial scores; the source video is an external
