@@ -214,6 +214,7 @@ def analyze(
     permutations: int = typer.Option(20, "--permutations", "-n"),
     normalize: bool = typer.Option(False, "--normalize", help="Normalised trial metrics."),
     quick: bool = typer.Option(False, "--quick", help="Fewer frames and permutations."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run all the analyses with their defaults.
 
@@ -223,7 +224,8 @@ def analyze(
     from mouseface.workflows import analysis
 
     s = analysis.analyze(results, features=features, split=split, classifier=classifier,
-                         n_permutations=permutations, normalize=normalize, quick=quick)
+                         n_permutations=permutations, normalize=normalize, quick=quick,
+                         quiet=quiet)
     for name, v in s.items():
         if isinstance(v, dict):
             detail = v.get("error") or ", ".join(f"{k}={x}" for k, x in v.items() if k != "ok")

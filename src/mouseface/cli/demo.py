@@ -26,8 +26,6 @@ def demo(
     """
     from mouseface.workflows import demo as pipeline
 
-    if not quiet:
-        typer.echo(f"simulating {animals} animals x {trials} trials per condition ...")
     s = pipeline.demo(out, seed=seed, n_animals=animals, n_trials=trials, quiet=quiet)
     typer.echo("\nmean trial score of each condition's own prototype "
                "(similarity change from baseline):")

@@ -31,9 +31,12 @@ def report(
     (RESULTS/analysis/) and of the neural analysis (RESULTS/neural/) when they exist. The
     page needs no network: open it in any browser, mail it, archive it.
     """
+    from mouseface._progress import Reporter
     from mouseface.report.html import write_report
 
-    path = write_report(results, out, max_sessions=sessions, max_animals=animals)
+    with Reporter(quiet).steps("report", 2) as step:
+        path = write_report(results, out, max_sessions=sessions, max_animals=animals,
+                            progress=step)
     if not quiet:
         typer.echo(f"report written to {path}")
 
