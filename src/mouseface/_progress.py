@@ -85,7 +85,8 @@ class _CountColumn(ProgressColumn):
                     style="progress.download", no_wrap=True)
 
     def get_table_column(self) -> Column:
-        return Column(justify="right", no_wrap=True)
+        # room for "12,345/12,345" from the start, so the bar does not shift as n grows
+        return Column(justify="right", no_wrap=True, min_width=13)
 
 
 class _PaceColumn(ProgressColumn):
@@ -111,7 +112,7 @@ class _PaceColumn(ProgressColumn):
                     no_wrap=True)
 
     def get_table_column(self) -> Column:
-        return Column(no_wrap=True)
+        return Column(no_wrap=True, min_width=25)  # "1,234 frames/s, 0:12 left"
 
 
 class Reporter:
@@ -149,7 +150,7 @@ class Reporter:
             yield self
             return
         console = self._console or Console()
-        bar = max(10, min(40, (console.width - 40) // 3))
+        bar = max(8, min(40, (console.width - 50) // 4))
         self._progress = Progress(
             _LabelColumn(), BarColumn(bar_width=bar), _CountColumn(), _PaceColumn(),
             console=console, transient=False, expand=True,

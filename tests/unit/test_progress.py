@@ -36,14 +36,14 @@ def test_a_long_label_leaves_room_for_the_bar_and_the_rate_at_80_columns():
         task = reporter.task(LONG, total=36_000)
         for _ in range(10):
             clock.now += 1.0
-            task.advance(420)
+            task.advance(1200)
 
     (line,) = _draw(build)
     assert len(line) <= 80
     assert line.startswith("features 20") and "…" in line and "(30 sessions)" in line
-    assert "━" in line  # the bar
-    assert "4,200/36,000" in line
-    assert "420 frames/s" in line and "1:16 left" in line  # 31,800 frames at 420/s
+    assert "━━" in line  # the bar, a third full
+    assert "12,000/36,000" in line
+    assert "1,200 frames/s" in line and "0:20 left" in line  # 24,000 frames at 1,200/s
 
 
 @pytest.mark.parametrize("width", [60, 80, 120])
