@@ -19,8 +19,6 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task
 from rich.table import Column
 from rich.text import Text
 
-from mouseface._errors import InputError
-
 _ELLIPSIS = "…"
 _MIN_LABEL = 12  # the label never gets narrower than this (unless it is shorter)
 
@@ -97,7 +95,9 @@ class _PaceColumn(ProgressColumn):
         elapsed = task.finished_time if task.finished else task.elapsed
         elapsed = elapsed or 0.0
         if task.finished:
-            rate = task.completed / elapsed if elapsed > 0 else None
+            # Rich's rate over the last stretch of work: a bar drawn before its work began
+            # (tasks queued on a cluster) would otherwise count the wait
+            rate = task.finished_speed or (task.completed / elapsed if elapsed > 0 else None)
             text = (f"{rate:,.0f} {unit}/s in {format_duration(elapsed)}"
                     if rate is not None and rate >= 1 and unit != "steps"
                     else f"done in {format_duration(elapsed)}")
@@ -159,8 +159,10 @@ class Reporter:
             with self._progress:
                 try:
                     yield self
-                except InputError:
-                    # Bad input ends in one line naming the problem: no half-drawn bars above it.
+                except Exception:
+                    # An error ends in one line naming the problem (bad input) or a traceback:
+                    # no half-drawn bars above it. An interrupt (not an Exception) keeps them:
+                    # they show how far the work got.
                     for task in self._progress.tasks:
                         task.visible = False
                     raise
