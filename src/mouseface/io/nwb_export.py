@@ -375,7 +375,12 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
             columns=[
                 VectorData(name="prototype", description="prototype name",
                            data=list(proto_names)),
-                VectorData(name="hog", description="the prototype: mean HOG (float64)",
+                VectorData(name="hog", description=(
+                    "transfer model: the first row (neutral) is the mean HOG of the training "
+                    "animals' neutral faces; the others a condition's mean change of HOG from "
+                    "each animal's own neutral face, in units of its baseline spread (float64)"
+                    if mode == "transfer" else
+                    "the prototype: mean HOG (float64)"),
                            data=np.asarray(protos, np.float64).reshape(len(protos), *shape)),
             ]))
     if trials is not None and len(trials):

@@ -332,3 +332,25 @@ def test_regular_rate_tolerates_rounded_timestamps_but_not_gaps():
     assert regular_rate(np.delete(ntsc, 1000)) is None  # a dropped frame
     assert regular_rate(np.array([0.0])) is None
     assert regular_rate(np.array([0.0, 0.1, 0.1, 0.2])) is None
+
+
+def test_score_folder_records_the_applied_model_and_its_mode(results, tmp_path):
+    """`score` results hold no model/: the export finds the model run.json names and says
+    it was a transfer model (the settings' mode is what `fit` used)."""
+    from mouseface.io.nwb_export import export_nwb, read_session
+    from mouseface.workflows import pipeline
+    from mouseface.workflows.settings import load_settings
+
+    data = results.parent / "data"
+    settings = load_settings(hog={"pixels_per_cell": (16, 16)},
+                             prototypes={"baseline": 2.0, "n_frames": 10, "mode": "transfer"})
+    model = pipeline.fit(data / "sessions.csv", data / "events.csv", tmp_path / "m",
+                         settings=settings, quiet=True)
+    scored = pipeline.score(model, data / "sessions.csv", data / "events.csv", tmp_path / "s",
+                            quiet=True, report=False)
+    with pytest.warns(UserWarning, match="DANDI"):
+        (path,) = export_nwb(scored, sessions=["mA_s1"])
+    got = read_session(path)
+    assert got["params"]["model_mode"] == got["params"]["prototypes"]["mode"] == "transfer"
+    assert got["params"]["model_key"] == "transfer"
+    assert sorted(got["prototypes"]) == ["neutral", "pain", "pleasure"]
