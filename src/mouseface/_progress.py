@@ -95,12 +95,12 @@ class _PaceColumn(ProgressColumn):
         elapsed = task.finished_time if task.finished else task.elapsed
         elapsed = elapsed or 0.0
         if task.finished:
-            # Rich's rate over the last stretch of work: a bar drawn before its work began
-            # (tasks queued on a cluster) would otherwise count the wait
+            # Rich's rate over the last stretch of work, and no duration beside it: bars are
+            # often drawn before their work begins (videos queued for the cores), so the
+            # time since the bar appeared is not the time the work took.
             rate = task.finished_speed or (task.completed / elapsed if elapsed > 0 else None)
-            text = (f"{rate:,.0f} {unit}/s in {format_duration(elapsed)}"
-                    if rate is not None and rate >= 1 and unit != "steps"
-                    else f"done in {format_duration(elapsed)}")
+            text = (f"{rate:,.0f} {unit}/s" if rate is not None and rate >= 1
+                    and unit != "steps" else f"done in {format_duration(elapsed)}")
             return Text(text, style="progress.elapsed", no_wrap=True)
         speed = task.speed
         if speed is not None and speed >= 1 and unit != "steps":

@@ -121,3 +121,15 @@ def test_shorten_middle_keeps_both_ends_and_the_width():
 def test_durations_read_as_clock_times():
     assert [format_duration(s) for s in (0, 46, 75.4, 3725)] == ["0:00", "0:46", "1:15",
                                                                   "1:02:05"]
+
+
+def test_a_finished_bar_gives_the_rate_of_its_work_not_the_wait_before_it():
+    def build(reporter, clock):
+        task = reporter.task("features m01_pain.mp4", total=2_000)
+        clock.now += 30.0  # queued behind other videos
+        for _ in range(4):
+            clock.now += 1.0
+            task.advance(500)
+
+    (line,) = _draw(build)
+    assert "2,000/2,000" in line and line.endswith("500 frames/s")
