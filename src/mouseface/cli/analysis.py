@@ -52,7 +52,10 @@ def classify(
     step: int = typer.Option(2, "--step", help="Use every step-th frame."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Cross-validated classification by condition; writes classification.json and figures."""
+    """Cross-validated classification of frames by condition.
+
+    Writes classification.json, the predictions and a confusion matrix to DIR/analysis/.
+    """
     from mouseface.workflows import analysis
 
     r = analysis.classify(results, features=features, split=split, classifier=classifier,
@@ -84,7 +87,10 @@ def embed(
     perplexity: float = typer.Option(30.0, "--perplexity"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """PCA then t-SNE/UMAP of frames, pooled and per animal; writes embedding.csv and figure."""
+    """PCA, then a t-SNE or UMAP map of the frames.
+
+    Pooled and per animal; writes embedding.csv and a figure to DIR/analysis/.
+    """
     from mouseface.workflows import analysis
 
     e = analysis.embed(results, features=features, method=method, max_frames=max_frames,
@@ -107,7 +113,11 @@ def cluster(
                                           help="Where to cut the tree (default: the number "
                                           "of conditions incl. neutral)."),
 ) -> None:
-    """Frame x frame correlation, hierarchical clustering, purity; clustering.json + heatmap."""
+    """Hierarchical clustering of frame x frame correlations.
+
+    Cluster purity and adjusted Rand index against the conditions; writes clustering.json
+    and a heatmap to DIR/analysis/.
+    """
     from mouseface.workflows import analysis
 
     c = analysis.cluster(results, features=features, per_animal=not pooled,
@@ -131,7 +141,10 @@ def trials(
     noise_sd: float = typer.Option(2.0, "--noise-sd",
                                    help="Baseline SDs that count as back to baseline."),
 ) -> None:
-    """Trial metrics: intensity, latency, persistence, decay time constant, valence."""
+    """Trial metrics: intensity, latency, persistence, decay.
+
+    Per trial and prototype, plus a valence axis; writes trial_metrics.csv and a figure.
+    """
     from mouseface.workflows import analysis
 
     m = analysis.trial_metrics(results, normalize=normalize, k=k, post=post, noise_sd=noise_sd)
@@ -155,7 +168,10 @@ def dose(
     n_boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples of trials."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Dose-response: Spearman with bootstrap CI and an isotonic fit, pooled and per animal."""
+    """Dose-response: trial score against a numeric column.
+
+    Spearman rho with a bootstrap CI over trials and an isotonic fit, pooled and per animal.
+    """
     from mouseface.workflows import analysis
 
     t = analysis.dose(results, column, prototype, score=score,
@@ -174,7 +190,11 @@ def stats(
     score: str = typer.Option("score", "--score", help="score (mean) or peak."),
     alpha: float = typer.Option(0.05, "--alpha"),
 ) -> None:
-    """Each condition against baseline (Wilcoxon signed-rank, rank-biserial, Holm/BH)."""
+    """Each condition against baseline, for every prototype.
+
+    Wilcoxon signed-rank on each trial's change, rank-biserial effect size, Holm or
+    Benjamini-Hochberg correction; writes stats.csv.
+    """
     from mouseface.workflows import analysis
 
     t = analysis.stats(results, correction=correction, unit=unit, score=score, alpha=alpha)
@@ -194,12 +214,18 @@ def analyze(
     permutations: int = typer.Option(20, "--permutations", "-n"),
     normalize: bool = typer.Option(False, "--normalize", help="Normalised trial metrics."),
     quick: bool = typer.Option(False, "--quick", help="Fewer frames and permutations."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Run every analysis (classify, embed, cluster, trials, stats, dose) with defaults."""
+    """Run all the analyses with their defaults.
+
+    classify, embed, cluster, trials, stats and dose; a failing analysis is recorded and the
+    rest still run.
+    """
     from mouseface.workflows import analysis
 
     s = analysis.analyze(results, features=features, split=split, classifier=classifier,
-                         n_permutations=permutations, normalize=normalize, quick=quick)
+                         n_permutations=permutations, normalize=normalize, quick=quick,
+                         quiet=quiet)
     for name, v in s.items():
         if isinstance(v, dict):
             detail = v.get("error") or ", ".join(f"{k}={x}" for k, x in v.items() if k != "ok")

@@ -39,7 +39,11 @@ def run(
     scheduler: str | None = Scheduler,
     report: bool = Report,
 ) -> None:
-    """Score every frame and trial with per-animal prototypes (the paper's way)."""
+    """Score every frame and trial with per-animal prototypes.
+
+    The paper's way: each animal's prototypes come from its own trials. Writes
+    frames.parquet, trials.csv, run.json and report.html to the results folder.
+    """
     from mouseface.workflows import pipeline
     from mouseface.workflows.settings import load_settings
 
@@ -60,9 +64,12 @@ def fit(
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
 ) -> None:
-    """Fit prototypes over the given animals and save them as a model (with the registration
-    template and mask). By default transfer prototypes, which score new animals relative to
-    their own neutral face; `[prototypes] mode = "pooled"` for the paper's pooled ones."""
+    """Fit prototypes on some animals and save them as a model.
+
+    The model keeps the registration template and mask. By default transfer prototypes,
+    which score new animals relative to their own neutral face; `[prototypes] mode =
+    "pooled"` in the config for the paper's pooled ones.
+    """
     from mouseface.workflows import pipeline
     from mouseface.workflows.settings import load_settings
 
@@ -86,7 +93,10 @@ def score(
     scheduler: str | None = Scheduler,
     report: bool = Report,
 ) -> None:
-    """Apply a saved model to new sessions, registered onto the model's template."""
+    """Apply a saved model to new sessions.
+
+    Each session is registered onto the model's template first.
+    """
     from mouseface.workflows import pipeline
 
     pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,

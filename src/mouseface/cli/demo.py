@@ -19,11 +19,13 @@ def demo(
     trials: int = typer.Option(6, help="Trials per condition and animal."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Simulate mouse faces with known expressions and run the whole pipeline on them."""
+    """Simulate a small experiment and run the whole pipeline on it.
+
+    Synthetic mouse faces with known expressions, and neurons with known coupling; writes
+    the simulated data, the results and the report to OUT.
+    """
     from mouseface.workflows import demo as pipeline
 
-    if not quiet:
-        typer.echo(f"simulating {animals} animals x {trials} trials per condition ...")
     s = pipeline.demo(out, seed=seed, n_animals=animals, n_trials=trials, quiet=quiet)
     typer.echo("\nmean trial score of each condition's own prototype "
                "(similarity change from baseline):")

@@ -44,18 +44,22 @@ def neural(
     seed: int = typer.Option(0, "--seed"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default "
                                     "DIR/neural)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Correlate every neuron with every expression trace, with a circular-shift null.
+    """The neurons whose activity tracks each facial expression.
 
+    Every neuron is correlated with every expression trace, with a circular-shift null.
     Writes neurons.csv, neural_summary.json and figures (correlation matrix, example traces,
     PSTH heatmaps).
     """
-    from mouseface.workflows.neural import neural_correlates
+    from mouseface._progress import Reporter
+    from mouseface.workflows.neural import STEPS, neural_correlates
 
-    s = neural_correlates(results, traces, kind=kind, session=session, rate=rate, offset=offset,
-                          n_shifts=shifts or None, min_shift=min_shift, tau=tau or None,
-                          alpha=alpha, neuropil=neuropil, n_permutations=permutations,
-                          seed=seed, out=out)
+    with Reporter(quiet).steps("neural", len(STEPS)) as step:
+        s = neural_correlates(results, traces, kind=kind, session=session, rate=rate,
+                              offset=offset, n_shifts=shifts or None, min_shift=min_shift,
+                              tau=tau or None, alpha=alpha, neuropil=neuropil,
+                              n_permutations=permutations, seed=seed, out=out, progress=step)
     fr = s["fractions"]
     typer.echo(f"{s['n_neurons']} neurons x {len(s['expressions'])} expressions, "
                f"{s['overlap']['seconds']:.1f} s of overlap, {s['settings']['n_shifts']} shifts")

@@ -25,15 +25,18 @@ def report(
                                 help="Animals whose prototypes are drawn."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write report.html: one self-contained page with the run, prototypes, traces and scores.
+    """Write report.html, one self-contained page of the results.
 
-    Figures of `mouseface analyze` (RESULTS/analysis/) and of the neural analysis
-    (RESULTS/neural/) are included when they exist. The page needs no network: open it in
-    any browser, mail it, archive it.
+    The run, prototypes, traces and scores, and the figures of `mouseface analyze`
+    (RESULTS/analysis/) and of the neural analysis (RESULTS/neural/) when they exist. The
+    page needs no network: open it in any browser, mail it, archive it.
     """
+    from mouseface._progress import Reporter
     from mouseface.report.html import write_report
 
-    path = write_report(results, out, max_sessions=sessions, max_animals=animals)
+    with Reporter(quiet).steps("report", 2) as step:
+        path = write_report(results, out, max_sessions=sessions, max_animals=animals,
+                            progress=step)
     if not quiet:
         typer.echo(f"report written to {path}")
 
@@ -48,10 +51,11 @@ def overlay(
         None, "--out", "-o", help="mp4 file to write [default: RESULTS/overlay/SESSION.mp4]."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write an mp4 of a session's face crop with live similarity bars and stimuli marked.
+    """Write an mp4 of a face with live similarity bars.
 
-    One output frame per input frame, at the video's frame rate; the face crop is re-decoded
-    from the session's video, so the video must still be where the run found it.
+    The session's face crop, one bar per prototype, and the stimuli marked. One output frame
+    per input frame, at the video's frame rate; the crop is re-decoded from the session's
+    video, so the video must still be where the run found it.
     """
     from mouseface.report.overlay import write_overlay
 
@@ -66,15 +70,27 @@ def export_nwb(
     results: Path = ResultsDir,
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="Folder for SESSION.nwb files [default: RESULTS/nwb]."),
-    session: list[str] | None = typer.Option(None, "--session", "-s",
+    session: list[str] | None = typer.Option(None, "--session", "-s", metavar="SESSION",
                                              help="Export only this session (repeatable)."),
+    subjects: Path | None = typer.Option(
+        None, "--subjects", metavar="TABLE",
+        help="Subjects table, one row per animal: animal, and any of sex (M/F/U/O), age "
+        "(ISO 8601, e.g. P90D), date_of_birth, strain, genotype, species, "
+        "subject_description."),
+    sessions_table: Path | None = typer.Option(
+        None, "--sessions-table", metavar="TABLE",
+        help="Sessions table whose metadata columns to use (subject columns, experimenter, "
+        "institution, lab, session_start_time, session_description) [default: the one "
+        "run.json records]."),
     quiet: bool = Quiet,
 ) -> None:
-    """Write one NWB file per session: similarities, trials, parameters, link to the video.
+    """Write one NWB file per session, ready for an archive.
 
-    Similarities are TimeSeries in processing/behavior with the video's timestamps; the trials
-    table has the events' columns and trial scores; the source video is an external
-    ImageSeries. session_start_time is the video file's modification time (the notes say so).
+    Similarities, trials, parameters and a link to the video. DANDI requires the subject's
+    sex and age (or date of birth): give them as columns of the sessions table or in a
+    subjects table (--subjects); without them the export warns and each file's notes say what
+    is missing. Without a session_start_time column, the start time is the video file's
+    modification time (the notes say so).
     """
     from mouseface.io.nwb_export import export_nwb as _export
 
@@ -82,7 +98,8 @@ def export_nwb(
         if not quiet:
             typer.echo(f"  {s}")
 
-    paths = _export(results, out, sessions=session or None, progress=progress)
+    paths = _export(results, out, sessions=session or None, subjects=subjects,
+                    sessions_table=sessions_table, progress=progress)
     if not quiet:
         folder = paths[0].parent if paths else out
         typer.echo(f"{len(paths)} NWB file(s) written to {folder}")

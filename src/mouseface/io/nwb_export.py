@@ -19,17 +19,29 @@ What goes where in each ``<session>.nwb``:
                                                          onset, ``stop_time`` = onset +
                                                          duration, every other events column,
                                                          ``score_<p>`` and ``peak_<p>``
-``subject``                                              ``subject_id`` = the animal
+``subject``                                              ``subject_id`` = the animal, species,
+                                                         sex, age or date of birth, strain,
+                                                         genotype (see below)
 =======================================================  ======================================
+
+Where the video's frames come at a regular rate (every frame time within 1 ms and 5 % of a
+period of ``t0 + i / rate``), the series store ``starting_time`` and ``rate``; otherwise (dropped
+frames, a variable frame rate) the frame timestamps.
+
+Subject and session metadata (sex, age, strain, experimenter, institution, start time...) come
+from optional columns of the sessions table that made the results (``run.json`` records where it
+is; another can be passed) and of a subjects table (see :mod:`mouseface.io.nwb_metadata` for the
+columns). DANDI requires the subject's sex and age or date of birth: without them the export
+warns once and each file's ``notes`` say what is missing.
 
 The HOG and prototype parameters (``hog``, ``prototypes`` settings of the run, the model's mode
 and key, the mouseface version) are stored as JSON in each similarity series' ``comments``
 (the NWB field for free-form notes about a series) and in the description of the
 ``expression_prototypes`` table.
 
-The true start time of a recording is not in a results folder: by default
-``session_start_time`` is the video file's modification time (UTC), and the file's ``notes``
-say so; pass ``session_start_time`` to set it.
+The true start time of a recording is not in a results folder: unless the sessions table has a
+``session_start_time`` column (or ``session_start_time`` is passed), it is the video file's
+modification time (UTC), and the file's ``notes`` say so.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import datetime as _dt
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +60,7 @@ import pandas as pd
 
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
+from mouseface.io import nwb_metadata as md
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
@@ -54,6 +68,13 @@ from mouseface.io.store import FeatureStore
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 START_NOTE = ("session_start_time is the video file's modification time: the results folder "
               "does not record when the session was recorded")
+KEYWORDS = ("facial expression", "emotion", "behavior", "HOG", "mouseface")
+EXPERIMENT = ("Facial expressions of emotion states measured from face video with mouseface: "
+              "each frame's histogram of oriented gradients (HOG) of the face crop is "
+              "compared with prototype expressions by Pearson correlation (Dolensek et al., "
+              "Science 368:89-94, 2020).")
+#: frame times within this of ``t0 + i / rate`` (and within 5 % of a period) count as regular
+RATE_TOLERANCE_S = 1e-3
 
 
 def export_nwb(
@@ -63,6 +84,8 @@ def export_nwb(
     sessions: list[str] | None = None,
     session_start_time: _dt.datetime | Mapping[str, _dt.datetime] | None = None,
     species: str = "Mus musculus",
+    sessions_table: str | Path | None = None,
+    subjects: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write one NWB file per session of a results folder.
@@ -78,9 +101,16 @@ def export_nwb(
         Sessions to export; default all.
     session_start_time
         One time for all sessions, or a mapping session to time; timezone-aware (a naive time
-        is taken as UTC). Default: each video file's modification time.
+        is taken as UTC). Default: the sessions table's ``session_start_time``, else each
+        video file's modification time.
     species
-        ``Subject.species`` (Latin binomial, as DANDI asks).
+        ``Subject.species`` (Latin binomial, as DANDI asks) where the tables give none.
+    sessions_table
+        Sessions table whose metadata columns to use (see :mod:`mouseface.io.nwb_metadata`);
+        default the one ``run.json`` records, when it is still there.
+    subjects
+        Subjects table: one row per ``animal`` with subject columns (sex, age,
+        date_of_birth, strain, genotype...).
     progress
         Called with each session id before it is written.
 
@@ -103,7 +133,13 @@ def export_nwb(
     if missing:
         raise InputError(f"no sessions {missing} in frames.parquet", res.path)
     trials = res.trials if res.layout.trials.is_file() else None
-    models, model_meta = _models(res.path)
+    models, model_meta = _models(res)
+    table, gone = _sessions_table(res, sessions_table)
+    subject_table = md.read_subjects(subjects) if subjects is not None else None
+    metas = {s: md.session_metadata(table, subject_table, s,
+                                    str(frames.loc[frames["session"] == s, "animal"].iloc[0]))
+             for s in sessions}
+    _warn_missing(metas, gone)
     written = []
     for session in sessions:
         if progress is not None:
@@ -113,19 +149,76 @@ def export_nwb(
         start = (session_start_time.get(session) if isinstance(session_start_time, Mapping)
                  else session_start_time)
         nwbfile = session_nwb(res, session, f, t, models, model_meta, start, out,
-                              species=species)
+                              species=species, metadata=metas[session])
         path = out / ResultsLayout(out).nwb_file(session).name  # out: nwb/ or the user's
         _write(nwbfile, path)
         written.append(path)
     return written
 
 
-def _models(path: Path) -> tuple[dict, dict]:
+def _models(res: Results) -> tuple[dict, dict]:
+    """The prototypes that made the similarities: the results' own ``model/`` (``run``,
+    ``fit``), else the model ``run.json`` says ``score`` applied, when it is still there."""
     from mouseface.io.model import has_model, load_model
 
-    if not has_model(path):
-        return {}, {}
-    return load_model(path)
+    if has_model(res.path):
+        return load_model(res.path)
+    applied = res.run.get("model")
+    if applied and ((Path(applied) / "model.json").is_file() or has_model(applied)):
+        return load_model(applied)
+    return {}, {}
+
+
+def _sessions_table(res: Results, path: str | Path | None):
+    """The metadata columns of the sessions table (given, or where ``run.json`` says it
+    was); also the recorded path when that file is gone."""
+    if path is not None:
+        return md.read_sessions_metadata(path), None
+    recorded = [i["path"] for i in res.run.get("inputs", []) if i.get("kind") == "sessions"]
+    if not recorded:
+        return None, None
+    if not Path(recorded[0]).is_file():
+        return None, recorded[0]
+    return md.read_sessions_metadata(recorded[0]), None
+
+
+def _warn_missing(metas: dict[str, md.SessionMetadata], gone: str | None) -> None:
+    """One warning for the whole export: what DANDI will ask for that no table gave."""
+    lacking = {s: m.missing() for s, m in metas.items() if m.missing()}
+    if not lacking:
+        return
+    fields = list(dict.fromkeys(f for fs in lacking.values() for f in fs))
+    where = (f"the sessions table recorded in run.json ({gone}) is gone; " if gone else "")
+    warnings.warn(
+        f"NWB: {' and '.join(md.REQUIRED[f] for f in fields)} missing for {len(lacking)} of "
+        f"{len(metas)} sessions, which DANDI requires: {where}add columns "
+        f"{', '.join(_COLUMN_HINT[f] for f in fields)} to the sessions table or to a subjects "
+        "table (one row per animal, export-nwb --subjects)", stacklevel=3)
+
+
+_COLUMN_HINT = {"sex": "sex (M/F/U/O)", "age": "age (ISO 8601, e.g. P90D) or date_of_birth"}
+
+
+def regular_rate(time: np.ndarray, tolerance: float = RATE_TOLERANCE_S
+                 ) -> tuple[float, float] | None:
+    """``(starting_time, rate)`` when every frame time is ``t0 + i / rate`` within
+    ``tolerance`` seconds and 5 % of a period; None otherwise (dropped frames, variable rate).
+
+    Examples
+    --------
+    >>> regular_rate(np.arange(5) / 20.0)
+    (0.0, 20.0)
+    >>> regular_rate(np.array([0.0, 0.05, 0.15, 0.2])) is None  # a dropped frame
+    True
+    """
+    t = np.asarray(time, dtype=np.float64)
+    if t.size < 2 or not np.all(np.isfinite(t)) or not np.all(np.diff(t) > 0):
+        return None
+    period = (t[-1] - t[0]) / (t.size - 1)
+    fit = t[0] + np.arange(t.size) * period
+    if np.max(np.abs(t - fit)) > min(tolerance, 0.05 * period):
+        return None
+    return float(t[0]), float(f"{1.0 / period:.12g}")
 
 
 def _utc(t: _dt.datetime) -> _dt.datetime:
@@ -148,11 +241,12 @@ def _external_files(video: Path, n_frames: int) -> tuple[list[str], list[int]]:
 
 def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.DataFrame | None,
                 models: dict, model_meta: dict, start: _dt.datetime | None, out: Path, *,
-                species: str = "Mus musculus"):
+                species: str = "Mus musculus", metadata: md.SessionMetadata | None = None):
     """The in-memory :class:`~pynwb.NWBFile` of one session (see the module for its layout).
 
     ``out`` is the folder the file will be written to: ``external_file`` paths are relative
-    to it.
+    to it. ``metadata`` (:func:`mouseface.io.nwb_metadata.session_metadata`) fills the
+    subject and session fields; ``start``, when given, wins over its start time.
     """
     from hdmf.common import DynamicTable, VectorData
     from pynwb import NWBFile, TimeSeries
@@ -167,7 +261,10 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     attrs = FeatureStore(store_path).attrs
     video = Path(str(attrs.get("video", "")))
     animal = str(frames["animal"].iloc[0])
+    meta = metadata or md.SessionMetadata()
     notes = []
+    if start is None:
+        start = meta.session.get("session_start_time")
     if start is None:
         if video.exists():
             start = _dt.datetime.fromtimestamp(video.stat().st_mtime, _dt.timezone.utc)
@@ -177,12 +274,17 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     run = res.run
     version = run.get("mouseface", "unknown")  # the version that made the results
     settings = run.get("settings") or model_meta.get("settings") or {}
-    key = "pooled" if "pooled" in models else animal
+    shared = [k for k in ("pooled", "transfer") if k in models]
+    key = shared[0] if shared else animal
+    mode = model_meta.get("mode") or run.get("model_mode")
+    prototypes = settings.get("prototypes")
+    if prototypes and mode:  # the settings' mode is fit's; say what made these prototypes
+        prototypes = {**prototypes, "mode": mode}
     params = {
         "mouseface": version,
         "hog": attrs.get("params") or settings.get("hog"),
-        "prototypes": settings.get("prototypes"),
-        "model_mode": model_meta.get("mode"),
+        "prototypes": prototypes,
+        "model_mode": mode,
         "model_key": key if key in models else None,
         "feature_shape": model_meta.get("feature_shape"),
         "frames_note": run.get("frames_note"),
@@ -190,19 +292,40 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     identity = json.dumps([session, attrs.get("fingerprint"), params], sort_keys=True)
     if run.get("frames_note"):
         notes.append(f"similarities: {run['frames_note']}")
+    if meta.missing():
+        notes.append("an archive (DANDI) will ask for "
+                     + " and ".join(md.REQUIRED[f] for f in meta.missing())
+                     + ", which no sessions or subjects table gave")
+    s, sub = meta.session, meta.subject
     nwbfile = NWBFile(
-        session_description=f"Facial expression similarities (mouseface {version}, "
-                            f"method of Dolensek et al. 2020) of session {session}, "
-                            f"animal {animal}",
+        session_description=s.get("session_description") or (
+            f"Session {session} of animal {animal}: face video scored for facial "
+            f"expressions of emotion states (mouseface {version})"),
         identifier=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mouseface:{identity}")),
         session_start_time=_utc(start),
         session_id=session,
+        experiment_description=s.get("experiment_description") or EXPERIMENT,
+        experimenter=list(s["experimenter"]) if s.get("experimenter") else None,
+        institution=s.get("institution"),
+        lab=s.get("lab"),
+        keywords=list(KEYWORDS),
         notes="; ".join(notes) or None,
         source_script=f"mouseface {version} export-nwb",
         source_script_file_name="mouseface",
-        subject=Subject(subject_id=animal, species=species),
+        subject=Subject(
+            subject_id=animal, species=sub.get("species") or species, sex=sub.get("sex"),
+            age=sub.get("age"), date_of_birth=sub.get("date_of_birth"),
+            strain=sub.get("strain"), genotype=sub.get("genotype"),
+            description=sub.get("subject_description") or (
+                f"animal {animal} of the sessions table")),
     )
     time = frames["time"].to_numpy(dtype=np.float64)
+    regular = regular_rate(time)
+    timing = ({"timestamps": time} if regular is None else
+              {"starting_time": regular[0], "rate": regular[1]})
+    # An external video has no data to count its frames by (pynwb >= 4 wants the count).
+    count = ({"num_samples": len(time)} if regular is not None
+             and "num_samples" in ImageSeries.__nwbfields__ else {})
     roi = attrs.get("roi")
     files, starting = _external_files(video, len(time))
     out = Path(out).resolve()
@@ -212,11 +335,13 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
         external_file=rel,
         format="external",
         starting_frame=starting,
-        timestamps=time,
+        **timing, **count,
         description=(f"Face camera video, external file(s): {', '.join(files[:3])}"
                      f"{' ...' if len(files) > 3 else ''}. mouseface used the ROI x,y,w,h = "
-                     f"{roi} px (crop height x width {attrs.get('crop_shape')}). Timestamps: "
-                     "seconds from the first frame, as decoded."),
+                     f"{roi} px (crop height x width {attrs.get('crop_shape')}). Time: "
+                     "seconds from the first frame, as decoded"
+                     + (" (frames at a regular rate)." if regular else
+                        " (irregular: one timestamp per frame).")),
         unit="n.a.",
     )
     nwbfile.add_acquisition(face)
@@ -231,7 +356,7 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
             name=f"similarity_{name}",
             data=frames[f"sim_{name}"].to_numpy(dtype=np.float32),
             unit="Pearson r",
-            timestamps=face,
+            **({"timestamps": face} if regular is None else timing),
             description=(f"Expression strength: Pearson r between each frame's HOG (of the "
                          f"face crop) and the '{name}' prototype"
                          + (f" of {key}" if key in models else "") + "; -1 to 1, NaN where "
@@ -250,7 +375,12 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
             columns=[
                 VectorData(name="prototype", description="prototype name",
                            data=list(proto_names)),
-                VectorData(name="hog", description="the prototype: mean HOG (float64)",
+                VectorData(name="hog", description=(
+                    "transfer model: the first row (neutral) is the mean HOG of the training "
+                    "animals' neutral faces; the others a condition's mean change of HOG from "
+                    "each animal's own neutral face, in units of its baseline spread (float64)"
+                    if mode == "transfer" else
+                    "the prototype: mean HOG (float64)"),
                            data=np.asarray(protos, np.float64).reshape(len(protos), *shape)),
             ]))
     if trials is not None and len(trials):
@@ -310,9 +440,10 @@ def _write(nwbfile, path: Path) -> None:
 def read_session(path: str | Path) -> dict[str, Any]:
     """Read back what :func:`export_nwb` wrote (for checks): similarities, trials, video.
 
-    Returns a dict with ``time`` (n,), ``similarity`` (name to (n,) float32), ``trials``
-    (DataFrame or None), ``external_file`` (absolute paths), ``params`` (the JSON comments),
-    ``subject_id`` and ``session_id``.
+    Returns a dict with ``time`` (n,), ``rate`` (Hz, None when the file has timestamps),
+    ``similarity`` (name to (n,) float32), ``series_time``, ``trials`` (DataFrame or None),
+    ``external_file`` (absolute paths), ``params`` (the JSON comments), ``subject_id`` and
+    ``session_id``.
     """
     from pynwb import NWBHDF5IO
 
@@ -321,11 +452,13 @@ def read_session(path: str | Path) -> dict[str, Any]:
         nwb = io.read()
         face = nwb.acquisition["face_video"]
         sims = nwb.processing["behavior"]["expression_similarity"].time_series
+        n = len(next(iter(sims.values())).data) if sims else 0
         out = {
-            "time": np.asarray(face.timestamps[:]),
+            "time": _times(face, n),
+            "rate": face.rate,
             "similarity": {k.removeprefix("similarity_"): np.asarray(v.data[:])
                            for k, v in sims.items()},
-            "series_time": {k.removeprefix("similarity_"): np.asarray(v.timestamps[:])
+            "series_time": {k.removeprefix("similarity_"): _times(v, len(v.data))
                             for k, v in sims.items()},
             "trials": None if nwb.trials is None else nwb.trials.to_dataframe(),
             "external_file": [str((path.parent / f).resolve()) for f in face.external_file[:]],
@@ -340,4 +473,13 @@ def read_session(path: str | Path) -> dict[str, Any]:
     return out
 
 
-__all__ = ["START_NOTE", "export_nwb", "read_session", "session_nwb"]
+def _times(series, n: int) -> np.ndarray:
+    """Sample times of a series stored with timestamps or with starting_time and rate (an
+    external ImageSeries has no data to count: ``n`` says how many)."""
+    if series.timestamps is not None:
+        return np.asarray(series.timestamps[:])
+    return series.starting_time + np.arange(n) / series.rate
+
+
+__all__ = ["KEYWORDS", "START_NOTE", "export_nwb", "read_session", "regular_rate",
+           "session_nwb"]

@@ -47,7 +47,8 @@ POST = 2.0
 
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
                  results: Results | None = None, max_sessions: int = 6, max_animals: int = 4,
-                 max_table_rows: int = 500) -> Path:
+                 max_table_rows: int = 500,
+                 progress: Callable[[str], None] | None = None) -> Path:
     """Write ``report.html`` for a results folder and return its path.
 
     Parameters
@@ -68,6 +69,8 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         Animals whose prototypes are drawn.
     max_table_rows
         Rows of the trial-score table shown (``trials.csv`` has them all).
+    progress
+        Called with the name of each step as it starts (``"figures"``, ``"page"``).
 
     Returns
     -------
@@ -80,8 +83,11 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         When ``results_dir`` holds neither ``run.json`` nor ``frames.parquet``.
     """
     results_dir = Path(results_dir)
+    step = progress or (lambda name: None)
+    step("figures")
     ctx = build_context(results_dir, results=results, max_sessions=max_sessions,
                         max_animals=max_animals, max_table_rows=max_table_rows)
+    step("page")
     page = render(ctx)
     out = Path(out) if out is not None else ResultsLayout(results_dir).report
     write_text(out, page)

@@ -20,7 +20,7 @@ import math
 import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +113,8 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                         session_shift_px: float = 1.5, session_rotation_deg: float = 1.0,
                         spontaneous: float = 1.0, whisking: bool = True, blinks: bool = True,
                         grooming_per_min: float = 0.5, illumination: float = 0.04,
-                        crf: int = 18, workers: int | None = None) -> Experiment:
+                        crf: int = 18, workers: int | None = None,
+                        on_progress: Callable[[int, int], None] | None = None) -> Experiment:
     """Simulate a head-fixed experiment and write it to ``out``.
 
     Writes ``out/videos/<session>.mp4`` (H.264, one per animal and condition),
@@ -171,6 +172,9 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     workers
         Processes for rendering; default ``min(2, cpu count, sessions)``. Does not change the
         result.
+    on_progress
+        Called as ``on_progress(frames_done, frames_total)`` before the first video and each
+        time a session's video is written (a progress bar's hook).
 
     Returns
     -------
@@ -229,11 +233,21 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                 illumination=illumination, crf=crf)
     if workers is None:
         workers = min(2, os.cpu_count() or 1, len(plans))
+    total = n_frames * len(plans)
+    report = on_progress or (lambda done, total: None)
+    report(0, total)
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            truths = list(pool.map(_simulate_session, plans, [opts] * len(plans)))
+            futures = [pool.submit(_simulate_session, p, opts) for p in plans]
+            for k, done in enumerate(as_completed(futures), start=1):
+                done.result()  # a failed session stops here, before it counts as done
+                report(k * n_frames, total)
+            truths = [f.result() for f in futures]
     else:
-        truths = [_simulate_session(p, opts) for p in plans]
+        truths = []
+        for k, p in enumerate(plans, start=1):
+            truths.append(_simulate_session(p, opts))
+            report(k * n_frames, total)
 
     sessions = pd.DataFrame({
         "session": [p.session for p in plans],

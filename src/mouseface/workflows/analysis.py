@@ -50,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
+from mouseface._progress import Reporter
 from mouseface.expressions import classify as _classify
 from mouseface.expressions import cluster as _cluster
 from mouseface.expressions import dose as _dose
@@ -590,7 +591,7 @@ def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
 def analyze(
     results: str | Path | Results, *, features: str | None = None, split: str = "trial",
     classifier: str = "rf", n_permutations: int = 20, normalize: bool = False,
-    quick: bool = False,
+    quick: bool = False, quiet: bool = True,
 ) -> dict[str, Any]:
     """Run every analysis with its defaults; a failing one is recorded and the rest go on.
 
@@ -599,8 +600,8 @@ def analyze(
     each condition against its own prototype. ``quick`` uses fewer frames (every 6th for
     classification, 200 per embedding and clustering) and at most 2 permutations. The
     frame-level random forest with permutations dominates the time: each permutation costs
-    as much as the real cross-validation.
-    Writes ``summary.json`` (per analysis: ``ok``, the headline numbers or the ``error``).
+    as much as the real cross-validation. Unless ``quiet``, a bar names the analysis
+    running. Writes ``summary.json`` (per analysis: ``ok``, the headline numbers or the ``error``).
     """
     r = _results(results)
     if features is None:
@@ -623,13 +624,15 @@ def analyze(
         jobs[f"dose_{column}"] = lambda c=column: {
             row.prototype: round(row.rho, 3) for row in dose(r, c).itertuples()
             if row.scope == "pooled"}
-    for name, job in jobs.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                summary[name] = {"ok": True, **job()}
-        except InputError as exc:
-            summary[name] = {"ok": False, "error": str(exc)}
+    with Reporter(quiet).steps("analyses", len(jobs)) as starting:
+        for name, job in jobs.items():
+            starting(name)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    summary[name] = {"ok": True, **job()}
+            except InputError as exc:
+                summary[name] = {"ok": False, "error": str(exc)}
     write_json(r.analysis_dir / "summary.json", summary)
     return summary
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface._atomic import write_json
+from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.io.layout import ResultsLayout
 from mouseface.workflows.pipeline import _report, run_results
@@ -38,8 +39,12 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
 
     out = Path(out)
     t0 = _time.perf_counter()
-    exp = synth.simulate_experiment(out / "data", n_animals=n_animals, n_trials=n_trials,
-                                    seed=seed)
+    reporter = Reporter(quiet)
+    with reporter.live():
+        task = reporter.task(f"simulating {n_animals} animals", total=None)
+        exp = synth.simulate_experiment(
+            out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
+            on_progress=lambda done, total: task.update(completed=done, total=total))
     t_sim = _time.perf_counter() - t0
     # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
     # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
@@ -52,15 +57,18 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     summary: dict[str, Any] = {}
     if analyses:
         from mouseface.workflows.analysis import analyze
-        from mouseface.workflows.neural import neural_correlates
+        from mouseface.workflows.neural import STEPS, neural_correlates
 
-        summary["analysis"] = analyze(results, quick=True)
+        summary["analysis"] = analyze(results, quick=True, quiet=quiet)
         suite2p, session = _demo_population(exp, out / "data" / "suite2p", seed)
-        summary["neural"] = neural_correlates(results, suite2p, session=session, n_shifts=None)
+        with Reporter(quiet).steps("neural", len(STEPS)) as step:
+            summary["neural"] = neural_correlates(results, suite2p, session=session,
+                                                  n_shifts=None, progress=step)
         summary["neurons_found"] = _neurons_found(
             results, json.loads((suite2p / "truth.json").read_text()))
     held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it again
-    report = _report(results, held)
+    with Reporter(quiet).steps("report", 2) as step:
+        report = _report(results, held, progress=step)
     trials = pd.read_csv(ResultsLayout(results).trials)
     own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
            for c in sorted(trials.trial_type.unique())}

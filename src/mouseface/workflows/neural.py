@@ -27,6 +27,7 @@ Files written (in ``DIR/neural`` unless ``out`` says otherwise):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ from mouseface.neural.encoding import encode
 from mouseface.neural.psth import psth
 from mouseface.neural.sync import align
 from mouseface.report import neural_figures as figures
+
+#: The steps ``progress`` is called with, in order.
+STEPS = ("reading traces", "aligning", "encoding", "trial responses", "decoding", "figures")
 
 
 def _session(res: Results, session: str | None) -> str:
@@ -76,6 +80,7 @@ def neural_correlates(
     seed: int = 0,
     out: str | Path | None = None,
     draw: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Find the neurons that track each expression of one session; write tables and figures.
 
@@ -106,6 +111,8 @@ def neural_correlates(
         Output folder (default ``results/neural``).
     draw
         Write the figures.
+    progress
+        Called with the name of each step (:data:`STEPS`) as it starts.
 
     Returns
     -------
@@ -120,17 +127,23 @@ def neural_correlates(
     video_time = frames["time"].to_numpy(np.float64)
     sims = frames[[f"sim_{n}" for n in names]].to_numpy(np.float64).T
 
+    step = progress or (lambda name: None)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         options = {"neuropil": neuropil} if (kind or _kind(traces)) == "suite2p" else {}
+        step(STEPS[0])
         nt = read_traces(traces, kind, **options)
+        step(STEPS[1])
         aligned = align(nt, video_time, sims, names, rate=rate, offset=offset)
+        step(STEPS[2])
         enc = encode(aligned.traces.traces, aligned.expressions, fs=aligned.fs, names=names,
                      neuron=aligned.traces.neuron, n_shifts=n_shifts, min_shift=min_shift,
                      tau=tau, alpha=alpha, seed=seed)
         trials = res.trials[res.trials["session"] == session].reset_index(drop=True)
+        step(STEPS[3])
         resp = psth(aligned.traces.traces, aligned.time, trials, pre=pre, post=post)
+        step(STEPS[4])
         decoding = decode_conditions(aligned.traces.traces, aligned.time, trials,
                                      baseline=res.baseline, n_permutations=n_permutations,
                                      seed=seed)
@@ -138,6 +151,7 @@ def neural_correlates(
         caught.append(str(w.message))
         warnings.warn(str(w.message), w.category, stacklevel=2)
 
+    step(STEPS[5])
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "neurons.csv"]
     with atomic_path(files[0]) as tmp:
@@ -178,4 +192,4 @@ def _kind(path: str | Path) -> str:
     return guess_kind(path)
 
 
-__all__ = ["neural_correlates"]
+__all__ = ["STEPS", "neural_correlates"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -279,10 +280,11 @@ def _save(path: Path, models: dict, p, settings: Settings, *, mode: str,
     return load_model(path)
 
 
-def _report(out: Path, results: Results | None = None) -> Path:
+def _report(out: Path, results: Results | None = None,
+            progress: Callable[[str], None] | None = None) -> Path:
     from mouseface.report import write_report
 
-    return write_report(out, results=results)
+    return write_report(out, results=results, progress=progress)
 
 
 def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFrame | None,
@@ -295,10 +297,10 @@ def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFram
     results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=saved,
                                   registration=p.registration, kept=p.kept)
     if report:
-        task = reporter.task("report", total=1, unit="pages")
+        task = reporter.task("report", total=2, unit="steps")
         with log.stage("report"):
-            _report(out, results)
-        task.advance()
+            _report(out, results, progress=lambda step: task.step(f"report: {step}"))
+        task.finish()
         results.__dict__["run"] = log.write(out)
     return results
 

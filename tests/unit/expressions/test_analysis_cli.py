@@ -127,6 +127,8 @@ def test_analyze_runs_everything(folder):
     assert {"classify", "embed", "cluster", "trial_metrics", "stats",
             "dose_intensity"} <= set(summary)
     assert "dose_intensity" in out
+    bar = next(line for line in out.splitlines() if line.startswith("analyses"))
+    assert "━" in bar and "6/6" in bar and "done in" in bar  # the progress bar, finished
 
 
 @pytest.mark.parametrize("args, message", [

@@ -54,6 +54,8 @@ def test_suite2p_run_writes_tables_and_figures(folder):
                  "--shifts", 300, "--permutations", 10, "--out", root / "out_s2p")
     assert res.exit_code == 0, res.output
     assert "30 neurons x 3 expressions" in res.output and "balanced accuracy" in res.output
+    bar = res.output.splitlines()[0]
+    assert bar.startswith("neural ") and "6/6" in bar and "done in" in bar
     out = root / "out_s2p"
     for name in ("neurons.csv", "neural_summary.json", "correlations.png", "correlations.svg",
                  "examples.png", "psth.png", "psth.svg"):

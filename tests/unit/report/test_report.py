@@ -137,7 +137,9 @@ def test_report_of_a_folder_without_trials(results, tmp_path):
     d = tmp_path / "res"
     shutil.copytree(results, d)
     (d / "trials.csv").unlink()
-    html = write_report(d).read_text()
+    steps = []
+    html = write_report(d, progress=steps.append).read_text()
+    assert steps == ["figures", "page"]
     assert 'id="traces"' in html and 'id="scores"' not in html
     assert "could not be drawn" not in html
 

@@ -162,9 +162,13 @@ SMALL = dict(n_animals=2, conditions=("pain", "pleasure"), n_trials=2, fps=10.0,
              baseline_s=3.0, stimulus_s=2.0, iti_s=5.0, grooming_per_min=20.0)
 
 
+PROGRESS: list[tuple[int, int]] = []  # what the module's simulation reported
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> Experiment:
-    return simulate_experiment(tmp_path_factory.mktemp("sim") / "exp", **SMALL)
+    return simulate_experiment(tmp_path_factory.mktemp("sim") / "exp",
+                               on_progress=lambda *a: PROGRESS.append(a), **SMALL)
 
 
 def test_experiment_writes_tables_with_the_contract_columns(small):
@@ -229,6 +233,18 @@ def test_occluded_frames_are_marked_and_show_a_paw(small):
     occ = truth[truth.session == row.session].occluded.to_numpy()
     snout = frames[:, 90:125, 95:130].mean(axis=(1, 2))
     assert snout[occ].mean() > snout[~occ].mean() + 10
+
+
+def test_simulation_reports_progress_in_frames_from_zero_to_all(small, tmp_path):
+    one_by_one = []
+    simulate_experiment(tmp_path / "exp", workers=1, on_progress=lambda *a: one_by_one.append(a),
+                        n_animals=1, conditions=("pain",), n_trials=1, fps=5.0, baseline_s=1.0,
+                        stimulus_s=1.0, iti_s=1.0, size=(64, 64))
+    assert one_by_one == [(0, 15), (15, 15)]
+    total = len(small.truth)  # one row per frame
+    per_session = total // len(small.sessions)
+    expected = [(k * per_session, total) for k in range(len(small.sessions) + 1)]
+    assert expected == PROGRESS
 
 
 def test_experiment_is_deterministic_across_worker_counts(small, tmp_path):
