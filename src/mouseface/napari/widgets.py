@@ -15,14 +15,18 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
@@ -40,7 +44,8 @@ __all__ = ["RegionsWidget", "ResultsWidget", "LAYERS"]
 LAYERS = {"video": "video", "roi": "face ROI", "mask": "mask"}
 _SCOPE_TEXT = {"session": "this session", "animal": "all sessions of this animal",
                "video": "all sessions of this video"}
-_PREVIEW_PX = 240  # the previews' size in the dock (the longer side)
+#: the previews' size in the dock (longer side, screen pixels): crops, and the HOG glyphs
+_PREVIEW_PX = {"crop": 140, "registered": 140, "hog": 284}
 
 
 def _notify(message: str, error: bool = False) -> None:
@@ -93,8 +98,18 @@ class RegionsWidget(QWidget):
         self.scope_box = QComboBox()
         for scope in SCOPES:
             self.scope_box.addItem(_SCOPE_TEXT[scope], scope)
-        write = QPushButton("Write ROI and mask to the table")
-        write.clicked.connect(lambda: self._try(self.write, self.scope_box.currentData()))
+        self.write_roi = QCheckBox("ROI")
+        self.write_mask = QCheckBox("mask")
+        for box in (self.write_roi, self.write_mask):
+            box.setChecked(True)
+        write = QPushButton("Write to the table")
+        write.clicked.connect(lambda: self._try(
+            self.write, self.scope_box.currentData(), roi=self.write_roi.isChecked(),
+            mask=self.write_mask.isChecked()))
+        what = QHBoxLayout()
+        what.addWidget(self.write_roi)
+        what.addWidget(self.write_mask)
+        what.addWidget(write, 1)
         self.roi_label = QLabel("roi: -")
         self.mask_label = QLabel("mask: -")
         for label in (self.roi_label, self.mask_label):
@@ -104,14 +119,26 @@ class RegionsWidget(QWidget):
         self.status.setWordWrap(True)
         self.preview: dict = {}  # the arrays shown: crop, hog, registered (tests read them)
         self.previews = {}
-        grid = QVBoxLayout()
-        for key, title in (("crop", "crop of this frame (mask in red)"),
-                           ("hog", "HOG glyphs (masked cells empty)"),
-                           ("registered", "registered crop (what HOG saw in the run)")):
-            grid.addWidget(QLabel(title))
+        # crop and registered crop side by side, the glyphs below; scrolls when the dock is short
+        grid = QGridLayout()
+        for key, title, (r, c, span) in (
+                ("crop", "crop (mask in red)", (0, 0, 1)),
+                ("registered", "registered crop (as HOG saw it)", (0, 1, 1)),
+                ("hog", "HOG glyphs of this frame (masked cells empty)", (2, 0, 2))):
+            caption = QLabel(title)
+            caption.setWordWrap(True)
+            grid.addWidget(caption, r, c, 1, span)
             self.previews[key] = QLabel()
-            self.previews[key].setMinimumHeight(60)
-            grid.addWidget(self.previews[key])
+            self.previews[key].setWordWrap(True)
+            self.previews[key].setAlignment(Qt.AlignLeft | Qt.AlignTop)
+            grid.addWidget(self.previews[key], r + 1, c, 1, span)
+        grid.setRowStretch(4, 1)  # spare height below the previews, not between them
+        inner = QWidget()
+        inner.setLayout(grid)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QFrame.NoFrame)
 
         form = QFormLayout()
         form.addRow("video", self.video_label)
@@ -121,12 +148,11 @@ class RegionsWidget(QWidget):
         form.addRow("write for", self.scope_box)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(write)
+        layout.addLayout(what)
         layout.addWidget(self.roi_label)
         layout.addWidget(self.mask_label)
         layout.addWidget(self.status)
-        layout.addLayout(grid)
-        layout.addStretch(1)
+        layout.addWidget(scroll, 1)
         self.viewer.dims.events.current_step.connect(self._refresh)
 
     # ------------------------------------------------------------------ layers
@@ -185,11 +211,13 @@ class RegionsWidget(QWidget):
     def zoom_to_roi(self, margin: float = 0.6) -> None:
         """Centre the canvas on the face ROI, with ``margin`` times its size around it."""
         x, y, w, h = self.current_roi()
-        self.viewer.camera.center = (y + h / 2 - 0.5, x + w / 2 - 0.5)
-        # the canvas size in screen pixels (height, width); napari keeps it on the model
+        # napari 0.9 moved the camera to viewer.scene
+        scene = getattr(self.viewer, "scene", None)
+        camera = scene.camera if scene is not None else self.viewer.camera
+        camera.center = (y + h / 2 - 0.5, x + w / 2 - 0.5)
+        # the canvas size in screen pixels (height, width), which napari keeps on the model
         canvas = tuple(getattr(self.viewer, "_canvas_size", None) or (600, 800))
-        zoom = min(canvas[0] / (h * (1 + 2 * margin)), canvas[1] / (w * (1 + 2 * margin)))
-        self.viewer.camera.zoom = zoom
+        camera.zoom = min(canvas[0] / (h * (1 + 2 * margin)), canvas[1] / (w * (1 + 2 * margin)))
 
     # ------------------------------------------------------------------ table
 
@@ -267,27 +295,39 @@ class RegionsWidget(QWidget):
         except ValueError as exc:
             raise InputError(f"mask: {exc}") from None
 
-    def write(self, scope: str = "session") -> list[str]:
-        """Write the drawn ROI and mask into the table for this session, all sessions of its
-        animal, or all sessions of its video; returns the sessions written."""
+    def write(self, scope: str = "session", *, roi: bool = True, mask: bool = True
+              ) -> list[str]:
+        """Write the drawn ROI and/or mask into the table for this session, all sessions of
+        its animal, or all sessions of its video; returns the sessions written.
+
+        A spout fixed to the camera: draw the mask once and write only the mask for the
+        animal (``roi=False``); the ROI, per session.
+        """
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}")
+        if not (roi or mask):
+            raise InputError("nothing to write: tick the ROI, the mask or both")
         if self.table is None or self.sessions is None:
             raise InputError("open a sessions table first (the table to write the ROI into)")
-        roi = self.current_roi()
-        mask = self.current_mask(roi)
-        self._mask_cells(roi, mask)  # a mask over every HOG cell stops here, not in `run`
+        if scope != "video" and self.session is None:
+            raise InputError("choose the session (a row of the table) to write for")
+        box = self.current_roi()
+        text = self.current_mask(box)
+        self._mask_cells(box, text)  # a mask over every HOG cell stops here, not in `run`
         where = {"session": self.session, "video": self.video.path if self.video else None,
                  "animal": None}
         if scope == "animal":
             where["animal"] = str(self.sessions.loc[self.sessions["session"] == self.session,
                                                     "animal"].iloc[0])
-        done = write_regions(self.table, roi=roi, mask=mask, **{scope: where[scope]})
+        done = write_regions(self.table, roi=box if roi else None, mask=text if mask else None,
+                             **{scope: where[scope]})
         from mouseface.io.tables import read_sessions
 
         self.sessions = read_sessions(self.table)
-        self._say(f"wrote roi {roi_text(roi)} and {'mask ' + mask if mask else 'no mask'} for "
-                  f"{len(done)} session{'s' if len(done) != 1 else ''} into {self.table.name}")
+        what = ([f"roi {roi_text(box)}"] if roi else []) + (
+            [f"mask {text}" if text else "no mask"] if mask else [])
+        self._say(f"wrote {' and '.join(what)} for {len(done)} "
+                  f"session{'s' if len(done) != 1 else ''} into {self.table.name}")
         return done
 
     # ------------------------------------------------------------------ previews
@@ -356,7 +396,7 @@ class RegionsWidget(QWidget):
             self.preview["registered"] = reg
             self._put("registered", reg)
         else:
-            self.previews["registered"].setText("registered crop: open a results folder")
+            self.previews["registered"].setText("open a results folder")
 
     def _clear_previews(self) -> None:
         self.preview = {}
@@ -372,7 +412,8 @@ class RegionsWidget(QWidget):
         fmt = QImage.Format_RGB888 if image.ndim == 3 else QImage.Format_Grayscale8
         qimage = QImage(image.data, w, h, image.strides[0], fmt).copy()
         label = self.previews[key]
-        pixmap = QPixmap.fromImage(qimage).scaled(_PREVIEW_PX, _PREVIEW_PX,
+        size = _PREVIEW_PX[key]
+        pixmap = QPixmap.fromImage(qimage).scaled(size, size,
                                                   Qt.KeepAspectRatio, Qt.FastTransformation)
         label.setPixmap(pixmap)
 
@@ -382,10 +423,10 @@ class RegionsWidget(QWidget):
         self.status.setText(("error: " if error else "") + message)
         self.status.setStyleSheet("color: #ff6b6b;" if error else "")
 
-    def _try(self, action, *args):
+    def _try(self, action, *args, **kwargs):
         """Run a button's action; bad input becomes one line in the widget, not a traceback."""
         try:
-            return action(*args)
+            return action(*args, **kwargs)
         except (InputError, ValueError) as exc:
             self._say(str(exc), error=True)
             _notify(str(exc), error=True)
@@ -512,6 +553,12 @@ class ResultsWidget(QWidget):
                              f" ({t.video})", self.results)
         r.open_video(t.video, fps=t.fps)
         r.set_regions(t.roi, t.mask)
+        if r.sessions is not None and t.session in set(r.sessions["session"]):
+            r.session = t.session  # a write goes to the session on screen
+            r.session_box.setCurrentText(t.session)
+        else:
+            r.session = None
+            r.session_box.setCurrentIndex(-1)
         self.trial_list.clear()
         for row in t.trials.itertuples(index=False):
             self.trial_list.addItem(f"{row.trial_type} #{int(getattr(row, 'trial', 0))}  "
