@@ -126,6 +126,14 @@ def test_results_traces_trials_flags_and_registered_crop(make_napari_viewer, tmp
     assert results._lines[0].get_xdata()[0] == pytest.approx(onset, abs=0.5 / 10)
     assert results.status.text().startswith(f"frame {expected}, ")
 
+    # a click on the plot goes to the frame shown at that time
+    from types import SimpleNamespace
+
+    results._clicked(SimpleNamespace(xdata=12.34, inaxes=results.figure.axes[0]))
+    at = int(f["frame"].to_numpy()[np.searchsorted(f["time"].to_numpy(), 12.34 - 1e-9)])
+    assert viewer.dims.current_step[0] == at
+    viewer.dims.set_current_step(0, expected)
+
     flagged = f.loc[f["flag"].to_numpy(bool), "frame"].to_numpy()
     got = results.next_flagged(1)
     later = flagged[flagged > expected]
