@@ -208,6 +208,21 @@ class RegionsWidget(QWidget):
         self._refresh()
         return video
 
+    def close_video(self) -> None:
+        """Take the video, its ROI and mask layers and the previews away."""
+        self._updating = True
+        try:
+            for key in ("mask", "roi", "video"):
+                if self._layer(key) is not None:
+                    self.viewer.layers.remove(LAYERS[key])
+        finally:
+            self._updating = False
+        if self.video is not None:
+            self.video.close()
+        self.video = None
+        self.video_label.setText("no video")
+        self._clear_previews()
+
     def zoom_to_roi(self, margin: float = 0.6) -> None:
         """Centre the canvas on the face ROI, with ``margin`` times its size around it."""
         x, y, w, h = self.current_roi()
@@ -468,6 +483,7 @@ class ResultsWidget(QWidget):
         self.regions = regions
         self.results: Path | None = None
         self.traces: convert.SessionTraces | None = None
+        self._frame = 0  # the frame shown when the session's video is missing
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("results folder")
@@ -548,22 +564,29 @@ class ResultsWidget(QWidget):
             r.cell_box.blockSignals(True)
             r.cell_box.setValue(int(np.ravel(r.hog_params["pixels_per_cell"])[0]))
             r.cell_box.blockSignals(False)
-        if t.video is None or not t.video.exists():
-            raise InputError(f"the video of session {t.session!r} is not where the run read it"
-                             f" ({t.video})", self.results)
-        r.open_video(t.video, fps=t.fps)
-        r.set_regions(t.roi, t.mask)
+        self._frame = int(t.frame[0])
+        self.trial_list.clear()
+        for row in t.trials.itertuples(index=False):
+            self.trial_list.addItem(f"{row.trial_type} #{int(getattr(row, 'trial', 0))}  "
+                                    f"onset {row.onset:g} s")
+        self._plot()
         if r.sessions is not None and t.session in set(r.sessions["session"]):
             r.session = t.session  # a write goes to the session on screen
             r.session_box.setCurrentText(t.session)
         else:
             r.session = None
             r.session_box.setCurrentIndex(-1)
-        self.trial_list.clear()
-        for row in t.trials.itertuples(index=False):
-            self.trial_list.addItem(f"{row.trial_type} #{int(getattr(row, 'trial', 0))}  "
-                                    f"onset {row.onset:g} s")
-        self._plot()
+        if t.video is None or not t.video.exists():
+            # the traces still browse; only the frames are missing
+            r.close_video()
+            self._moved()
+            message = (f"{self.results}: the video of session {t.session!r} is not where the "
+                       f"run read it ({t.video}): traces only")
+            self._say(message, error=True)
+            _notify(message, error=True)
+            return
+        r.open_video(t.video, fps=t.fps)
+        r.set_regions(t.roi, t.mask)
         self._moved()
 
     # ------------------------------------------------------------------ navigation
@@ -575,7 +598,7 @@ class ResultsWidget(QWidget):
         if not 0 <= i < len(t.trials):
             raise InputError(f"session {t.session!r} has {len(t.trials)} trials; no trial {i}")
         frame = t.frame_at(float(t.trials["onset"].iloc[i]))
-        self.viewer.dims.set_current_step(0, frame)
+        self._go(frame)
         self.trial_list.setCurrentRow(i)
         return frame
 
@@ -583,13 +606,24 @@ class ResultsWidget(QWidget):
         """Move to the next (``direction`` 1) or previous (-1) frame flagged ``flag``."""
         t = self._need()
         frames = t.flagged_frames(flag)
-        here = self.regions.current_frame()
+        here = self._here()
         ahead = frames[frames > here] if direction > 0 else frames[frames < here][::-1]
         if not len(ahead):
             self._say(f"no {'later' if direction > 0 else 'earlier'} frame flagged {flag}")
             return None
-        self.viewer.dims.set_current_step(0, int(ahead[0]))
+        self._go(int(ahead[0]))
         return int(ahead[0])
+
+    def _go(self, frame: int) -> None:
+        """Show video frame ``frame``: the slider moves; without the video, only the plot."""
+        self._frame = int(frame)
+        if self.regions.video is not None:
+            self.viewer.dims.set_current_step(0, self._frame)
+        else:
+            self._moved()
+
+    def _here(self) -> int:
+        return self.regions.current_frame() if self.regions.video is not None else self._frame
 
     def _need(self) -> convert.SessionTraces:
         if self.traces is None:
@@ -598,7 +632,7 @@ class ResultsWidget(QWidget):
 
     def _clicked(self, event) -> None:
         if self.traces is not None and event.xdata is not None and event.inaxes is not None:
-            self.viewer.dims.set_current_step(0, self.traces.frame_at(event.xdata))
+            self._go(self.traces.frame_at(event.xdata))
 
     # ------------------------------------------------------------------ plot
 
@@ -664,7 +698,7 @@ class ResultsWidget(QWidget):
         if self.traces is None or not self._lines:
             return
         t = self.traces
-        i = t.row_of(self.regions.current_frame())
+        i = t.row_of(self._here())
         for line in self._lines:
             line.set_xdata([t.time[i], t.time[i]])
         flags = [n for n, f in t.flags.items() if f[i] and n != "flag"]
