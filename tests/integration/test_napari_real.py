@@ -103,14 +103,24 @@ def test_draw_write_run_and_browse_a_real_mosaic(make_napari_viewer, tmp_path, a
     assert results.status.text().startswith("frame 41, 2.05 s: neutral ")
     # the registered crop beside the frame is the crop whose HOG the run stored
     from mouseface.features.hog import hog
-    from mouseface.features.masks import apply_cell_mask
     from mouseface.io.results import Results
 
-    stored = Results(out).store(strong[0]).read(np.array([41]), flat=False)[0]
-    seen = hog(regions.preview["registered"], pixels_per_cell=(8, 8), feature_vector=False)
-    # outside the mask (inside it the run painted the spout flat before HOG)
-    kept = [apply_cell_mask(h.reshape(stored.shape), t.mask_cells, 8) for h in (seen, stored)]
-    assert np.abs(kept[0] - kept[1]).max() <= 1e-5
+    video, store = regions.video, Results(out).store(strong[0])
+    assert np.array_equal(regions.preview["registered"], convert.registered_crop(
+        video.frame(41), t.roi, t.registration["margin"], t.registration["matrix"],
+        t.shift[t.row_of(41)]))
+    stored = store.read(flat=False)
+    # compared outside the mask and the ring of cells around it: the run paints the masked
+    # pixels one gray before its warp, which the bilinear warp carries a pixel further
+    from scipy import ndimage
+
+    near = ndimage.binary_dilation(t.mask_cells, np.ones((3, 3), bool))
+    assert near.sum() < 0.3 * near.size
+    for k in range(len(stored)):
+        crop = convert.registered_crop(video.frame(k), t.roi, t.registration["margin"],
+                                       t.registration["matrix"], t.shift[t.row_of(k)])
+        seen = hog(crop, pixels_per_cell=(8, 8), feature_vector=False).reshape(stored[k].shape)
+        assert np.abs(seen - stored[k])[~near].max() <= 1e-5, k
     # the masked HOG cells are empty in the glyphs
     cells = t.mask_cells
     glyphs = regions.preview["hog"]

@@ -142,30 +142,9 @@ def test_results_traces_trials_flags_and_registered_crop(make_napari_viewer, tmp
     # the registered crop is the crop HOG saw in the run: its HOG equals the stored one
     store = Results(path).store("mB_s1")
     ppc = tuple(t.hog_params["pixels_per_cell"])
-    moved = f["frame"].to_numpy()[np.hypot(f["shift_y"], f["shift_x"]).to_numpy() > 0][:5]
-    for k in [0, *moved]:
+    moved = f["frame"].to_numpy()[np.hypot(f["shift_y"], f["shift_x"]).to_numpy() > 0]
+    assert len(moved) >= 5
+    for k in [0, *moved[:: max(1, len(moved) // 8)]]:
         viewer.dims.set_current_step(0, int(k))
         reg = regions.preview["registered"]
         assert np.abs(hog(reg, pixels_per_cell=ppc) - store.read(np.array([k]))[0]).max() <= 1e-5
-
-
-def test_results_whose_video_moved_still_browse(make_napari_viewer, tmp_path_factory, tmp_path):
-    import shutil
-
-    import zarr
-
-    path = tmp_path / "results"
-    shutil.copytree(shared_results(tmp_path_factory), path)
-    attrs = zarr.open_group(str(path / "features" / "mA_s1.zarr"), mode="r+").attrs
-    attrs["video"] = str(tmp_path / "moved.mp4")
-    viewer = make_napari_viewer()
-    regions, results = open_path(viewer, path, session="mA_s1")
-    assert results.traces.session == "mA_s1" and results.trial_list.count() == 6
-    assert "video" not in viewer.layers and regions.video is None
-    assert "the video of session 'mA_s1' is not where the run read it" in results.status.text()
-    frame = results.go_to_trial(1)
-    t = results.traces
-    assert results._lines[0].get_xdata()[0] == t.time[t.row_of(frame)]
-    results.select_session("mB_s1")  # its video is there
-    assert viewer.layers["video"].data.path.name == "mB_s1.mp4"
-    assert results.go_to_trial(1) == viewer.dims.current_step[0]

@@ -311,11 +311,28 @@ def registered_crop(
     t = None if matrix is None else SimilarityTransform(matrix=np.asarray(matrix, np.float64))
     s = None
     if shift is not None and np.all(np.isfinite(np.asarray(shift, np.float64))):
-        # the results keep the drift in float32; the run warped with the float64 value, a
-        # multiple of 0.1 px (phase correlation's upsampling): rounding away the float32 noise
-        # gives back that value, and the crop equals the one HOG saw (tests check it)
-        s = np.round(np.asarray(shift, np.float64), 6).reshape(1, 2)
+        s = _unround(np.asarray(shift, np.float64)).reshape(1, 2)
     return warp_frames(block, t, (int(margin), int(margin), w, h), shifts=s)[0]
+
+
+def _unround(shift: np.ndarray) -> np.ndarray:
+    """The float64 drift a run warped with, from the float32 the results keep.
+
+    Measured drift is a multiple of 1/10 px (phase correlation's upsampling) and the drift of
+    frames in between is interpolated linearly: small fractions (3/40, 1/30). Their float32
+    copies round the other way at the half-gray-level ties of a bilinear warp, so the crop
+    would differ from the run's by a gray level at some pixels; snapping each value to the
+    nearest fraction with a denominator up to 1000, when one lies within float32 noise, gives
+    the run's value back.
+    """
+    from fractions import Fraction
+
+    out = shift.copy()
+    for i, v in enumerate(out.flat):
+        f = Fraction(float(v)).limit_denominator(1000)
+        if abs(float(f) - v) <= 1e-6 * max(1.0, abs(v)):
+            out.flat[i] = float(f)
+    return out
 
 
 # ---------------------------------------------------------------------------- results
@@ -408,18 +425,15 @@ def session_traces(results_dir: str | Path, session: str | None = None) -> Sessi
         raise InputError(f"no session {session!r} in the results (they have: {listed})",
                          res.layout.frames)
     f = frames[frames["session"] == session].sort_values("frame", kind="stable")
-    names = res.prototypes
+    names = [n for n in res.prototype_names if f"sim_{n}" in f.columns]
     flags = {c: f[c].to_numpy(bool) for c in f.columns
              if pd.api.types.is_bool_dtype(f[c]) and c != "flag"}
     if "flag" in f.columns:
         flags = {"flag": f["flag"].to_numpy(bool), **flags}
     shift = (f[["shift_y", "shift_x"]].to_numpy(np.float64)
              if {"shift_y", "shift_x"} <= set(f.columns) else None)
-    trials = pd.DataFrame(columns=["onset", "duration", "trial_type", "trial"])
-    if res.layout.trials.is_file():
-        t = res.trials
-        trials = t[t["session"] == session].sort_values("onset", kind="stable")
-        trials = trials.reset_index(drop=True)
+    t = res.trials  # empty when the folder was scored without events
+    trials = t[t["session"] == session].sort_values("onset", kind="stable").reset_index(drop=True)
     settings = res.run.get("settings", {}) if isinstance(res.run, dict) else {}
     mask = res.run.get("mask") or {}
     out = SessionTraces(

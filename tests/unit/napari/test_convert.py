@@ -132,3 +132,14 @@ def test_registered_crop_undoes_a_known_drift():
     assert np.array_equal(convert.registered_crop(base, roi, margin=8), convert.crop(base, roi))
     assert np.array_equal(convert.registered_crop(base, roi, 8, shift=(np.nan, np.nan)),
                           convert.crop(base, roi))
+
+
+def test_drift_from_float32_results_is_the_runs_float64_value():
+    from mouseface.napari.convert import _unround
+
+    run = np.array([0.1, 3 / 40, 0.1 / 3, -0.7, 2.25, 0.0])  # measured and interpolated drift
+    kept = run.astype(np.float32).astype(np.float64)  # what frames.parquet holds
+    assert not np.array_equal(kept, run)
+    assert np.array_equal(_unround(kept), run)
+    odd = np.array([0.123456789], np.float32).astype(np.float64)  # not a small fraction
+    assert abs(_unround(odd)[0] - odd[0]) <= 1e-6
