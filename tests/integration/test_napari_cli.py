@@ -35,6 +35,8 @@ def test_view_without_napari_says_what_to_install(monkeypatch, moving_video):
     monkeypatch.setitem(sys.modules, "napari", None)  # `import napari` now fails
     line = _one_error_line(runner.invoke(app, ["view", str(moving_video)]))
     assert "install mouseface[napari]" in line
+    assert 'pip install "mouseface[napari]"' in " ".join(
+        runner.invoke(app, ["view", "--help"]).output.split())
 
 
 def test_view_without_a_display_says_so(monkeypatch, moving_video):

@@ -42,9 +42,9 @@ def view(
                                       "(with a video or a results folder)."),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate of a folder of frames."),
 ) -> None:
-    """Open napari: draw the face ROI and mask regions on a video and write them into a
+    r"""Open napari: draw the face ROI and mask regions on a video and write them into a
     sessions table; browse a results folder (similarity traces, stimuli, quality flags, drift)
-    beside its video. Needs the napari extra: pip install "mouseface[napari]"."""
+    beside its video. Needs the napari extra: pip install "mouseface\[napari]"."""
     why = _napari_missing()
     if why:
         raise fail(why)
