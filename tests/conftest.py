@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.videos",
     "tests.fixtures.real",
+    "tests.fixtures.viewer",
 ]

@@ -11,6 +11,7 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     demo,
     neural,  # noqa: F401
     report,  # noqa: F401
+    view,  # noqa: F401
 )
 from mouseface.cli._app import app
 

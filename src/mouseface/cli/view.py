@@ -1,0 +1,59 @@
+"""``mouseface view``: open a video, a sessions table or a results folder in napari."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from mouseface.cli._app import app, fail, user_errors
+
+MISSING = ("the napari viewer is not installed: install mouseface[napari] "
+           "(pip install \"mouseface[napari]\")")
+
+
+def _napari_missing() -> str | None:
+    """Why napari cannot start here, or None."""
+    try:
+        import napari  # noqa: F401
+        import qtpy.QtCore  # noqa: F401  (napari needs a Qt binding: the extra brings PyQt5)
+    except Exception:  # ImportError, or qtpy's error when no Qt binding is installed
+        return MISSING
+    on_x11 = sys.platform.startswith(("linux", "freebsd"))
+    if on_x11 and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                       or os.environ.get("QT_QPA_PLATFORM")):
+        return ("no display to open the viewer on (DISPLAY is not set): run it on a desktop, "
+                "or under a virtual one: xvfb-run mouseface view ...")
+    return None
+
+
+@app.command()
+@user_errors
+def view(
+    path: Path | None = typer.Argument(
+        None, help="A video (or folder of frames), a sessions table, or a results folder.",
+        show_default=False),
+    session: str | None = typer.Option(None, "--session", "-s",
+                                       help="The session to show (table or results)."),
+    table: Path | None = typer.Option(None, "--table", "-t",
+                                      help="Sessions table to write the ROI and mask into "
+                                      "(with a video or a results folder)."),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of a folder of frames."),
+) -> None:
+    r"""Open napari: draw the face ROI and mask regions on a video and write them into a
+    sessions table; browse a results folder (similarity traces, stimuli, quality flags, drift)
+    beside its video. Needs the napari extra: pip install "mouseface\[napari]"."""
+    why = _napari_missing()
+    if why:
+        raise fail(why)
+    import napari
+
+    from mouseface.napari.view import kind_of, open_path
+
+    if path is not None:
+        kind_of(path)  # a missing path stops here with one line, before a window opens
+    viewer = napari.Viewer(title=f"mouseface view {path.name if path else ''}".strip())
+    open_path(viewer, path, session=session, table=table, fps=fps)
+    napari.run()
