@@ -1,4 +1,4 @@
-"""Feature extraction of 8 short videos: local executor, 1 Dask worker, 2 Dask workers.
+"""Piecewise: feature extraction of 8 short videos: local executor, 1 and 2 Dask workers.
 
 Run::
 

@@ -1,4 +1,4 @@
-"""HOG kernel against scikit-image frame by frame, on one core.
+"""Piecewise: the HOG kernel against scikit-image frame by frame, on one core.
 
 Run::
 

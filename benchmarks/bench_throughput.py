@@ -1,4 +1,8 @@
-"""End-to-end throughput against decoding alone and against the paper's approach.
+"""Piecewise: extraction (in-process) against decoding alone and the paper's approach.
+
+Not the headline figure: users run the whole command, which ``bench_run.py`` times. This one
+isolates extraction to find bottlenecks; its texture video sways by tens of pixels, far more
+than a head-fixed face, and is the ``--video`` default of nothing else.
 
 Run::
 
