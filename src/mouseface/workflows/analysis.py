@@ -61,6 +61,7 @@ from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.windows import assign_windows
 from mouseface.io.results import Results
 from mouseface.report import analysis_figures as figures
+from mouseface.workflows.runlog import logs_warnings
 
 FEATURES = ("hog", "similarity", "prototypes")
 THREADS_ENV = "MOUSEFACE_THREADS"
@@ -155,6 +156,7 @@ def _hog(r: Results, rows: pd.DataFrame) -> np.ndarray:
 
 
 @_threads
+@logs_warnings("analysis")
 def classify(
     results: str | Path | Results, *, features: str = "hog", split: str = "trial",
     classifier: str = "rf", level: str = "frame", conditions: list[str] | None = None,
@@ -352,6 +354,7 @@ def _center_rows(X: np.ndarray, animal: pd.Series, center: str) -> np.ndarray:
 
 
 @_threads
+@logs_warnings("analysis")
 def embed(
     results: str | Path | Results, *, features: str = "hog", method: str = "tsne",
     max_frames: int = 1500, per_animal: bool = True, n_pca: int = 100,
@@ -408,6 +411,7 @@ def embed(
 
 
 @_threads
+@logs_warnings("analysis")
 def cluster(
     results: str | Path | Results, *, features: str = "hog", per_animal: bool = True,
     max_frames: int = 1000, n_clusters: int | None = None, write: bool = True,
@@ -473,6 +477,7 @@ def cluster(
 
 
 @_threads
+@logs_warnings("analysis")
 def trial_metrics(
     results: str | Path | Results, *, normalize: bool = False, k: float = 10.0,
     post: float = 10.0, noise_sd: float = 2.0, smooth: float = 0.25, write: bool = True,
@@ -500,6 +505,7 @@ def trial_metrics(
 
 
 @_threads
+@logs_warnings("analysis")
 def dose(
     results: str | Path | Results, column: str, prototype: str | None = None, *,
     score: str = "score", conditions: list[str] | None = None, n_boot: int = 2000,
@@ -548,6 +554,7 @@ def _safe(name: str) -> str:
 
 
 @_threads
+@logs_warnings("analysis")
 def stats(
     results: str | Path | Results, *, correction: str = "holm", score: str = "score",
     unit: str = "trial", alpha: float = 0.05, write: bool = True,
@@ -588,6 +595,7 @@ def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
 
 
 @_threads
+@logs_warnings("analysis")
 def analyze(
     results: str | Path | Results, *, features: str | None = None, split: str = "trial",
     classifier: str = "rf", n_permutations: int = 20, normalize: bool = False,

@@ -42,6 +42,7 @@ from mouseface.neural.encoding import encode
 from mouseface.neural.psth import psth
 from mouseface.neural.sync import align
 from mouseface.report import neural_figures as figures
+from mouseface.workflows.runlog import logs_warnings
 
 #: The steps ``progress`` is called with, in order.
 STEPS = ("reading traces", "aligning", "encoding", "trial responses", "decoding", "figures")
@@ -61,6 +62,7 @@ def _session(res: Results, session: str | None) -> str:
     return session
 
 
+@logs_warnings("neural")
 def neural_correlates(
     results: str | Path,
     traces: str | Path,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import platform
 import time as _time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,15 @@ class RunLog:
     def record(self, **extra: Any) -> dict:
         """What ``run.json`` holds now: versions, settings, inputs, timings, warnings, extra."""
         self.extra.update(extra)
+        settings = self.settings.model_dump(mode="json")
+        if self.command == "run":  # the settings say what was used: run fits per animal
+            settings["prototypes"]["mode"] = "per-animal"
+            settings["prototypes"].pop("control", None)
         return {
             "mouseface": __version__,
             "command": self.command,
             "versions": _versions(),
-            "settings": self.settings.model_dump(mode="json"),
+            "settings": settings,
             "inputs": self.inputs,
             "timings_s": dict(self.timings),
             "warnings": list(self.warnings),
@@ -79,6 +84,49 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
     return out
+
+
+def append_warnings(out: str | Path, source: str, messages: list[str]) -> None:
+    """Add the warnings of a later step (an analysis, the neural step) to ``run.json``, so that
+    the report's Warnings section and the folder say what the terminal said."""
+    path = ResultsLayout(out).run_json
+    if not messages or not path.is_file():
+        return
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    known = record.setdefault("warnings", [])
+    new = [f"{source}: {m}" for m in messages if f"{source}: {m}" not in known]
+    if new:
+        known.extend(new)
+        write_json(path, record)
+
+
+def logs_warnings(source: str) -> Callable:
+    """Decorate a workflow over a results folder (its first argument): the warnings it raises
+    still reach the terminal, and go to the folder's ``run.json`` too (see
+    :func:`append_warnings`)."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(results, *args, **kwargs):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    return func(results, *args, **kwargs)
+                finally:
+                    texts = []
+                    for w in caught:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                        if str(w.message) not in texts:
+                            texts.append(str(w.message))
+                    folder = getattr(results, "path", results)
+                    append_warnings(folder, source, texts)
+
+        return wrapper
+
+    return decorate
 
 
 def read_run(out: str | Path) -> dict:
