@@ -100,6 +100,10 @@ def test_registration_recovers_known_poses_and_drift(lineup_data, tmp_path):
     assert abs(reg.loc["s1", "dx"] - ox) < 1 and abs(reg.loc["s1", "dy"] - oy) < 1
     assert abs(reg.loc["s1", "rotation_deg"] - rot) < 1
     assert reg.loc["s1", "r_after"] > reg.loc["s1", "r_before"]
+    assert (out / "registration" / "faces.npz").is_file()
+    from mouseface.report import write_report
+
+    write_report(out)  # the report draws the QC figure from the saved faces
     assert (out / "registration" / "qc_m1.png").is_file()
 
     frames = pd.read_parquet(out / "frames.parquet").merge(lineup_data["truth"],
@@ -201,7 +205,7 @@ def test_a_chosen_session_is_the_template_of_all(lineup_data, tmp_path):
     assert abs(reg.loc["s0", "rotation_deg"] + rot) < 1
     assert abs(reg.loc["s0", "dx"] + ox) < 1 and abs(reg.loc["s0", "dy"] + oy) < 1
     summary = json.loads((out / "registration" / "summary.json").read_text())
-    assert summary["template"] == "session s1" and (out / "registration" / "qc.png").is_file()
+    assert summary["template"] == "session s1" and (out / "registration" / "faces.npz").is_file()
     assert (out / "model" / "template.npy").is_file()
     bad = _settings(registration={"template": "nope"})
     with pytest.raises(InputError, match="registration.template: session 'nope'"):

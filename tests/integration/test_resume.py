@@ -94,7 +94,11 @@ def _run(*args) -> None:
 def test_mouseface_run_killed_during_extraction_resumes(tmp_path):
     sessions, events = write_dataset(tmp_path / "in", n_frames=480, n_videos=3)
     config = tmp_path / "in" / "c.toml"
-    config.write_text(CONFIG)
+    # one decoder at a time, so the videos are extracted in order and the kill can land in the
+    # second one; the clean run compared with at the end uses every core
+    config.write_text(CONFIG + "threads = 1\n")
+    clean_config = tmp_path / "in" / "clean.toml"
+    clean_config.write_text(CONFIG)
     out = tmp_path / "out"
     feats = out / "features"
     first = [feats / "v0_roi0.zarr", feats / "v0_roi1.zarr"]  # one video, two sessions
@@ -135,5 +139,5 @@ def test_mouseface_run_killed_during_extraction_resumes(tmp_path):
     assert {k: after[k] for k in chunks_before} == chunks_before  # finished chunks kept
     assert all(_complete(p) for p in feats.glob("*.zarr"))
 
-    _run("run", sessions, events, "--out", tmp_path / "whole", "--config", config, "-q")
+    _run("run", sessions, events, "--out", tmp_path / "whole", "--config", clean_config, "-q")
     assert_same_results(tmp_path / "whole", out)

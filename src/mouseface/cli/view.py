@@ -42,9 +42,11 @@ def view(
                                       "(with a video or a results folder)."),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate of a folder of frames."),
 ) -> None:
-    r"""Open napari: draw the face ROI and mask regions on a video and write them into a
-    sessions table; browse a results folder (similarity traces, stimuli, quality flags, drift)
-    beside its video. Needs the napari extra: pip install "mouseface\[napari]"."""
+    """Draw the face ROI and masks in napari, or browse results.
+
+    On a video: draw the face ROI and mask regions and write them into a sessions table. On a
+    results folder: its similarity traces, stimuli, quality flags and drift beside its video.
+    Needs the napari extra: pip install "mouseface[napari]"."""
     why = _napari_missing()
     if why:
         raise fail(why)

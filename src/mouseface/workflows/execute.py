@@ -153,6 +153,8 @@ class _Plan:
     n_frames: int
     bar: object
     results: list[ExtractStats] = field(default_factory=list)
+    tasks: int = 0  # ranges still running
+    finished: dict | None = None
 
 
 def _plans(jobs: list[VideoJob], settings: Settings, reporter: Reporter) -> list[_Plan]:
@@ -176,16 +178,27 @@ def _plans(jobs: list[VideoJob], settings: Settings, reporter: Reporter) -> list
 def _finish(plans: list[_Plan]) -> dict[str, FeatureStore]:
     out = {}
     for plan in plans:
-        stores = finalize_stores(plan.job.targets, plan.results)
-        merged = _merge(plan.results)
-        kept = merge_kept(plan.results, len(plan.todo))
-        by_path = {t.store_path: k for k, t in enumerate(plan.todo)}
-        for session, t, store in zip(plan.job.sessions, plan.job.targets, stores, strict=True):
-            store.extraction = merged.as_dict()
-            k = by_path.get(t.store_path)
-            store.kept = None if k is None else kept[k]
-            out[session] = store
-        plan.bar.update(total=stores[0].n_frames, completed=stores[0].n_frames)
+        out.update(_finish_plan(plan))
+    return out
+
+
+def _finish_plan(plan: _Plan) -> dict[str, FeatureStore]:
+    """Mark one video's stores complete (as soon as its ranges are done: an interruption
+    later keeps them) and hand back what its pass kept."""
+    if plan.finished is not None:
+        return plan.finished
+    stores = finalize_stores(plan.job.targets, plan.results)
+    merged = _merge(plan.results)
+    kept = merge_kept(plan.results, len(plan.todo))
+    by_path = {t.store_path: k for k, t in enumerate(plan.todo)}
+    out = {}
+    for session, t, store in zip(plan.job.sessions, plan.job.targets, stores, strict=True):
+        store.extraction = merged.as_dict()
+        k = by_path.get(t.store_path)
+        store.kept = None if k is None else kept[k]
+        out[session] = store
+    plan.bar.update(total=stores[0].n_frames, completed=stores[0].n_frames)
+    plan.finished = out
     return out
 
 
@@ -208,7 +221,14 @@ def _extract_local(
         parts = max(1, -(-cores // len(busy)))
         per = max(MIN_TASK_CHUNKS, -(-len(plan.pending) // parts))
         tasks += [(plan, lo, hi) for lo, hi, _ in _ranges(plan.pending, per)]
+        plan.tasks = sum(t[0] is plan for t in tasks)
     parallel = min(cores, len(tasks))
+
+    def done(plan: _Plan, stats: ExtractStats) -> None:
+        plan.results.append(stats)
+        plan.tasks -= 1
+        if plan.tasks == 0:
+            _finish_plan(plan)
 
     def one(task) -> tuple[_Plan, ExtractStats]:
         plan, lo, hi = task
@@ -226,13 +246,13 @@ def _extract_local(
                 ThreadPoolExecutor(max_workers=parallel,
                                    thread_name_prefix="mouseface-pass") as pool:
             for plan, stats in pool.map(one, tasks):
-                plan.results.append(stats)
+                done(plan, stats)
     else:
         numba_threads = numba.get_num_threads()
         numba.set_num_threads(min(numba_threads, hog_threads()))
         try:
             for plan, stats in map(one, tasks):
-                plan.results.append(stats)
+                done(plan, stats)
         finally:
             numba.set_num_threads(numba_threads)
     return _finish(plans)
