@@ -18,7 +18,22 @@ from mouseface.cli._app import app
 
 def main() -> None:
     """Entry point of the ``mouseface`` console script."""
+    _fewer_malloc_arenas()
     app()
+
+
+def _fewer_malloc_arenas() -> None:
+    """glibc gives each new thread its own malloc arena; with a decoder and a pass thread per
+    core, freed frame buffers then linger in several arenas (about 85 MB more peak memory on a
+    400x400 face). Two arenas serve these threads as fast."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl)
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
 
 
 __all__ = ["app", "main"]
