@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import platform
+import threading
 import time as _time
 import warnings
 from collections.abc import Callable, Iterator
@@ -103,6 +104,9 @@ def append_warnings(out: str | Path, source: str, messages: list[str]) -> None:
         write_json(path, record)
 
 
+_logging = threading.local()
+
+
 def logs_warnings(source: str) -> Callable:
     """Decorate a workflow over a results folder (its first argument): the warnings it raises
     still reach the terminal, and go to the folder's ``run.json`` too (see
@@ -111,18 +115,23 @@ def logs_warnings(source: str) -> Callable:
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(results, *args, **kwargs):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
+            if getattr(_logging, "active", False):  # an outer workflow records them
+                return func(results, *args, **kwargs)
+            caught: list = []
+            _logging.active = True
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     return func(results, *args, **kwargs)
-                finally:
-                    texts = []
-                    for w in caught:
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                        if str(w.message) not in texts:
-                            texts.append(str(w.message))
-                    folder = getattr(results, "path", results)
-                    append_warnings(folder, source, texts)
+            finally:
+                _logging.active = False
+                # outside the recording context: re-emitted warnings reach the caller
+                texts = []
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                    if str(w.message) not in texts:
+                        texts.append(str(w.message))
+                append_warnings(getattr(results, "path", results), source, texts)
 
         return wrapper
 
