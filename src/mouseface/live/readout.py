@@ -26,11 +26,12 @@ quality pass flags are kept out of the neutral face, as offline. A calibration i
 :meth:`LiveReadout.save_reference` and read back by a later session of the same animal with
 :meth:`LiveReadout.load_reference`.
 
-The quality flag is causal: each frame is measured on arrival (``frame_metrics``), ``blurry`` is
-judged against the calibration's median blur and ``dropped`` against its frame interval (offline
-both use the whole session), ``hog_z`` against the calibration frames' HOG, and the occlusion area
-(the costly measure) only where ``hog_z`` exceeds its threshold, since only there can a frame be
-``occluded``; elsewhere the ``occlusion`` column is NaN.
+The quality flag is causal: each frame is measured on arrival with the library's measures
+(``frame_metrics``, ``occlusion_area`` against the calibration's neutral face, the HOG outlier
+score against the calibration frames' HOG), ``blurry`` is judged against the calibration's median
+blur and ``dropped`` against its frame interval (offline both use the whole session). The pixel
+measures run on a second thread while the frame is registered and its HOG computed: they cost
+about as much, and both release the GIL.
 
 One call per frame. The per-frame features come from one method, :meth:`_Features.__call__`; when
 the one-pass engine's per-frame processor lands in :mod:`mouseface.features`, that method's body
@@ -44,6 +45,7 @@ import inspect
 import json
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +67,9 @@ from mouseface.features.alignment import (
 from mouseface.features.hog import hog, hog_shape
 from mouseface.features.masks import cell_mask, feature_keep, region_pixels
 from mouseface.features.quality import (
+    HogOutlier,
     OcclusionReference,
     frame_metrics,
-    hog_outlier_z,
     occlusion_area,
     occlusion_reference,
     quality_table,
@@ -375,38 +377,56 @@ class LiveReadout:
         cal.finish()
         return self
 
-    def _finish(self, alignment: Alignment | None, hogs: np.ndarray, flagged: np.ndarray,
-                occlusion_ref: OcclusionReference | None, blur: float, interval: float,
-                info: dict) -> None:
-        """Set the learned state from a calibration's results."""
+    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray):
+        """The animal's own neutral face from calibration HOGs, as ``score`` takes it from the
+        baseline frames: their mean (pooled, per-animal; None when every frame is flagged: the
+        saved neutral prototype stays) or a :class:`NeutralReference` (transfer)."""
         s = self.saved_
-        protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
-        n_frames = int(s.settings.get("prototypes", {}).get("n_frames", 10))
         base = hogs[~flagged] if self.exclude_flagged_ else hogs
         if s.mode == "transfer":
-            model = TransferModel.from_prototypes(s.names, protos)
             if len(base) == 0:
                 raise InputError("every calibration frame is quality-flagged: a transfer model "
                                  "needs the animal's own neutral face; calibrate on a quiet "
                                  "period", s.path)
-            self.neutral_ = model.reference(base)
+            return TransferModel.from_prototypes(s.names, s.prototypes[:1]).reference(base)
+        return base.mean(axis=0) if len(base) else None
+
+    def _finish(self, alignment: Alignment | None, neutral, outlier: HogOutlier,
+                occlusion_ref: OcclusionReference | None, blur: float, interval: float,
+                info: dict) -> None:
+        """Set the learned state: alignment, the neutral face (see :meth:`_neutral`) and the
+        quality references."""
+        s = self.saved_
+        protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
+        n_frames = int(s.settings.get("prototypes", {}).get("n_frames", 10))
+        if s.mode == "transfer":
+            model = TransferModel.from_prototypes(s.names, protos)
+            self.neutral_ = neutral
         else:
             model = PrototypeModel.from_prototypes(s.names, protos, n_frames=n_frames)
-            if len(base):  # as `score` does: the animal's own neutral face
+            if neutral is not None:  # as `score` does: the animal's own neutral face
                 own = model.prototypes_.copy()
-                own[0] = base.mean(axis=0)
+                own[0] = neutral
                 model = PrototypeModel.from_prototypes(model.classes_, own, n_frames=n_frames)
             self.neutral_ = None
         self.model_ = model
         self.alignment_ = alignment
         self.features_ = _Features(alignment, self.roi_shape_, self.hog_params_, self.keep_)
-        self.baseline_hog_ = np.ascontiguousarray(hogs, dtype=np.float32)
+        self.outlier_ = outlier
         self.occlusion_ref_ = occlusion_ref
         self.blur_ = float(blur)
         self.interval_ = float(interval)
         self.calibration_ = info
         self._previous = None
         self._previous_time = None
+        if getattr(self, "_pixels", None) is None:
+            self._pixels = ThreadPoolExecutor(1, thread_name_prefix="mouseface-quality")
+
+    def close(self) -> None:
+        """Stop the readout's quality thread (a later ``update`` starts it again)."""
+        pool, self._pixels = getattr(self, "_pixels", None), None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _similarity(self, hogs: np.ndarray) -> np.ndarray:
         if self.neutral_ is not None:
@@ -431,23 +451,31 @@ class LiveReadout:
         """
         if not hasattr(self, "model_"):
             raise RuntimeError("calibrate the readout first (calibrate or load_reference)")
+        if getattr(self, "_pixels", None) is None:
+            self._pixels = ThreadPoolExecutor(1, thread_name_prefix="mouseface-quality")
         region = self._region(frame)
-        x, shifts = self.features_(region)
-        sim = self._similarity(x)[0]
-        q = self._measure(region, x, shifts, time)
+        pixels = self._pixels.submit(self._pixel_measures, self._raw_crop(region))
+        try:
+            x, shifts = self.features_(region)
+            sim = self._similarity(x)[0]
+            z = float(self.outlier_.z(x)[0])
+        finally:
+            m, occ = pixels.result()
+        q = self._flags(m, occ, z, shifts, time)
         shift = None if shifts is None else (float(shifts[0, 0]), float(shifts[0, 1]))
         return Reading(time, self.names_, sim, bool(q["flag"]), shift, q)
 
-    def _measure(self, region: np.ndarray, x: np.ndarray, shifts: np.ndarray | None,
-                 time: float | None) -> dict:
-        """The causal quality columns of one frame (see the module notes)."""
-        raw = self._raw_crop(region)
-        m = frame_metrics(raw, self._previous).iloc[0]
+    def _pixel_measures(self, raw: np.ndarray) -> tuple[dict, float]:
+        """Frame measures and occlusion area of one raw crop (1, h, w) (the quality thread)."""
+        m = frame_metrics(raw, self._previous).iloc[0].to_dict()
         self._previous = raw[0]
-        z = float(hog_outlier_z(x, self.baseline_hog_)[0])
-        occ = np.nan
-        if self.occlusion_ref_ is not None and z > self.min_z_:
-            occ = float(occlusion_area(raw, self.occlusion_ref_)[0])
+        occ = (np.nan if self.occlusion_ref_ is None
+               else float(occlusion_area(raw, self.occlusion_ref_)[0]))
+        return m, occ
+
+    def _flags(self, m: dict, occ: float, z: float, shifts: np.ndarray | None,
+               time: float | None) -> dict:
+        """The causal quality columns of one frame (see the module notes)."""
         dropped = False
         if time is not None and self._previous_time is not None and self.interval_ > 0:
             dropped = bool(time - self._previous_time > _GAP_FACTOR * self.interval_)
@@ -477,7 +505,7 @@ class LiveReadout:
         if not hasattr(self, "model_"):
             raise RuntimeError("nothing to save: calibrate the readout first")
         a = self.alignment_
-        arrays = {"baseline_hog": self.baseline_hog_}
+        arrays = {"outlier_proto": self.outlier_.proto}
         if a is not None:
             if a.reference is not None:
                 arrays["reference"] = a.reference
@@ -502,6 +530,7 @@ class LiveReadout:
                 "neutral_frames": None if self.neutral_ is None else self.neutral_.n_frames,
                 "occlusion": None if o is None else {"noise": o.noise, "radius": o.radius,
                                                      "sigma": o.sigma},
+                "outlier": {"median": self.outlier_.median, "scale": self.outlier_.scale},
                 "blur": self.blur_, "interval": self.interval_,
                 "calibration": self.calibration_}
         path = Path(path)
@@ -550,17 +579,15 @@ class LiveReadout:
             occ = OcclusionReference(arrays["occlusion_low"], arrays["occlusion_high"],
                                      arrays["occlusion_median"], o["noise"], o["radius"],
                                      o["sigma"])
-        hogs = arrays["baseline_hog"]
-        self._finish(alignment, hogs, np.zeros(len(hogs), bool), occ, meta["blur"],
-                     meta["interval"], {**meta["calibration"], "reference_file": str(path)})
+        outlier = HogOutlier(arrays["outlier_proto"], meta["outlier"]["median"],
+                             meta["outlier"]["scale"])
         if "neutral_mean" in arrays:
-            self.neutral_ = NeutralReference(arrays["neutral_mean"], arrays["neutral_scale"],
-                                             int(meta.get("neutral_frames") or len(hogs)))
+            neutral = NeutralReference(arrays["neutral_mean"], arrays["neutral_scale"],
+                                       int(meta["neutral_frames"]))
         else:
-            own = self.model_.prototypes_.copy()
-            own[0] = arrays["neutral_prototype"]
-            self.model_ = PrototypeModel.from_prototypes(self.model_.classes_, own,
-                                                         n_frames=self.model_.n_frames)
+            neutral = arrays["neutral_prototype"]
+        self._finish(alignment, neutral, outlier, occ, meta["blur"], meta["interval"],
+                     {**meta["calibration"], "reference_file": str(path)})
         return self
 
 
@@ -649,7 +676,8 @@ class Calibration:
         drift = None if shifts is None else drift_table(shifts, r.shift_threshold_)
         metrics = pd.concat(self._metrics, ignore_index=True)
         occ = np.concatenate(self._occlusion)
-        z = hog_outlier_z(hogs, hogs)
+        outlier = HogOutlier.from_baseline(hogs)
+        z = outlier.z(hogs)
         q = quality_table(metrics, time, occlusion=occ, hog_z=z,
                           large_shift=None if drift is None else drift["large_shift"].to_numpy(),
                           min_area=r.min_area_, min_z=r.min_z_)
@@ -659,7 +687,8 @@ class Calibration:
                 "seconds": float(time[-1] - time[0] + (interval or 0.0)),
                 "reference_frames": min(len(time), MAX_REFERENCE)}
         blur = float(np.nanmedian(metrics["blur"])) if len(metrics) else math.nan
-        r._finish(self._alignment, hogs, flagged, self._occ_ref, blur, interval, info)
+        r._finish(self._alignment, r._neutral(hogs, flagged), outlier, self._occ_ref, blur,
+                  interval, info)
         r._previous = self._previous
         r._previous_time = float(time[-1])
         sims = r._similarity(hogs)

@@ -21,7 +21,7 @@ import contextlib
 import platform
 import time as _time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +217,8 @@ def run_live(
                     break
                 try:
                     item, skipped = slot.take(timeout=stall)
+                    if source.wait:  # fast replay: a frame arrives when the loop takes it
+                        item = replace(item, arrival=clock())
                 except SourceEnded as end:
                     if source.kind != "file":
                         raise InputError(f"{end.reason} after {summary.received} frames",
@@ -271,6 +273,7 @@ def run_live(
         error = exc
         summary.ended = str(exc)
     finally:
+        readout.close()
         left = grabber.stop()
         summary.received += left
         summary.skipped += left
