@@ -12,8 +12,8 @@ video, streamed over Lab Streaming Layer:
 pylsl is imported only when a session streams, so this package imports without it.
 """
 
-from mouseface.live.readout import Calibration, LiveReadout, Reading
-from mouseface.live.session import LiveSummary, one_core, run_live
+from mouseface.live.readout import Calibration, LiveReadout, Reading, one_core
+from mouseface.live.session import LiveSummary, run_live
 from mouseface.live.sources import Frame, LatestFrame, open_source
 from mouseface.live.triggers import Trigger, parse_trigger
 

@@ -40,11 +40,12 @@ becomes the single call into it (it also measures the frame's quality; see the n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,8 @@ from mouseface.features.registration import drift_table, reference_face
 from mouseface.io.model import load_array, load_model
 from mouseface.io.tables import check_roi, parse_regions
 
-__all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS"]
+__all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
+           "one_core"]
 
 #: The reference face averages the earliest this many calibration frames, as ``score`` does.
 MAX_REFERENCE = inspect.signature(reference_faces).parameters["max_frames"].default
@@ -95,6 +97,32 @@ QUALITY_COLUMNS = ("motion_energy", "blur", "blurry", "dark", "saturated", "dupl
                    "dropped", "occlusion", "hog_z", "occluded", "large_shift", "flag")
 DRIFT_COLUMNS = ("shift_y", "shift_x", "shift")
 _REFERENCE_FORMAT = 1
+
+
+_THREADPOOLS = None
+
+
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """Numba (in this thread) and BLAS held to one thread, as every frame is read out.
+
+    One frame is too little work for their thread pools: on two cores, with a grabber thread
+    decoding beside it, Numba's and OpenBLAS's threads wait for each other busily and a frame
+    costs many times more. Entering costs about 50 microseconds.
+    """
+    global _THREADPOOLS
+    import numba
+    from threadpoolctl import ThreadpoolController
+
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with _THREADPOOLS.limit(limits=1):
+            yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -456,9 +484,10 @@ class LiveReadout:
         region = self._region(frame)
         pixels = self._pixels.submit(self._pixel_measures, self._raw_crop(region))
         try:
-            x, shifts = self.features_(region)
-            sim = self._similarity(x)[0]
-            z = float(self.outlier_.z(x)[0])
+            with one_core():
+                x, shifts = self.features_(region)
+                sim = self._similarity(x)[0]
+                z = float(self.outlier_.z(x)[0])
         finally:
             m, occ = pixels.result()
         q = self._flags(m, occ, z, shifts, time)
@@ -623,9 +652,11 @@ class Calibration:
         if self._features is None:
             self._held.append(region[0])
             if len(self._held) >= MAX_REFERENCE:
-                self._build()
+                with one_core():
+                    self._build()
         else:
-            self._process(region)
+            with one_core():
+                self._process(region)
 
     def _build(self) -> None:
         """Reference face, alignment and occlusion reference from the held frames."""
@@ -664,12 +695,16 @@ class Calibration:
     def finish(self, source: str | Path | None = None) -> list[Reading]:
         """Set the readout's reference face, neutral face and quality references; return the
         calibration frames' readings (in order)."""
-        r = self.readout
         if not self.time:
             raise InputError("no calibration frames: the animal's neutral face needs its quiet "
                              "baseline frames", source)
-        if self._features is None:
-            self._build()
+        with one_core():
+            if self._features is None:
+                self._build()
+            return self._finish(source)
+
+    def _finish(self, source) -> list[Reading]:
+        r = self.readout
         hogs = np.concatenate(self._hogs)
         time = np.asarray(self.time)
         shifts = np.concatenate(self._shifts) if self._shifts else None

@@ -7,8 +7,8 @@ capture time, fires triggers and records the row. Frames the loop was too slow f
 in the slot, counted (``skipped``, in the sample and the record) and never queued, so latency
 stays bounded. Latency is measured per frame from the frame's arrival to its sample pushed.
 
-The loop runs on one core: Numba and BLAS are held to one thread while it runs (their thread
-pools cost more than they give on one frame, and the grabber needs the other core).
+Each frame is read out on one core (:func:`~mouseface.live.readout.one_core`): Numba's and
+BLAS's thread pools cost more than they give on one frame, and the grabber needs the other core.
 
 Ends. A file ends normally; a camera or stream that ends, stalls (no frame for ``stall``
 seconds) or fails ends the session with a one-line :class:`~mouseface._errors.InputError` after
@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from mouseface.live.record import Recorder
 from mouseface.live.sources import Grabber, LatestFrame, Source, SourceEnded, SourceStalled
 from mouseface.live.triggers import Trigger
 
-__all__ = ["LiveSummary", "one_core", "run_live"]
+__all__ = ["LiveSummary", "run_live"]
 
 
 @dataclass
@@ -41,6 +41,8 @@ class LiveSummary:
 
     Attributes
     ----------
+    names
+        The prototypes, in the stream's channel order.
     received
         Frames the source delivered.
     processed
@@ -59,6 +61,7 @@ class LiveSummary:
         Markers sent: ``{"marker", "frame", "time", "lsl_time"}``.
     """
 
+    names: tuple = ()
     received: int = 0
     processed: int = 0
     calibration_frames: int = 0
@@ -78,21 +81,6 @@ class LiveSummary:
         if lat:
             text += f"; latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms"
         return text + f"; ended: {self.ended}"
-
-
-@contextlib.contextmanager
-def one_core() -> Iterator[None]:
-    """Numba (in this thread) and BLAS limited to one thread: the per-frame loop's setting."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _monotonic() -> float:
@@ -190,7 +178,7 @@ def run_live(
     if record is not None:
         recorder = Recorder(record, session=session, animal=animal, names=names,
                             drift=readout.drift_, note=_note(readout.mode_))
-    summary = LiveSummary(record=None if record is None else str(record))
+    summary = LiveSummary(names=tuple(names), record=None if record is None else str(record))
     slot = LatestFrame(wait=source.wait)
     grabber = Grabber(source, slot, clock)
     latencies: list[float] = []
@@ -210,63 +198,67 @@ def run_live(
             say(f"calibrating on the first {calibrate:g} s")
         grabber.start()
         t_start = clock()
-        with one_core():
-            while True:
-                if duration is not None and clock() - t_start >= duration:
-                    summary.ended = "duration"
-                    break
-                try:
-                    item, skipped = slot.take(timeout=stall)
-                    if source.wait:  # fast replay: a frame arrives when the loop takes it
-                        item = replace(item, arrival=clock())
-                except SourceEnded as end:
-                    if source.kind != "file":
-                        raise InputError(f"{end.reason} after {summary.received} frames",
-                                         source.path) from None
-                    summary.ended = end.reason
-                    break
-                except SourceStalled:
-                    raise InputError(f"no frame for {stall:g} s after {summary.received} "
-                                     "frames: the source stalled", source.path) from None
-                summary.received += 1 + skipped
-                summary.skipped += skipped
-                if cal is not None:
-                    if item.time < calibrate:
-                        cal.add(item.image, item.time)
-                        cal_frames.append(item.index)
-                        continue
-                    readings = cal.finish(source.path)
-                    summary.calibration_frames = len(readings)
-                    if recorder is not None:
-                        for i, r in zip(cal_frames, readings, strict=True):
-                            recorder.add(r, frame=i, time=r.time, window="neutral")
-                        readout.save_reference(recorder.layout.calibration)
-                    cal = None
-                    if outlets is not None:
-                        outlets.marker("calibrated", item.capture)
-                    summary.markers.append({"marker": "calibrated", "frame": item.index,
-                                            "time": item.time, "lsl_time": item.capture})
-                    say(f"calibrated on {len(readings)} frames "
-                        f"({readout.calibration_['flagged']} flagged)")
-                reading = readout.update(item.image, item.time)
-                if on_reading is not None:
-                    on_reading(reading)
-                if outlets is not None:
-                    outlets.push(reading.similarity, reading.flag, skipped, item.index,
-                                 item.capture)
-                latency = (clock() - item.arrival) * 1e3
-                latencies.append(latency)
-                summary.processed += 1
-                for t in triggers:
-                    j = names.index(t.prototype)
-                    if t.update(float(reading.similarity[j]), reading.flag, item.time):
-                        if outlets is not None:
-                            outlets.marker(t.marker, item.capture)
-                        summary.markers.append({"marker": t.marker, "frame": item.index,
-                                                "time": item.time, "lsl_time": item.capture})
+        while True:
+            if duration is not None and clock() - t_start >= duration:
+                summary.ended = "duration"
+                break
+            try:
+                item, skipped = slot.take(timeout=stall)
+                if source.wait:  # fast replay: a frame arrives when the loop takes it
+                    item = replace(item, arrival=clock())
+            except SourceEnded as end:
+                if source.kind != "file":
+                    raise InputError(f"{end.reason} after {summary.received} frames",
+                                     source.path) from None
+                summary.ended = end.reason
+                break
+            except SourceStalled:
+                raise InputError(f"no frame for {stall:g} s after {summary.received} "
+                                 "frames: the source stalled", source.path) from None
+            summary.received += 1 + skipped
+            summary.skipped += skipped
+            if cal is not None:
+                if item.time < calibrate:
+                    cal.add(item.image, item.time)
+                    cal_frames.append(item.index)
+                    continue
+                if not len(cal):
+                    raise InputError(f"no frame of the first {calibrate:g} s reached the "
+                                     f"calibration: the first frame taken is {item.time:.2f} s "
+                                     f"into the source ({summary.skipped} skipped before it)",
+                                     source.path)
+                readings = cal.finish(source.path)
+                summary.calibration_frames = len(readings)
                 if recorder is not None:
-                    recorder.add(reading, frame=item.index, time=item.time,
-                                 lsl_time=item.capture, latency_ms=latency, skipped=skipped)
+                    for i, r in zip(cal_frames, readings, strict=True):
+                        recorder.add(r, frame=i, time=r.time, window="neutral")
+                    readout.save_reference(recorder.layout.calibration)
+                cal = None
+                if outlets is not None:
+                    outlets.marker("calibrated", item.capture)
+                summary.markers.append({"marker": "calibrated", "frame": item.index,
+                                        "time": item.time, "lsl_time": item.capture})
+                say(f"calibrated on {len(readings)} frames "
+                    f"({readout.calibration_['flagged']} flagged)")
+            reading = readout.update(item.image, item.time)
+            if on_reading is not None:
+                on_reading(reading)
+            if outlets is not None:
+                outlets.push(reading.similarity, reading.flag, skipped, item.index,
+                             item.capture)
+            latency = (clock() - item.arrival) * 1e3
+            latencies.append(latency)
+            summary.processed += 1
+            for t in triggers:
+                j = names.index(t.prototype)
+                if t.update(float(reading.similarity[j]), reading.flag, item.time):
+                    if outlets is not None:
+                        outlets.marker(t.marker, item.capture)
+                    summary.markers.append({"marker": t.marker, "frame": item.index,
+                                            "time": item.time, "lsl_time": item.capture})
+            if recorder is not None:
+                recorder.add(reading, frame=item.index, time=item.time,
+                             lsl_time=item.capture, latency_ms=latency, skipped=skipped)
     except KeyboardInterrupt:
         summary.ended = "interrupted"
     except BaseException as exc:
