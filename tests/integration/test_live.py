@@ -170,7 +170,6 @@ def test_the_python_api_gives_what_the_command_streamed(pain_run, live_experimen
     readout = LiveReadout(live_experiment.model).calibrate(frames[cal], times[cal])
     sims = np.array([readout.update(f, t).similarity
                      for f, t in zip(frames[~cal], times[~cal], strict=True)])
-    readout.close()
     streamed = live[live["window"] == ""]
     for j, name in enumerate(readout.names_):
         np.testing.assert_array_equal(sims[:, j].astype(np.float32), streamed[f"sim_{name}"])
@@ -421,7 +420,6 @@ def test_the_reference_file_carries_the_calibration_to_a_new_session(
     readout = LiveReadout(live_experiment.model).load_reference(reference_file)
     after = times >= CALIBRATE
     first = readout.update(frames[after][0], times[after][0])
-    readout.close()
     row = live[live["window"] == ""].iloc[0]
     assert first.similarity.astype(np.float32).tolist() == [row[f"sim_{n}"]
                                                             for n in readout.names_]

@@ -5,37 +5,36 @@ own loop.
 camera frames into expression strengths, one frame at a time::
 
     readout = LiveReadout("model", roi=(x, y, w, h))
-    readout.calibrate(quiet_frames)          # (n, H, W) uint8: the animal's quiet baseline
-    reading = readout.update(frame)          # (H, W) uint8 -> Reading
+    readout.calibrate(quiet_frames, times)   # (n, H, W) uint8: the animal's quiet baseline
+    reading = readout.update(frame, time)    # (H, W) uint8 -> Reading
     reading["pain"], reading.flag
 
-Per frame it does what ``mouseface score`` does to a stored session, in the same order and with
-the same library calls: the region around the ROI is read, its masked pixels filled, its drift
-against the session's reference face measured and undone together with the transform onto the
-model's template (:meth:`~mouseface.features.alignment.Alignment.apply`), the HOG computed
-(:func:`~mouseface.features.hog.hog`), the mask's HOG entries dropped, and the similarity to every
-prototype taken by the model itself (``PrototypeModel.transform`` or ``TransferModel.transform``).
-Replaying a video through it gives ``score``'s similarities to 1e-6 when ``score`` is given a
-baseline window made of the calibration frames (``tests/integration/test_live.py``).
+One code path. Each frame is read at its region (the ROI grown by the registration margin) and
+goes through the one-pass engine's per-frame processor, the same object the offline pass feeds
+(:class:`~mouseface.features.facepass.FacePass`: mask fill, drift against the session's reference
+face, one warp onto the model's template, HOG, quality measures), in one call,
+:meth:`FacePass.push`. The mask's HOG entries are dropped and the model itself gives the
+similarity to every prototype (``PrototypeModel.transform`` or ``TransferModel.transform``).
+Live drift is causal: it is measured on every frame (``drift_every = 1``), where the offline pass
+may interpolate between every k-th frame. Replaying a video through it gives ``score``'s
+similarities (to 1e-6; ``tests/integration/test_live.py``) when ``score`` measures drift on every
+frame and is given a baseline window made of the calibration frames.
 
-Calibration is what ``score`` learns from the baseline windows of an events table: the reference
-face (the mean of the first ``max_reference`` frames, 200 as in ``score``), its transform onto the
-template, and the animal's own neutral face in HOG space (pooled and per-animal models replace
-the neutral prototype with it; transfer models take every frame relative to it). Frames the
-quality pass flags are kept out of the neutral face, as offline. A calibration is saved with
+Calibration is what ``score`` learns from a session's baseline windows, built by the same library
+calls: the reference face and the frames that calibrate the pass
+(:meth:`~mouseface.features.alignment.Baseline.from_frames` of the earliest 200 calibration
+frames), the transform onto the template (:func:`~mouseface.features.alignment.plan_alignments`),
+the pass's neutral HOG and occlusion reference (:func:`~mouseface.features.facepass.calibrate`),
+and the animal's own neutral face (pooled and per-animal models replace their neutral prototype
+with the mean calibration HOG; transfer models take every frame relative to it). Flagged
+calibration frames stay out of the neutral face, as offline. A calibration is saved with
 :meth:`LiveReadout.save_reference` and read back by a later session of the same animal with
 :meth:`LiveReadout.load_reference`.
 
-The quality flag is causal: each frame is measured on arrival with the library's measures
-(``frame_metrics``, ``occlusion_area`` against the calibration's neutral face, the HOG outlier
-score against the calibration frames' HOG), ``blurry`` is judged against the calibration's median
-blur and ``dropped`` against its frame interval (offline both use the whole session). The pixel
-measures run on a second thread while the frame is registered and its HOG computed: they cost
-about as much, and both release the GIL.
-
-One call per frame. The per-frame features come from one method, :meth:`_Features.__call__`; when
-the one-pass engine's per-frame processor lands in :mod:`mouseface.features`, that method's body
-becomes the single call into it (it also measures the frame's quality; see the note there).
+The quality flag is causal: the pass measures every frame as it arrives; the HOG outlier score is
+judged against the calibration frames' spread, ``blurry`` against their median blur and
+``dropped`` against their frame interval (offline, ``blurry`` and ``dropped`` look at the whole
+session).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ import inspect
 import json
 import math
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,48 +56,51 @@ from mouseface._errors import InputError
 from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.transfer import NeutralReference, TransferModel
 from mouseface.features.alignment import (
+    REFERENCE_FRAMES,
     Alignment,
+    Baseline,
     Region,
     fill_masked,
+    fill_value,
     plan_alignments,
-    reference_faces,
     region_of,
 )
-from mouseface.features.hog import hog, hog_shape
+from mouseface.features.facepass import (
+    MEASURES,
+    FaceFrames,
+    FacePass,
+    FaceSpec,
+    QualityParams,
+    calibrate,
+)
+from mouseface.features.facepass import (
+    Calibration as PassCalibration,
+)
+from mouseface.features.hog import hog_shape
 from mouseface.features.masks import cell_mask, feature_keep, region_pixels
 from mouseface.features.quality import (
-    HogOutlier,
     OcclusionReference,
-    frame_metrics,
-    occlusion_area,
-    occlusion_reference,
+    distance_spread,
     quality_table,
 )
-from mouseface.features.registration import drift_table, reference_face
+from mouseface.features.registration import drift_table
 from mouseface.io.model import load_array, load_model
 from mouseface.io.tables import check_roi, parse_regions
 
 __all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
            "one_core"]
 
-#: The reference face averages the earliest this many calibration frames, as ``score`` does.
-MAX_REFERENCE = inspect.signature(reference_faces).parameters["max_frames"].default
-_QT = inspect.signature(quality_table).parameters
-
-#: Thresholds of the quality flags that ``score`` leaves at their defaults.
-_MAX_FRACTION = _QT["max_fraction"].default
-_BLUR_RATIO = _QT["blur_ratio"].default
-_GAP_FACTOR = _QT["gap_factor"].default
-#: Gray value of masked pixels when quality is measured (as ``video_quality`` does).
-_QUALITY_FILL = 128
-
 QUALITY_COLUMNS = ("motion_energy", "blur", "blurry", "dark", "saturated", "duplicate",
                    "dropped", "occlusion", "hog_z", "occluded", "large_shift", "flag")
 DRIFT_COLUMNS = ("shift_y", "shift_x", "shift")
-_REFERENCE_FORMAT = 1
-
-
+_FLAGS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded", "large_shift")
+_REFERENCE_FORMAT = 2
 _THREADPOOLS = None
+_QT = inspect.signature(quality_table).parameters
+# the flags' thresholds that `score` leaves at quality_table's defaults
+_MAX_FRACTION = _QT["max_fraction"].default
+_BLUR_RATIO = _QT["blur_ratio"].default
+_GAP = _QT["gap_factor"].default
 
 
 @contextlib.contextmanager
@@ -143,7 +144,7 @@ class Reading:
         The frame's drift ``(dy, dx)`` in pixels against the reference face; None without drift
         correction.
     quality
-        The quality columns of ``frames.parquet`` for this frame.
+        The quality and drift columns of ``frames.parquet`` for this frame.
     """
 
     time: float | None
@@ -201,10 +202,9 @@ def _load(path: str | Path, animal: str | None) -> _Saved:
     h = hashlib.blake2b(digest_size=12)
     h.update(json.dumps([meta.get("names"), meta.get("settings")], sort_keys=True).encode())
     h.update(np.ascontiguousarray(protos).tobytes())
-    template = load_array(path, "template")
     return _Saved(path, meta.get("mode", "pooled"), [str(n) for n in names], protos, settings,
                   tuple(meta["feature_shape"]), tuple(meta.get("crop_shape") or ()),
-                  template, regions, h.hexdigest())
+                  load_array(path, "template"), regions, h.hexdigest())
 
 
 def _hog_params(settings: dict) -> dict:
@@ -213,30 +213,6 @@ def _hog_params(settings: dict) -> dict:
         if k in hp:
             hp[k] = tuple(hp[k])
     return hp
-
-
-class _Features:
-    """The per-frame features: registered crop -> HOG (mask entries dropped), and drift.
-
-    This is the seam for the one-pass engine: when its per-frame processor (mask fill, drift,
-    warp, HOG, quality measures in one call) is in :mod:`mouseface.features`, the body of
-    :meth:`__call__` becomes that one call, and ``LiveReadout`` takes its quality measures from
-    it instead of measuring them itself (``_measure``).
-    """
-
-    def __init__(self, alignment: Alignment | None, roi_shape: tuple[int, int],
-                 hog_params: dict, keep: np.ndarray | None):
-        self.alignment = alignment
-        self.roi_shape = roi_shape
-        self.hog_params = hog_params
-        self.keep = keep
-
-    def __call__(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """HOG (n, D) float32 and drift (n, 2) of region frames (n, H', W'), as offline."""
-        crops, shifts = (self.alignment.apply(region, self.roi_shape)
-                         if self.alignment is not None else (region, None))
-        x = hog(crops, **self.hog_params)
-        return (x if self.keep is None else x[:, self.keep]), shifts
 
 
 class LiveReadout:
@@ -256,19 +232,19 @@ class LiveReadout:
     Attributes
     ----------
     names_ : tuple of str
-        The prototypes, ``neutral`` first (after :meth:`calibrate` or :meth:`load_reference`).
+        The prototypes, ``neutral`` first.
     mode_ : str
         ``"transfer"``, ``"pooled"`` or ``"per-animal"``.
-    alignment_ : Alignment or None
-        How frames are registered (None: neither registration nor drift correction).
+    pass_ : FacePass
+        The per-frame processor (after :meth:`calibrate` or :meth:`load_reference`).
     calibration_ : dict
-        What calibrated the readout: frames, flagged frames, source.
+        What calibrated the readout: frames, flagged frames, seconds (or the reference file).
 
     Examples
     --------
     >>> readout = LiveReadout("results/model", roi=(40, 20, 128, 128))  # doctest: +SKIP
-    >>> readout.calibrate(baseline_frames)                             # doctest: +SKIP
-    >>> readout.update(frame)["pain"]                                  # doctest: +SKIP
+    >>> readout.calibrate(baseline_frames, baseline_times)             # doctest: +SKIP
+    >>> readout.update(frame, time)["pain"]                            # doctest: +SKIP
     0.41
     """
 
@@ -287,7 +263,7 @@ class LiveReadout:
         return self._saved
 
     def setup(self, frame_shape: tuple[int, int], source: str | Path | None = None) -> None:
-        """Fix the frame size of the source: check the ROI against it and the model.
+        """Fix the source's frame size: check the ROI against it and against the model.
 
         Called by :meth:`calibrate`, :meth:`load_reference` and ``mouseface live`` once the
         source's first frame is known. Raises :class:`~mouseface._errors.InputError` (one line)
@@ -295,26 +271,21 @@ class LiveReadout:
         """
         s = self.saved_
         frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
-        roi = check_roi(self.roi, frame_shape, source)
-        x, y, w, h = roi
+        x, y, w, h = roi = check_roi(self.roi, frame_shape, source)
         hp = _hog_params(s.settings)
+        why, n = "", None
         try:
-            per_image = hog_shape((h, w), **{k: hp[k] for k in
-                                             ("orientations", "pixels_per_cell",
-                                              "cells_per_block") if k in hp})
+            n = int(np.prod(hog_shape((h, w), **{k: hp[k] for k in (
+                "orientations", "pixels_per_cell", "cells_per_block") if k in hp})))
         except ValueError as exc:
-            per_image = None
-            why = str(exc)
-        n = None if per_image is None else int(np.prod(per_image))
+            why = f" ({exc})"
         if (s.crop_shape and tuple(s.crop_shape) != (h, w)) or n != int(np.prod(s.feature_shape)):
             fitted = (f"{s.crop_shape[1]} x {s.crop_shape[0]} (width x height)" if s.crop_shape
                       else f"crops whose HOG has {int(np.prod(s.feature_shape))} entries")
             cell = "x".join(str(v) for v in hp.get("pixels_per_cell", ()))
-            extra = "" if per_image is not None else f" ({why})"
-            raise InputError(f"the model was fitted on {fitted} face crops (HOG cells of "
-                             f"{cell} px) but the source's crop is {w} x {h} (ROI {x},{y},{w},"
-                             f"{h}){extra}: give --roi x,y,w,h of the model's crop size",
-                             s.path)
+            raise InputError(f"the model was fitted on {fitted} face crops (HOG cells of {cell} "
+                             f"px) but the source's crop is {w} x {h} (ROI {x},{y},{w},{h})"
+                             f"{why}: give --roi x,y,w,h of the model's crop size", s.path)
         reg = s.settings.get("registration", {})
         align = reg.get("align", "auto")
         align = "translation" if align == "auto" else align  # what `score` resolves for a model
@@ -327,6 +298,8 @@ class LiveReadout:
             raise InputError(f"the model's template is {s.template.shape} (ROI plus margin) but "
                              f"the source's crop gives {(h + 2 * margin, w + 2 * margin)}: use an "
                              "ROI of the model's size", s.path)
+        rects, polys = s.regions
+        q = s.settings.get("quality", {})
         self.frame_shape_ = frame_shape
         self.roi_ = roi
         self.roi_shape_ = (h, w)
@@ -335,24 +308,26 @@ class LiveReadout:
         self.align_ = align
         self.drift_ = drift
         self.hog_params_ = hp
-        rects, polys = s.regions
-        self.mask_pixels_ = (region_pixels((h, w), rects, polys) if (rects or polys) else None)
+        self.fill_ = None
         self.keep_ = None
         if rects or polys:
-            ppc = hp.get("pixels_per_cell", (32, 32))
-            mask = cell_mask((h, w), ppc, rects, polys)
+            px = np.pad(region_pixels((h, w), rects, polys), margin)
+            self.fill_ = px if px.any() else None
+            mask = cell_mask((h, w), hp.get("pixels_per_cell", (32, 32)), rects, polys)
             self.keep_ = feature_keep(mask, hp.get("orientations", 8),
                                       hp.get("cells_per_block", (1, 1)))
-        self.names_ = tuple(s.names)
-        self.mode_ = s.mode
-        q = s.settings.get("quality", {})
+        self.quality_ = (QualityParams(occlusion_gate=float(q.get("occlusion_gate",
+                                                                    QualityParams.occlusion_gate)))
+                         if q.get("enabled", True) else None)
         self.exclude_flagged_ = bool(q.get("enabled", True)) and bool(
             q.get("exclude_flagged", True))
-        self.min_area_ = float(q.get("min_area", _QT["min_area"].default))
-        self.min_z_ = float(q.get("min_z", _QT["min_z"].default))
+        self.min_area_ = float(q.get("min_area", 0.025))
+        self.min_z_ = float(q.get("min_z", 3.0))
         self.shift_threshold_ = float(reg.get("shift_threshold", 2.0))
+        self.names_ = tuple(s.names)
+        self.mode_ = s.mode
 
-    def _region(self, frame: np.ndarray) -> np.ndarray:
+    def region(self, frame: np.ndarray) -> np.ndarray:
         """The region read around the ROI of one full frame, (1, H', W') (padded at edges)."""
         f = np.asarray(frame)
         if f.shape != self.frame_shape_:
@@ -361,15 +336,20 @@ class LiveReadout:
         x, y, w, h = self.region_.read
         return self.region_.complete(f[None, y:y + h, x:x + w])
 
-    def _raw_crop(self, region: np.ndarray) -> np.ndarray:
-        """The ROI's own pixels (1, h, w), masks painted mid-gray: what quality measures."""
-        m = self.margin_
-        h, w = self.roi_shape_
-        crop = region[:, m:m + h, m:m + w]
-        if self.mask_pixels_ is not None and self.mask_pixels_.any():
-            crop = crop.copy()
-            crop[:, self.mask_pixels_] = _QUALITY_FILL
-        return crop
+    def _alignment(self, baseline: Baseline) -> Alignment:
+        """The session's alignment from its reference face, as ``score`` plans it."""
+        if self.align_ == "none" and not self.drift_:
+            fill = self.fill_
+            return Alignment(0, fill=fill, fill_value=0.0 if fill is None
+                             else fill_value(baseline.reference, fill))
+        ref = fill_masked(baseline.reference, self.fill_)
+        template = self.saved_.template if self.align_ != "none" else None
+        try:
+            return plan_alignments({"live": ref}, {"live": template}, margin=self.margin_,
+                                   align=self.align_, drift=self.drift_,
+                                   masks={"live": self.fill_})["live"]
+        except ValueError as exc:
+            raise InputError(str(exc), self.saved_.path) from None
 
     # ------------------------------------------------------------------ calibration
 
@@ -384,7 +364,7 @@ class LiveReadout:
 
         Parameters
         ----------
-        frames : (n, H, W) uint8 array or iterable of (H, W) frames
+        frames : (n, H, W) uint8 array or sequence of (H, W) frames
             Full camera frames of the animal at rest, in order.
         time : (n,) array, optional
             Their times in seconds (for ``dropped``); default 30 frames/s.
@@ -393,7 +373,7 @@ class LiveReadout:
         -------
         self
         """
-        frames = list(frames) if not isinstance(frames, np.ndarray) else frames
+        frames = frames if isinstance(frames, np.ndarray) else list(frames)
         if len(frames) == 0:
             raise InputError("no calibration frames: the animal's neutral face needs its "
                              "quiet baseline frames", source)
@@ -402,7 +382,7 @@ class LiveReadout:
         cal = self.start_calibration(np.asarray(frames[0]).shape, source)
         for f, ti in zip(frames, t, strict=True):
             cal.add(f, float(ti))
-        cal.finish()
+        cal.finish(source)
         return self
 
     def _neutral(self, hogs: np.ndarray, flagged: np.ndarray):
@@ -419,11 +399,10 @@ class LiveReadout:
             return TransferModel.from_prototypes(s.names, s.prototypes[:1]).reference(base)
         return base.mean(axis=0) if len(base) else None
 
-    def _finish(self, alignment: Alignment | None, neutral, outlier: HogOutlier,
-                occlusion_ref: OcclusionReference | None, blur: float, interval: float,
-                info: dict) -> None:
-        """Set the learned state: alignment, the neutral face (see :meth:`_neutral`) and the
-        quality references."""
+    def _finish(self, face: FacePass, neutral, spread: tuple[float, float], blur: float,
+                interval: float, info: dict) -> None:
+        """Set the learned state: the pass, the neutral face (see :meth:`_neutral`) and what
+        the causal quality flags compare with."""
         s = self.saved_
         protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
         n_frames = int(s.settings.get("prototypes", {}).get("n_frames", 10))
@@ -438,28 +417,21 @@ class LiveReadout:
                 model = PrototypeModel.from_prototypes(model.classes_, own, n_frames=n_frames)
             self.neutral_ = None
         self.model_ = model
-        self.alignment_ = alignment
-        self.features_ = _Features(alignment, self.roi_shape_, self.hog_params_, self.keep_)
-        self.outlier_ = outlier
-        self.occlusion_ref_ = occlusion_ref
+        self.pass_ = face
+        self.spread_ = (float(spread[0]), float(spread[1]))
         self.blur_ = float(blur)
         self.interval_ = float(interval)
         self.calibration_ = info
-        self._previous = None
+        self._index = None
         self._previous_time = None
-        if getattr(self, "_pixels", None) is None:
-            self._pixels = ThreadPoolExecutor(1, thread_name_prefix="mouseface-quality")
-
-    def close(self) -> None:
-        """Stop the readout's quality thread (a later ``update`` starts it again)."""
-        pool, self._pixels = getattr(self, "_pixels", None), None
-        if pool is not None:
-            pool.shutdown(wait=True)
 
     def _similarity(self, hogs: np.ndarray) -> np.ndarray:
         if self.neutral_ is not None:
             return self.model_.transform(hogs, self.neutral_)
         return self.model_.transform(hogs)
+
+    def _kept(self, hogs: np.ndarray) -> np.ndarray:
+        return hogs if self.keep_ is None else hogs[:, self.keep_]
 
     # ------------------------------------------------------------------ frames
 
@@ -479,52 +451,43 @@ class LiveReadout:
         """
         if not hasattr(self, "model_"):
             raise RuntimeError("calibrate the readout first (calibrate or load_reference)")
-        if getattr(self, "_pixels", None) is None:
-            self._pixels = ThreadPoolExecutor(1, thread_name_prefix="mouseface-quality")
-        region = self._region(frame)
-        pixels = self._pixels.submit(self._pixel_measures, self._raw_crop(region))
-        try:
-            with one_core():
-                x, shifts = self.features_(region)
-                sim = self._similarity(x)[0]
-                z = float(self.outlier_.z(x)[0])
-        finally:
-            m, occ = pixels.result()
-        q = self._flags(m, occ, z, shifts, time)
-        shift = None if shifts is None else (float(shifts[0, 0]), float(shifts[0, 1]))
-        return Reading(time, self.names_, sim, bool(q["flag"]), shift, q)
+        index = 0 if self._index is None else self._index + 1
+        self._index = index
+        t = np.nan if time is None else float(time)
+        with one_core():
+            # the per-frame work: one call into the one-pass engine, then the model
+            faces = self.pass_.push(self.region(frame), np.array([index]), np.array([t]))
+            sim = self._similarity(self._kept(faces.hog))[0]
+        q = self._flags(faces, time)
+        shift = None if faces.shift is None else (float(faces.shift[0, 0]),
+                                                   float(faces.shift[0, 1]))
+        return Reading(time, self.names_, sim, q["flag"], shift, q)
 
-    def _pixel_measures(self, raw: np.ndarray) -> tuple[dict, float]:
-        """Frame measures and occlusion area of one raw crop (1, h, w) (the quality thread)."""
-        m = frame_metrics(raw, self._previous).iloc[0].to_dict()
-        self._previous = raw[0]
-        occ = (np.nan if self.occlusion_ref_ is None
-               else float(occlusion_area(raw, self.occlusion_ref_)[0]))
-        return m, occ
-
-    def _flags(self, m: dict, occ: float, z: float, shifts: np.ndarray | None,
-               time: float | None) -> dict:
-        """The causal quality columns of one frame (see the module notes)."""
-        dropped = False
-        if time is not None and self._previous_time is not None and self.interval_ > 0:
-            dropped = bool(time - self._previous_time > _GAP_FACTOR * self.interval_)
+    def _flags(self, faces: FaceFrames, time: float | None) -> dict:
+        """The causal quality and drift columns of one frame (see the module notes)."""
+        q: dict = {}
+        if faces.measures is not None:
+            m = dict(zip(MEASURES, faces.measures[0].tolist(), strict=True))
+            med, scale = self.spread_
+            z = (m["hog_distance"] - med) / scale
+            occ = m["occlusion"]
+            dropped = False
+            if time is not None and self._previous_time is not None and self.interval_ > 0:
+                dropped = bool(time - self._previous_time > _GAP * self.interval_)
+            q = {"motion_energy": m["motion_energy"], "blur": m["blur"],
+                 "blurry": bool(m["blur"] < _BLUR_RATIO * self.blur_),
+                 "dark": bool(m["dark_fraction"] > _MAX_FRACTION),
+                 "saturated": bool(m["saturated_fraction"] > _MAX_FRACTION),
+                 "duplicate": bool(m["duplicate"] > 0), "dropped": dropped,
+                 "occlusion": occ, "hog_z": z,
+                 "occluded": bool(occ > self.min_area_ and z > self.min_z_)}
         self._previous_time = time
-        q = {"motion_energy": float(m["motion_energy"]), "blur": float(m["blur"]),
-             "blurry": bool(m["blur"] < _BLUR_RATIO * self.blur_),
-             "dark": bool(m["dark_fraction"] > _MAX_FRACTION),
-             "saturated": bool(m["saturated_fraction"] > _MAX_FRACTION),
-             "duplicate": bool(m["duplicate"]), "dropped": dropped,
-             "occlusion": occ, "hog_z": z,
-             "occluded": bool(occ > self.min_area_ and z > self.min_z_)}
-        if shifts is not None:
-            d = drift_table(shifts, self.shift_threshold_).iloc[0]
-            q["large_shift"] = bool(d["large_shift"])
+        q["large_shift"] = False
+        if faces.shift is not None:
+            d = drift_table(faces.shift, self.shift_threshold_).iloc[0]
             q.update(shift_y=float(d["shift_y"]), shift_x=float(d["shift_x"]),
-                     shift=float(d["shift"]))
-        else:
-            q["large_shift"] = False
-        q["flag"] = bool(q["blurry"] or q["dark"] or q["saturated"] or q["duplicate"]
-                         or q["dropped"] or q["occluded"] or q["large_shift"])
+                     shift=float(d["shift"]), large_shift=bool(d["large_shift"]))
+        q["flag"] = any(bool(q.get(k, False)) for k in _FLAGS)
         return q
 
     # ------------------------------------------------------------------ reference files
@@ -533,35 +496,35 @@ class LiveReadout:
         """Write the calibration to ``path`` (``.npz``) for a later session of this animal."""
         if not hasattr(self, "model_"):
             raise RuntimeError("nothing to save: calibrate the readout first")
-        a = self.alignment_
-        arrays = {"outlier_proto": self.outlier_.proto}
-        if a is not None:
-            if a.reference is not None:
-                arrays["reference"] = a.reference
-            if a.matrix is not None:
-                arrays["matrix"] = np.asarray(a.matrix)
-            if a.fill is not None:
-                arrays["fill"] = a.fill
-        if self.neutral_ is not None:
-            arrays["neutral_mean"] = self.neutral_.mean
-            arrays["neutral_scale"] = self.neutral_.scale
-        else:
-            arrays["neutral_prototype"] = self.model_.prototypes_[0]
-        o = self.occlusion_ref_
-        if o is not None:
-            arrays.update(occlusion_low=o.low, occlusion_high=o.high, occlusion_median=o.median)
+        spec = self.pass_.spec
+        a, c = spec.alignment, spec.calibration
+        arrays = {}
+        for k, v in (("reference", a.reference), ("matrix", a.matrix), ("fill", a.fill)):
+            if v is not None:
+                arrays[k] = np.asarray(v)
         meta = {"format": _REFERENCE_FORMAT, "model": str(Path(self.model).resolve()),
                 "model_fingerprint": self.saved_.fingerprint, "mode": self.mode_,
                 "names": list(self.names_), "roi": list(self.roi_),
                 "frame_shape": list(self.frame_shape_), "hog": self.hog_params_,
-                "margin": self.margin_, "align": self.align_, "drift": self.drift_,
-                "fill_value": None if a is None else a.fill_value,
-                "neutral_frames": None if self.neutral_ is None else self.neutral_.n_frames,
-                "occlusion": None if o is None else {"noise": o.noise, "radius": o.radius,
-                                                     "sigma": o.sigma},
-                "outlier": {"median": self.outlier_.median, "scale": self.outlier_.scale},
+                "margin": a.margin, "fill_value": a.fill_value, "spread": list(self.spread_),
                 "blur": self.blur_, "interval": self.interval_,
                 "calibration": self.calibration_}
+        if self.neutral_ is not None:
+            arrays.update(neutral_mean=self.neutral_.mean, neutral_scale=self.neutral_.scale)
+            meta["neutral_frames"] = self.neutral_.n_frames
+        else:
+            arrays["neutral_prototype"] = self.model_.prototypes_[0]
+        if c is not None:
+            arrays["pass_neutral"] = c.neutral
+            meta["pass"] = {"distance_median": c.distance_median,
+                            "distance_scale": c.distance_scale,
+                            "occlusion_bin": c.occlusion_bin, "n_frames": c.n_frames}
+            o = c.occlusion
+            if o is not None:
+                arrays.update(occlusion_low=o.low, occlusion_high=o.high,
+                              occlusion_median=o.median)
+                meta["pass"]["occlusion"] = {"noise": o.noise, "radius": o.radius,
+                                             "sigma": o.sigma}
         path = Path(path)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta, default=str)), **arrays)
@@ -572,7 +535,7 @@ class LiveReadout:
         """Calibrate from a reference file written by :meth:`save_reference`.
 
         ``frame_shape`` is the source's frame size (default the one the file was made with).
-        The file must come from a model with the same prototypes, HOG and crop.
+        The file must come from a model with the same prototypes, HOG, crop and registration.
         """
         path = Path(path)
         if not path.is_file():
@@ -597,25 +560,28 @@ class LiveReadout:
             k = bad[0]
             raise InputError(f"made with another model: its {k} {theirs[k]} differs from this "
                              f"model's {mine[k]}; calibrate this session (--calibrate)", path)
-        alignment = None
-        if self.align_ != "none" or self.drift_:
-            fill = arrays.get("fill")
-            alignment = Alignment(self.margin_, arrays.get("matrix"), arrays.get("reference"),
-                                  fill, float(meta.get("fill_value") or 0.0))
-        occ = None
-        if meta.get("occlusion") is not None:
-            o = meta["occlusion"]
-            occ = OcclusionReference(arrays["occlusion_low"], arrays["occlusion_high"],
-                                     arrays["occlusion_median"], o["noise"], o["radius"],
-                                     o["sigma"])
-        outlier = HogOutlier(arrays["outlier_proto"], meta["outlier"]["median"],
-                             meta["outlier"]["scale"])
+        alignment = Alignment(self.margin_, arrays.get("matrix"),
+                              arrays.get("reference") if self.drift_ else None,
+                              arrays.get("fill"), float(meta["fill_value"]))
+        cal = None
+        if "pass_neutral" in arrays:
+            p = meta["pass"]
+            occ = None
+            if "occlusion" in p:
+                o = p["occlusion"]
+                occ = OcclusionReference(arrays["occlusion_low"], arrays["occlusion_high"],
+                                         arrays["occlusion_median"], o["noise"], o["radius"],
+                                         o["sigma"])
+            cal = PassCalibration(arrays["pass_neutral"], p["distance_median"],
+                                  p["distance_scale"], occ, p["occlusion_bin"], p["n_frames"])
+        face = FacePass(FaceSpec(self.roi_shape_, self.hog_params_, alignment, 1,
+                                 self.quality_ if cal is not None else None, cal))
         if "neutral_mean" in arrays:
             neutral = NeutralReference(arrays["neutral_mean"], arrays["neutral_scale"],
                                        int(meta["neutral_frames"]))
         else:
             neutral = arrays["neutral_prototype"]
-        self._finish(alignment, neutral, outlier, occ, meta["blur"], meta["interval"],
+        self._finish(face, neutral, tuple(meta["spread"]), meta["blur"], meta["interval"],
                      {**meta["calibration"], "reference_file": str(path)})
         return self
 
@@ -623,74 +589,56 @@ class LiveReadout:
 class Calibration:
     """A calibration fed frame by frame (``mouseface live --calibrate``).
 
-    The first :data:`MAX_REFERENCE` frames are held (as region crops) until the reference face
-    is known; from then on each frame's features are computed as it arrives, so memory stays
-    bounded however long the calibration. :meth:`finish` sets the readout's learned state and
-    returns the calibration frames' own readings.
+    The first :data:`~mouseface.features.alignment.REFERENCE_FRAMES` frames are held (as region
+    crops) until the reference face is known, as ``score``'s baseline pre-read holds them; from
+    then on each frame goes through the pass as it arrives, so memory stays bounded however long
+    the calibration. :meth:`finish` sets the readout's learned state and returns the calibration
+    frames' own readings.
     """
 
     def __init__(self, readout: LiveReadout):
         self.readout = readout
         self._held: list[np.ndarray] = []
         self.time: list[float] = []
-        self._hogs: list[np.ndarray] = []
-        self._shifts: list[np.ndarray] = []
-        self._metrics: list[pd.DataFrame] = []
-        self._occlusion: list[np.ndarray] = []
-        self._features: _Features | None = None
-        self._alignment: Alignment | None = None
-        self._occ_ref: OcclusionReference | None = None
-        self._previous = None
+        self._faces: list[FaceFrames] = []
+        self._pass: FacePass | None = None
+        self._pushed = 0
 
     def __len__(self) -> int:
         return len(self.time)
 
     def add(self, frame: np.ndarray, time: float) -> None:
         """Add one full frame (H, W) at ``time`` seconds."""
-        region = np.ascontiguousarray(self.readout._region(frame))
+        region = self.readout.region(frame)
         self.time.append(float(time))
-        if self._features is None:
-            self._held.append(region[0])
-            if len(self._held) >= MAX_REFERENCE:
-                with one_core():
-                    self._build()
-        else:
-            with one_core():
-                self._process(region)
+        with one_core():
+            if self._pass is None:
+                self._held.append(np.ascontiguousarray(region[0]))
+                if len(self._held) >= REFERENCE_FRAMES:
+                    self._start()
+            else:
+                self._push(region)
 
-    def _build(self) -> None:
-        """Reference face, alignment and occlusion reference from the held frames."""
+    def _start(self) -> None:
+        """Reference face, alignment and the pass's calibration from the held frames; then
+        the held frames through the pass."""
         r = self.readout
         held = np.stack(self._held)
         self._held = []
-        alignment = None
-        if r.align_ != "none" or r.drift_:
-            ref = reference_face(held)
-            mask = None
-            if r.mask_pixels_ is not None and r.mask_pixels_.any():
-                mask = np.pad(r.mask_pixels_, r.margin_)
-                ref = fill_masked(ref, mask)
-            try:
-                alignment = plan_alignments(
-                    {"live": ref}, {"live": r.saved_.template if r.align_ != "none" else None},
-                    margin=r.margin_, align=r.align_, drift=r.drift_,
-                    masks={} if mask is None else {"live": mask})["live"]
-            except ValueError as exc:
-                raise InputError(str(exc), r.saved_.path) from None
-        self._alignment = alignment
-        self._occ_ref = occlusion_reference(r._raw_crop(held))
-        self._features = _Features(alignment, r.roi_shape_, r.hog_params_, r.keep_)
-        self._process(held)
+        baseline = Baseline.from_frames(held)
+        alignment = r._alignment(baseline)
+        spec = FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_, None)
+        cal = calibrate(baseline.frames, spec) if r.quality_ is not None else None
+        self._pass = FacePass(FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_,
+                                       cal))
+        self._push(held)
 
-    def _process(self, regions: np.ndarray) -> None:
-        x, shifts = self._features(regions)
-        raw = self.readout._raw_crop(regions)
-        self._hogs.append(x)
-        if shifts is not None:
-            self._shifts.append(shifts)
-        self._metrics.append(frame_metrics(raw, self._previous))
-        self._occlusion.append(occlusion_area(raw, self._occ_ref))
-        self._previous = raw[-1]
+    def _push(self, regions: np.ndarray) -> None:
+        n, k = self._pushed, len(regions)
+        # drift on every frame: the pass releases each frame at once
+        self._faces.append(self._pass.push(regions, np.arange(n, n + k),
+                                           np.asarray(self.time[n:n + k])))
+        self._pushed += k
 
     def finish(self, source: str | Path | None = None) -> list[Reading]:
         """Set the readout's reference face, neutral face and quality references; return the
@@ -699,41 +647,53 @@ class Calibration:
             raise InputError("no calibration frames: the animal's neutral face needs its quiet "
                              "baseline frames", source)
         with one_core():
-            if self._features is None:
-                self._build()
-            return self._finish(source)
+            if self._pass is None:
+                self._start()
+            return self._finish()
 
-    def _finish(self, source) -> list[Reading]:
+    def _finish(self) -> list[Reading]:
         r = self.readout
-        hogs = np.concatenate(self._hogs)
+        faces = self._faces
+        hogs = np.concatenate([f.hog for f in faces])
         time = np.asarray(self.time)
-        shifts = np.concatenate(self._shifts) if self._shifts else None
+        shifts = None if faces[0].shift is None else np.concatenate([f.shift for f in faces])
         drift = None if shifts is None else drift_table(shifts, r.shift_threshold_)
-        metrics = pd.concat(self._metrics, ignore_index=True)
-        occ = np.concatenate(self._occlusion)
-        outlier = HogOutlier.from_baseline(hogs)
-        z = outlier.z(hogs)
-        q = quality_table(metrics, time, occlusion=occ, hog_z=z,
-                          large_shift=None if drift is None else drift["large_shift"].to_numpy(),
-                          min_area=r.min_area_, min_z=r.min_z_)
-        flagged = q["flag"].to_numpy(dtype=bool)
         interval = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+        spread, blur = (math.nan, math.nan), math.nan
+        if faces[0].measures is not None:
+            m = np.concatenate([f.measures for f in faces])
+            col = {name: m[:, j] for j, name in enumerate(MEASURES)}
+            metrics = pd.DataFrame({k: col[k] for k in ("motion_energy", "blur",
+                                                        "dark_fraction",
+                                                        "saturated_fraction")})
+            metrics["duplicate"] = col["duplicate"] > 0
+            d = col["hog_distance"].astype(np.float64)
+            spread = distance_spread(d[np.isfinite(d)])  # as `score`: the baseline's spread
+            q = quality_table(metrics, time, occlusion=col["occlusion"],
+                              hog_z=(d - spread[0]) / spread[1],
+                              large_shift=None if drift is None
+                              else drift["large_shift"].to_numpy(),
+                              min_area=r.min_area_, min_z=r.min_z_)
+            blur = float(np.nanmedian(metrics["blur"]))
+        else:
+            q = pd.DataFrame({"large_shift": np.zeros(len(time), bool) if drift is None
+                              else drift["large_shift"].to_numpy()})
+            q["flag"] = q["large_shift"]
+        flagged = q["flag"].to_numpy(dtype=bool)
+        kept = r._kept(hogs)
         info = {"frames": len(time), "flagged": int(flagged.sum()),
-                "seconds": float(time[-1] - time[0] + (interval or 0.0)),
-                "reference_frames": min(len(time), MAX_REFERENCE)}
-        blur = float(np.nanmedian(metrics["blur"])) if len(metrics) else math.nan
-        r._finish(self._alignment, r._neutral(hogs, flagged), outlier, self._occ_ref, blur,
-                  interval, info)
-        r._previous = self._previous
+                "seconds": float(time[-1] - time[0] + interval),
+                "reference_frames": min(len(time), REFERENCE_FRAMES)}
+        r._finish(self._pass, r._neutral(kept, flagged), spread, blur, interval, info)
+        r._index = len(time) - 1
         r._previous_time = float(time[-1])
-        sims = r._similarity(hogs)
+        sims = r._similarity(kept)
         if drift is not None:
-            q = pd.concat([q, drift[list(DRIFT_COLUMNS)]], axis=1)
+            q = pd.concat([q.drop(columns="large_shift", errors="ignore"), drift], axis=1)
         rows = q.to_dict("records")
         return [Reading(float(t), r.names_, sims[i], bool(rows[i]["flag"]),
                         None if shifts is None else (float(shifts[i, 0]), float(shifts[i, 1])),
                         rows[i])
                 for i, t in enumerate(time)]
-
 
 

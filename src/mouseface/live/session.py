@@ -265,7 +265,6 @@ def run_live(
         error = exc
         summary.ended = str(exc)
     finally:
-        readout.close()
         left = grabber.stop()
         summary.received += left
         summary.skipped += left
