@@ -88,11 +88,20 @@ def lsl_config() -> LslConfig:
     return LslConfig(None, "site", ())
 
 
+def _pylsl():
+    try:
+        import pylsl
+    except ImportError:  # pragma: no cover - pylsl is a dependency of the live extra
+        from mouseface._errors import InputError
+
+        raise InputError("pylsl is not installed: pip install 'mouseface[live]' (or stream "
+                         "nothing with --no-lsl)") from None
+    return pylsl
+
+
 def local_clock() -> float:
     """LSL's clock (seconds): what samples are stamped with."""
-    import pylsl
-
-    return pylsl.local_clock()
+    return _pylsl().local_clock()
 
 
 class Outlets:
@@ -116,8 +125,7 @@ class Outlets:
 
     def __init__(self, name: str, names, *, fps: float | None = None,
                  source_id: str | None = None, meta: dict | None = None):
-        import pylsl
-
+        pylsl = _pylsl()
         self.names = tuple(names)
         source_id = source_id or f"mouseface-{name}"
         rate = float(fps) if fps else pylsl.IRREGULAR_RATE
