@@ -54,7 +54,10 @@ class LiveSummary:
     latency_ms
         Arrival to sample pushed: ``p50``, ``p99``, ``max``, ``mean``.
     rate
-        Frames streamed per second of session.
+        Frames streamed per second while streaming (from the first sample pushed to the
+        last): the sustained rate.
+    seconds
+        The whole session, calibration included.
     ended
         Why the session ended (``end of file``, ``interrupted``, ``duration``, or the error).
     markers
@@ -182,6 +185,7 @@ def run_live(
     slot = LatestFrame(wait=source.wait)
     grabber = Grabber(source, slot, clock)
     latencies: list[float] = []
+    first_push = last_push = None
     cal_frames: list[int] = []
     error: BaseException | None = None
     t_start = clock()
@@ -246,8 +250,11 @@ def run_live(
             if outlets is not None:
                 outlets.push(reading.similarity, reading.flag, skipped, item.index,
                              item.capture)
-            latency = (clock() - item.arrival) * 1e3
+            now = clock()
+            latency = (now - item.arrival) * 1e3
             latencies.append(latency)
+            first_push = now if first_push is None else first_push
+            last_push = now
             summary.processed += 1
             for t in triggers:
                 j = names.index(t.prototype)
@@ -278,7 +285,8 @@ def run_live(
         summary.latency_ms = {"p50": float(np.percentile(lat, 50)),
                               "p99": float(np.percentile(lat, 99)),
                               "max": float(lat.max()), "mean": float(lat.mean())}
-    summary.rate = summary.processed / summary.seconds if summary.seconds > 0 else 0.0
+    if first_push is not None and last_push > first_push:
+        summary.rate = (summary.processed - 1) / (last_push - first_push)
     try:
         if recorder is not None:
             recorder.close(_run_json(readout, source, summary, triggers, calibrate, reference,
