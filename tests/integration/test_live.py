@@ -316,6 +316,25 @@ def test_a_loop_slower_than_the_source_skips_counts_and_stays_current(
     assert np.median(lat[-third:]) < np.median(lat[:third]) + 20
 
 
+def test_calibrating_live_never_streams_a_frame_that_waited_for_it(live_experiment,
+                                                                  tmp_path):
+    """At a camera's pace, the frame that ends calibration waits while the calibration is
+    computed: it is skipped (counted), and every row of the record says how many frames were
+    dropped before it."""
+    frames, _ = _frames(live_experiment.video(PAIN))
+    clip = write_video(tmp_path / "clip.mp4", frames[:120], 50.0)
+    s = run_live(LiveReadout(live_experiment.model), open_source(clip, replay=True),
+                 calibrate=1.0, lsl=None, record=tmp_path / "rec")
+    rec = pd.read_parquet(tmp_path / "rec" / "frames.parquet")
+    assert s.received == 120 == len(rec) + s.skipped
+    gaps = np.diff(np.r_[-1, rec["frame"].to_numpy()]) - 1
+    np.testing.assert_array_equal(gaps, rec["skipped"])
+    streamed = rec[rec["window"] == ""]
+    assert streamed["skipped"].iloc[0] >= 1  # the frame that ended calibration
+    assert streamed["latency_ms"].max() == pytest.approx(s.latency_ms["max"])
+    assert s.latency_ms["max"] < 200  # no streamed frame waited for the calibration
+
+
 # ------------------------------------------------------------------ the command
 
 

@@ -186,7 +186,8 @@ def run_live(
     grabber = Grabber(source, slot, clock)
     latencies: list[float] = []
     first_push = last_push = None
-    cal_frames: list[int] = []
+    pending_skip = 0  # frames dropped before the next streamed one, not yet reported
+    cal_frames: list[tuple[int, int]] = []  # (frame, frames skipped before it)
     error: BaseException | None = None
     t_start = clock()
     try:
@@ -224,7 +225,7 @@ def run_live(
             if cal is not None:
                 if item.time < calibrate:
                     cal.add(item.image, item.time)
-                    cal_frames.append(item.index)
+                    cal_frames.append((item.index, skipped))
                     continue
                 if not len(cal):
                     raise InputError(f"no frame of the first {calibrate:g} s reached the "
@@ -234,8 +235,8 @@ def run_live(
                 readings = cal.finish(source.path)
                 summary.calibration_frames = len(readings)
                 if recorder is not None:
-                    for i, r in zip(cal_frames, readings, strict=True):
-                        recorder.add(r, frame=i, time=r.time, window="neutral")
+                    for (i, k), r in zip(cal_frames, readings, strict=True):
+                        recorder.add(r, frame=i, time=r.time, window="neutral", skipped=k)
                     readout.save_reference(recorder.layout.calibration)
                 cal = None
                 if outlets is not None:
@@ -244,6 +245,14 @@ def run_live(
                                         "time": item.time, "lsl_time": item.capture})
                 say(f"calibrated on {len(readings)} frames "
                     f"({readout.calibration_['flagged']} flagged)")
+                if not source.wait:
+                    # the frame that ended calibration waited for it: stale, skip to the newest
+                    summary.skipped += 1
+                    pending_skip = 1
+                    continue
+                item = replace(item, arrival=clock())
+            skipped += pending_skip
+            pending_skip = 0
             reading = readout.update(item.image, item.time)
             if on_reading is not None:
                 on_reading(reading)
