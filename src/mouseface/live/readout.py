@@ -636,8 +636,10 @@ class Calibration:
     def _push(self, regions: np.ndarray) -> None:
         n, k = self._pushed, len(regions)
         # drift on every frame: the pass releases each frame at once
-        self._faces.append(self._pass.push(regions, np.arange(n, n + k),
-                                           np.asarray(self.time[n:n + k])))
+        f = self._pass.push(regions, np.arange(n, n + k), np.asarray(self.time[n:n + k]))
+        # keep what calibration needs, not the crops: memory stays flat however long it is
+        f.crops = f.crops[:0]
+        self._faces.append(f)
         self._pushed += k
 
     def finish(self, source: str | Path | None = None) -> list[Reading]:
