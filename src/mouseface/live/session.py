@@ -171,16 +171,20 @@ def run_live(
     else:
         clock = _monotonic
     # errors before the first frame leave nothing to keep
-    if reference is not None:
-        readout.load_reference(reference, source.frame_shape, source.path)
-        cal = None
-    else:
-        cal = readout.start_calibration(source.frame_shape, source.path)
-    names = readout.names_
-    recorder = None
-    if record is not None:
-        recorder = Recorder(record, session=session, animal=animal, names=names,
-                            drift=readout.drift_, note=_note(readout.mode_))
+    try:
+        if reference is not None:
+            readout.load_reference(reference, source.frame_shape, source.path)
+            cal = None
+        else:
+            cal = readout.start_calibration(source.frame_shape, source.path)
+        names = readout.names_
+        recorder = None
+        if record is not None:
+            recorder = Recorder(record, session=session, animal=animal, names=names,
+                                drift=readout.drift_, note=_note(readout.mode_))
+    except BaseException:
+        source.close()
+        raise
     summary = LiveSummary(names=tuple(names), record=None if record is None else str(record))
     slot = LatestFrame(wait=source.wait)
     grabber = Grabber(source, slot, clock)
