@@ -142,12 +142,15 @@ def test_replay_delivers_frames_at_the_video_rate(tmp_path, moving_frames):
     t0 = time.monotonic()
     frames, _ = _drain(open_source(video, replay=True))
     wall = time.monotonic() - t0
-    assert [f.index for f, _ in frames] == list(range(40))  # a fast reader loses nothing
+    # every frame handed over or counted (a stalled test process may miss some at 100/s)
+    assert len(frames) + sum(s for _, s in frames) == 40
+    assert frames[-1][0].index == 39
     arrival = np.array([f.arrival for f, _ in frames])
+    due = np.array([f.time for f, _ in frames])
     assert 0.35 <= arrival[-1] - arrival[0] <= 0.39 + 0.5  # 39 intervals of 10 ms
     assert wall >= 0.35
     # never early: each frame arrives at or after its due time
-    assert np.all(arrival - arrival[0] >= np.array([f.time for f, _ in frames]) - 2e-3)
+    assert np.all(arrival - arrival[0] >= due - due[0] - 2e-3)
 
 
 def _y4m_writer(path, n_frames, *, hold: threading.Event | None = None, size=(48, 64)):
