@@ -23,6 +23,9 @@ session out:
 Every figure comes from the session's own record (``run.json``, ``live`` entry). A last table
 splits one frame's CPU time (in-process, 300 frames): the one-pass engine's per-frame call
 (``FacePass.push``: fill, drift, warp, HOG, quality measures) and the model's similarity.
+The drift columns time the drift estimate alone (``estimate_shifts`` against the session's
+reference face) given one frame per call, as live gives it, and eight: the difference is what
+preparing the reference (binning, window, spectrum) costs on every call.
 """
 
 from __future__ import annotations
@@ -84,7 +87,21 @@ def breakdown(model: Path, video: Path, n: int = 300) -> dict[str, float]:
         c = next(r.iter_chunks(chunk_size=200 + n))
     frames, times = c.frames, c.time
     readout = LiveReadout(model).calibrate(frames[:200], times[:200])
-    push, sim, whole = [], [], []
+    push, sim, whole, one, eight = [], [], [], [], []
+    from mouseface.features import registration as reg
+    from mouseface.features.facepass import _drift_bin
+
+    a = readout.pass_.spec.alignment
+    regions = np.concatenate([readout.region(f) for f in frames[200:208]])
+    b = _drift_bin(regions.shape[1:])
+    with one_core():
+        for _ in range(50):  # drift alone: one frame per call, or eight (the reference once)
+            t0 = time.process_time()
+            reg.estimate_shifts(regions[:1], a.reference, bin=b)
+            t1 = time.process_time()
+            reg.estimate_shifts(regions, a.reference, bin=b)
+            one.append(t1 - t0)
+            eight.append((time.process_time() - t1) / len(regions))
     for i in range(200, len(frames)):
         region = readout.region(frames[i])
         with one_core():
@@ -100,7 +117,9 @@ def breakdown(model: Path, video: Path, n: int = 300) -> dict[str, float]:
         whole.append(time.process_time() - t3)
     return {"FacePass.push": 1e3 * statistics.median(push),
             "similarity": 1e3 * statistics.median(sim),
-            "update (all)": 1e3 * statistics.median(whole)}
+            "update (all)": 1e3 * statistics.median(whole),
+            "drift, 1 frame a call": 1e3 * statistics.median(one),
+            "drift, 8 frames a call": 1e3 * statistics.median(eight)}
 
 
 def main() -> None:
@@ -124,7 +143,12 @@ def main() -> None:
                 ref = work / f"fast_{name}_{rep}" / "calibration.npz"
                 real = live(model, video, work / f"real_{name}_{rep}", env, "--replay",
                             "--reference", str(ref))
-                rows[name].append({"fast": fast, "real": real})
+                import pandas as pd
+
+                f = pd.read_parquet(work / f"fast_{name}_{rep}" / "frames.parquet")
+                f = f[f["window"] == ""]
+                rows[name].append({"fast": fast, "real": real,
+                                   "occlusion_share": float(f["occlusion"].notna().mean())})
                 print(f"rep {rep} {name}: fast {fast['rate']:.0f} fps (loop p50 "
                       f"{fast['latency_ms']['p50']:.2f} ms); real time {real['processed']}/"
                       f"{real['received']} streamed, p50 {real['latency_ms']['p50']:.2f} ms, "
@@ -152,11 +176,16 @@ def main() -> None:
         r99 = med(name, "real", lambda x: x["latency_ms"]["p99"])
         print(f"| {name} | {rate:.0f} | {f50:.2f} / {f99:.2f} | {100 * share:.1f} % | "
               f"{r50:.2f} / {r99:.2f} |")
-    print("\n| face | CPU ms per frame: FacePass.push | similarity | whole update |")
-    print("|---|---:|---:|---:|")
+    print("\n| face | CPU ms per frame: FacePass.push | similarity | whole update | of the "
+          "push, drift: 1 frame a call | drift: 8 frames a call |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, p in parts.items():
         print(f"| {name} | {p['FacePass.push']:.2f} | {p['similarity']:.3f} | "
-              f"{p['update (all)']:.2f} |")
+              f"{p['update (all)']:.2f} | {p['drift, 1 frame a call']:.2f} | "
+              f"{p['drift, 8 frames a call']:.2f} |")
+    occ = {name: statistics.median(r["occlusion_share"] for r in rows[name]) for name in SIZES}
+    print("\nocclusion test ran on (fast runs, streamed frames): "
+          + ", ".join(f"{name} {100 * v:.0f} %" for name, v in occ.items()))
 
 
 if __name__ == "__main__":
