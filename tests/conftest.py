@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.videos",
     "tests.fixtures.real",
     "tests.fixtures.viewer",
+    "tests.fixtures.live",
 ]

@@ -9,6 +9,7 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     analysis,  # noqa: F401
     core,
     demo,
+    live,  # noqa: F401
     neural,  # noqa: F401
     report,  # noqa: F401
     view,  # noqa: F401

@@ -40,6 +40,11 @@ __all__ = ["Alignment", "Baseline", "Region", "VideoInfo", "plan_alignments", "r
 
 _Roi = tuple[int, int, int, int]
 
+#: Baseline frames (the earliest) averaged into a session's reference face.
+REFERENCE_FRAMES = 120
+#: Bytes of baseline frames kept per session to calibrate the pass.
+KEEP_BYTES = 8 << 20
+
 
 @dataclass(frozen=True)
 class Region:
@@ -166,6 +171,19 @@ class Baseline:
     frames: np.ndarray
     n_frames: int
 
+    @classmethod
+    def from_frames(cls, frames: np.ndarray, keep_bytes: int = KEEP_BYTES) -> Baseline:
+        """The baseline of region frames ``(n, H, W)`` (the earliest ``REFERENCE_FRAMES`` of a
+        session's baseline windows): their mean, and at most ``keep_bytes`` of them (at least
+        16) evenly spaced. :func:`read_baselines` and ``mouseface live`` both build it here."""
+        frames = np.asarray(frames)
+        n = len(frames)
+        reference = (frames.sum(axis=0, dtype=np.float64) / n).astype(np.float32)
+        room = max(16, keep_bytes // max(frames[0].nbytes, 1))
+        if n > room:
+            frames = frames[np.linspace(0, n - 1, room).round().astype(int)]
+        return cls(reference, np.ascontiguousarray(frames), n)
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -189,8 +207,8 @@ def read_baselines(
     *,
     margin: int,
     fps: float | None = None,
-    max_frames: int = 120,
-    keep_bytes: int = 8 << 20,
+    max_frames: int = REFERENCE_FRAMES,
+    keep_bytes: int = KEEP_BYTES,
     check: Callable[[VideoInfo], None] | None = None,
 ) -> tuple[list[Baseline], VideoInfo]:
     """The baseline frames of each session of one video, in one short pre-read.
@@ -237,8 +255,6 @@ def read_baselines(
         regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
         chosen = [_earliest(w, max_frames, rate) for w in wins]
         spans = _spans(chosen, max_frames, rate, reader.lead_in)
-        sums = [np.zeros((r.read[3] + sum(r.pad[0]), r.read[2] + sum(r.pad[1])))
-                for r in regions]
         counts = [0] * len(regions)
         kept: list[list[np.ndarray]] = [[] for _ in regions]
         for lo, hi in spans:
@@ -259,7 +275,6 @@ def read_baselines(
                         idx = np.flatnonzero(sel)[:room]
                         if len(idx):
                             full = regions[k].complete(frames[idx])
-                            sums[k] += full.sum(axis=0, dtype=np.float64)
                             counts[k] += len(idx)
                             kept[k].append(full)
             finally:
@@ -269,14 +284,7 @@ def read_baselines(
         k = counts.index(0)
         raise ValueError(f"{video}: no frame falls in the baseline windows of ROI {rois[k]}: "
                          "no reference face")
-    out = []
-    for s, n, parts in zip(sums, counts, kept, strict=True):
-        frames = np.concatenate(parts)
-        room = max(16, keep_bytes // max(frames[0].nbytes, 1))
-        if len(frames) > room:
-            frames = frames[np.linspace(0, len(frames) - 1, room).round().astype(int)]
-        out.append(Baseline((s / n).astype(np.float32), np.ascontiguousarray(frames), n))
-    return out, info
+    return [Baseline.from_frames(np.concatenate(parts), keep_bytes) for parts in kept], info
 
 
 def _earliest(windows: np.ndarray, max_frames: int, fps: float) -> np.ndarray:

@@ -16,6 +16,7 @@ what every later command reads) looks like this::
       behaviour/               bouts.tsv (spontaneous states) and its QC figure
       overlay/<session>.mp4    overlay videos
       nwb/<session>.nwb        NWB export
+      calibration.npz          `live --record`: the session's calibration (a reference file)
 
 Nothing else in the package spells these names: code asks :class:`ResultsLayout` for a path.
 """
@@ -55,6 +56,11 @@ class ResultsLayout:
     @property
     def trials(self) -> Path:
         return self.root / "trials.csv"
+
+    @property
+    def calibration(self) -> Path:
+        """What a live session calibrated (``mouseface live --reference`` reads it back)."""
+        return self.root / "calibration.npz"
 
     @property
     def report(self) -> Path:

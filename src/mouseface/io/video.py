@@ -25,6 +25,7 @@ The reader streams a video as chunks of grayscale, ROI-cropped frames; no more t
 
     VideoReader.from_numpy(frames, fps, roi=None)        # the same reader over an array
     write_video(path, frames, fps)                       # gray uint8 frames -> H.264 mp4
+    frame_luma(av_frame)                                 # a decoded PyAV frame -> (H, W) uint8
 
 Sources: anything PyAV (FFmpeg) opens (mp4, avi, mkv, mov, ...) and folders of JPEG, PNG or TIFF
 frames in natural order (``frame2`` before ``frame10``; a folder needs ``fps``).
@@ -75,7 +76,8 @@ from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.io.tables import check_roi, natural_key
 
-__all__ = ["Chunk", "Crops", "VideoReader", "open_video", "write_video", "IMAGE_SUFFIXES"]
+__all__ = ["Chunk", "Crops", "VideoReader", "frame_luma", "open_video", "write_video",
+           "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
@@ -447,7 +449,6 @@ class _AVSource(_Source):
             raise InputError(f"not a readable video ({_ffmpeg_message(e)})", path) from None
         finally:
             container.close()
-        self._luma = self.pixel_format in _LUMA_FORMATS
 
     def _open(self):
         import av
@@ -587,12 +588,7 @@ class _AVSource(_Source):
         return (pts - self._first_pts) * tb.numerator / tb.denominator
 
     def _gray(self, frame) -> np.ndarray:
-        if self._luma and frame.format.name in _LUMA_FORMATS:
-            plane = frame.planes[0]
-            h, w = frame.height, frame.width
-            flat = np.frombuffer(plane, np.uint8)
-            return flat[: plane.line_size * h].reshape(h, plane.line_size)[:, :w]
-        return frame.to_ndarray(format="gray")
+        return frame_luma(frame)
 
     def fingerprint(self) -> str:
         return _file_fingerprint(self.path)
@@ -623,6 +619,22 @@ def _packet_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
     file and content (size, modification time), so the readers of one pass share it."""
     st = Path(path).stat()
     return _packet_table_of(str(path), st.st_size, st.st_mtime_ns)
+
+
+def frame_luma(frame) -> np.ndarray:
+    """The grayscale image of a decoded PyAV video frame, (H, W) uint8.
+
+    For luma formats (see the module notes) a view of the frame's own luma plane, no copy and
+    no range expansion; other formats through ``to_ndarray(format="gray")``. Files, cameras
+    and streams all go through here, so one camera frame gives the same pixels live and when
+    its recording is read back.
+    """
+    if frame.format.name in _LUMA_FORMATS:
+        plane = frame.planes[0]
+        h, w = frame.height, frame.width
+        flat = np.frombuffer(plane, np.uint8)
+        return flat[: plane.line_size * h].reshape(h, plane.line_size)[:, :w]
+    return frame.to_ndarray(format="gray")
 
 
 def _chain(first, rest: Iterator) -> Iterator:

@@ -1,0 +1,173 @@
+"""Lab Streaming Layer outputs of a live session, and which network they reach.
+
+Two outlets (pylsl, whose wheels carry liblsl):
+
+- ``<name>`` (type ``Expression``): one sample per processed frame, stamped with the frame's
+  capture time on LSL's clock. Channels: one per prototype (``neutral`` first, then the
+  conditions), ``flag`` (1 when the frame failed a quality test), ``skipped`` (frames dropped
+  just before this one to stay current) and ``frame`` (the frame's number in the source).
+  Channel labels and the model are in the stream's description (``desc/channels``,
+  ``desc/mouseface``).
+- ``<name>-markers`` (type ``Markers``, strings): ``calibrated`` when calibration is done, and
+  ``trigger:<prototype>`` each time a trigger fires (:mod:`mouseface.live.triggers`), stamped
+  with the capture time of the frame that decided it.
+
+Which machines see the streams is liblsl's configuration, read once per process from the first
+file found of ``$LSLAPICFG``, ``./lsl_api.cfg``, ``~/lsl_api/lsl_api.cfg`` and
+``/etc/lsl_api/lsl_api.cfg`` (:func:`lsl_config` reports it). ``[multicast] ResolveScope =
+machine`` with ``[lab] KnownPeers = {127.0.0.1}`` keeps discovery on the machine itself (what the
+tests use, :data:`MACHINE_SCOPE`); ``link`` or ``site`` (liblsl's default) reach the rig's other
+computers.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import time as _time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LslConfig", "MACHINE_SCOPE", "Outlets", "lsl_config", "local_clock"]
+
+#: An ``lsl_api.cfg`` that keeps every LSL packet on this machine (loopback only).
+MACHINE_SCOPE = """\
+; liblsl configuration: streams are found and sent on this machine only.
+[ports]
+; no IPv6 multicast groups: the machine scope's IPv4 group is the loopback address
+IPv6 = disable
+
+[multicast]
+; machine: discovery queries go to 127.0.0.1 only (liblsl's default, site, multicasts to the LAN)
+ResolveScope = machine
+
+[lab]
+; the one peer asked directly
+KnownPeers = {127.0.0.1}
+"""
+
+
+@dataclass(frozen=True)
+class LslConfig:
+    """The liblsl configuration this process uses (see :func:`lsl_config`)."""
+
+    path: Path | None
+    resolve_scope: str
+    known_peers: tuple[str, ...]
+
+    def describe(self) -> str:
+        where = f"config {self.path}" if self.path else "no lsl_api.cfg: liblsl's defaults"
+        peers = "{" + ", ".join(self.known_peers) + "}"
+        return f"LSL ResolveScope {self.resolve_scope}, KnownPeers {peers} ({where})"
+
+
+def lsl_config() -> LslConfig:
+    """The liblsl configuration file this process will use, and its scope.
+
+    Follows liblsl's search order (``$LSLAPICFG``, ``./lsl_api.cfg``,
+    ``~/lsl_api/lsl_api.cfg``, ``/etc/lsl_api/lsl_api.cfg``; the first readable file wins)
+    and reads ``[multicast] ResolveScope`` (default ``site``) and ``[lab] KnownPeers``.
+
+    Examples
+    --------
+    >>> lsl_config().resolve_scope in ("machine", "link", "site", "organization", "global")
+    True
+    """
+    candidates = [os.environ.get("LSLAPICFG"), "lsl_api.cfg",
+                  os.path.expanduser("~/lsl_api/lsl_api.cfg"), "/etc/lsl_api/lsl_api.cfg"]
+    for c in candidates:
+        if c and os.access(c, os.R_OK) and Path(c).is_file():
+            cp = configparser.ConfigParser(inline_comment_prefixes=(";", "#"),
+                                           comment_prefixes=(";", "#"), strict=False)
+            cp.optionxform = str  # liblsl's keys are case-sensitive
+            cp.read(c)
+            scope = cp.get("multicast", "ResolveScope", fallback="site").strip()
+            peers = cp.get("lab", "KnownPeers", fallback="{}").strip()
+            peers = tuple(p.strip() for p in peers.strip("{}").split(",") if p.strip())
+            return LslConfig(Path(c).resolve(), scope, peers)
+    return LslConfig(None, "site", ())
+
+
+def _pylsl():
+    try:
+        import pylsl
+    except ImportError:  # pragma: no cover - pylsl is a dependency of the live extra
+        from mouseface._errors import InputError
+
+        raise InputError("pylsl is not installed: pip install 'mouseface[live]' (or stream "
+                         "nothing with --no-lsl)") from None
+    return pylsl
+
+
+def local_clock() -> float:
+    """LSL's clock (seconds): what samples are stamped with."""
+    return _pylsl().local_clock()
+
+
+class Outlets:
+    """The expression and marker outlets of one live session.
+
+    Parameters
+    ----------
+    name
+        Stream name (the markers stream is ``<name>-markers``).
+    names
+        The prototypes, in channel order.
+    fps
+        The source's frame rate (the nominal rate); None: irregular.
+    source_id
+        LSL source id: inlets that lose the stream find it again by this id.
+    meta
+        Written into ``desc/mouseface`` (model, mode, ROI, source...).
+    """
+
+    EXTRA = ("flag", "skipped", "frame")
+
+    def __init__(self, name: str, names, *, fps: float | None = None,
+                 source_id: str | None = None, meta: dict | None = None):
+        pylsl = _pylsl()
+        self.names = tuple(names)
+        source_id = source_id or f"mouseface-{name}"
+        rate = float(fps) if fps else pylsl.IRREGULAR_RATE
+        info = pylsl.StreamInfo(name, "Expression", len(self.names) + len(self.EXTRA), rate,
+                                "double64", source_id)
+        channels = info.desc().append_child("channels")
+        for label in self.names:
+            ch = channels.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", "r")
+            ch.append_child_value("type", "expression")
+        for label, unit in zip(self.EXTRA, ("bool", "frames", "index"), strict=True):
+            ch = channels.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", unit)
+            ch.append_child_value("type", "misc")
+        mf = info.desc().append_child("mouseface")
+        for k, v in (meta or {}).items():
+            mf.append_child_value(str(k), str(v))
+        self.expression = pylsl.StreamOutlet(info, max_buffered=60)
+        minfo = pylsl.StreamInfo(f"{name}-markers", "Markers", 1, pylsl.IRREGULAR_RATE,
+                                 "string", f"{source_id}-markers")
+        self.markers = pylsl.StreamOutlet(minfo, max_buffered=60)
+        self.name = name
+        self.source_id = source_id
+
+    def push(self, similarity, flag: bool, skipped: int, frame: int, timestamp: float) -> None:
+        """One sample: the similarities, then flag, skipped and frame."""
+        self.expression.push_sample([*map(float, similarity), float(flag), float(skipped),
+                                     float(frame)], timestamp)
+
+    def marker(self, text: str, timestamp: float) -> None:
+        self.markers.push_sample([text], timestamp)
+
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for an inlet on the expression stream."""
+        return bool(self.expression.wait_for_consumers(timeout))
+
+    def close(self, linger: float = 0.5) -> None:
+        """Drop the outlets; with inlets connected, wait ``linger`` s first so samples in
+        flight reach them."""
+        if self.expression.have_consumers() or self.markers.have_consumers():
+            _time.sleep(linger)
+        del self.expression
+        del self.markers

@@ -1,0 +1,701 @@
+"""A fitted model applied frame by frame: the one code path of ``mouseface live`` and of a lab's
+own loop.
+
+:class:`LiveReadout` loads a model folder written by ``mouseface fit`` (or ``run``) and turns
+camera frames into expression strengths, one frame at a time::
+
+    readout = LiveReadout("model", roi=(x, y, w, h))
+    readout.calibrate(quiet_frames, times)   # (n, H, W) uint8: the animal's quiet baseline
+    reading = readout.update(frame, time)    # (H, W) uint8 -> Reading
+    reading["pain"], reading.flag
+
+One code path. Each frame is read at its region (the ROI grown by the registration margin) and
+goes through the one-pass engine's per-frame processor, the same object the offline pass feeds
+(:class:`~mouseface.features.facepass.FacePass`: mask fill, drift against the session's reference
+face, one warp onto the model's template, HOG, quality measures), in one call,
+:meth:`FacePass.push`. The mask's HOG entries are dropped and the model itself gives the
+similarity to every prototype (``PrototypeModel.transform`` or ``TransferModel.transform``).
+Live drift is causal: it is measured on every frame (``drift_every = 1``), where the offline pass
+may interpolate between every k-th frame. Replaying a video through it gives ``score``'s
+similarities (to 1e-6; ``tests/integration/test_live.py``) when ``score`` measures drift on every
+frame and is given a baseline window made of the calibration frames.
+
+Calibration is what ``score`` learns from a session's baseline windows, built by the same library
+calls: the reference face and the frames that calibrate the pass
+(:meth:`~mouseface.features.alignment.Baseline.from_frames` of the earliest 200 calibration
+frames), the transform onto the template (:func:`~mouseface.features.alignment.plan_alignments`),
+the pass's neutral HOG and occlusion reference (:func:`~mouseface.features.facepass.calibrate`),
+and the animal's own neutral face (pooled and per-animal models replace their neutral prototype
+with the mean calibration HOG; transfer models take every frame relative to it). Flagged
+calibration frames stay out of the neutral face, as offline. A calibration is saved with
+:meth:`LiveReadout.save_reference` and read back by a later session of the same animal with
+:meth:`LiveReadout.load_reference`.
+
+The quality flag is causal: the pass measures every frame as it arrives; the HOG outlier score is
+judged against the calibration frames' spread, ``blurry`` against their median blur and
+``dropped`` against their frame interval (offline, ``blurry`` and ``dropped`` look at the whole
+session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mouseface._atomic import atomic_path
+from mouseface._errors import InputError
+from mouseface.expressions.prototypes import PrototypeModel
+from mouseface.expressions.transfer import NeutralReference, TransferModel
+from mouseface.features.alignment import (
+    REFERENCE_FRAMES,
+    Alignment,
+    Baseline,
+    Region,
+    fill_masked,
+    fill_value,
+    plan_alignments,
+    region_of,
+)
+from mouseface.features.facepass import (
+    MEASURES,
+    FaceFrames,
+    FacePass,
+    FaceSpec,
+    QualityParams,
+    calibrate,
+)
+from mouseface.features.facepass import (
+    Calibration as PassCalibration,
+)
+from mouseface.features.hog import hog_shape
+from mouseface.features.masks import cell_mask, feature_keep, region_pixels
+from mouseface.features.quality import (
+    OcclusionReference,
+    distance_spread,
+    quality_table,
+)
+from mouseface.features.registration import drift_table
+from mouseface.io.model import load_array, load_model
+from mouseface.io.tables import check_roi, parse_regions
+
+__all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
+           "one_core"]
+
+QUALITY_COLUMNS = ("motion_energy", "blur", "blurry", "dark", "saturated", "duplicate",
+                   "dropped", "occlusion", "hog_z", "occluded", "large_shift", "flag")
+DRIFT_COLUMNS = ("shift_y", "shift_x", "shift")
+_FLAGS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded", "large_shift")
+_REFERENCE_FORMAT = 2
+_THREADPOOLS = None
+_QT = inspect.signature(quality_table).parameters
+# the flags' thresholds that `score` leaves at quality_table's defaults
+_MAX_FRACTION = _QT["max_fraction"].default
+_BLUR_RATIO = _QT["blur_ratio"].default
+_GAP = _QT["gap_factor"].default
+
+
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """Numba (in this thread) and BLAS held to one thread, as every frame is read out.
+
+    One frame is too little work for their thread pools: on two cores, with a grabber thread
+    decoding beside it, Numba's and OpenBLAS's threads wait for each other busily and a frame
+    costs many times more. Entering costs about 50 microseconds.
+    """
+    global _THREADPOOLS
+    import numba
+    from threadpoolctl import ThreadpoolController
+
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with _THREADPOOLS.limit(limits=1):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one frame gave.
+
+    Attributes
+    ----------
+    time
+        The frame's time (seconds from the source's first frame), as given to ``update``.
+    names
+        The prototypes, ``neutral`` first.
+    similarity
+        Expression strength per prototype (Pearson r, float64), in ``names`` order.
+    flag
+        The frame failed a quality test (see ``quality``): do not act on it.
+    shift
+        The frame's drift ``(dy, dx)`` in pixels against the reference face; None without drift
+        correction.
+    quality
+        The quality and drift columns of ``frames.parquet`` for this frame.
+    """
+
+    time: float | None
+    names: tuple[str, ...]
+    similarity: np.ndarray
+    flag: bool
+    shift: tuple[float, float] | None = None
+    quality: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return float(self.similarity[self.names.index(name)])
+        except ValueError:
+            raise KeyError(f"no prototype {name!r}; the model has {list(self.names)}") from None
+
+    def as_dict(self) -> dict[str, float]:
+        """``{prototype: strength}``."""
+        return {n: float(v) for n, v in zip(self.names, self.similarity, strict=True)}
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What a model folder holds, as ``score`` reads it."""
+
+    path: Path
+    mode: str
+    names: list[str]
+    prototypes: np.ndarray  # full HOG length, NaN in masked entries
+    settings: dict
+    feature_shape: tuple[int, ...]
+    crop_shape: tuple[int, ...]
+    template: np.ndarray | None
+    regions: tuple[list, list]
+    fingerprint: str
+
+
+def _load(path: str | Path, animal: str | None) -> _Saved:
+    path = Path(path)
+    saved, meta = load_model(path)
+    if len(saved) == 1 and next(iter(saved)) in ("pooled", "transfer"):
+        names, protos = next(iter(saved.values()))
+    elif animal is not None and animal in saved:
+        names, protos = saved[animal]
+    elif animal is None:
+        raise InputError(f"the model has per-animal prototypes ({', '.join(sorted(saved))}): "
+                         "say whose with --animal, or fit a model with `mouseface fit`", path)
+    else:
+        raise InputError(f"the model has per-animal prototypes for {sorted(saved)} but not for "
+                         f"animal {animal}: fit a model with `mouseface fit`", path)
+    settings = meta.get("settings", {})
+    try:
+        regions = parse_regions(meta.get("mask_regions", ""))
+    except ValueError as exc:
+        raise InputError(f"model.json: mask_regions: {exc}", path) from None
+    h = hashlib.blake2b(digest_size=12)
+    h.update(json.dumps([meta.get("names"), meta.get("settings")], sort_keys=True).encode())
+    h.update(np.ascontiguousarray(protos).tobytes())
+    return _Saved(path, meta.get("mode", "pooled"), [str(n) for n in names], protos, settings,
+                  tuple(meta["feature_shape"]), tuple(meta.get("crop_shape") or ()),
+                  load_array(path, "template"), regions, h.hexdigest())
+
+
+def _hog_params(settings: dict) -> dict:
+    hp = dict(settings.get("hog", {}))
+    for k in ("pixels_per_cell", "cells_per_block"):
+        if k in hp:
+            hp[k] = tuple(hp[k])
+    return hp
+
+
+class LiveReadout:
+    """A fitted model applied frame by frame (see the module notes).
+
+    Parameters
+    ----------
+    model : str or Path
+        A model folder from ``mouseface fit`` (or a results folder of ``run``; then ``animal``
+        picks whose prototypes).
+    roi : (x, y, w, h) or str, optional
+        The face in the camera frame; its size must be the model's crop size. Default: the
+        whole frame.
+    animal : str, optional
+        For per-animal models (``run``): the animal whose prototypes score the frames.
+
+    Attributes
+    ----------
+    names_ : tuple of str
+        The prototypes, ``neutral`` first.
+    mode_ : str
+        ``"transfer"``, ``"pooled"`` or ``"per-animal"``.
+    pass_ : FacePass
+        The per-frame processor (after :meth:`calibrate` or :meth:`load_reference`).
+    calibration_ : dict
+        What calibrated the readout: frames, flagged frames, seconds (or the reference file).
+
+    Examples
+    --------
+    >>> readout = LiveReadout("results/model", roi=(40, 20, 128, 128))  # doctest: +SKIP
+    >>> readout.calibrate(baseline_frames, baseline_times)             # doctest: +SKIP
+    >>> readout.update(frame, time)["pain"]                            # doctest: +SKIP
+    0.41
+    """
+
+    def __init__(self, model: str | Path, *, roi: Sequence[int] | str | None = None,
+                 animal: str | None = None):
+        self.model = model
+        self.roi = roi
+        self.animal = animal
+
+    # ------------------------------------------------------------------ setup
+
+    @property
+    def saved_(self) -> _Saved:
+        if not hasattr(self, "_saved"):
+            self._saved = _load(self.model, self.animal)
+        return self._saved
+
+    def setup(self, frame_shape: tuple[int, int], source: str | Path | None = None) -> None:
+        """Fix the source's frame size: check the ROI against it and against the model.
+
+        Called by :meth:`calibrate`, :meth:`load_reference` and ``mouseface live`` once the
+        source's first frame is known. Raises :class:`~mouseface._errors.InputError` (one line)
+        when the ROI leaves the frame or its size does not fit the model's HOG.
+        """
+        s = self.saved_
+        frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
+        x, y, w, h = roi = check_roi(self.roi, frame_shape, source)
+        hp = _hog_params(s.settings)
+        why, n = "", None
+        try:
+            n = int(np.prod(hog_shape((h, w), **{k: hp[k] for k in (
+                "orientations", "pixels_per_cell", "cells_per_block") if k in hp})))
+        except ValueError as exc:
+            why = f" ({exc})"
+        if (s.crop_shape and tuple(s.crop_shape) != (h, w)) or n != int(np.prod(s.feature_shape)):
+            fitted = (f"{s.crop_shape[1]} x {s.crop_shape[0]} (width x height)" if s.crop_shape
+                      else f"crops whose HOG has {int(np.prod(s.feature_shape))} entries")
+            cell = "x".join(str(v) for v in hp.get("pixels_per_cell", ()))
+            raise InputError(f"the model was fitted on {fitted} face crops (HOG cells of {cell} "
+                             f"px) but the source's crop is {w} x {h} (ROI {x},{y},{w},{h})"
+                             f"{why}: give --roi x,y,w,h of the model's crop size", s.path)
+        reg = s.settings.get("registration", {})
+        align = reg.get("align", "auto")
+        align = "translation" if align == "auto" else align  # what `score` resolves for a model
+        if s.template is None:
+            align = "none"  # fitted without registration: nothing to register onto
+        drift = bool(reg.get("drift", True))
+        margin = int(reg.get("margin", 12)) if (align != "none" or drift) else 0
+        if s.template is not None and align != "none" and s.template.shape != (h + 2 * margin,
+                                                                                w + 2 * margin):
+            raise InputError(f"the model's template is {s.template.shape} (ROI plus margin) but "
+                             f"the source's crop gives {(h + 2 * margin, w + 2 * margin)}: use an "
+                             "ROI of the model's size", s.path)
+        rects, polys = s.regions
+        q = s.settings.get("quality", {})
+        self.frame_shape_ = frame_shape
+        self.roi_ = roi
+        self.roi_shape_ = (h, w)
+        self.margin_ = margin
+        self.region_: Region = region_of(roi, margin, frame_shape)
+        self.align_ = align
+        self.drift_ = drift
+        self.hog_params_ = hp
+        self.fill_ = None
+        self.keep_ = None
+        if rects or polys:
+            px = np.pad(region_pixels((h, w), rects, polys), margin)
+            self.fill_ = px if px.any() else None
+            mask = cell_mask((h, w), hp.get("pixels_per_cell", (32, 32)), rects, polys)
+            self.keep_ = feature_keep(mask, hp.get("orientations", 8),
+                                      hp.get("cells_per_block", (1, 1)))
+        self.quality_ = (QualityParams(occlusion_gate=float(q.get("occlusion_gate",
+                                                                    QualityParams.occlusion_gate)))
+                         if q.get("enabled", True) else None)
+        self.exclude_flagged_ = bool(q.get("enabled", True)) and bool(
+            q.get("exclude_flagged", True))
+        self.min_area_ = float(q.get("min_area", 0.025))
+        self.min_z_ = float(q.get("min_z", 3.0))
+        self.shift_threshold_ = float(reg.get("shift_threshold", 2.0))
+        self.names_ = tuple(s.names)
+        self.mode_ = s.mode
+
+    def region(self, frame: np.ndarray) -> np.ndarray:
+        """The region read around the ROI of one full frame, (1, H', W') (padded at edges)."""
+        f = np.asarray(frame)
+        if f.shape != self.frame_shape_:
+            raise InputError(f"a frame of {f.shape} arrived from a source of "
+                             f"{self.frame_shape_}: the camera changed its frame size")
+        x, y, w, h = self.region_.read
+        return self.region_.complete(f[None, y:y + h, x:x + w])
+
+    def _alignment(self, baseline: Baseline) -> Alignment:
+        """The session's alignment from its reference face, as ``score`` plans it."""
+        if self.align_ == "none" and not self.drift_:
+            fill = self.fill_
+            return Alignment(0, fill=fill, fill_value=0.0 if fill is None
+                             else fill_value(baseline.reference, fill))
+        ref = fill_masked(baseline.reference, self.fill_)
+        template = self.saved_.template if self.align_ != "none" else None
+        try:
+            return plan_alignments({"live": ref}, {"live": template}, margin=self.margin_,
+                                   align=self.align_, drift=self.drift_,
+                                   masks={"live": self.fill_})["live"]
+        except ValueError as exc:
+            raise InputError(str(exc), self.saved_.path) from None
+
+    # ------------------------------------------------------------------ calibration
+
+    def start_calibration(self, frame_shape: tuple[int, int],
+                          source: str | Path | None = None) -> Calibration:
+        """An empty :class:`Calibration` for frames of ``frame_shape`` (what ``live`` feeds)."""
+        self.setup(frame_shape, source)
+        return Calibration(self)
+
+    def calibrate(self, frames, time=None, *, source: str | Path | None = None) -> LiveReadout:
+        """Learn the animal's reference face and neutral face from quiet baseline frames.
+
+        Parameters
+        ----------
+        frames : (n, H, W) uint8 array or sequence of (H, W) frames
+            Full camera frames of the animal at rest, in order.
+        time : (n,) array, optional
+            Their times in seconds (for ``dropped``); default 30 frames/s.
+
+        Returns
+        -------
+        self
+        """
+        frames = frames if isinstance(frames, np.ndarray) else list(frames)
+        if len(frames) == 0:
+            raise InputError("no calibration frames: the animal's neutral face needs its "
+                             "quiet baseline frames", source)
+        t = (np.arange(len(frames)) / 30.0 if time is None
+             else np.asarray(time, dtype=np.float64))
+        cal = self.start_calibration(np.asarray(frames[0]).shape, source)
+        for f, ti in zip(frames, t, strict=True):
+            cal.add(f, float(ti))
+        cal.finish(source)
+        return self
+
+    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray):
+        """The animal's own neutral face from calibration HOGs, as ``score`` takes it from the
+        baseline frames: their mean (pooled, per-animal; None when every frame is flagged: the
+        saved neutral prototype stays) or a :class:`NeutralReference` (transfer)."""
+        s = self.saved_
+        base = hogs[~flagged] if self.exclude_flagged_ else hogs
+        if s.mode == "transfer":
+            if len(base) == 0:
+                raise InputError("every calibration frame is quality-flagged: a transfer model "
+                                 "needs the animal's own neutral face; calibrate on a quiet "
+                                 "period", s.path)
+            return TransferModel.from_prototypes(s.names, s.prototypes[:1]).reference(base)
+        return base.mean(axis=0) if len(base) else None
+
+    def _finish(self, face: FacePass, neutral, spread: tuple[float, float], blur: float,
+                interval: float, info: dict) -> None:
+        """Set the learned state: the pass, the neutral face (see :meth:`_neutral`) and what
+        the causal quality flags compare with."""
+        s = self.saved_
+        protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
+        n_frames = int(s.settings.get("prototypes", {}).get("n_frames", 10))
+        if s.mode == "transfer":
+            model = TransferModel.from_prototypes(s.names, protos)
+            self.neutral_ = neutral
+        else:
+            model = PrototypeModel.from_prototypes(s.names, protos, n_frames=n_frames)
+            if neutral is not None:  # as `score` does: the animal's own neutral face
+                own = model.prototypes_.copy()
+                own[0] = neutral
+                model = PrototypeModel.from_prototypes(model.classes_, own, n_frames=n_frames)
+            self.neutral_ = None
+        self.model_ = model
+        self.pass_ = face
+        self.spread_ = (float(spread[0]), float(spread[1]))
+        self.blur_ = float(blur)
+        self.interval_ = float(interval)
+        self.calibration_ = info
+        self._index = None
+        self._previous_time = None
+
+    def _similarity(self, hogs: np.ndarray) -> np.ndarray:
+        if self.neutral_ is not None:
+            return self.model_.transform(hogs, self.neutral_)
+        return self.model_.transform(hogs)
+
+    def _kept(self, hogs: np.ndarray) -> np.ndarray:
+        return hogs if self.keep_ is None else hogs[:, self.keep_]
+
+    # ------------------------------------------------------------------ frames
+
+    def update(self, frame: np.ndarray, time: float | None = None) -> Reading:
+        """Expression strengths and quality of one frame.
+
+        Parameters
+        ----------
+        frame : (H, W) uint8 array
+            A full camera frame (gray), of the size the readout was calibrated on.
+        time : float, optional
+            Its time in seconds (for the ``dropped`` flag).
+
+        Returns
+        -------
+        Reading
+        """
+        if not hasattr(self, "model_"):
+            raise RuntimeError("calibrate the readout first (calibrate or load_reference)")
+        index = 0 if self._index is None else self._index + 1
+        self._index = index
+        t = np.nan if time is None else float(time)
+        with one_core():
+            # the per-frame work: one call into the one-pass engine, then the model
+            faces = self.pass_.push(self.region(frame), np.array([index]), np.array([t]))
+            sim = self._similarity(self._kept(faces.hog))[0]
+        q = self._flags(faces, time)
+        shift = None if faces.shift is None else (float(faces.shift[0, 0]),
+                                                   float(faces.shift[0, 1]))
+        return Reading(time, self.names_, sim, q["flag"], shift, q)
+
+    def _flags(self, faces: FaceFrames, time: float | None) -> dict:
+        """The causal quality and drift columns of one frame (see the module notes)."""
+        q: dict = {}
+        if faces.measures is not None:
+            m = dict(zip(MEASURES, faces.measures[0].tolist(), strict=True))
+            med, scale = self.spread_
+            z = (m["hog_distance"] - med) / scale
+            occ = m["occlusion"]
+            dropped = False
+            if time is not None and self._previous_time is not None and self.interval_ > 0:
+                dropped = bool(time - self._previous_time > _GAP * self.interval_)
+            q = {"motion_energy": m["motion_energy"], "blur": m["blur"],
+                 "blurry": bool(m["blur"] < _BLUR_RATIO * self.blur_),
+                 "dark": bool(m["dark_fraction"] > _MAX_FRACTION),
+                 "saturated": bool(m["saturated_fraction"] > _MAX_FRACTION),
+                 "duplicate": bool(m["duplicate"] > 0), "dropped": dropped,
+                 "occlusion": occ, "hog_z": z,
+                 "occluded": bool(occ > self.min_area_ and z > self.min_z_)}
+        self._previous_time = time
+        q["large_shift"] = False
+        if faces.shift is not None:
+            d = drift_table(faces.shift, self.shift_threshold_).iloc[0]
+            q.update(shift_y=float(d["shift_y"]), shift_x=float(d["shift_x"]),
+                     shift=float(d["shift"]), large_shift=bool(d["large_shift"]))
+        q["flag"] = any(bool(q.get(k, False)) for k in _FLAGS)
+        return q
+
+    # ------------------------------------------------------------------ reference files
+
+    def save_reference(self, path: str | Path) -> Path:
+        """Write the calibration to ``path`` (``.npz``) for a later session of this animal."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("nothing to save: calibrate the readout first")
+        spec = self.pass_.spec
+        a, c = spec.alignment, spec.calibration
+        arrays = {}
+        for k, v in (("reference", a.reference), ("matrix", a.matrix), ("fill", a.fill)):
+            if v is not None:
+                arrays[k] = np.asarray(v)
+        meta = {"format": _REFERENCE_FORMAT, "model": str(Path(self.model).resolve()),
+                "model_fingerprint": self.saved_.fingerprint, "mode": self.mode_,
+                "names": list(self.names_), "roi": list(self.roi_),
+                "frame_shape": list(self.frame_shape_), "hog": self.hog_params_,
+                "margin": a.margin, "fill_value": a.fill_value, "spread": list(self.spread_),
+                "blur": self.blur_, "interval": self.interval_,
+                "calibration": self.calibration_}
+        if self.neutral_ is not None:
+            arrays.update(neutral_mean=self.neutral_.mean, neutral_scale=self.neutral_.scale)
+            meta["neutral_frames"] = self.neutral_.n_frames
+        else:
+            arrays["neutral_prototype"] = self.model_.prototypes_[0]
+        if c is not None:
+            arrays["pass_neutral"] = c.neutral
+            meta["pass"] = {"distance_median": c.distance_median,
+                            "distance_scale": c.distance_scale,
+                            "occlusion_bin": c.occlusion_bin, "n_frames": c.n_frames}
+            o = c.occlusion
+            if o is not None:
+                arrays.update(occlusion_low=o.low, occlusion_high=o.high,
+                              occlusion_median=o.median)
+                meta["pass"]["occlusion"] = {"noise": o.noise, "radius": o.radius,
+                                             "sigma": o.sigma}
+        path = Path(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta, default=str)), **arrays)
+        return path
+
+    def load_reference(self, path: str | Path, frame_shape: tuple[int, int] | None = None,
+                       source: str | Path | None = None) -> LiveReadout:
+        """Calibrate from a reference file written by :meth:`save_reference`.
+
+        ``frame_shape`` is the source's frame size (default the one the file was made with).
+        The file must come from a model with the same prototypes, HOG, crop and registration.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("reference file not found", path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(arrays.pop("meta")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"not a mouseface reference file ({exc})", path) from None
+        if meta.get("format") != _REFERENCE_FORMAT:
+            raise InputError(f"reference file format {meta.get('format')} is not "
+                             f"{_REFERENCE_FORMAT}: calibrate again", path)
+        self.setup(tuple(frame_shape or meta["frame_shape"]), source)
+        mine = {"names": list(self.names_), "roi size": list(self.roi_shape_),
+                "hog": json.loads(json.dumps(self.hog_params_)), "margin": self.margin_,
+                "mode": self.mode_}
+        theirs = {"names": meta["names"], "roi size": meta["roi"][2:][::-1],
+                  "hog": meta["hog"], "margin": meta["margin"], "mode": meta["mode"]}
+        bad = [k for k in mine if mine[k] != theirs[k]]
+        if bad:
+            k = bad[0]
+            raise InputError(f"made with another model: its {k} {theirs[k]} differs from this "
+                             f"model's {mine[k]}; calibrate this session (--calibrate)", path)
+        alignment = Alignment(self.margin_, arrays.get("matrix"),
+                              arrays.get("reference") if self.drift_ else None,
+                              arrays.get("fill"), float(meta["fill_value"]))
+        cal = None
+        if "pass_neutral" in arrays:
+            p = meta["pass"]
+            occ = None
+            if "occlusion" in p:
+                o = p["occlusion"]
+                occ = OcclusionReference(arrays["occlusion_low"], arrays["occlusion_high"],
+                                         arrays["occlusion_median"], o["noise"], o["radius"],
+                                         o["sigma"])
+            cal = PassCalibration(arrays["pass_neutral"], p["distance_median"],
+                                  p["distance_scale"], occ, p["occlusion_bin"], p["n_frames"])
+        face = FacePass(FaceSpec(self.roi_shape_, self.hog_params_, alignment, 1,
+                                 self.quality_ if cal is not None else None, cal))
+        if "neutral_mean" in arrays:
+            neutral = NeutralReference(arrays["neutral_mean"], arrays["neutral_scale"],
+                                       int(meta["neutral_frames"]))
+        else:
+            neutral = arrays["neutral_prototype"]
+        self._finish(face, neutral, tuple(meta["spread"]), meta["blur"], meta["interval"],
+                     {**meta["calibration"], "reference_file": str(path)})
+        return self
+
+
+class Calibration:
+    """A calibration fed frame by frame (``mouseface live --calibrate``).
+
+    The first :data:`~mouseface.features.alignment.REFERENCE_FRAMES` frames are held (as region
+    crops) until the reference face is known, as ``score``'s baseline pre-read holds them; from
+    then on each frame goes through the pass as it arrives, so memory stays bounded however long
+    the calibration. :meth:`finish` sets the readout's learned state and returns the calibration
+    frames' own readings.
+    """
+
+    def __init__(self, readout: LiveReadout):
+        self.readout = readout
+        self._held: list[np.ndarray] = []
+        self.time: list[float] = []
+        self._faces: list[FaceFrames] = []
+        self._pass: FacePass | None = None
+        self._pushed = 0
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def add(self, frame: np.ndarray, time: float) -> None:
+        """Add one full frame (H, W) at ``time`` seconds."""
+        region = self.readout.region(frame)
+        self.time.append(float(time))
+        with one_core():
+            if self._pass is None:
+                self._held.append(np.ascontiguousarray(region[0]))
+                if len(self._held) >= REFERENCE_FRAMES:
+                    self._start()
+            else:
+                self._push(region)
+
+    def _start(self) -> None:
+        """Reference face, alignment and the pass's calibration from the held frames; then
+        the held frames through the pass."""
+        r = self.readout
+        held = np.stack(self._held)
+        self._held = []
+        baseline = Baseline.from_frames(held)
+        alignment = r._alignment(baseline)
+        spec = FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_, None)
+        cal = calibrate(baseline.frames, spec) if r.quality_ is not None else None
+        self._pass = FacePass(FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_,
+                                       cal))
+        self._push(held)
+
+    def _push(self, regions: np.ndarray) -> None:
+        n, k = self._pushed, len(regions)
+        # drift on every frame: the pass releases each frame at once
+        f = self._pass.push(regions, np.arange(n, n + k), np.asarray(self.time[n:n + k]))
+        # keep what calibration needs, not the crops: memory stays flat however long it is
+        f.crops = f.crops[:0]
+        self._faces.append(f)
+        self._pushed += k
+
+    def finish(self, source: str | Path | None = None) -> list[Reading]:
+        """Set the readout's reference face, neutral face and quality references; return the
+        calibration frames' readings (in order)."""
+        if not self.time:
+            raise InputError("no calibration frames: the animal's neutral face needs its quiet "
+                             "baseline frames", source)
+        with one_core():
+            if self._pass is None:
+                self._start()
+            return self._finish()
+
+    def _finish(self) -> list[Reading]:
+        r = self.readout
+        faces = self._faces
+        hogs = np.concatenate([f.hog for f in faces])
+        time = np.asarray(self.time)
+        shifts = None if faces[0].shift is None else np.concatenate([f.shift for f in faces])
+        drift = None if shifts is None else drift_table(shifts, r.shift_threshold_)
+        interval = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+        spread, blur = (math.nan, math.nan), math.nan
+        if faces[0].measures is not None:
+            m = np.concatenate([f.measures for f in faces])
+            col = {name: m[:, j] for j, name in enumerate(MEASURES)}
+            metrics = pd.DataFrame({k: col[k] for k in ("motion_energy", "blur",
+                                                        "dark_fraction",
+                                                        "saturated_fraction")})
+            metrics["duplicate"] = col["duplicate"] > 0
+            d = col["hog_distance"].astype(np.float64)
+            spread = distance_spread(d[np.isfinite(d)])  # as `score`: the baseline's spread
+            q = quality_table(metrics, time, occlusion=col["occlusion"],
+                              hog_z=(d - spread[0]) / spread[1],
+                              large_shift=None if drift is None
+                              else drift["large_shift"].to_numpy(),
+                              min_area=r.min_area_, min_z=r.min_z_)
+            blur = float(np.nanmedian(metrics["blur"]))
+        else:
+            q = pd.DataFrame({"large_shift": np.zeros(len(time), bool) if drift is None
+                              else drift["large_shift"].to_numpy()})
+            q["flag"] = q["large_shift"]
+        flagged = q["flag"].to_numpy(dtype=bool)
+        kept = r._kept(hogs)
+        info = {"frames": len(time), "flagged": int(flagged.sum()),
+                "seconds": float(time[-1] - time[0] + interval),
+                "reference_frames": min(len(time), REFERENCE_FRAMES)}
+        r._finish(self._pass, r._neutral(kept, flagged), spread, blur, interval, info)
+        r._index = len(time) - 1
+        r._previous_time = float(time[-1])
+        sims = r._similarity(kept)
+        if drift is not None:
+            q = pd.concat([q.drop(columns="large_shift", errors="ignore"), drift], axis=1)
+        rows = q.to_dict("records")
+        return [Reading(float(t), r.names_, sims[i], bool(rows[i]["flag"]),
+                        None if shifts is None else (float(shifts[i, 0]), float(shifts[i, 1])),
+                        rows[i])
+                for i, t in enumerate(time)]
+
+
