@@ -228,6 +228,7 @@ class FacePass:
         self._first = -1
         #: frames whose drift was measured (the rest were interpolated)
         self.n_measured = 0
+        self._estimator: reg.ShiftEstimator | None = None
 
     # ---------------------------------------------------------------- the stream
     def prime(self, region_frame: np.ndarray) -> None:
@@ -283,8 +284,10 @@ class FacePass:
 
     def _measure(self, frames: np.ndarray, index: np.ndarray) -> None:
         if len(index):
-            got = reg.estimate_shifts(frames, self.spec.alignment.reference,
-                                      bin=_drift_bin(frames.shape[1:]))
+            if self._estimator is None:  # the reference's spectrum, once per stream
+                self._estimator = reg.ShiftEstimator(self.spec.alignment.reference,
+                                                     bin=_drift_bin(frames.shape[1:]))
+            got = self._estimator(frames)
             self._measured.update({int(i): s for i, s in zip(index, got, strict=True)})
             self.n_measured += len(index)
 

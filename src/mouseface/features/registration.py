@@ -40,7 +40,7 @@ from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 from skimage.transform import SimilarityTransform, warp_polar
 
-__all__ = ["reference_face", "estimate_shifts", "shift_frames", "drift_table",
+__all__ = ["reference_face", "estimate_shifts", "ShiftEstimator", "shift_frames", "drift_table",
            "estimate_similarity_transform", "warp_frames", "alignment_score", "expand_roi",
            "transform_summary", "mean_template"]
 
@@ -123,9 +123,23 @@ def reference_face(frames: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- within a session
 
 
-def _upsampled_correlation(prod: np.ndarray, width: int, size: int, factor: int,
-                           offsets: np.ndarray) -> np.ndarray:
-    """Cross-correlation upsampled by ``factor`` in a ``size`` x ``size`` window, batched.
+def _dft_kernels(h: int, width: int, size: int, factor: int, dtype) -> tuple:
+    """The frequency vectors, column weights and DFT kernels of :func:`_upsampled_correlation`
+    for an ``h`` x ``width`` transform, a ``size`` x ``size`` window and ``factor``."""
+    u = np.arange(size, dtype=np.float64)
+    fy = np.fft.fftfreq(h, factor)
+    fx = np.fft.rfftfreq(width, factor)
+    weight = np.full(len(fx), 2.0)
+    weight[0] = 1.0
+    if width % 2 == 0:
+        weight[-1] = 1.0
+    ky = np.exp(2j * np.pi * u[:, None] * fy[None, :]).astype(dtype)  # (s, H)
+    kx = np.exp(2j * np.pi * u[:, None] * fx[None, :]).astype(dtype)  # (s, W/2+1)
+    return fy, fx, weight, ky, kx
+
+
+def _upsampled_correlation(prod: np.ndarray, kernels: tuple, offsets: np.ndarray) -> np.ndarray:
+    """Cross-correlation upsampled in a window, batched (kernels from :func:`_dft_kernels`).
 
     ``prod`` (n, H, W // 2 + 1) is the half (``rfft2``) cross-power spectrum of real images, so
     the correlation is real: ``c = Re sum_half w * prod * exp(2 pi i (u - offset) f)`` with
@@ -134,19 +148,10 @@ def _upsampled_correlation(prod: np.ndarray, width: int, size: int, factor: int,
     into a phase ramp on the data, so that the DFT kernels are shared by all frames and each
     axis is one BLAS product over the whole batch.
     """
-    n, h, wh = prod.shape
-    u = np.arange(size, dtype=np.float64)
-    fy = np.fft.fftfreq(h, factor)
-    fx = np.fft.rfftfreq(width, factor)
-    weight = np.full(wh, 2.0)
-    weight[0] = 1.0
-    if width % 2 == 0:
-        weight[-1] = 1.0
+    fy, fx, weight, ky, kx = kernels
     dt = prod.dtype
     ramp_y = np.exp(-2j * np.pi * offsets[:, 0, None] * fy[None, :]).astype(dt)  # (n, H)
     ramp_x = (weight * np.exp(-2j * np.pi * offsets[:, 1, None] * fx[None, :])).astype(dt)
-    ky = np.exp(2j * np.pi * u[:, None] * fy[None, :]).astype(dt)  # (s, H)
-    kx = np.exp(2j * np.pi * u[:, None] * fx[None, :]).astype(dt)  # (s, W/2+1)
     rows = np.tensordot(ky, prod * ramp_y[:, :, None], axes=(1, 1))  # (s, n, W/2+1)
     out = np.tensordot(rows * ramp_x[None], kx, axes=(2, 1))  # (s, n, s)
     return out.real.transpose(1, 0, 2)
@@ -215,61 +220,100 @@ def estimate_shifts(
     [1.5, -2.0]
     """
     batch, single = _as_batch(frames)
-    ref = np.asarray(reference, dtype=np.float32)
-    if ref.shape != batch.shape[1:]:
-        raise ValueError(f"reference has shape {ref.shape} but frames are {batch.shape[1:]}: "
-                         "crop both with the same ROI")
-    if normalization not in ("phase", None):
-        raise ValueError(f"normalization must be 'phase' or None; got {normalization!r}")
-    factor = int(upsample_factor)
-    if factor < 1:
-        raise ValueError(f"upsample_factor must be a positive integer; got {upsample_factor!r}")
-    bin = int(bin)
-    if bin < 1:
-        raise ValueError(f"bin must be a positive integer; got {bin!r}")
-    if bin > 1:
-        hb, wb = ref.shape[0] // bin, ref.shape[1] // bin
-        if min(hb, wb) < 8:
-            raise ValueError(f"frames of {ref.shape} are too small to bin by {bin}")
-        ref = ref[:hb * bin, :wb * bin].reshape(hb, bin, wb, bin).mean(axis=(1, 3))
-        batch = np.empty((len(batch), hb, wb), np.float32)
-        _block_means(np.ascontiguousarray(_as_batch(frames)[0]), bin, batch)
-        # a block's centre sits (bin - 1) / 2 px from its first pixel in both images alike,
-        # so a displacement of the blocks is one of the pixels, times bin
-        shifts = estimate_shifts(batch, ref, factor * bin, window=window,
-                                 normalization=normalization, batch_size=batch_size)
-        return (shifts * bin)[0] if single else shifts * bin
-    h0, w0 = ref.shape
-    win = (_hann((h0, w0)) if window else np.ones((h0, w0))).astype(np.float32)
-    # Windowed images fade to zero at their borders, so zero-padding them to a fast FFT size
-    # changes nothing but the speed (a 184-px side has the prime factor 23).
-    h, w = ((sfft.next_fast_len(h0, real=True), sfft.next_fast_len(w0, real=True)) if window
-            else (h0, w0))
-    ref_f = np.conj(sfft.rfft2((ref - ref.mean()) * win, s=(h, w)))
-    out = np.zeros((len(batch), 2))
-    mid = np.array([h // 2, w // 2])
-    size = np.array([h, w])
-    step = max(1, int(batch_size))
-    for s in range(0, len(batch), step):
-        f = batch[s:s + step].astype(np.float32)
-        f -= f.mean(axis=(1, 2), keepdims=True)
-        prod = sfft.rfft2(f * win, s=(h, w)) * ref_f
-        if normalization == "phase":
-            mag = np.abs(prod)
-            floor = np.float32(1e-6) * mag.max(axis=(1, 2), keepdims=True) + np.float32(1e-30)
-            prod /= np.maximum(mag, floor)
-        cc = sfft.irfft2(prod, s=(h, w))
-        peak = np.array(np.unravel_index(cc.reshape(len(cc), -1).argmax(axis=1), (h, w))).T
-        shifts = np.where(peak > mid, peak - size, peak).astype(np.float64)
-        if factor > 1:
-            region = int(math.ceil(factor * 1.5))
-            centre = float(np.fix(region / 2.0))
-            up = _upsampled_correlation(prod, w, region, factor, centre - shifts * factor)
-            best = up.reshape(len(up), -1).argmax(axis=1)
-            fine = np.array(np.unravel_index(best, (region, region))).T.astype(np.float64)
-            shifts = shifts + (fine - centre) / factor
-        out[s:s + len(f)] = shifts
-    return out[0] if single else out
+    shifts = ShiftEstimator(reference, upsample_factor, window=window,
+                            normalization=normalization, batch_size=batch_size, bin=bin)(batch)
+    return shifts[0] if single else shifts
+
+
+class ShiftEstimator:
+    """:func:`estimate_shifts` against one reference, prepared once: the reference's binning,
+    window and spectrum and the sub-pixel DFT kernels are computed here, so that a stream of
+    frames (a pass, a live camera) pays only for its own transforms.
+
+    Examples
+    --------
+    >>> ref = ndimage.gaussian_filter(np.random.default_rng(0).random((64, 64)), 2)
+    >>> moved = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(ref), (1.5, -2.0))).real
+    >>> np.round(ShiftEstimator(ref, window=False)(moved[None]), 1).tolist()
+    [[1.5, -2.0]]
+    """
+
+    def __init__(self, reference: np.ndarray, upsample_factor: int = 10, *, window: bool = True,
+                 normalization: str | None = "phase", batch_size: int = 128, bin: int = 1):
+        ref = np.asarray(reference, dtype=np.float32)
+        if ref.ndim != 2:
+            raise ValueError(f"reference must be a frame (H, W); got shape {ref.shape}")
+        if normalization not in ("phase", None):
+            raise ValueError(f"normalization must be 'phase' or None; got {normalization!r}")
+        factor = int(upsample_factor)
+        if factor < 1:
+            raise ValueError(f"upsample_factor must be a positive integer; got "
+                             f"{upsample_factor!r}")
+        bin = int(bin)
+        if bin < 1:
+            raise ValueError(f"bin must be a positive integer; got {bin!r}")
+        self.shape = ref.shape
+        self.bin = bin
+        if bin > 1:
+            hb, wb = ref.shape[0] // bin, ref.shape[1] // bin
+            if min(hb, wb) < 8:
+                raise ValueError(f"frames of {ref.shape} are too small to bin by {bin}")
+            ref = ref[:hb * bin, :wb * bin].reshape(hb, bin, wb, bin).mean(axis=(1, 3))
+            # a block's centre sits (bin - 1) / 2 px from its first pixel in both images
+            # alike, so a displacement of the blocks is one of the pixels, times bin
+            factor *= bin
+        self.factor = factor
+        self.normalization = normalization
+        self.batch_size = max(1, int(batch_size))
+        h0, w0 = ref.shape
+        self.win = (_hann((h0, w0)) if window else np.ones((h0, w0))).astype(np.float32)
+        # Windowed images fade to zero at their borders, so zero-padding them to a fast FFT
+        # size changes nothing but the speed (a 184-px side has the prime factor 23).
+        h, w = ((sfft.next_fast_len(h0, real=True), sfft.next_fast_len(w0, real=True))
+                if window else (h0, w0))
+        self.fft_shape = (h, w)
+        self.ref_f = np.conj(sfft.rfft2((ref - ref.mean()) * self.win, s=(h, w)))
+        self.region = int(math.ceil(factor * 1.5))
+        self._kernels = _dft_kernels(h, w, self.region, factor, self.ref_f.dtype)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """``(dy, dx)`` of each frame (N, H, W) against the reference, (N, 2) float64."""
+        batch, _ = _as_batch(frames)
+        if batch.shape[1:] != self.shape:
+            raise ValueError(f"reference has shape {self.shape} but frames are "
+                             f"{batch.shape[1:]}: crop both with the same ROI")
+        if self.bin > 1:
+            b = self.bin
+            binned = np.empty((len(batch), self.shape[0] // b, self.shape[1] // b), np.float32)
+            _block_means(np.ascontiguousarray(batch), b, binned)
+            batch = binned
+        h, w = self.fft_shape
+        out = np.zeros((len(batch), 2))
+        mid = np.array([h // 2, w // 2])
+        size = np.array([h, w])
+        factor, region = self.factor, self.region
+        step = self.batch_size
+        for s in range(0, len(batch), step):
+            f = batch[s:s + step].astype(np.float32)
+            f -= f.mean(axis=(1, 2), keepdims=True)
+            prod = sfft.rfft2(f * self.win, s=(h, w)) * self.ref_f
+            if self.normalization == "phase":
+                mag = np.abs(prod)
+                floor = (np.float32(1e-6) * mag.max(axis=(1, 2), keepdims=True)
+                         + np.float32(1e-30))
+                prod /= np.maximum(mag, floor)
+            cc = sfft.irfft2(prod, s=(h, w))
+            peak = np.array(np.unravel_index(cc.reshape(len(cc), -1).argmax(axis=1),
+                                             (h, w))).T
+            shifts = np.where(peak > mid, peak - size, peak).astype(np.float64)
+            if factor > 1:
+                centre = float(np.fix(region / 2.0))
+                up = _upsampled_correlation(prod, self._kernels, centre - shifts * factor)
+                best = up.reshape(len(up), -1).argmax(axis=1)
+                fine = np.array(np.unravel_index(best, (region, region))).T.astype(np.float64)
+                shifts = shifts + (fine - centre) / factor
+            out[s:s + len(f)] = shifts
+        return out * self.bin
 
 
 def shift_frames(
