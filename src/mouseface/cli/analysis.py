@@ -213,7 +213,8 @@ def analyze(
     classifier: str = typer.Option("rf", "--classifier", help="rf or logreg."),
     permutations: int = typer.Option(20, "--permutations", "-n"),
     normalize: bool = typer.Option(False, "--normalize", help="Normalised trial metrics."),
-    quick: bool = typer.Option(False, "--quick", help="Fewer frames and permutations."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer frames; logistic regression on "
+                               "the similarity traces."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run all the analyses with their defaults.

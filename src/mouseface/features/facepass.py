@@ -18,7 +18,7 @@ margin; see :mod:`mouseface.features.alignment`) and goes through, in order:
    HOG distance to the session's neutral face (``1 - r`` with the median HOG of its baseline
    frames); and, only where that distance is already far from neutral (robust z above
    ``occlusion_gate``), the occlusion region test of :mod:`mouseface.features.quality`, on the
-   crop binned to about ``occlusion_size`` pixels when it is more than twice as large.
+   crop binned to 80-160 pixels (``occlusion_size``).
 
 :class:`FacePass` does this for a stream of frames (the offline pass calls it per batch of a
 decoded chunk, ``mouseface live`` per frame: one code path). Interpolating the drift needs the
@@ -78,15 +78,15 @@ class QualityParams:
         Robust z of the HOG distance to neutral above which the occlusion region test runs
         (below it a frame cannot be ``occluded``, whose threshold is higher).
     occlusion_size
-        Crops whose shorter side exceeds twice this are binned by ``round(side / size)`` for
-        the occlusion test (a paw is many pixels wide: 100 px across a face find it).
+        The occlusion test runs on the crop binned by ``side // occlusion_size`` (its shorter
+        side), i.e. on 80-160 px: a paw is many pixels wide, and the test costs by the pixel.
     """
 
     dark_level: float = 5.0
     saturated_level: float = 250.0
     novelty_k: float = 8.0
     occlusion_gate: float = 1.5
-    occlusion_size: int = 100
+    occlusion_size: int = 80
 
     def as_dict(self) -> dict:
         return {"dark_level": self.dark_level, "saturated_level": self.saturated_level,
@@ -385,7 +385,7 @@ def calibrate(region_frames: np.ndarray, spec: FaceSpec) -> Calibration:
     raw = np.ascontiguousarray(p._filled(frames)[p._inner])
     h, w = spec.roi_shape
     size = spec.quality.occlusion_size if spec.quality is not None else QualityParams.occlusion_size
-    b = max(1, round(min(h, w) / size)) if min(h, w) > 2 * size else 1
+    b = max(1, min(h, w) // size)
     occ = occlusion_reference(_binned(raw, b)) if min(h, w) // b >= 8 else None
     return Calibration(neutral, median, scale, occ, b, len(frames))
 

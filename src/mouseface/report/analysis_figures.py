@@ -77,9 +77,10 @@ def confusion_figure(result: dict, stem: str | Path, *, title: str = "") -> list
     chance = result.get("chance", {})
     bits = [f"balanced accuracy {result['balanced_accuracy']:.2f}"]
     if "balanced_accuracy_mean" in chance:
+        n = chance["n_permutations"]
+        rough = f"; p >= 1/{n + 1}, rough" if n < 100 else ""  # few permutations: say so
         bits.append(f"chance {chance['balanced_accuracy_mean']:.2f} "
-                    f"(p95 {chance['balanced_accuracy_p95']:.2f}, "
-                    f"{chance['n_permutations']} perm.)")
+                    f"(p95 {chance['balanced_accuracy_p95']:.2f}, {n} perm.{rough})")
     else:
         bits.append(f"chance 1/{k} = {chance.get('uniform', 1 / k):.2f}")
     ax.set_title((title + "\n" if title else "") + "\n".join(bits), fontsize=9)

@@ -605,18 +605,22 @@ def analyze(
 
     ``features`` defaults to ``hog`` when the folder has ``features/``, else ``similarity``.
     Dose–response runs for every numeric events column that varies (e.g. ``intensity``),
-    each condition against its own prototype. ``quick`` uses fewer frames (every 6th for
-    classification, 200 per embedding and clustering) and at most 2 permutations. The
-    frame-level random forest with permutations dominates the time: each permutation costs
-    as much as the real cross-validation. Unless ``quiet``, a bar names the analysis
-    running. Writes ``summary.json`` (per analysis: ``ok``, the headline numbers or the ``error``).
+    each condition against its own prototype. The frame-level random forest with permutations
+    dominates the time: each permutation costs as much as the real cross-validation. ``quick``
+    classifies every 6th frame's similarity traces (unless ``features`` is given) with logistic
+    regression (a few seconds where the forest over HOG takes minutes), keeps the
+    ``n_permutations`` that make its chance level, and embeds and clusters 200 frames per
+    scope. Unless ``quiet``, a bar names the analysis running. Writes ``summary.json`` (per
+    analysis: ``ok``, the headline numbers or the ``error``).
     """
     r = _results(results)
     if features is None:
-        features = "hog" if (r.path / "features").is_dir() else "similarity"
+        features = ("similarity" if quick or not (r.path / "features").is_dir() else "hog")
     scale = {"max_frames": 200} if quick else {}
-    perms = min(n_permutations, 2) if quick else n_permutations
+    perms = n_permutations
     step = 6 if quick else 2
+    if quick:
+        classifier = "logreg"
     summary: dict[str, Any] = {"features": features}
     jobs = {
         "classify": lambda: _headline(classify(r, features=features, split=split,
