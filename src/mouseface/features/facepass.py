@@ -369,15 +369,19 @@ class FacePass:
         return out
 
 
-def calibrate(region_frames: np.ndarray, spec: FaceSpec) -> Calibration:
+def calibrate(region_frames: np.ndarray, spec: FaceSpec, *, max_frames: int = 60) -> Calibration:
     """The neutral HOG, baseline distance spread and occlusion reference of a session.
 
     ``region_frames`` are its baseline frames at its region (any order: each frame's drift is
-    measured on its own). ``spec`` is the session's spec (its calibration is ignored).
+    measured on its own); at most ``max_frames`` of them, evenly spaced, are used (medians and
+    spreads of 60 frames are stable, and calibration runs once per session before the pass).
+    ``spec`` is the session's spec (its calibration is ignored).
     """
     frames = np.asarray(region_frames)
     if not len(frames):
         raise ValueError("no baseline frames: the neutral face needs some")
+    if len(frames) > max_frames:
+        frames = frames[np.linspace(0, len(frames) - 1, max_frames).round().astype(int)]
     bare = FaceSpec(spec.roi_shape, spec.hog_params, spec.alignment, drift_every=1)
     p = FacePass(bare)
     got = p.push(frames, np.arange(len(frames)), np.zeros(len(frames)))
