@@ -544,23 +544,24 @@ def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
             src_a = batch[i, a_row]
             src_b = batch[i, b_row]
             dst = out[i, r]
-            for c in range(lo_c):
-                top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
-                bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
-                v = top * (1.0 - wy) + bottom * wy
-                if integer:
-                    v = min(max(np.rint(v), lo), hi)
-                dst[c] = v
+            _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, 0, lo_c, integer, lo, hi)
             if hi_c > lo_c:
                 _translate_run(src_a, src_b, dst, row, lo_c, hi_c, xa[lo_c] - lo_c, fx[lo_c],
                                wy, integer)
-            for c in range(hi_c, w):
-                top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
-                bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
-                v = top * (1.0 - wy) + bottom * wy
-                if integer:
-                    v = min(max(np.rint(v), lo), hi)
-                dst[c] = v
+            _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, hi_c, w, integer, lo, hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, c0, c1, integer, lo,
+                     hi):  # pragma: no cover - numba
+    """Columns ``c0:c1`` of one output row, each with its own (edge-clamped) sources."""
+    for c in range(c0, c1):
+        top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
+        bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
+        v = top * (1.0 - wy) + bottom * wy
+        if integer:
+            v = min(max(np.rint(v), lo), hi)
+        dst[c] = v
 
 
 @numba.njit(cache=True, nogil=True)

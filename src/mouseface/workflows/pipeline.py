@@ -61,12 +61,6 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFr
     return df
 
 
-
-
-
-
-
-
 # ---------------------------------------------------------------------------- verbs
 
 
