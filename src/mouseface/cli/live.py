@@ -62,7 +62,7 @@ def live(
                                      "container's frame rate."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary line."),
 ) -> None:
-    """Read a fitted model out live, frame by frame, onto Lab Streaming Layer.
+    """Stream a fitted model's expression readout live over Lab Streaming Layer.
 
     Streams NAME (one channel per prototype, then flag, skipped, frame; stamped with each
     frame's capture time) and NAME-markers ('calibrated', 'trigger:<prototype>'). Frames the
