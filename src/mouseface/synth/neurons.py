@@ -52,9 +52,13 @@ class Population:
         ``expression_index`` (−1 if none), ``gain`` (ΔF/F per unit z-scored expression),
         ``snr`` (std of signal / std of noise; 0 if uncoupled), ``noise_sd``.
     signal, noise
-        (neurons, frames) the two components (``traces = signal + noise``).
+        (neurons, frames) the two components (``traces = signal + noise``, before bleaching).
     params
         The simulation settings.
+    activity
+        (neurons, frames) what deconvolution would recover: the non-negative drive before the
+        calcium kernel (spontaneous events, plus a coupled neuron's expression drive), in the
+        same ΔF/F scale.
     """
 
     traces: np.ndarray
@@ -65,6 +69,7 @@ class Population:
     signal: np.ndarray
     noise: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    activity: np.ndarray | None = None
 
     @property
     def coupled(self) -> dict[int, int]:
@@ -241,7 +246,9 @@ def simulate_population(
     events = _causal(spikes, h)
     slow = _slow_noise(rng, n_neurons, times, drift_tau)
     noise = ar + events + drift * _unit(slow) + white * rng.normal(size=(n_neurons, n_frames))
+    raw_sd = noise.std(axis=1, keepdims=True)
     noise = noise_sd * _unit(noise)
+    activity = noise_sd * spikes / np.where(raw_sd > 0, raw_sd, 1.0)
     if wander:
         noise += wander * _unit(_slow_noise(rng, n_neurons, times, wander_tau))
     if neuropil:
@@ -253,13 +260,16 @@ def simulate_population(
         weight = rng.normal(-1.0, 0.5, (n_neurons, 1))
         noise += motion_artefact * weight * _unit(motion[None, :])
 
-    drives = _causal(np.pad(_unit(y), ((0, 0), (h.size, 0)), mode="edge"), h)[:, h.size:]
-    drives = _unit(drives)
+    raw = _causal(np.pad(_unit(y), ((0, 0), (h.size, 0)), mode="edge"), h)[:, h.size:]
+    drive_sd = raw.std(axis=1)
+    drives = _unit(raw)
     sig = np.zeros_like(noise)
     gain = np.zeros(n_neurons)
+    zy = _unit(y)
     for n, j in index.items():
         gain[n] = snr * noise_sd
         sig[n] = gain[n] * drives[j]
+        activity[n] += gain[n] / (drive_sd[j] or 1.0) * (zy[j] - zy[j].min())
     traces = sig + noise
     if bleach_tau:
         tau = bleach_tau * rng.uniform(0.5, 1.5, (n_neurons, 1))
@@ -279,7 +289,8 @@ def simulate_population(
               "wander": wander, "wander_tau": wander_tau, "neuropil": neuropil,
               "motion_artefact": motion_artefact if motion is not None else 0.0}
     return Population(traces.astype(np.float32), times, fs, names, truth,
-                      sig.astype(np.float32), noise.astype(np.float32), params)
+                      sig.astype(np.float32), noise.astype(np.float32), params,
+                      activity.astype(np.float32))
 
 
 def _bursts(rng: np.random.Generator, n: int, n_frames: int, fs: float, rate: float,
@@ -351,8 +362,9 @@ def simulate_session(
     what real similarity traces carry: frame noise, and a slow drift shared by all prototypes
     (illumination, head position) with a linear trend. Face motion energy has whisking bouts
     (about 5 per minute, independent of the trials), a movement burst at every stimulus onset
-    (licking, flinching) and motion while the expression changes (|d expression / dt|): faces
-    that express also move.
+    (licking, flinching), motion while the expression changes (|d expression / dt|) and while
+    it lasts (chewing, licking: proportional to the summed responses of all conditions):
+    faces that express also move.
 
     Parameters
     ----------
@@ -425,7 +437,7 @@ def simulate_session(
             m += r.uniform(2.0, 6.0) * ((t >= k) & (t < k + r.uniform(1.0, 3.0)))
         for on, dose in zip(onsets, doses, strict=True):
             m += 4.0 * dose * np.exp(-np.clip(t - on, 0, None) / 0.7) * (t >= on)
-        m += 4.0 * np.abs(np.gradient(resp.sum(axis=0), t))
+        m += 4.0 * np.abs(np.gradient(resp.sum(axis=0), t)) + 3.0 * resp.sum(axis=0)
         return ndimage.gaussian_filter1d(m, 0.1 * fs) + 0.5 + 0.1 * r.gamma(2.0, 1.0, n)
 
     motion = movement(rng)
@@ -438,7 +450,6 @@ def simulate_session(
     pop = simulate_population(drives, t, n_neurons, coupled, snr=snr, fs=fs,
                               seed=seed + 1, names=[*names, "motion_energy"],
                               motion=artefacts, **kw)
-    pop.names = [*names, "motion_energy"]
     events = pd.DataFrame({"onset": onsets, "duration": 3.0, "trial_type": kinds,
                            "intensity": doses})
     return SimulatedSession(t, fs, expr, names, motion, events, pop)
@@ -461,29 +472,37 @@ def population_fluorescence(pop: Population, *, f0: float = 200.0, neuropil: flo
 
 
 def write_population_suite2p(pop: Population, folder: str | Path, *, f0: float = 200.0,
-                             neuropil: float = 0.7, n_noncells: int = 0,
-                             seed: int = 0) -> Path:
+                             neuropil: float = 0.7, n_noncells: int = 0, seed: int = 0,
+                             frames_per_folder: list[int] | None = None) -> Path:
     """Write ``pop`` as a suite2p plane folder (see :func:`population_fluorescence`).
 
     ``n_noncells`` extra ROIs of pure noise marked ``iscell = 0`` are appended after the
     neurons, so cell filtering can be tested; cells keep their indices ``0 … n−1``.
+    ``spks.npy`` holds ``pop.activity`` (zeros for the non-cells). ``frames_per_folder``
+    says that the frames are several recordings back to back, as suite2p writes it when it
+    registers several folders of one field of view together.
     """
     f, fneu = population_fluorescence(pop, f0=f0, neuropil=neuropil, seed=seed)
+    spks = (pop.activity if pop.activity is not None else np.zeros_like(pop.traces))
     iscell = np.ones(f.shape[0])
     if n_noncells:
         rng = np.random.default_rng(seed + 1)
         extra = (f0 * (1 + 0.1 * rng.normal(size=(n_noncells, f.shape[1])))).astype(np.float32)
         f = np.vstack([f, extra])
         fneu = np.vstack([fneu, np.full_like(extra, 0.5 * f0)])
+        spks = np.vstack([spks, np.zeros_like(extra)])
         iscell = np.append(iscell, np.zeros(n_noncells))
-    return write_suite2p(folder, f, fneu, fs=pop.fs, iscell=iscell,
-                         ops={"mouseface_f0": f0, "mouseface_neuropil": neuropil})
+    ops: dict[str, Any] = {"mouseface_f0": f0, "mouseface_neuropil": neuropil}
+    if frames_per_folder is not None:
+        ops["frames_per_folder"] = np.asarray(frames_per_folder, dtype=np.int64)
+    return write_suite2p(folder, f, fneu, fs=pop.fs, iscell=iscell, ops=ops, spks=spks)
 
 
 def write_population_nwb(pop: Population, path: str | Path, *,
                          interface: str = "DfOverF") -> Path:
-    """Write ``pop``'s ΔF/F as an NWB ``RoiResponseSeries`` (see :func:`write_nwb`)."""
-    return write_nwb(path, pop.to_traces(), interface=interface)
+    """Write ``pop``'s ΔF/F as an NWB ``RoiResponseSeries``, with its deconvolved activity
+    beside it (see :func:`write_nwb`)."""
+    return write_nwb(path, pop.to_traces(), interface=interface, deconvolved=pop.activity)
 
 
 __all__ = ["Population", "SimulatedSession", "gcamp_kernel", "population_fluorescence",
