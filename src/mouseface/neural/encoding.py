@@ -386,6 +386,31 @@ class Encoding:
             "mixed_any_sign": float((self.significant.sum(axis=1) > 1).sum() / n),
         }
 
+    def counts(self) -> dict[str, Any]:
+        """Neuron counts: tracking any expression (having a preferred one), per preferred
+        expression (the groups of the correlation figure), per expression positive and
+        negative, mixed.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(1)
+        >>> expr = np.convolve(rng.normal(size=3000), np.ones(60) / 60, "same")[None, :]
+        >>> x = np.vstack([expr[0] + 0.05 * rng.normal(size=3000), rng.normal(size=3000)])
+        >>> c = encode(x, expr, fs=20.0, names=["pain"]).counts()
+        >>> c["tracking"], c["preferred"]
+        (1, {'pain': 1})
+        """
+        neg = self.significant & (self.r < 0)
+        return {
+            "neurons": int(len(self.neuron)),
+            "tracking": int((self.preferred != "").sum()),
+            "preferred": {n: int((self.preferred == n).sum()) for n in self.names},
+            "positive": {n: int(self.positive[:, j].sum()) for j, n in enumerate(self.names)},
+            "negative": {n: int(neg[:, j].sum()) for j, n in enumerate(self.names)},
+            "any_sign": int(self.significant.any(axis=1).sum()),
+            "mixed": int(self.mixed.sum()),
+        }
+
     def to_frame(self) -> pd.DataFrame:
         """Long table, one row per neuron × expression (what ``neurons.csv`` holds).
 
@@ -610,7 +635,8 @@ def encode(
     if null == "circular":
         shifts = choose_shifts(shortest, fs, n_shifts=n_shifts, min_shift=min_shift,
                                seed=seed)
-        lags = [np.concatenate([[0], shifts])] * len(bounds)
+        # y at t − s against x at t: the neuron rotated by s, as shifted_correlations does
+        lags = [np.concatenate([[0], -shifts])] * len(bounds)
         combos = np.repeat(np.arange(shifts.size + 1)[:, None], len(bounds), axis=1)
     else:
         big = [n // 4 if max_shift is None else int(round(max_shift * fs)) for n in lengths]

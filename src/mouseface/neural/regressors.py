@@ -16,8 +16,8 @@ from scipy import signal
 
 from mouseface._errors import InputError
 
-#: sigma of the Gaussian low-pass, in units of the cutoff period, that halves the power there
-HALF_POWER_SIGMA = math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
+#: sigma of the Gaussian low-pass, in units of the cutoff period, whose gain there is 1/2
+HALF_GAIN_SIGMA = math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
 
 #: time constants (s) of the causal exponential filters of :func:`lag_basis` (0: the signal)
 LAG_TAUS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -65,11 +65,11 @@ def highpass(x: np.ndarray, fs: float, cutoff: float, *,
     """Remove what is slower than ``cutoff`` seconds from each row, session by session.
 
     Each row (and each segment of it) loses its least-squares straight line, then a Gaussian
-    low-pass of itself with sigma ``HALF_POWER_SIGMA · cutoff`` seconds (0.187 × the cutoff
+    low-pass of itself with sigma ``HALF_GAIN_SIGMA · cutoff`` seconds (0.187 × the cutoff
     period), computed over valid frames only (normalised convolution, edges reflected). The
-    gain is ``1 − exp(−(2π f σ)² / 2)``: one half at the cutoff frequency 1/``cutoff``, 0.94
-    at twice it, above 0.999 at four times it; bleaching, trends and baseline wander slower
-    than the cutoff go.
+    amplitude gain is ``1 − exp(−(2π f σ)² / 2)``: 0.5 at the cutoff frequency 1/``cutoff``,
+    0.94 at twice it, above 0.9999 at four times it, 0.16 at half of it; bleaching, trends and
+    baseline wander slower than the cutoff go.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ def highpass(x: np.ndarray, fs: float, cutoff: float, *,
     fs
         Sampling rate (Hz).
     cutoff
-        Period (s) at which half the power is removed.
+        Period (s) at which the amplitude gain is one half.
     segments
         Frames of each session when ``x`` holds several back to back.
 
@@ -98,7 +98,7 @@ def highpass(x: np.ndarray, fs: float, cutoff: float, *,
     if not cutoff or cutoff <= 0:
         raise InputError(f"high-pass cutoff must be positive (s); got {cutoff}")
     x = np.array(np.atleast_2d(x), dtype=np.float64)
-    sigma = HALF_POWER_SIGMA * cutoff * fs
+    sigma = HALF_GAIN_SIGMA * cutoff * fs
     for a, b in segment_bounds(segments, x.shape[1]):
         seg = x[:, a:b]
         valid = np.isfinite(seg)
@@ -232,5 +232,5 @@ def residualize(x: np.ndarray, design: np.ndarray, *, ridge: float = 1e-6) -> np
     return x
 
 
-__all__ = ["HALF_POWER_SIGMA", "LAG_TAUS", "LEAD_TAU", "exponential_filter", "highpass",
-           "lag_basis", "residualize", "segment_bounds"]
+__all__ = ["HALF_GAIN_SIGMA", "LAG_TAUS", "LEAD_TAU", "exponential_filter", "gaussian_lowpass",
+           "highpass", "lag_basis", "residualize", "segment_bounds"]

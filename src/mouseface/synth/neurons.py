@@ -309,6 +309,41 @@ def _bursts(rng: np.random.Generator, n: int, n_frames: int, fs: float, rate: fl
     return out
 
 
+def _trials(rng: np.random.Generator, t: np.ndarray, conditions: tuple[str, ...]):
+    """Onsets every 12-30 s, random conditions and doses, and each condition's response."""
+    from mouseface.synth.experiment import response
+
+    onsets, kinds, doses = [], [], []
+    on = rng.uniform(5.0, 15.0)
+    while on < t[-1] - 5.0:
+        onsets.append(on)
+        kinds.append(str(rng.choice(list(conditions))))
+        doses.append(float(rng.choice([0.25, 0.5, 0.75, 1.0])))
+        on += 3.0 + rng.uniform(9.0, 27.0)
+    resp = np.zeros((len(conditions), t.size))
+    for on, kind, dose in zip(onsets, kinds, doses, strict=True):
+        resp[conditions.index(kind)] += dose**0.5 * response(t, on, 3.0,
+                                                             decay_s=rng.uniform(1.5, 4.0))
+    return onsets, kinds, doses, resp
+
+
+def _movement(rng: np.random.Generator, t: np.ndarray, fs: float, onsets: list[float],
+              doses: list[float], resp: np.ndarray) -> np.ndarray:
+    """Face motion energy: whisking bouts, onset bursts, motion while expressing."""
+    n = t.size
+    m = np.zeros(n)
+    k = 0.0
+    while True:
+        k += rng.exponential(12.0)
+        if k >= t[-1]:
+            break
+        m += rng.uniform(2.0, 6.0) * ((t >= k) & (t < k + rng.uniform(1.0, 3.0)))
+    for on, dose in zip(onsets, doses, strict=True):
+        m += 4.0 * dose * np.exp(-np.clip(t - on, 0, None) / 0.7) * (t >= on)
+    m += 4.0 * np.abs(np.gradient(resp.sum(axis=0), t)) + 3.0 * resp.sum(axis=0)
+    return ndimage.gaussian_filter1d(m, 0.1 * fs) + 0.5 + 0.1 * rng.gamma(2.0, 1.0, n)
+
+
 @dataclass(eq=False)
 class SimulatedSession:
     """One simulated imaging session beside a face video, with its ground truth.
@@ -388,7 +423,8 @@ def simulate_session(
         of them can be overridden through ``population``.
     unrelated
         The neurons come from another experiment: nothing in them follows this face (their
-        motion artefacts follow an independent movement trace). ``coupled`` must be empty.
+        motion artefacts follow the movement of another session, with its own trials).
+        ``coupled`` must be empty.
     seed
         Random seed.
     population
@@ -400,8 +436,6 @@ def simulate_session(
     >>> s.names, s.expressions.shape, s.population.traces.shape
     (['neutral', 'pleasure', 'disgust'], (3, 1200), (4, 1200))
     """
-    from mouseface.synth.experiment import response
-
     if minutes <= 0 or fs <= 0:
         raise InputError(f"minutes and fs must be positive; got {minutes}, {fs}")
     if unrelated and coupled:
@@ -410,38 +444,19 @@ def simulate_session(
     n = int(round(minutes * 60 * fs))
     t = np.arange(n) / fs
     names = ["neutral", *conditions]
-    onsets, kinds, doses = [], [], []
-    on = rng.uniform(5.0, 15.0)
-    while on < t[-1] - 5.0:
-        onsets.append(on)
-        kinds.append(str(rng.choice(list(conditions))))
-        doses.append(float(rng.choice([0.25, 0.5, 0.75, 1.0])))
-        on += 3.0 + rng.uniform(9.0, 27.0)
-    resp = np.zeros((len(conditions), n))
-    for on, kind, dose in zip(onsets, kinds, doses, strict=True):
-        resp[conditions.index(kind)] += dose**0.5 * response(t, on, 3.0,
-                                                             decay_s=rng.uniform(1.5, 4.0))
+    onsets, kinds, doses, resp = _trials(rng, t, conditions)
     drift = (0.04 * _unit(_slow_noise(rng, 1, t, 40.0))[0]
              + rng.uniform(-0.05, 0.05) * (t - t.mean()) / max(float(np.ptp(t)), 1.0))
     frame_noise = 0.02 * _unit(_slow_noise(rng, len(names), t, 0.3))
     expr = np.vstack([0.6 - 0.3 * resp.sum(axis=0), 0.3 + 0.35 * resp])
     expr = expr + drift[None, :] + frame_noise
-
-    def movement(r: np.random.Generator) -> np.ndarray:
-        m = np.zeros(n)
-        k = 0.0
-        while True:
-            k += r.exponential(12.0)
-            if k >= t[-1]:
-                break
-            m += r.uniform(2.0, 6.0) * ((t >= k) & (t < k + r.uniform(1.0, 3.0)))
-        for on, dose in zip(onsets, doses, strict=True):
-            m += 4.0 * dose * np.exp(-np.clip(t - on, 0, None) / 0.7) * (t >= on)
-        m += 4.0 * np.abs(np.gradient(resp.sum(axis=0), t)) + 3.0 * resp.sum(axis=0)
-        return ndimage.gaussian_filter1d(m, 0.1 * fs) + 0.5 + 0.1 * r.gamma(2.0, 1.0, n)
-
-    motion = movement(rng)
-    artefacts = movement(np.random.default_rng(seed + 10_000)) if unrelated else motion
+    motion = _movement(rng, t, fs, onsets, doses, resp)
+    if unrelated:  # another animal's session: its own trials, its own face movement
+        other = np.random.default_rng(seed + 10_000)
+        o_on, _, o_doses, o_resp = _trials(other, t, conditions)
+        artefacts = _movement(other, t, fs, o_on, o_doses, o_resp)
+    else:
+        artefacts = motion
     drives = np.vstack([expr, motion])
     kw: dict[str, Any] = ({"bleach_tau": 1800.0, "wander": 0.05, "wander_tau": 20.0,
                           "burst_size": 3.0, "neuropil": 0.03, "motion_artefact": 0.02}

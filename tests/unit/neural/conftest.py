@@ -48,14 +48,18 @@ def write_results(out, *, seed: int = 0, fps: float = 20.0, seconds: float = 240
     for session in sessions:
         n = int(seconds * fps)
         t = np.arange(n) / fps
+        # jittered intervals and doses, as real designs have them: a strictly periodic design
+        # gives a shift null nothing to tell alignment from a shift by one period
         onsets = np.linspace(15.0, seconds - 20.0, 2 * n_trials)
+        onsets = onsets + rng.uniform(-0.25, 0.25, onsets.size) * np.diff(onsets)[0]
         kinds = np.array([CONDITIONS[i % 2] for i in range(2 * n_trials)])
+        doses = rng.uniform(0.3, 1.0, onsets.size)
         sim = {c: 0.2 + 0.01 * gaussian_filter1d(rng.normal(size=n), 2 * fps)
                for c in ("neutral", *CONDITIONS)}
         window = np.array([""] * n, dtype=object)
-        for on, c in zip(onsets, kinds, strict=True):
+        for on, c, dose in zip(onsets, kinds, doses, strict=True):
             inside = (t >= on) & (t < on + stimulus)
-            ramp = gaussian_filter1d(inside.astype(float), 0.5 * fps)
+            ramp = dose * gaussian_filter1d(inside.astype(float), 0.5 * fps)
             sim[c] = sim[c] + 0.5 * ramp
             sim["neutral"] = sim["neutral"] - 0.3 * ramp
             window[inside] = c

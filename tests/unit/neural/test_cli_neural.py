@@ -25,12 +25,12 @@ OFFSET = 2.0
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """Results folder (120 s video), plus the same population as suite2p, NWB and CSV."""
+    """Results folder (300 s video, 16 trials), plus the same population as suite2p, NWB and CSV."""
     from tests.unit.neural.conftest import write_results
 
     root = tmp_path_factory.mktemp("neural_cli")
-    res, frames, _ = write_results(root / "results", seconds=120.0, n_trials=4)
-    n = int(110 * FS)
+    res, frames, _ = write_results(root / "results", seconds=300.0, n_trials=8)
+    n = int(290 * FS)
     probe = NeuralTraces.from_numpy(np.zeros((1, n)), rate=FS)
     a = align(probe, frames["time"].to_numpy(),
               frames[[f"sim_{k}" for k in NAMES]].to_numpy().T, NAMES, offset=OFFSET)
@@ -68,7 +68,7 @@ def test_suite2p_run_writes_tables_and_figures(folder):
     for i, j in pop.coupled.items():
         assert best.get(i) == NAMES[j]
     summary = json.loads((out / "neural_summary.json").read_text())
-    assert summary["overlap"]["seconds"] == pytest.approx(110.0)
+    assert summary["overlap"]["seconds"] == pytest.approx(290.0)
     assert summary["traces"]["kind"] == "suite2p" and summary["traces"]["neuropil"] == 0.7
     assert summary["fractions"]["per_expression"]["pain"] >= 4 / 30
     assert summary["decoding"]["balanced_accuracy"] >= 0.75
@@ -133,10 +133,14 @@ def test_tiny_hand_made_results_folder(tmp_path):
     _one_line_error(invoke(res_dir, "--traces", traces), "2 sessions in the results; name one "
                     "with --session")
     _one_line_error(invoke(res_dir, "--traces", traces, "--session", "zz"), "no session 'zz'")
-    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--min-shift", 10),
+    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null",
+                           "circular", "--min-shift", 10),
                     "too short for a minimum shift of 10 s")
-    ok = invoke(res_dir, "--traces", traces, "--session", "a", "--min-shift", 2,
-                "--shifts", 100)
+    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--max-shift", 8),
+                    "too short for the linear-shift null with shifts up to 8.0 s")
+    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null", "rank"),
+                    "null must be one of linear, circular")
+    ok = invoke(res_dir, "--traces", traces, "--session", "a")
     assert ok.exit_code == 0, ok.output
     assert "decoding skipped" in ok.output
     assert (res_dir / "neural" / "neurons.csv").is_file()
