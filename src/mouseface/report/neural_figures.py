@@ -82,12 +82,15 @@ def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "
     if control is not None:
         am = control.after_movement
         panels.append((am.r[order], am.significant[order], "r after movement"))
-    vals = np.concatenate([np.abs(p[0][np.isfinite(p[0])]) for p in panels] or [[1.0]])
+    vals = np.concatenate([np.abs(p[0][np.isfinite(p[0])]) for p in panels])
     vmax = max(float(np.percentile(vals, 99)) if vals.size else 1.0, 0.05)
-    widths = [e] * len(panels) + ([0.45] if control is not None else [])
-    fig, axes = plt.subplots(1, len(widths), figsize=(2.8 + 0.75 * e * len(panels), 6.2),
-                             sharey=True, gridspec_kw={"width_ratios": widths})
-    axes = np.atleast_1d(axes)
+    widths = [e] * len(panels) + ([0.6] if control is not None else []) + [0.35]
+    fig = plt.figure(figsize=(3.2 + 0.8 * e * len(panels), 6.4))
+    grid = fig.add_gridspec(1, len(widths), width_ratios=widths, wspace=0.12,
+                            left=0.2 if len(panels) > 1 else 0.3, right=0.9,
+                            bottom=0.2 if control is not None else 0.14, top=0.88)
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes += [fig.add_subplot(grid[0, k], sharey=axes[0]) for k in range(1, len(widths) - 1)]
     colours = expression_colours(enc.names)
     for ax, (mat, sig, label) in zip(axes, panels, strict=False):
         im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
@@ -100,9 +103,15 @@ def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "
         if n <= 80:
             yy, xx = np.nonzero(sig)
             ax.plot(xx, yy, "k.", ms=3)
-    axes[0].set_ylabel(f"neurons (n = {n}), sorted by preferred expression")
-    axes[0].set_yticks([])
-    last = axes[len(panels) - 1]
+    # one label per group, on the left: the preferred expression and its count
+    axes[0].set_yticks([(a + b - 1) / 2 for _, a, b in groups],
+                       [f"{g} ({b - a})" for g, a, b in groups], fontsize=8)
+    for tick, (g, _a, _b) in zip(axes[0].get_yticklabels(), groups, strict=True):
+        tick.set_color(colours.get(g, "k"))
+    axes[0].tick_params(axis="y", length=0)
+    for ax in axes[1:]:
+        ax.tick_params(axis="y", labelleft=False, length=0)
+    axes[0].set_ylabel(f"neurons (n = {n}), grouped by preferred expression")
     if control is not None:
         strip = axes[-1]
         cats = control.tracks[order]
@@ -112,25 +121,17 @@ def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "
         for _, a, _b in groups:
             if a > 0:
                 strip.axhline(a - 0.5, color="k", lw=0.8)
-        counts = control.counts()
-        handles = [matplotlib.patches.Patch(color=CATEGORY_COLOURS[c], label=f"{c} ({k})")
-                   for c, k in counts.items()]
+        handles = [matplotlib.patches.Patch(facecolor=CATEGORY_COLOURS[c], edgecolor="0.5",
+                                            label=f"{c} ({k})")
+                   for c, k in control.counts().items()]
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5,
-                   frameon=False, title="movement control: neuron tracks …",
+                   frameon=False, title="after the movement control, the neuron tracks …",
                    title_fontsize=8)
-        last = strip
-    for name, a, b in groups:
-        last.text(1.02, 1 - (a + b) / (2 * n), f" {name} ({b - a})", va="center", ha="left",
-                  fontsize=8, color=colours.get(name, "k"), transform=last.transAxes,
-                  clip_on=False)
-    cb = fig.colorbar(im, ax=axes.tolist(), fraction=0.04, pad=0.12 if control else 0.2,
-                      location="right")
+    cb = fig.colorbar(im, cax=fig.add_subplot(grid[0, -1]))
     cb.set_label("Pearson r")
     a = enc.params.get("alpha", 0.05)
     fig.suptitle(title or f"neuron × expression correlation ({enc.params.get('null', '')} "
-                 f"null; groups: preferred at q ≤ {a:g})", fontsize=10)
-    if control is not None:
-        fig.subplots_adjust(bottom=0.2)
+                 f"null; dots: q ≤ {a:g})", fontsize=10)
     return _save(fig, stem)
 
 
@@ -183,7 +184,8 @@ def _window(time: np.ndarray, expressions: np.ndarray, length: float) -> slice:
 def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
                           per_expression: int = 1, max_neurons: int = 8,
                           window: float = 300.0, movement: np.ndarray | None = None,
-                          movement_name: str | None = None) -> list[Path]:
+                          movement_name: str | None = None,
+                          xlabel: str = "time from the first video frame (s)") -> list[Path]:
     """Expression traces on top, beneath them the best neurons of each expression.
 
     For each expression with a positively significant neuron, its ``per_expression`` neurons
@@ -226,7 +228,7 @@ def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
         ax.text(1.005, 0.5, f"neuron {enc.neuron[i]}\n{enc.names[j]} r = {enc.r[i, j]:.2f}\n"
                 f"q = {enc.q[i, j]:.2g}", transform=ax.transAxes, fontsize=7.5, va="center")
         ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("time from the first video frame (s)")
+    axes[-1].set_xlabel(xlabel)
     fig.align_ylabels(axes)
     return _save(fig, stem)
 

@@ -314,12 +314,12 @@ def neural_correlates(
         files += figures.correlation_matrix_figure(enc, out / "correlations", control=control)
         if control is not None:
             files += figures.movement_figure(control, out / "movement")
-        view = _concatenated(aligned, x, y, time, neuron)
-        files += figures.example_traces_figure(view, enc, out / "examples",
-                                               movement=(np.concatenate(motion, axis=1)[0]
-                                                         if motion else None),
-                                               movement_name=(movement_names[0]
-                                                              if motion else None))
+        view, moved = _concatenated(aligned, bases, motion)
+        files += figures.example_traces_figure(
+            view, enc, out / "examples", movement=moved,
+            movement_name=movement_names[0] if motion else None,
+            xlabel=("time from the first video frame (s)" if len(sessions) == 1 else
+                    f"time (s), sessions {', '.join(sessions)} one after another"))
         files += figures.psth_figure(resp, out / "psth", order=order, groups=groups) or []
     summary = _summary(enc, control, sessions, per, aligned, decoding, resp, caught, counts,
                        fs=fs, tau=tau, rate=rate, offsets=offsets, neuropil=neuropil,
@@ -340,13 +340,25 @@ def _hog_components(res: Results, session: str, k: int) -> tuple[np.ndarray, np.
     return store.time, hog_motion(store.iter_blocks, k)
 
 
-def _concatenated(aligned: list[Aligned], x: np.ndarray, y: np.ndarray, time: np.ndarray,
-                  neuron: np.ndarray) -> Aligned:
-    """The sessions as one Aligned on the concatenated time axis (for the example figure)."""
+def _concatenated(aligned: list[Aligned], bases: list[float],
+                  motion: list[np.ndarray]) -> tuple[Aligned, np.ndarray | None]:
+    """The sessions as one Aligned on the concatenated time axis, for the example figure: a
+    NaN frame between sessions so that no line joins one session to the next. Also the first
+    movement regressor on the same frames (None without movement)."""
     if len(aligned) == 1:
-        return aligned[0]
-    nt = aligned[0].traces.replace(traces=x, time=time, neuron=neuron)
-    return Aligned(nt, y, aligned[0].names, {})
+        return aligned[0], (motion[0][0] if motion else None)
+    gap = [np.full((a.traces.n_neurons, 1), np.nan) for a in aligned]
+    xs, ys, ts, ms = [], [], [], []
+    for k, (a, b) in enumerate(zip(aligned, bases, strict=True)):
+        xs += [a.traces.traces, gap[k]]
+        ys += [a.expressions, np.full((a.expressions.shape[0], 1), np.nan)]
+        ts += [a.time + b, [a.time[-1] + b + 0.5 / a.fs]]
+        if motion:
+            ms += [motion[k][0], [np.nan]]
+    nt = aligned[0].traces.replace(traces=np.hstack(xs)[:, :-1],
+                                   time=np.concatenate(ts)[:-1])
+    return (Aligned(nt, np.hstack(ys)[:, :-1], aligned[0].names, {}),
+            np.concatenate(ms)[:-1] if motion else None)
 
 
 def _summary(enc, control, sessions, per, aligned, decoding, resp, caught, counts, *,
