@@ -144,3 +144,133 @@ def test_tiny_hand_made_results_folder(tmp_path):
     assert ok.exit_code == 0, ok.output
     assert "decoding skipped" in ok.output
     assert (res_dir / "neural" / "neurons.csv").is_file()
+
+
+@pytest.fixture(scope="module")
+def sessions3(tmp_path_factory):
+    """Three sessions of one animal with face movement; the same 30 neurons imaged in each,
+    as one suite2p folder (frames_per_folder) and as one table per session."""
+    from tests.unit.neural.conftest import write_results
+
+    root = tmp_path_factory.mktemp("neural_sessions")
+    res, frames, _ = write_results(root / "results", seconds=240.0, n_trials=6,
+                                   sessions=("s1", "s2", "s3"), motion=True, seed=3)
+    coupled = {i: 1 + i % 2 for i in range(8)}  # 0,2,4,6 pain; 1,3,5,7 sucrose
+    coupled.update(dict.fromkeys(range(8, 12), 3))  # 8-11 follow motion energy only
+    pops = []
+    for k, s in enumerate(("s1", "s2", "s3")):
+        f = frames[frames["session"] == s]
+        probe = NeuralTraces.from_numpy(np.zeros((1, int(230 * FS))), rate=FS)
+        a = align(probe, f["time"].to_numpy(),
+                  f[[*(f"sim_{n}" for n in NAMES), "motion_energy"]].to_numpy().T,
+                  [*NAMES, "motion_energy"])
+        pops.append(simulate_population(a.expressions, a.time, 30, coupled=coupled, snr=2.0,
+                                        seed=10 + k, names=[*NAMES, "motion_energy"]))
+    from mouseface.synth.neurons import Population
+
+    joined = Population(np.hstack([p.traces for p in pops]),
+                        np.arange(sum(p.traces.shape[1] for p in pops)) / FS, FS,
+                        pops[0].names, pops[0].truth, np.hstack([p.signal for p in pops]),
+                        np.hstack([p.noise for p in pops]), {},
+                        np.hstack([p.activity for p in pops]))
+    write_population_suite2p(joined, root / "s2p", frames_per_folder=[p.traces.shape[1]
+                                                                     for p in pops])
+    for k, p in enumerate(pops):
+        nt = p.to_traces()
+        write_table(root / f"s{k + 1}.csv", nt.replace(neuron=np.array([f"c{i}" for i in
+                                                                         nt.neuron])))
+    return root, coupled
+
+
+def test_several_sessions_with_movement_control(sessions3):
+    root, coupled = sessions3
+    res = invoke(root / "results", "--traces", root / "s2p", "--session", "s1", "--session",
+                 "s2", "--session", "s3", "--permutations", 10, "--out", root / "out")
+    assert res.exit_code == 0, res.output
+    out = root / "out"
+    summary = json.loads((out / "neural_summary.json").read_text())
+    assert summary["sessions"] == ["s1", "s2", "s3"] and summary["segments"] == [2300] * 3
+    assert summary["null"]["name"] == "linear"
+    assert summary["null"]["shifts_per_session"] == "independent"
+    assert summary["null"]["smallest_p"] == pytest.approx(1 / 10001)
+    assert summary["movement"]["regressors"] == ["motion_energy", "motion_body"]
+    assert summary["decoding"]["n_trials"] == 36 and summary["psth"]["n_trials"] == {
+        "pain": 18, "sucrose": 18}
+    for name in ("neurons.csv", "correlations.png", "movement.png", "movement.svg",
+                 "examples.png", "psth.png"):
+        assert (out / name).is_file(), name
+    table = pd.read_csv(out / "neurons.csv")
+    per = table.drop_duplicates("neuron").set_index("neuron")
+    for i, j in coupled.items():
+        if j < 3:  # expression neurons: found, for their expression, beyond movement
+            assert per.loc[i, "preferred_expression"] == NAMES[j]
+            assert per.loc[i, "tracks"] in ("expression", "both")
+        else:  # movement neurons: not expression neurons once movement is controlled
+            assert per.loc[i, "tracks"] in ("movement", "none", "shared")
+    # one count everywhere: the terminal, the summary, the table (and the figure's groups)
+    counts = summary["counts"]
+    from_table = per["preferred_expression"].fillna("").value_counts().to_dict()
+    assert {k: v for k, v in counts["preferred"].items() if v} == {
+        k: v for k, v in from_table.items() if k}
+    groups = ", ".join(f"{k} {v}" for k, v in counts["preferred"].items() if v)
+    assert (f"neurons tracking an expression (q <= 0.05): {counts['tracking']} of 30 "
+            f"({groups})") in res.output
+    t = summary["movement"]["tracks"]
+    assert f"after movement control: expression {t['expression']}, both {t['both']}" \
+        in res.output
+    assert sum(t.values()) == 30
+
+
+def test_one_table_per_session_gives_the_same_neurons(sessions3):
+    root, coupled = sessions3
+    s = neural_correlates(root / "results", [root / f"s{k}.csv" for k in (1, 2, 3)],
+                          session=["s1", "s2", "s3"], n_permutations=0, draw=False,
+                          out=root / "out_tables", movement=False)
+    table = pd.read_csv(root / "out_tables" / "neurons.csv")
+    called = set(table.loc[table["preferred"], "neuron"].str.removeprefix("c").astype(int))
+    assert {i for i, j in coupled.items() if j < 3} <= called
+    assert s["movement"] is None and "tracks" not in table.columns
+
+
+def test_several_sessions_need_matching_traces(sessions3, tmp_path):
+    root, _ = sessions3
+    three = ["--session", "s1", "--session", "s2", "--session", "s3"]
+    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", *three),
+                    "3 sessions but the traces hold one recording")
+    other = tmp_path / "other.csv"
+    pd.read_csv(root / "s2.csv").rename(columns={"c0": "x0"}).to_csv(other, index=False)
+    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", "--traces", other,
+                           "--session", "s1", "--session", "s2"),
+                    "are not the 30 of")
+    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", *three[:4],
+                           "--offset", 0, "--offset", 1, "--offset", 2),
+                    "3 offsets for 2 sessions")
+
+
+def test_warnings_and_the_deconvolved_signal_reach_the_summary(folder):
+    root, pop = folder
+    s = neural_correlates(root / "results", root / "suite2p", offset=OFFSET,
+                          deconvolved=True, n_permutations=0, draw=False,
+                          out=root / "out_spks")
+    assert s["signal"] == "deconvolved" and s["settings"]["tau"] is None
+    assert any("no motion_energy or motion_<region> column" in w for w in s["warnings"])
+    called = set(pd.read_csv(root / "out_spks" / "neurons.csv").query("preferred")["neuron"])
+    assert set(pop.coupled) <= called  # deconvolved activity follows without a kernel
+
+
+def test_figure_groups_are_the_summary_counts(sessions3):
+    from mouseface.report.neural_figures import neuron_order
+
+    root, _ = sessions3
+    from mouseface.io.neural import read_traces
+
+    nt = read_traces(root / "s1.csv")
+    rng = np.random.default_rng(0)
+    from mouseface.neural.encoding import encode
+
+    y = nt.traces[:3].astype(float) + 0.02 * rng.normal(size=(3, nt.n_frames))
+    enc = encode(nt.traces, y, fs=FS, names=["a", "b", "c"], neuron=nt.neuron)
+    _, groups = neuron_order(enc)
+    drawn = {g: b - a for g, a, b in groups if g != "none"}
+    assert drawn == {k: v for k, v in enc.counts()["preferred"].items() if v}
+    assert sum(drawn.values()) == enc.counts()["tracking"] >= 3
