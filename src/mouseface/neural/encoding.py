@@ -195,17 +195,20 @@ def _shift_null(x: np.ndarray, valid: np.ndarray, y: np.ndarray,
         fy2 = np.conj(sfft.rfft(y[:, a:b] ** 2, n=nfft, axis=1, workers=w))
         plans.append((a, b, nfft, fy, fy2, (-lag) % nfft))
 
+    identity = combos.shape[1] == 1 and np.array_equal(combos[:, 0],
+                                                       np.arange(combos.shape[0]))
+    spectra32 = [(p[3].astype(np.complex64), p[4].astype(np.complex64)) for p in plans]
+
     def total(rows: np.ndarray, which: int, single: bool) -> np.ndarray:
         """Σ over segments of Σ_t rows[t]·y[t + k_s] (which=1: y²), at every combination."""
         out = None
         for s, (a, b, nfft, fy, fy2, at) in enumerate(plans):
-            spec = fy2 if which else fy
+            spec = spectra32[s][which] if single else (fy2 if which else fy)
             seg = rows[:, a:b].astype(np.float32) if single else rows[:, a:b]
             f = sfft.rfft(seg, n=nfft, axis=1, workers=w)
             # irfft(FFT(rows)·conj(FFT y))[j] = Σ_t rows[t]·y[t − j], read at j = −k
-            cc = sfft.irfft(f[:, None, :] * (spec.astype(np.complex64) if single else spec)[None],
-                            n=nfft, axis=2, workers=w)[:, :, at]
-            part = cc[:, :, combos[:, s]]
+            cc = sfft.irfft(f[:, None, :] * spec[None], n=nfft, axis=2, workers=w)[:, :, at]
+            part = cc if identity else cc[:, :, combos[:, s]]
             out = part if out is None else out + part
         return out
 
