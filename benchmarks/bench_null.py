@@ -96,7 +96,7 @@ def power(n_sessions: int, kw: dict | None = None) -> dict[str, float]:
 
 def movement(n_sessions: int, fs: float = 15.0) -> dict[str, float]:
     """Expression- and motion-driven neurons called expression neurons, before and after."""
-    coupled = {**COUPLED, **{i: "motion_energy" for i in range(10, 20)}}
+    coupled = {**COUPLED, **dict.fromkeys(range(10, 20), "motion_energy")}
     rows = {"expression_plain": [], "expression_after": [], "motion_plain": [],
             "motion_after": [], "motion_tracks_movement": []}
     for k in range(n_sessions):

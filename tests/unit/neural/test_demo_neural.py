@@ -22,7 +22,7 @@ def _demo_shaped(root, fps=20.0, n_trials=6):
     one animal (baseline 10 s, 3-s stimuli every 12 s, doses), frames.parquet with the
     similarity traces and motion energy, trials.csv, and the truth table."""
     rng = np.random.default_rng(0)
-    frames, trials, truth, sessions, events = [], [], [], [], []
+    frames, trials, truth, sessions = [], [], [], []
     seconds = 10.0 + 12.0 * n_trials
     t = np.arange(int(seconds * fps)) / fps
     for cond in CONDITIONS:
