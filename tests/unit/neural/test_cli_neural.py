@@ -274,3 +274,34 @@ def test_figure_groups_are_the_summary_counts(sessions3):
     drawn = {g: b - a for g, a, b in groups if g != "none"}
     assert drawn == {k: v for k, v in enc.counts()["preferred"].items() if v}
     assert sum(drawn.values()) == enc.counts()["tracking"] >= 3
+
+
+def test_hog_motion_components_join_the_movement_regressors(folder, tmp_path):
+    """Movement from the HOG store of the run, without decoding the video again."""
+    import shutil
+
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.io.store import FeatureStore
+
+    root, _ = folder
+    res = tmp_path / "results"
+    shutil.copytree(root / "results", res)
+    frames = pd.read_parquet(res / "frames.parquet")
+    t = frames["time"].to_numpy()
+    rng = np.random.default_rng(0)
+    hog = rng.random((t.size, 3, 3, 8)).astype(np.float32) * 0.05
+    hog[:, 1, 1] += (np.sin(t / 3.0) > 0.9)[:, None] * 0.5  # a part that moves now and then
+    store = FeatureStore.open(ResultsLayout(res).store("s1"), n_frames=t.size,
+                              feature_shape=(3, 3, 8), chunk_size=1000, params={},
+                              fingerprint="test")
+    for i in range(store.n_chunks):
+        a, b = i * 1000, min((i + 1) * 1000, t.size)
+        store.write_chunk(i, hog[a:b], t[a:b])
+    store.finalize()
+    res_out = invoke(res, "--traces", root / "pop.nwb", "--offset", OFFSET, "--hog-motion", 2,
+                     "--permutations", 0)
+    assert res_out.exit_code == 0, res_out.output
+    s = json.loads((res / "neural" / "neural_summary.json").read_text())
+    assert s["movement"]["regressors"] == ["hog_motion_1", "hog_motion_2"]
+    assert not any("no motion_energy" in w for w in s["warnings"])
+    assert "(movement: hog_motion_1, hog_motion_2)" in res_out.output
