@@ -203,7 +203,8 @@ def simulate_population(
     The noise components of the original model (AR, transients, drift, white) are summed,
     then scaled so that they have std ``noise_sd``; wander, neuropil and artefacts are added
     after, in ΔF/F. The signal of a coupled neuron is ``gain · (kernel ∗ z(expression))`` with
-    ``gain`` chosen so that std(signal) = ``snr · noise_sd``. Frames of the kernel's warm-up
+    ``gain`` chosen so that std(signal) = ``snr`` × the std of that neuron's whole noise
+    (``noise_sd`` when there is no wander, neuropil or artefact). Frames of the kernel's warm-up
     use the expression's first value (no look-ahead). With bleaching, the reported trace is
     ``b(t)·(1 + signal + noise) − 1`` with ``b(t) = exp(−t/τ)``, so ``signal`` and ``noise``
     are the unbleached components.
@@ -266,8 +267,9 @@ def simulate_population(
     sig = np.zeros_like(noise)
     gain = np.zeros(n_neurons)
     zy = _unit(y)
+    noise_total = noise.std(axis=1)  # with wander, neuropil and artefacts: the neuron's SD
     for n, j in index.items():
-        gain[n] = snr * noise_sd
+        gain[n] = snr * noise_total[n]
         sig[n] = gain[n] * drives[j]
         activity[n] += gain[n] / (drive_sd[j] or 1.0) * (zy[j] - zy[j].min())
     traces = sig + noise
