@@ -31,6 +31,7 @@ from scipy import ndimage, signal
 
 from mouseface._errors import InputError
 from mouseface.io.neural import NeuralTraces, write_nwb, write_suite2p
+from mouseface.io.tables import NEUTRAL
 
 
 @dataclass(eq=False)
@@ -445,7 +446,7 @@ def simulate_session(
     rng = np.random.default_rng(seed)
     n = int(round(minutes * 60 * fs))
     t = np.arange(n) / fs
-    names = ["neutral", *conditions]
+    names = [NEUTRAL, *conditions]
     onsets, kinds, doses, resp = _trials(rng, t, conditions)
     drift = (0.04 * _unit(_slow_noise(rng, 1, t, 40.0))[0]
              + rng.uniform(-0.05, 0.05) * (t - t.mean()) / max(float(np.ptp(t)), 1.0))

@@ -159,7 +159,7 @@ def _neurons_found(results: Path, truth: dict) -> dict[str, Any]:
     pref = per["preferred_expression"].fillna("").astype(str)
     tracking = pref[pref != ""]
     # a mixed neuron is right with any emotion's expression, a specific one with its own
-    correct = sum(pref.get(n, "") not in ("", "neutral") if e == "any_expression"
+    correct = sum(pref.get(n, "") not in ("", NEUTRAL) if e == "any_expression"
                   else pref.get(n, "") == e for n, e in expr.items())
     out: dict[str, Any] = {"tracking": int(tracking.size), "true": len(expr),
                            "correct": int(correct),
