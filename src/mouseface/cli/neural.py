@@ -92,6 +92,14 @@ def neural(
         typer.echo(line)
 
 
+def movement_line(s: dict) -> str:
+    """What the movement control did to the neurons that track an expression."""
+    t = s["movement"]["of_tracking"]
+    return (f"after movement control, of the {s['counts']['tracking']}: {t['expression']} "
+            f"expression, {t['both']} both, {t['movement']} only movement, {t['shared']} "
+            f"shared; {t['movement_only_others']} other neurons track movement only")
+
+
 def summary_lines(s: dict) -> list[str]:
     """What the terminal says about a neural summary (the demo prints the same)."""
     c = s["counts"]
@@ -103,9 +111,7 @@ def summary_lines(s: dict) -> list[str]:
     lines.append(f"neurons tracking an expression (q <= {s['settings']['alpha']:g}): "
                  f"{c['tracking']} of {c['neurons']}" + (f" ({groups})" if groups else ""))
     if s.get("movement"):
-        t = s["movement"]["tracks"]
-        lines.append("after movement control: " + ", ".join(f"{k} {v}" for k, v in t.items())
-                     + f" (movement: {', '.join(s['movement']['regressors'])})")
+        lines.append(movement_line(s) + f" (movement: {', '.join(s['movement']['regressors'])})")
     d = s["decoding"]
     if "skipped" in d:
         lines.append(f"decoding skipped: {d['skipped']}")
@@ -126,10 +132,8 @@ def demo_lines(summary: dict, found: dict) -> list[str]:
              + f"; {found['correct']} follow that expression in truth, recall "
              f"{100 * found['recall']:.0f}% of {found['true']}"]
     if summary.get("movement") and "movement_neurons" in found:
-        t = summary["movement"]["tracks"]
-        lines.append(f"after movement control: {t['expression']} expression, {t['both']} both, "
-                     f"{t['movement']} movement only; of the {found['movement_neurons']} "
-                     f"movement-driven neurons {found['movement_as_expression']} still pass for "
+        lines.append(movement_line(summary) + f"; of the {found['movement_neurons']} "
+                     f"movement-driven neurons {found['movement_as_expression']} pass for "
                      "expression neurons")
     d = summary["decoding"]
     if "skipped" not in d:

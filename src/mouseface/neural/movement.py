@@ -14,11 +14,13 @@ high-passed signals as the correlation test:
   movement regressors, cross-validated with contiguous blocks of trials held out; the unique
   variance of a set of regressors is the drop in cross-validated R² when it is left out.
 
-A neuron *tracks an expression* when some expression stays significant after movement, *tracks
-movement* when some movement regressor stays significant after the expressions, *both* when
-both hold, *shared* when its plain expression correlation is significant but neither partial
-test is (expression and movement explain the same variance and cannot be told apart), else
-*none*.
+Categories are nested in the plain result, so the counts add up. A neuron that tracks an
+expression (has a preferred one) is *expression* when some expression stays significant (r > 0)
+after movement and no movement regressor stays significant after the expressions, *both* when
+both do, *movement* when only movement does (it followed the expression through the face's
+movement), *shared* when neither does (expression and movement explain the same variance and
+cannot be told apart). A neuron that tracks no expression is *movement* when a movement
+regressor is significant after the expressions, else *none*.
 
 Movement regressors come from the same run: ``motion_energy`` and ``motion_<region>`` columns of
 ``frames.parquet``, and optionally a low-rank motion SVD of the HOG features
@@ -268,6 +270,14 @@ class MovementControl:
         """Neurons per category."""
         return {c: int((self.tracks == c).sum()) for c in CATEGORIES}
 
+    def tracking(self, plain: Encoding) -> dict[str, int]:
+        """What became of the neurons that track an expression in ``plain``: per category,
+        and the movement-only neurons among those that track none."""
+        track = np.asarray(plain.preferred) != ""
+        out = {c: int((self.tracks[track] == c).sum()) for c in CATEGORIES[:4]}
+        out["movement_only_others"] = int((self.tracks[~track] == "movement").sum())
+        return out
+
     def columns(self) -> pd.DataFrame:
         """Columns added to the long neuron × expression table (same row order)."""
         a, mv, v = self.after_movement, self.movement, self.variance
@@ -291,25 +301,32 @@ class MovementControl:
 
 
 def classify(plain: Encoding, after_movement: Encoding, movement: Encoding) -> np.ndarray:
-    """Category of each neuron (see the module docstring) from the three tests' q values.
+    """Category of each neuron (see the module docstring) from the three tests.
+
+    Nested in the plain result, so the counts add up: a neuron that tracks an expression
+    (has a preferred one) is ``expression`` when some expression is still significant with
+    r > 0 after movement and no movement regressor is after the expressions, ``both`` when
+    both are, ``movement`` when only movement is, ``shared`` when neither is. A neuron that
+    tracks no expression is ``movement`` when a movement regressor is significant after the
+    expressions, else ``none``.
 
     Examples
     --------
     >>> from types import SimpleNamespace as N
     >>> t, f = True, False
-    >>> classify(N(significant=np.array([[t], [t], [f], [t]])),
-    ...          N(significant=np.array([[t], [f], [f], [f]])),
-    ...          N(significant=np.array([[f], [t], [t], [f]]))).tolist()
-    ['expression', 'movement', 'movement', 'shared']
+    >>> classify(N(preferred=np.array(["a", "a", "", "a", ""])),
+    ...          N(positive=np.array([[t], [f], [f], [f], [t]])),
+    ...          N(significant=np.array([[f], [t], [t], [f], [f]]))).tolist()
+    ['expression', 'movement', 'movement', 'shared', 'none']
     """
-    expr = after_movement.significant.any(axis=1)
+    track = np.asarray(plain.preferred) != ""
+    expr = after_movement.positive.any(axis=1)
     move = movement.significant.any(axis=1)
-    plain_any = plain.significant.any(axis=1)
-    out = np.full(expr.shape, "none", dtype=object)
-    out[plain_any & ~expr & ~move] = "shared"
-    out[move & ~expr] = "movement"
-    out[expr & ~move] = "expression"
-    out[expr & move] = "both"
+    out = np.full(track.shape, "none", dtype=object)
+    out[move] = "movement"
+    out[track & ~expr & ~move] = "shared"
+    out[track & expr & ~move] = "expression"
+    out[track & expr & move] = "both"
     return out
 
 

@@ -417,6 +417,7 @@ def _summary(enc, control, sessions, per, aligned, decoding, resp, caught, count
         summary["movement"] = {
             "regressors": control.movement_names,
             "tracks": control.counts(),
+            "of_tracking": control.tracking(enc),
             "after_movement": {"counts": control.after_movement.counts(),
                                "n_significant_pairs":
                                    int(control.after_movement.significant.sum())},

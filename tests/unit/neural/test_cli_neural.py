@@ -216,9 +216,12 @@ def test_several_sessions_with_movement_control(sessions3):
     assert (f"neurons tracking an expression (q <= 0.05): {counts['tracking']} of 30 "
             f"({groups})") in res.output
     t = summary["movement"]["tracks"]
-    assert f"after movement control: expression {t['expression']}, both {t['both']}" \
-        in res.output
     assert sum(t.values()) == 30
+    of = summary["movement"]["of_tracking"]  # nested: the categories add up to the tracking
+    assert of["expression"] + of["both"] + of["movement"] + of["shared"] == counts["tracking"]
+    assert of["movement"] + of["movement_only_others"] == t["movement"]
+    assert (f"after movement control, of the {counts['tracking']}: {of['expression']} "
+            f"expression, {of['both']} both, {of['movement']} only movement") in res.output
 
 
 def test_one_table_per_session_gives_the_same_neurons(sessions3):

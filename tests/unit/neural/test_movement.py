@@ -72,10 +72,11 @@ def test_classify_the_four_ways():
     from types import SimpleNamespace as N
 
     t, f = True, False
-    got = classify(N(significant=np.array([[t], [t], [f], [t], [f]])),
-                   N(significant=np.array([[t], [t], [f], [f], [f]])),
-                   N(significant=np.array([[f], [t], [t], [f], [f]])))
-    assert got.tolist() == ["expression", "both", "movement", "shared", "none"]
+    got = classify(N(preferred=np.array(["a", "a", "a", "", "a", "", ""])),
+                   N(positive=np.array([[t], [t], [f], [f], [f], [f], [t]])),
+                   N(significant=np.array([[f], [t], [t], [t], [f], [f], [f]])))
+    assert got.tolist() == ["expression", "both", "movement", "movement", "shared", "none",
+                            "none"]  # the last: significant only after movement, not tracked
 
 
 def test_hog_motion_finds_a_moving_part_in_two_bounded_passes():
