@@ -254,8 +254,10 @@ def neural_correlates(
                     rows.update({f"hog_motion_{k + 1}": np.interp(video_time, store_time, v)
                                  for k, v in enumerate(values)})
             if rows:
-                m = align(nt, video_time, np.vstack(list(rows.values())), list(rows),
-                          rate=rate, offset=off).expressions
+                with warnings.catch_warnings():  # the same overlap was reported just above
+                    warnings.simplefilter("ignore", UserWarning)
+                    m = align(nt, video_time, np.vstack(list(rows.values())), list(rows),
+                              rate=rate, offset=off).expressions
                 motion.append(dict(zip(rows, m, strict=True)))
             t = res.trials[res.trials["session"] == s].copy()
             folds.append(trial_blocks(a.traces.n_frames, a.time, t["onset"].to_numpy()))
@@ -296,9 +298,10 @@ def neural_correlates(
         step(STEPS[5])
         decoding = decode_conditions(x, time, all_trials, baseline=res.baseline,
                                      n_permutations=n_permutations, seed=seed)
-    for w in rec:
-        caught.append(str(w.message))
-        warnings.warn(str(w.message), w.category, stacklevel=2)
+    for w in rec:  # each once: the movement tests repeat the NaN counts of the plain one
+        if str(w.message) not in caught:
+            caught.append(str(w.message))
+            warnings.warn(str(w.message), w.category, stacklevel=2)
 
     step(STEPS[6])
     out.mkdir(parents=True, exist_ok=True)
