@@ -62,6 +62,13 @@ def test_complete_null_on_200_sessions(bench):
     assert res["circular (old)"]["sessions_with_discovery"] >= 0.25
 
 
+def test_sessions_together_hold_with_independent_shifts(bench):
+    res = bench.multi_session_null(30)
+    assert res["sets_with_discovery"] <= 0.1 and res["pairs_called"] <= 0.01, res
+    assert 0.02 <= res["p_le_0.05"] <= 0.08, res
+    assert res["p_le_0.001"] <= 0.003, res  # the small p that FDR needs is not too frequent
+
+
 def test_power_with_drift(bench):
     res = bench.power(6)
     assert res["recall"] >= 0.9, res
