@@ -104,8 +104,11 @@ def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "
             yy, xx = np.nonzero(sig)
             ax.plot(xx, yy, "k.", ms=3)
     # one label per group, on the left: the preferred expression and its count
-    axes[0].set_yticks([(a + b - 1) / 2 for _, a, b in groups],
-                       [f"{g} ({b - a})" for g, a, b in groups], fontsize=8)
+    ys = [(a + b - 1) / 2 for _, a, b in groups]
+    gap = n / 45  # about one label's height: small groups next to each other stay readable
+    for k in range(1, len(ys)):
+        ys[k] = max(ys[k], ys[k - 1] + gap)
+    axes[0].set_yticks(ys, [f"{g} ({b - a})" for g, a, b in groups], fontsize=8)
     for tick, (g, _a, _b) in zip(axes[0].get_yticklabels(), groups, strict=True):
         tick.set_color(colours.get(g, "k"))
     axes[0].tick_params(axis="y", length=0)
