@@ -34,10 +34,10 @@ def demo(
     typer.echo(f"top-scoring prototype is the true condition in "
                f"{100 * s['top_prototype_is_true_condition']:.0f}% of {s['n_trials']} trials")
     if "neurons_found" in s:
-        n = s["neurons_found"]
-        typer.echo(f"neurons tracking the expression: found {n['found']}, of which "
-                   f"{100 * n['precision']:.0f}% truly coupled; recall {100 * n['recall']:.0f}% "
-                   f"of {n['true']}")
+        from mouseface.cli.neural import demo_lines
+
+        for line in demo_lines(s["neural"], s["neurons_found"]):
+            typer.echo(line)
     typer.echo(f"results:       {s['results']}")
     if s.get("report"):
         typer.echo(f"report:        {s['report']}")

@@ -12,9 +12,12 @@ Only conversion lives here; alignment with the video and the statistics are in
 kind           what is read
 =============  ===============================================================================
 ``suite2p``    a suite2p plane folder (``F.npy``, ``Fneu.npy``, ``iscell.npy``, ``ops.npy``);
-               neuropil-corrected, then ΔF/F against a running-percentile baseline
+               neuropil-corrected, then ΔF/F against a running-percentile baseline; or its
+               deconvolved activity (``spks.npy``) with ``deconvolved=True``
 ``nwb``        an NWB file: a ``RoiResponseSeries`` inside ``DfOverF`` (preferred) or
-               ``Fluorescence`` in the processing module ``ophys``
+               ``Fluorescence`` in the processing module ``ophys``; with ``deconvolved=True``
+               the deconvolved one (a container or series named ``Deconvolved``, ``spks`` …,
+               as suite2p's NWB export writes it)
 ``table``      CSV, TSV or Parquet: a ``time`` column (seconds) and one column per neuron
 =============  ===============================================================================
 """
@@ -274,8 +277,9 @@ def read_suite2p(
     baseline_method: str = "percentile",
     cells_only: bool = True,
     rate: float | None = None,
+    deconvolved: bool = False,
 ) -> NeuralTraces:
-    """Read a suite2p output folder as ΔF/F.
+    """Read a suite2p output folder as ΔF/F (or its deconvolved activity).
 
     Parameters
     ----------
@@ -298,12 +302,16 @@ def read_suite2p(
         Keep ROIs that ``iscell.npy`` marks as cells (column 0 = 1).
     rate
         Imaging rate in Hz; overrides ``ops['fs']`` (needed when ops.npy has none).
+    deconvolved
+        Read ``spks.npy`` (suite2p's deconvolved activity, OASIS) instead of F: no neuropil
+        correction, no ΔF/F; ``neuropil`` and the baseline settings are ignored.
 
     Returns
     -------
     NeuralTraces
         Neuron ids are the suite2p ROI indices; time is ``arange(frames) / fs`` from the first
-        imaging frame.
+        imaging frame. When suite2p concatenated several recordings, ``attrs`` holds their
+        frame counts (``frames_per_folder`` of ``ops.npy``).
 
     Raises
     ------
@@ -316,9 +324,12 @@ def read_suite2p(
     Frames where the baseline is not positive (over-subtracted neuropil) become NaN.
     """
     folder = _suite2p_folder(Path(path))
-    f = np.asarray(_load_npy(folder / "F.npy"), dtype=np.float32)
+    name = "spks.npy" if deconvolved else "F.npy"
+    f = np.asarray(_load_npy(folder / name), dtype=np.float32)
     if f.ndim != 2:
-        raise InputError(f"F.npy must be (ROIs, frames); got shape {f.shape}", folder / "F.npy")
+        raise InputError(f"{name} must be (ROIs, frames); got shape {f.shape}", folder / name)
+    if deconvolved:
+        neuropil, dff = 0.0, False
     fneu = None
     if neuropil:
         fneu = np.asarray(_load_npy(folder / "Fneu.npy"), dtype=np.float32)
@@ -336,20 +347,32 @@ def read_suite2p(
         if roi.size == 0:
             raise InputError("no ROI is marked as a cell in iscell.npy (use cells_only=False)",
                              folder / "iscell.npy")
+    ops_path = folder / "ops.npy"
+    ops = _load_npy(ops_path, pickle=True) if ops_path.is_file() or rate is None else None
+    try:
+        ops = ops.item() if ops is not None else {}
+    except (AttributeError, ValueError):
+        raise InputError("ops.npy does not hold a dict", ops_path) from None
     fs = rate
     if fs is None:
-        ops_path = folder / "ops.npy"
-        ops = _load_npy(ops_path, pickle=True)
         try:
-            fs = float(ops.item()["fs"])
-        except (AttributeError, KeyError, TypeError, ValueError):
+            fs = float(ops["fs"])
+        except (KeyError, TypeError, ValueError):
             raise InputError("ops.npy has no frame rate 'fs'; give the rate", ops_path) from None
     if not fs or not np.isfinite(fs) or fs <= 0:
-        raise InputError(f"imaging rate must be positive; got {fs}", folder / "ops.npy")
+        raise InputError(f"imaging rate must be positive; got {fs}", ops_path)
     fc = f[roi] if fneu is None else f[roi] - np.float32(neuropil) * fneu[roi]
+    signal = "deconvolved" if deconvolved else ("dff" if dff else "F - a*Fneu")
     attrs: dict[str, Any] = {"source": str(folder), "kind": "suite2p", "neuropil": neuropil,
                              "fs": fs, "cells_only": cells_only, "n_rois": int(f.shape[0]),
-                             "signal": "dff" if dff else "F - a*Fneu"}
+                             "signal": signal}
+    per_folder = ops.get("frames_per_folder") if isinstance(ops, dict) else None
+    if per_folder is not None and len(np.atleast_1d(per_folder)) > 1:
+        counts = [int(n) for n in np.atleast_1d(per_folder)]
+        if sum(counts) != f.shape[1]:
+            raise InputError(f"ops.npy frames_per_folder sums to {sum(counts)} but there are "
+                             f"{f.shape[1]} frames", ops_path)
+        attrs["frames_per_folder"] = counts
     if dff:
         f0 = running_baseline(fc, int(round(baseline_window * fs)),
                               percentile=baseline_percentile, method=baseline_method)
@@ -367,8 +390,10 @@ def write_suite2p(
     fs: float,
     iscell: np.ndarray | None = None,
     ops: dict[str, Any] | None = None,
+    spks: np.ndarray | None = None,
 ) -> Path:
-    """Write a minimal suite2p plane folder: ``F.npy``, ``Fneu.npy``, ``iscell.npy``, ``ops.npy``.
+    """Write a minimal suite2p plane folder: ``F.npy``, ``Fneu.npy``, ``iscell.npy``, ``ops.npy``
+    (and ``spks.npy`` when given).
 
     Parameters
     ----------
@@ -381,7 +406,9 @@ def write_suite2p(
     iscell
         (ROIs,) flags or (ROIs, 2) [flag, probability]; default: all cells.
     ops
-        Further ops entries.
+        Further ops entries (e.g. ``frames_per_folder`` for recordings back to back).
+    spks
+        (ROIs, frames) deconvolved activity.
 
     Returns
     -------
@@ -404,8 +431,14 @@ def write_suite2p(
         raise InputError(f"iscell has {iscell.shape[0]} ROIs but F {f.shape[0]}", folder)
     meta = {"fs": float(fs), "nframes": int(f.shape[1]), "nplanes": 1, **(ops or {})}
     folder.mkdir(parents=True, exist_ok=True)
-    for name, arr in (("F.npy", f), ("Fneu.npy", fneu), ("iscell.npy", iscell.astype(float)),
-                      ("ops.npy", np.array(meta, dtype=object))):
+    files = [("F.npy", f), ("Fneu.npy", fneu), ("iscell.npy", iscell.astype(float)),
+             ("ops.npy", np.array(meta, dtype=object))]
+    if spks is not None:
+        spks = np.asarray(spks, dtype=np.float32)
+        if spks.shape != f.shape:
+            raise InputError(f"spks has shape {spks.shape} but F {f.shape}", folder)
+        files.append(("spks.npy", spks))
+    for name, arr in files:
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as fh:
             np.save(fh, arr, allow_pickle=name == "ops.npy")
     return folder
@@ -431,7 +464,17 @@ def _series_candidates(nwbfile, path: Path) -> dict[str, Any]:
     return found
 
 
-def read_nwb(path: str | Path, *, series: str | None = None) -> NeuralTraces:
+#: words that mark a deconvolved (or neuropil) series by its container or series name
+_DECONVOLVED = ("deconv", "spks", "spike", "event")
+_NEUROPIL = ("neuropil", "fneu")
+
+
+def _is(key: str, words: tuple[str, ...]) -> bool:
+    return any(w in key.lower() for w in words)
+
+
+def read_nwb(path: str | Path, *, series: str | None = None,
+             deconvolved: bool = False) -> NeuralTraces:
     """Read a ``RoiResponseSeries`` from an NWB file.
 
     Parameters
@@ -440,7 +483,12 @@ def read_nwb(path: str | Path, *, series: str | None = None) -> NeuralTraces:
         The ``.nwb`` file.
     series
         Which series: ``"DfOverF/<name>"``, ``"Fluorescence/<name>"`` or just ``<name>``.
-        Default: the only one, or the first under ``DfOverF``.
+        Default: the first under ``DfOverF``, else the first fluorescence series that is
+        neither deconvolved nor neuropil (suite2p's export puts ``Fluorescence``, ``Neuropil``
+        and ``Deconvolved`` side by side).
+    deconvolved
+        Read the deconvolved activity instead: the first series whose container or name says
+        so (``Deconvolved``, ``spks``, ``spike``, ``event``).
 
     Returns
     -------
@@ -466,7 +514,14 @@ def read_nwb(path: str | Path, *, series: str | None = None) -> NeuralTraces:
     try:
         found = _series_candidates(nwbfile, path)
         if series is None:
-            key = next(iter(found))
+            if deconvolved:
+                keys = [k for k in found if _is(k, _DECONVOLVED)]
+                if not keys:
+                    raise InputError("no deconvolved series (a container or series named "
+                                     f"Deconvolved, spks …); found {', '.join(found)}", path)
+            else:
+                keys = [k for k in found if not _is(k, _DECONVOLVED + _NEUROPIL)] or list(found)
+            key = keys[0]
         else:
             matches = [k for k in found if k == series or k.split("/", 1)[1] == series]
             if not matches:
@@ -495,7 +550,8 @@ def read_nwb(path: str | Path, *, series: str | None = None) -> NeuralTraces:
                          f"{neuron.size}", path)
     return NeuralTraces.from_numpy(data.T, time, rate=rate, start=start, neuron=neuron,
                                    source=str(path), kind="nwb", series=key,
-                                   signal="dff" if kind_name == "DfOverF" else "fluorescence",
+                                   signal=("deconvolved" if _is(key, _DECONVOLVED) else
+                                           "dff" if kind_name == "DfOverF" else "fluorescence"),
                                    neuropil=None)
 
 
@@ -507,6 +563,7 @@ def write_nwb(
     series: str = "RoiResponseSeries",
     timestamps: bool | None = None,
     session_start_time: Any = None,
+    deconvolved: np.ndarray | None = None,
 ) -> Path:
     """Write ``traces`` as a ``RoiResponseSeries`` in processing module ``ophys``.
 
@@ -525,6 +582,10 @@ def write_nwb(
         ``rate`` and ``starting_time``.
     session_start_time
         A timezone-aware datetime; default 2020-01-01 UTC (synthetic data).
+    deconvolved
+        (neurons, frames) deconvolved activity, written beside as suite2p's NWB export does:
+        a ``Fluorescence`` container named ``Deconvolved`` with a series of the same name and
+        timing.
 
     Returns
     -------
@@ -585,6 +646,16 @@ def write_nwb(
     container.add_roi_response_series(RoiResponseSeries(
         name=series, data=np.ascontiguousarray(traces.traces.T), rois=region,
         unit="dF/F" if interface == "DfOverF" else "a.u.", **timing))
+    if deconvolved is not None:
+        spks = np.asarray(deconvolved, dtype=np.float32)
+        if spks.shape != traces.traces.shape:
+            raise InputError(f"deconvolved has shape {spks.shape} but the traces "
+                             f"{traces.traces.shape}", path)
+        extra = Fluorescence(name="Deconvolved")
+        ophys.add(extra)
+        extra.add_roi_response_series(RoiResponseSeries(
+            name=series, data=np.ascontiguousarray(spks.T), rois=region, unit="a.u.",
+            **timing))
     with atomic_path(path) as tmp, NWBHDF5IO(str(tmp), "w") as io:
         io.write(nwb)
     return path
@@ -651,15 +722,23 @@ def guess_kind(path: str | Path) -> str:
                      "table)", path)
 
 
-def read_traces(path: str | Path, kind: str | None = None, **options: Any) -> NeuralTraces:
+def read_traces(path: str | Path, kind: str | None = None, *, deconvolved: bool = False,
+                **options: Any) -> NeuralTraces:
     """Read neural traces of any supported kind (guessed from ``path`` when not given).
 
-    ``options`` go to :func:`read_suite2p`, :func:`read_nwb` or :func:`read_table`.
+    ``deconvolved`` reads the deconvolved activity (suite2p ``spks.npy``, an NWB deconvolved
+    series); a table holds whatever it holds, so it refuses the option. ``options`` go to
+    :func:`read_suite2p`, :func:`read_nwb` or :func:`read_table`.
     """
     kind = kind or guess_kind(path)
     readers = {"suite2p": read_suite2p, "nwb": read_nwb, "table": read_table}
     if kind not in readers:
         raise InputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}", path)
+    if deconvolved:
+        if kind == "table":
+            raise InputError("a table has no separate deconvolved activity: give the table of "
+                             "deconvolved activity itself, without the option", path)
+        options["deconvolved"] = True
     return readers[kind](path, **options)
 
 

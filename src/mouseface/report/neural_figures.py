@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -18,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from mouseface.expressions.windows import NEUTRAL
 from mouseface.neural.encoding import Encoding  # noqa: E402
+from mouseface.neural.movement import MovementControl  # noqa: E402
 from mouseface.neural.psth import PSTH  # noqa: E402
 from mouseface.neural.sync import Aligned  # noqa: E402
 from mouseface.report.analysis_figures import save
@@ -58,37 +60,116 @@ def neuron_order(enc: Encoding) -> tuple[np.ndarray, list[tuple[str, int, int]]]
     return np.asarray(order, dtype=np.int64), groups
 
 
-def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "") -> list[Path]:
+#: colour of each movement category (see :data:`mouseface.neural.movement.CATEGORIES`)
+CATEGORY_COLOURS = {"expression": "#2a9d8f", "both": "#8e6bb8", "movement": "#e9a03b",
+                    "shared": "#a8a8a8", "none": "#eeeeee"}
+
+
+def correlation_matrix_figure(enc: Encoding, stem: str | Path, *, title: str = "",
+                              control: MovementControl | None = None) -> list[Path]:
     """Neurons × expressions Pearson r, neurons sorted by preferred expression.
 
-    Group boundaries are ruled and labelled with the preferred expression and its count;
-    significant pairs (q ≤ alpha) are dotted when there are at most 80 neurons.
+    Group boundaries are ruled and labelled with the preferred expression and its count (the
+    counts of ``Encoding.counts()["preferred"]``); significant pairs (q ≤ alpha) are dotted
+    when there are at most 80 neurons. With ``control``, a second panel shows the partial r
+    after movement (dots: significant after movement) and a strip gives each neuron's
+    movement category.
     """
     order, groups = neuron_order(enc)
     r = enc.r[order]
     n, e = r.shape
-    vmax = float(np.nanpercentile(np.abs(r), 99)) if np.isfinite(r).any() else 1.0
-    vmax = max(vmax, 0.05)
-    fig, ax = plt.subplots(figsize=(2.6 + 0.75 * e, 6.0))
-    im = ax.imshow(r, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                   interpolation="nearest")
-    ax.set_xticks(range(e), enc.names, rotation=45, ha="right")
-    ax.set_ylabel(f"neurons (n = {n}), sorted by preferred expression")
-    ax.set_yticks([])
+    panels = [(r, enc.significant[order], "r")]
+    if control is not None:
+        am = control.after_movement
+        panels.append((am.r[order], am.significant[order], "r after movement"))
+    vals = np.concatenate([np.abs(p[0][np.isfinite(p[0])]) for p in panels])
+    vmax = max(float(np.percentile(vals, 99)) if vals.size else 1.0, 0.05)
+    widths = [e] * len(panels) + ([0.6] if control is not None else []) + [0.35]
+    fig = plt.figure(figsize=(3.2 + 0.8 * e * len(panels), 6.4))
+    grid = fig.add_gridspec(1, len(widths), width_ratios=widths, wspace=0.12,
+                            left=0.2 if len(panels) > 1 else 0.3, right=0.9,
+                            bottom=0.2 if control is not None else 0.14, top=0.88)
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes += [fig.add_subplot(grid[0, k], sharey=axes[0]) for k in range(1, len(widths) - 1)]
     colours = expression_colours(enc.names)
-    for name, a, b in groups:
-        if a > 0:
-            ax.axhline(a - 0.5, color="k", lw=0.8)
-        ax.text(e - 0.4, (a + b - 1) / 2, f" {name} ({b - a})", va="center", ha="left",
-                fontsize=8, color=colours.get(name, "k"), clip_on=False)
-    if n <= 80:
-        yy, xx = np.nonzero(enc.significant[order])
-        ax.plot(xx, yy, "k.", ms=3)
-    cb = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.25)
+    for ax, (mat, sig, label) in zip(axes, panels, strict=False):
+        im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
+                       interpolation="nearest")
+        ax.set_xticks(range(e), enc.names, rotation=45, ha="right")
+        ax.set_title(label, fontsize=9)
+        for _, a, _b in groups:
+            if a > 0:
+                ax.axhline(a - 0.5, color="k", lw=0.8)
+        if n <= 80:
+            yy, xx = np.nonzero(sig)
+            ax.plot(xx, yy, "k.", ms=3)
+    # one label per group, on the left: the preferred expression and its count
+    ys = [(a + b - 1) / 2 for _, a, b in groups]
+    gap = n / 45  # about one label's height: small groups next to each other stay readable
+    for k in range(1, len(ys)):
+        ys[k] = max(ys[k], ys[k - 1] + gap)
+    axes[0].set_yticks(ys, [f"{g} ({b - a})" for g, a, b in groups], fontsize=8)
+    for tick, (g, _a, _b) in zip(axes[0].get_yticklabels(), groups, strict=True):
+        tick.set_color(colours.get(g, "k"))
+    axes[0].tick_params(axis="y", length=0)
+    for ax in axes[1:]:
+        ax.tick_params(axis="y", labelleft=False, length=0)
+    axes[0].set_ylabel(f"neurons (n = {n}), grouped by preferred expression")
+    if control is not None:
+        strip = axes[-1]
+        cats = control.tracks[order]
+        rgb = np.array([matplotlib.colors.to_rgb(CATEGORY_COLOURS[c]) for c in cats])
+        strip.imshow(rgb[:, None, :], aspect="auto", interpolation="nearest")
+        strip.set_xticks([0], ["tracks"], rotation=45, ha="right")
+        for _, a, _b in groups:
+            if a > 0:
+                strip.axhline(a - 0.5, color="k", lw=0.8)
+        handles = [matplotlib.patches.Patch(facecolor=CATEGORY_COLOURS[c], edgecolor="0.5",
+                                            label=f"{c} ({k})")
+                   for c, k in control.counts().items()]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5,
+                   frameon=False, title="after the movement control, the neuron tracks …",
+                   title_fontsize=8)
+    cb = fig.colorbar(im, cax=fig.add_subplot(grid[0, -1]))
     cb.set_label("Pearson r")
     a = enc.params.get("alpha", 0.05)
-    ax.set_title(title or f"neuron × expression correlation\n(groups: preferred at q ≤ {a:g})",
-                 fontsize=10)
+    fig.suptitle(title or f"neuron × expression correlation ({enc.params.get('null', '')} "
+                 f"null; dots: q ≤ {a:g})", fontsize=10)
+    return _save(fig, stem)
+
+
+def movement_figure(control: MovementControl, stem: str | Path) -> list[Path]:
+    """Unique variance of the expressions against that of movement, and neurons per category.
+
+    Left: one dot per neuron, cross-validated unique R² of all expressions (x) and of all
+    movement regressors (y), coloured by its category. Right: neurons per category.
+    """
+    v = control.variance
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.2),
+                                 gridspec_kw={"width_ratios": [1.3, 1]})
+    for cat in CATEGORY_COLOURS:
+        sel = control.tracks == cat
+        if sel.any():
+            ax.scatter(v.unique_expressions[sel], v.unique_movement[sel], s=14,
+                       color=CATEGORY_COLOURS[cat], edgecolor="k" if cat == "none" else "none",
+                       linewidth=0.3, label=cat, zorder=3)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("unique R² of the expressions (cross-validated)")
+    ax.set_ylabel("unique R² of movement")
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    ax.set_title("what each neuron's activity owes to expression and to movement", fontsize=9)
+    counts = control.counts()
+    bx.bar(range(len(counts)), list(counts.values()),
+           color=[CATEGORY_COLOURS[c] for c in counts], edgecolor="k", linewidth=0.4)
+    for i, k in enumerate(counts.values()):
+        bx.text(i, k, str(k), ha="center", va="bottom", fontsize=8)
+    bx.set_xticks(range(len(counts)), list(counts), rotation=30, ha="right")
+    bx.set_ylabel("neurons")
+    regs = ", ".join(control.movement_names[:4]) + ("…" if len(control.movement_names) > 4
+                                                    else "")
+    bx.set_title(f"neurons tracking … (movement: {regs})", fontsize=9)
+    fig.tight_layout()
     return _save(fig, stem)
 
 
@@ -105,12 +186,14 @@ def _window(time: np.ndarray, expressions: np.ndarray, length: float) -> slice:
 
 def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
                           per_expression: int = 1, max_neurons: int = 8,
-                          window: float = 300.0) -> list[Path]:
+                          window: float = 300.0, movement: np.ndarray | None = None,
+                          movement_name: str | None = None,
+                          xlabel: str = "time from the first video frame (s)") -> list[Path]:
     """Expression traces on top, beneath them the best neurons of each expression.
 
     For each expression with a positively significant neuron, its ``per_expression`` neurons
     of largest r (drawn in the expression's colour). Shows the ``window`` seconds with the most
-    expression variance.
+    expression variance. ``movement`` (frames,) is drawn under the expressions in grey.
     """
     colours = expression_colours(enc.names)
     picks: list[tuple[int, int]] = []
@@ -124,9 +207,11 @@ def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
         picks = [(int(k // enc.r.shape[1]), int(k % enc.r.shape[1])) for k in flat]
     t = aligned.time
     sl = _window(t, aligned.expressions, window)
-    n_rows = 1 + len(picks)
+    top = 2 if movement is not None else 1
+    n_rows = top + len(picks)
     fig, axes = plt.subplots(n_rows, 1, figsize=(10, 1.5 + 0.95 * n_rows), sharex=True,
-                             gridspec_kw={"height_ratios": [2.2] + [1] * len(picks)})
+                             gridspec_kw={"height_ratios": [2.2] + [0.9] * (top - 1)
+                                          + [1] * len(picks)})
     axes = np.atleast_1d(axes)
     ax = axes[0]
     for j, name in enumerate(aligned.names):
@@ -135,14 +220,18 @@ def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
     ax.set_ylabel("similarity (r)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title("expression traces (top) and the neurons that track them best", fontsize=10)
-    for ax, (i, j) in zip(axes[1:], picks, strict=True):  # enc rows follow aligned rows
+    if movement is not None:
+        axes[1].plot(t[sl], movement[sl], lw=0.8, color="0.4")
+        axes[1].set_ylabel(movement_name or "movement", fontsize=8)
+        axes[1].tick_params(labelsize=7)
+    for ax, (i, j) in zip(axes[top:], picks, strict=True):  # enc rows follow aligned rows
         ax.plot(t[sl], aligned.traces.traces[i, sl], lw=0.8,
                 color=colours.get(enc.names[j], "k"))
         ax.set_ylabel("ΔF/F", fontsize=8)
         ax.text(1.005, 0.5, f"neuron {enc.neuron[i]}\n{enc.names[j]} r = {enc.r[i, j]:.2f}\n"
                 f"q = {enc.q[i, j]:.2g}", transform=ax.transAxes, fontsize=7.5, va="center")
         ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("time from the first video frame (s)")
+    axes[-1].set_xlabel(xlabel)
     fig.align_ylabels(axes)
     return _save(fig, stem)
 
@@ -193,5 +282,5 @@ def psth_figure(result: PSTH, stem: str | Path, *, order: np.ndarray | None = No
     return _save(fig, stem)
 
 
-__all__ = ["correlation_matrix_figure", "example_traces_figure", "expression_colours",
-           "neuron_order", "psth_figure"]
+__all__ = ["CATEGORY_COLOURS", "correlation_matrix_figure", "example_traces_figure",
+           "expression_colours", "movement_figure", "neuron_order", "psth_figure"]

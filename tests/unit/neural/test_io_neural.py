@@ -157,3 +157,49 @@ def test_nwb_without_ophys(tmp_path):
 def test_unknown_kind(tmp_path):
     with pytest.raises(InputError, match="kind must be one of suite2p, nwb, table"):
         read_traces(tmp_path, kind="mat")
+
+
+def test_deconvolved_activity_from_suite2p_and_nwb(pop, tmp_path):
+    folder = write_population_suite2p(pop, tmp_path / "plane0", n_noncells=2)
+    spks = read_suite2p(folder, deconvolved=True)
+    assert spks.attrs["signal"] == "deconvolved" and spks.attrs["neuropil"] == 0.0
+    np.testing.assert_array_equal(spks.traces, pop.activity)  # cells only, no ΔF/F
+    assert np.all(spks.traces >= 0)
+    nwb = read_traces(write_population_nwb(pop, tmp_path / "pop.nwb"), deconvolved=True)
+    assert nwb.attrs["series"] == "Deconvolved/RoiResponseSeries"
+    np.testing.assert_array_equal(nwb.traces, pop.activity)
+    default = read_traces(tmp_path / "pop.nwb")  # ΔF/F stays the default
+    assert default.attrs["signal"] == "dff"
+    np.testing.assert_array_equal(default.traces, pop.traces)
+
+
+def test_nwb_default_skips_neuropil_and_deconvolved_series(pop, tmp_path):
+    # suite2p's NWB export: Fluorescence, Neuropil and Deconvolved side by side; the ΔF/F
+    # reader must not pick the neuropil or deconvolved one by accident
+    nt = pop.to_traces()
+    path = write_nwb(tmp_path / "s2p.nwb", nt.replace(traces=nt.traces + 5.0),
+                     interface="Fluorescence", series="plane0", deconvolved=pop.activity)
+    back = read_nwb(path)
+    assert back.attrs["series"] == "Fluorescence/plane0"
+    assert back.attrs["signal"] == "fluorescence"
+    with pytest.raises(InputError, match="no deconvolved series"):
+        read_nwb(write_nwb(tmp_path / "plain.nwb", nt), deconvolved=True)
+
+
+def test_suite2p_frames_per_folder_is_kept_and_checked(pop, tmp_path):
+    n = pop.traces.shape[1]
+    folder = write_population_suite2p(pop, tmp_path / "p", frames_per_folder=[n - 500, 500])
+    assert read_suite2p(folder).attrs["frames_per_folder"] == [n - 500, 500]
+    bad = write_population_suite2p(pop, tmp_path / "bad", frames_per_folder=[10, 20])
+    with pytest.raises(InputError, match=rf"frames_per_folder sums to 30 but there are {n} "
+                       "frames"):
+        read_suite2p(bad)
+
+
+def test_a_table_has_no_separate_deconvolved_activity(pop, tmp_path):
+    path = write_table(tmp_path / "t.csv", pop.to_traces())
+    with pytest.raises(InputError, match="a table has no separate deconvolved activity"):
+        read_traces(path, deconvolved=True)
+    with pytest.raises(InputError, match="missing suite2p file"):
+        read_suite2p(write_suite2p(tmp_path / "nospks", np.ones((2, 50)), fs=10.0),
+                     deconvolved=True)
