@@ -62,7 +62,7 @@ def live(
                                      "container's frame rate."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary line."),
 ) -> None:
-    """Stream the expression readout of a fitted model live, over LSL.
+    """Stream a fitted model's readout live over LSL, frame by frame.
 
     Streams NAME (one channel per prototype, then flag, skipped, frame; stamped with each
     frame's capture time) and NAME-markers ('calibrated', 'trigger:<prototype>'). Frames the

@@ -69,7 +69,9 @@ def neural(
                                     "DIR/neural)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Find the neurons that track each expression trace, and which of them only track movement.
+    """The neurons that track each expression, beyond movement.
+
+    Finds the neurons that track each expression trace, and which of them only track movement.
 
     Writes neurons.csv, neural_summary.json and figures (correlation matrix, movement
     control, example traces, PSTH heatmaps).
