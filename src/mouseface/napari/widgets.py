@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from mouseface._errors import InputError
+from mouseface.expressions.windows import stimulus_window
 from mouseface.io.regions import SCOPES, roi_text, write_regions
 from mouseface.napari import convert
 from mouseface.napari.lazy import LazyVideo
@@ -656,7 +657,7 @@ class ResultsWidget(QWidget):
             for side in ax.spines.values():
                 side.set_color("#555")
             for row in t.trials.itertuples(index=False):
-                ax.axvspan(row.onset, row.onset + row.duration, linewidth=0, alpha=0.25,
+                ax.axvspan(*stimulus_window(row.onset, row.duration), linewidth=0, alpha=0.25,
                            color=colours.get(str(row.trial_type), "0.6"))
         ax = axes[0]
         for j, name in enumerate(t.names):

@@ -127,7 +127,7 @@ def labelled_frames(
     out = pd.concat([f[keep], w[keep]], axis=1)
     if out.empty:
         raise InputError("no frames fall in any baseline or stimulus window",
-                         r.path / "trials.csv")
+                         r.layout.trials)
     return out.reset_index(drop=True)
 
 
@@ -320,7 +320,7 @@ def trial_samples(
         cols = [f"score_{p}" for p in r.prototype_names if f"score_{p}" in trials.columns]
         if not cols:
             raise InputError("trials.csv has no score_<prototype> columns",
-                             r.path / "trials.csv")
+                             r.layout.trials)
         X = _center_rows(trials[cols].to_numpy(dtype=np.float64), trials["animal"], center)
         ids = trials[["session", "animal", "event"]].assign(
             part="stimulus", label=trials["trial_type"].astype(str)).reset_index(drop=True)
@@ -524,7 +524,7 @@ def dose(
         table = _dose.dose_table(trials, column, prototype, score=score, conditions=conditions,
                                  n_boot=n_boot, ci=ci, random_state=random_state)
     except (KeyError, ValueError) as exc:
-        raise InputError(str(exc).strip("'\""), r.path / "trials.csv") from None
+        raise InputError(str(exc).strip("'\""), r.layout.trials) from None
     if write:
         a = r.analysis_dir
         flat = table.copy()
@@ -572,7 +572,7 @@ def stats(
         table = _stats.condition_vs_baseline(r.trials, score=score, correction=correction,
                                              alpha=alpha, unit=unit)
     except KeyError as exc:
-        raise InputError(str(exc).strip("'\""), r.path / "trials.csv") from None
+        raise InputError(str(exc).strip("'\""), r.layout.trials) from None
     if write:
         _write_csv(table, r.analysis_dir / "stats.csv")
     return table
@@ -615,7 +615,7 @@ def analyze(
     """
     r = _results(results)
     if features is None:
-        features = ("similarity" if quick or not (r.path / "features").is_dir() else "hog")
+        features = ("similarity" if quick or not r.layout.features.is_dir() else "hog")
     scale = {"max_frames": 200} if quick else {}
     perms = n_permutations
     step = 6 if quick else 2
