@@ -156,9 +156,7 @@ class Results:
         missing = sorted({"session", "animal", "frame", "time"} - set(df.columns))
         if missing:
             raise InputError(f"missing columns {missing}", path)
-        if not self.prototypes_of(df):
-            raise InputError("no sim_<prototype> columns", path)
-        return _tidy_frames(df)
+        return _tidy_frames(df)  # no sim_ columns when no prototypes could be built: still read
 
     @cached_property
     def trials(self) -> pd.DataFrame:

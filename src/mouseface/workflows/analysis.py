@@ -134,6 +134,10 @@ def labelled_frames(
 def _frame_features(r: Results, rows: pd.DataFrame, features: str) -> np.ndarray:
     if features == "similarity":
         cols = [f"sim_{p}" for p in r.prototype_names]
+        if not cols:
+            raise InputError("frames.parquet has no sim_<prototype> columns: no prototypes "
+                             "could be built (run.json's warnings say why); classify the HOG "
+                             "instead (--features hog)", r.layout.frames)
         return rows[cols].to_numpy(dtype=np.float64)
     return _hog(r, rows)
 
