@@ -15,6 +15,10 @@ or ``.pq``. Column names are stripped of surrounding spaces; so are the text cel
         ``event`` (int, the row's 0-based position among the file's data rows).
     check_events_within(events, session, duration_s, path) -> None
     check_roi(roi, frame_shape, path) -> (x, y, w, h)
+    region_names(sessions) -> [str]                    the regions roi_<name> columns name
+    check_region(sessions, i, name, frame_shape, path) -> (x, y, w, h) | None
+    read_speed(path) -> pandas.DataFrame               time (s) + speed, sorted, validated
+    check_overlap(time, start, stop, path, what) -> None
 
 ``validate_sessions`` and ``validate_events`` take a DataFrame already in memory through the same
 checks (synthetic data and tests use them).
@@ -26,6 +30,13 @@ folder of image frames; a relative path is relative to the folder the table is i
 ``roi_w``, ``roi_h``; empty means the whole frame. ``fps`` is optional, required for image
 folders, and overrides the container's rate. ``mask`` is optional: regions of the crop whose HOG
 cells are left out (``"x,y,w,h; x1,y1,x2,y2,x3,y3"``, see :mod:`mouseface.features.masks`).
+Further regions whose movement is measured (body, running wheel) are optional columns
+``roi_<name>`` (``roi_body``, ``roi_wheel``; ``<name>`` letters, digits and ``_``), each an
+``"x,y,w,h"`` string in frame pixels like ``roi``; an empty cell means the session has no such
+region. (``roi_x``, ``roi_y``, ``roi_w``, ``roi_h`` are the face ROI's four-column form, not
+regions.) Whether a region lies inside the frame is checked where the video is opened
+(:func:`check_region`). ``speed`` is optional: a running-speed or wheel-encoder table of the
+session (:func:`read_speed`), relative to the sessions table.
 
 Events table (BIDS-style): ``session``, ``onset`` and ``duration`` in seconds from the first
 frame, ``trial_type``; any other column is carried through unchanged.
@@ -53,6 +64,7 @@ __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
     "NEUTRAL", "check_events_within", "check_roi", "motion_regions", "natural_key",
     "natural_sorted", "parse_roi", "parse_regions", "read_table",
+    "region_names", "check_region", "read_speed", "check_overlap",
 ]
 
 #: The label of baseline frames (the seconds before each onset) and the neutral prototype's name.
@@ -61,6 +73,8 @@ NEUTRAL = "neutral"
 SESSION_COLUMNS = ("session", "video", "animal", "roi", "fps")
 EVENT_COLUMNS = ("session", "onset", "duration", "trial_type")
 ROI_COLUMNS = ("roi_x", "roi_y", "roi_w", "roi_h")
+REGION_PREFIX = "roi_"
+_REGION_NAME = re.compile(r"[A-Za-z0-9_]+")
 _TEXT_COLUMNS = ("session", "video", "animal", "roi", "trial_type")
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
@@ -222,8 +236,13 @@ def validate_sessions(
     if "mask" in df.columns:
         out["mask"] = pd.Series([_mask_cell(v, i, path) for i, v in enumerate(df["mask"])],
                                 dtype=object)
-    for c in _region_columns(df.columns):
-        out[c] = pd.Series([_roi_cell(v, i, path) for i, v in enumerate(df[c])], dtype=object)
+    for name in region_names(df):
+        col = REGION_PREFIX + name
+        out[col] = pd.Series([_region_cell(v, i, name, path) for i, v in enumerate(df[col])],
+                             dtype=object)
+    if "speed" in df.columns:
+        out["speed"] = pd.Series([_speed_cell(v, i, base, path)
+                                  for i, v in enumerate(df["speed"])], dtype=object)
     return out
 
 
@@ -255,6 +274,97 @@ def motion_regions(row) -> tuple[tuple[str, tuple[int, int, int, int]], ...]:
         if v is not None and not _empty(v):
             out.append((c[4:], tuple(int(x) for x in v)))
     return tuple(out)
+
+
+def region_names(sessions: pd.DataFrame) -> list[str]:
+    """The movement regions a sessions table names (its ``roi_<name>`` columns), in order.
+
+    Raises
+    ------
+    InputError
+        A ``roi_`` column whose name is empty or has characters other than letters, digits
+        and ``_`` (the name becomes the ``motion_<name>`` column).
+
+    Examples
+    --------
+    >>> region_names(pd.DataFrame(columns=["session", "roi", "roi_body", "roi_wheel"]))
+    ['body', 'wheel']
+    """
+    out = []
+    for c in map(str, sessions.columns):
+        if not c.startswith(REGION_PREFIX) or c in ROI_COLUMNS:
+            continue
+        name = c.removeprefix(REGION_PREFIX)
+        if not _REGION_NAME.fullmatch(name):
+            raise InputError(f"header (row 1): column '{c}': a region's name (after roi_) "
+                             "must be letters, digits or _, e.g. roi_body")
+        out.append(name)
+    return out
+
+
+def _region_cell(value: object, i: int, name: str, path) -> tuple[int, int, int, int] | None:
+    try:
+        return parse_roi(value)
+    except ValueError as e:
+        raise InputError(f"{_row(i)}: malformed roi_{name} '{value}' (region '{name}'): {e} "
+                         "in frame pixels, e.g. 0,160,96,30", path) from None
+
+
+def _speed_cell(value: object, i: int, base: Path, path) -> str | None:
+    if _empty(value):
+        return None
+    p = Path(str(value).strip()).expanduser()
+    p = Path(os.path.abspath(p if p.is_absolute() else base / p))
+    if not p.is_file():
+        raise InputError(f"{_row(i)}: speed table not found: {p}", path)
+    return str(p)
+
+
+def check_region(
+    sessions: pd.DataFrame, i: int, name: str, frame_shape: tuple[int, int],
+    path: str | Path | None = None,
+) -> tuple[int, int, int, int] | None:
+    """Check that region ``name`` of row ``i`` of a sessions table lies inside its frame.
+
+    Call it where the session's video is opened, with the frame's ``(H, W)``.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        The table from :func:`read_sessions` (index ``0..n-1`` as in the file).
+    i : int
+        Row position (0 = the first data row, row 2 of the file).
+    name : str
+        The region (column ``roi_<name>``).
+    frame_shape : (int, int)
+        ``(H, W)`` of the session's video frames.
+    path : path, optional
+        The sessions table, named in the message.
+
+    Returns
+    -------
+    (x, y, w, h) or None
+        None when the session has no such region (empty cell, or no such column).
+
+    Raises
+    ------
+    InputError
+        ``sessions.csv: row 3: roi_body (x, y, w, h) = (0, 150, 96, 30) lies outside the
+        160x160 frame (width x height) of m1_fear.mp4``.
+    """
+    col = REGION_PREFIX + name
+    if col not in sessions.columns:
+        return None
+    roi = sessions[col].iloc[i]
+    if roi is None or (isinstance(roi, float) and math.isnan(roi)):
+        return None
+    x, y, w, h = (int(v) for v in (parse_roi(roi) if isinstance(roi, str) else roi))
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    if x + w > W or y + h > H:
+        video = Path(str(sessions["video"].iloc[i])).name if "video" in sessions else "video"
+        raise InputError(f"{_row(i)}: roi_{name} (x, y, w, h) = ({x}, {y}, {w}, {h}) lies "
+                         f"outside the {W}x{H} frame (width x height) of {video}", path)
+    return x, y, w, h
 
 
 def _mask_cell(value: object, i: int, path) -> str | None:
@@ -329,6 +439,76 @@ def _roi_cell(value: object, i: int, path) -> tuple[int, int, int, int] | None:
     except ValueError as e:
         raise InputError(f"{_row(i)}: malformed roi '{value}': {e} in pixels, "
                          "e.g. 540,150,230,180", path) from None
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def read_speed(path: str | Path) -> pd.DataFrame:
+    """Read a running-speed or wheel-encoder table: ``time`` and one value column.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV or Parquet with ``time`` in seconds **on the video clock** (0 = the video's
+        first frame) and one numeric value column (running speed, wheel velocity, encoder
+        counts per sample...; its sign is ignored). A column named ``speed`` is taken when
+        there are several others.
+
+    Returns
+    -------
+    DataFrame
+        ``time`` (float64, increasing) and ``speed`` (float64, NaN where the cell is empty);
+        ``attrs["column"]`` is the value column's name in the file.
+
+    Raises
+    ------
+    InputError
+        Missing ``time``, no or several value columns, non-numeric or non-finite times,
+        times not increasing, fewer than 2 rows.
+    """
+    path = Path(path)
+    df = read_table(path)
+    _require(df, ("time",), path)
+    others = [c for c in df.columns if c != "time"]
+    if "speed" in others:
+        others = ["speed"]
+    if len(others) != 1:
+        raise InputError(f"header (row 1): expected time and one value column (e.g. speed), "
+                         f"got {', '.join(map(str, df.columns))}", path)
+    if len(df) < 2:
+        raise InputError("a speed table needs at least 2 rows", path)
+    time = _numbers(df["time"], "time", path)
+    speed = _numbers(df[others[0]], str(others[0]), path, allow_empty=True)
+    steps = np.diff(time)
+    if (steps <= 0).any():
+        i = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise InputError(f"{_row(i)}: time {time[i]:g} s does not increase (previous row "
+                         f"{time[i - 1]:g} s)", path)
+    out = pd.DataFrame({"time": time, "speed": speed})
+    out.attrs["column"] = str(others[0])
+    return out
+
+
+def check_overlap(
+    time: np.ndarray, start: float, stop: float, path: str | Path | None = None,
+    what: str = "the video",
+) -> float:
+    """Fraction of ``[start, stop]`` (a video's span, seconds) that a table's ``time`` covers.
+
+    Raises
+    ------
+    InputError
+        When they do not overlap at all (one line naming both spans).
+    """
+    t = np.asarray(time, dtype=np.float64)
+    lo, hi = float(t.min()), float(t.max())
+    overlap = min(hi, stop) - max(lo, start)
+    if overlap <= 0:
+        raise InputError(f"covers {lo:g}-{hi:g} s but {what} runs {start:g}-{stop:g} s: they "
+                         "do not overlap (time must be seconds on the video clock, 0 = its "
+                         "first frame)", path)
+    return overlap / max(stop - start, 1e-12)
 
 
 # --------------------------------------------------------------------------- events
