@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mouseface.cli import (  # noqa: F401  (registers commands)
     analysis,  # noqa: F401
+    behaviour,  # noqa: F401
     core,
     demo,
     live,  # noqa: F401

@@ -454,7 +454,7 @@ def find_bouts(
                                                     set(map(str, sessions))]
     skipped: dict[str, str] = {}
     if context is None:
-        starts = {s: -np.inf for s in wanted}
+        starts = dict.fromkeys(wanted, -np.inf)
     else:
         known = context_starts(events, context)
         starts = {}

@@ -243,8 +243,8 @@ def compare_levels(
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     if by not in trials.columns:
-        raise KeyError(f"no column '{by}' in the trials (columns: "
-                       f"{', '.join(c for c in trials.columns if not c.startswith(('score_', 'peak_')))})")
+        own = [c for c in trials.columns if not c.startswith(("score_", "peak_"))]
+        raise KeyError(f"no column '{by}' in the trials (columns: {', '.join(own)})")
     prefix = f"{score}_"
     names = list(prototypes) if prototypes else [c.removeprefix(prefix) for c in trials.columns
                                                  if c.startswith(prefix)]

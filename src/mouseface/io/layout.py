@@ -13,7 +13,8 @@ what every later command reads) looks like this::
       registration/            sessions.csv, summary.json, qc*.png
       analysis/                classify, embed, cluster, trials, dose, stats, compare outputs
       neural/                  neurons.csv, neural_summary.json, figures
-      behaviour/               bouts.tsv (spontaneous states) and its QC figure
+      behaviour/               motion.parquet, bouts.tsv, events.tsv, thresholds.csv,
+                               bouts_summary.json, bouts.png (spontaneous states)
       overlay/<session>.mp4    overlay videos
       nwb/<session>.nwb        NWB export
       calibration.npz          `live --record`: the session's calibration (a reference file)
@@ -129,6 +130,39 @@ class ResultsLayout:
     def registration_faces(self) -> Path:
         """Reference faces before and after registration, per template group (QC)."""
         return self.registration / "faces.npz"
+
+    @property
+    def behaviour_motion(self) -> Path:
+        """Movement per frame measured by ``bouts`` itself (a motion-only pass)."""
+        return self.behaviour / "motion.parquet"
+
+    @property
+    def bouts(self) -> Path:
+        """The bouts ``bouts`` found: an events table."""
+        return self.behaviour / "bouts.tsv"
+
+    @property
+    def bouts_events(self) -> Path:
+        """The events ``bouts`` was given plus the bouts: what ``run`` takes next."""
+        return self.behaviour / "events.tsv"
+
+    @property
+    def bouts_thresholds(self) -> Path:
+        return self.behaviour / "thresholds.csv"
+
+    @property
+    def bouts_summary(self) -> Path:
+        return self.behaviour / "bouts_summary.json"
+
+    @property
+    def bouts_figure(self) -> Path:
+        """Stem of the bouts QC figure (``.png`` and ``.svg``)."""
+        return self.behaviour / "bouts"
+
+    def comparison(self, by: str) -> Path:
+        """Stem of ``compare --by <by>``'s table, figure and summary in ``analysis/``."""
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(by))
+        return self.analysis / f"compare_{safe}"
 
     def overlay_video(self, session: str) -> Path:
         return self.overlay / f"{session}.mp4"

@@ -183,8 +183,8 @@ def body_signals(t: np.ndarray, items: Sequence[tuple[str, float, float]],
     # fidgets: fast small limb movements (an Ornstein-Uhlenbeck process whose steps are gated:
     # a still, running or grooming body holds its fidget position)
     gate = (1.0 - still) * (1.0 - gait) * (1.0 - groom)
-    a = math.exp(-dt / 0.35)
-    e = rng.standard_normal((n, 4)) * 2.0 * math.sqrt(1 - a * a)
+    a = math.exp(-dt / 0.3)
+    e = rng.standard_normal((n, 4)) * 3.0 * math.sqrt(1 - a * a)
     fid = np.empty((n, 4))
     fid[0] = e[0]
     for i in range(1, n):

@@ -547,10 +547,8 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> tuple[pd.DataFrame, pd.Dat
     top = stack.argmax(axis=0)
     value = stack[top, np.arange(n)]
     state = np.where(value > 0, np.array(list(states), dtype=object)[top], "neutral")
-    if sig is not None:
-        behaviour = sig.behaviour
-    else:
-        behaviour = np.where(paw_amt > 0, "grooming", "normal")
+    behaviour = (sig.behaviour if sig is not None
+                 else np.where(paw_amt > 0, "grooming", "normal"))
     truth = pd.DataFrame({
         "session": plan.session, "animal": plan.animal_id, "frame": np.arange(n),
         "time": t, "state": state.astype(str), "intensity": value, "condition": plan.condition,

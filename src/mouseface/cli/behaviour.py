@@ -1,0 +1,141 @@
+"""Spontaneous states and comparisons: ``mouseface bouts`` and ``mouseface compare``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import typer
+
+from mouseface.cli._app import app, user_errors
+
+
+def _thresholds(freeze: str | None, escape: str | None) -> dict:
+    """``"motion_body=1.5,motion_energy=2.4"`` -> {measure: (freeze, escape)}."""
+    out: dict[str, list] = {}
+    for k, text in ((0, freeze), (1, escape)):
+        for part in (text or "").split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise typer.BadParameter(f"expected MEASURE=VALUE, got {part!r}")
+            name, value = (s.strip() for s in part.split("=", 1))
+            try:
+                out.setdefault(name, [None, None])[k] = float(value)
+            except ValueError:
+                raise typer.BadParameter(f"{value!r} is not a number") from None
+    return {m: tuple(v) for m, v in out.items()}
+
+
+@app.command()
+@user_errors
+def bouts(
+    source: Path = typer.Argument(..., help="A sessions table (movement is measured here, one "
+                                  "decoding pass per video) or a results folder (its "
+                                  "frames.parquet movement columns).", show_default=False),
+    events: Path | None = typer.Argument(None, help="Events table: the stimuli and the event "
+                                         "that starts the fear context (default for a results "
+                                         "folder: its trials.csv)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Results folder to write "
+                                    "behaviour/ into (default: the results folder given)."),
+    context: str = typer.Option("context", "--context", help="Trial type whose first event in "
+                                "a session starts its fear context (e.g. footshock); 'none': "
+                                "whole sessions."),
+    session: list[str] = typer.Option(None, "--session", help="Analyse only this session "
+                                      "(repeat for several)."),
+    speed: Path | None = typer.Option(None, "--speed", help="Running-speed or wheel-encoder "
+                                      "table (time in s on the video clock + one value column) "
+                                      "of the one session analysed; or a 'speed' column in the "
+                                      "sessions table."),
+    min_freeze: float = typer.Option(5.0, "--min-freeze", help="Freezing lasts more than this "
+                                     "many seconds."),
+    min_escape: float = typer.Option(2.0, "--min-escape", help="Escape lasts more than this "
+                                     "many seconds."),
+    baseline: float | None = typer.Option(None, "--baseline", help="Bout-free seconds before "
+                                          "each bout (its baseline); default the run's "
+                                          "prototypes.baseline, or 2."),
+    freeze_fraction: float = typer.Option(0.5, "--freeze-fraction", help="Freezing: below "
+                                          "floor + this x (typical - floor) of each animal's "
+                                          "movement."),
+    escape_factor: float = typer.Option(5.0, "--escape-factor", help="Escape: above typical + "
+                                        "this x (typical - floor)."),
+    freeze_threshold: str | None = typer.Option(None, "--freeze-threshold", help="Fixed "
+                                                "freezing thresholds for every animal, e.g. "
+                                                "motion_body=1.5,motion_energy=2.4."),
+    escape_threshold: str | None = typer.Option(None, "--escape-threshold", help="Fixed escape "
+                                                "threshold, e.g. motion_wheel=3 or speed=5."),
+    freeze_measures: str | None = typer.Option(None, "--freeze-measures", help="Comma-separated "
+                                               "measures that must all be still (default "
+                                               "motion_body,motion_energy)."),
+    escape_measure: str | None = typer.Option(None, "--escape-measure", help="Measure of "
+                                              "escape (default speed, else motion_wheel, else "
+                                              "motion_body)."),
+    smooth: float = typer.Option(0.5, "--smooth", help="Seconds of moving mean first."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Find freezing (passive fear) and escape (active fear) bouts from body, wheel and face
+    movement, and write them as events for `run`, `fit` and `score`."""
+    from mouseface.workflows import behaviour
+
+    freeze = [m.strip() for m in freeze_measures.split(",") if m.strip()] \
+        if freeze_measures else None
+    s = behaviour.bouts(
+        source, events, out=out, context=None if context.lower() == "none" else context,
+        sessions=session or None, speed=speed, freeze=freeze, escape=escape_measure,
+        thresholds=_thresholds(freeze_threshold, escape_threshold) or None, smooth=smooth,
+        min_freeze=min_freeze, min_escape=min_escape, baseline=baseline,
+        freeze_fraction=freeze_fraction, escape_factor=escape_factor, quiet=quiet)
+    for sess, counts in s["per_session"].items():
+        typer.echo(f"  {sess:<24} {counts['passive_fear']:>3} freezing  "
+                   f"{counts['active_fear']:>3} escape")
+    if s["rejected"]:
+        typer.echo(f"  {len(s['rejected'])} bouts rejected (no bout-free baseline): see "
+                   "bouts_summary.json")
+    for sess, why in s["skipped_sessions"].items():
+        typer.echo(f"  skipped {sess}: {why}")
+    root = Path(s["files"][0]).parent
+    typer.echo(f"bouts:  {root / 'bouts.tsv'}")
+    typer.echo(f"events with the bouts (give them to run): {root / 'events.tsv'}")
+
+
+@app.command()
+@user_errors
+def compare(
+    results: Path = typer.Argument(..., help="Results folder written by `mouseface run` (or "
+                                   "`score`).", show_default=False),
+    by: str = typer.Option(..., "--by", help="Events column whose levels are compared, e.g. "
+                           "need (thirsty/sated), concentration, day."),
+    levels: str | None = typer.Option(None, "--levels", help="Comma-separated levels, the "
+                                      "reference first (default: sorted; each other level is "
+                                      "compared with the first)."),
+    unit: str = typer.Option("auto", "--unit", help="auto (animals when there are at least "
+                             "--min-animals, else trials), animal, or trial."),
+    min_animals: int = typer.Option(6, "--min-animals", help="Fewest animals for auto to "
+                                    "compare over animals."),
+    conditions: str | None = typer.Option(None, "--conditions", help="Comma-separated "
+                                          "conditions (default: all with two levels)."),
+    correction: str = typer.Option("holm", "--correction", help="holm, bh or none."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Effect of an events column (need, concentration, day...) on every condition's trial
+    scores: difference with a bootstrap CI, paired test, figure and table."""
+    from mouseface.workflows.compare import compare as run_compare
+
+    lv = [x.strip() for x in levels.split(",") if x.strip()] if levels else None
+    if lv:
+        with contextlib.suppress(ValueError):  # numeric levels (a concentration, a day)
+            lv = [float(x) for x in lv]
+    conds = [c.strip() for c in conditions.split(",") if c.strip()] if conditions else None
+    table = run_compare(results, by, levels=lv, unit=unit, min_animals=min_animals,
+                        conditions=conds, correction=correction, random_state=seed)
+    own = table[table["condition"] == table["prototype"]]
+    for r in own.itertuples():
+        typer.echo(f"  {r.condition:<14} {r.level_b} - {r.level_a}: {r.difference:+.3f} "
+                   f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]  p = {r.p_value:.3g} "
+                   f"(adjusted {r.p_adjusted:.3g}), over {r.n_animals} {r.unit}s"
+                   if r.unit == "animal" else
+                   f"  {r.condition:<14} {r.level_b} - {r.level_a}: {r.difference:+.3f} "
+                   f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]  p = {r.p_value:.3g} "
+                   f"(adjusted {r.p_adjusted:.3g}), over {r.n_a + r.n_b} trials of "
+                   f"{r.n_animals} animals")
+    typer.echo(f"written: {table.attrs['files'][0]}")
