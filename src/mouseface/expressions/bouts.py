@@ -28,12 +28,18 @@ movement (the smoothed measure over its frames outside stimulus windows):
 - ``scale`` = ``typical - floor``, its range of quiet movement (at least 2 % of the 99th
   percentile, so that a wheel encoder reading exactly 0 at rest still gets a scale: then the
   escape threshold is 10 % of the animal's top speed);
-- freezing: below ``floor + freeze_fraction * scale`` (0.5: half-way from the stillest to the
-  usual movement), on every freezing measure;
+- freezing: below ``floor + freeze_fraction * scale`` on every freezing measure: for the
+  body 0.5, half-way from the stillest to the usual movement; for the face 1
+  (``face_fraction``), below its usual movement (a freezing face still breathes and blinks,
+  and the camera's noise is a larger share of a face's movement than of a body's);
 - escape: above ``typical + escape_factor * scale`` (5) on the escape measure.
 
-Percentiles, not means: the statistics hold while freezing takes up to about half of the
-frames and escape a few tenths. An animal that never freezes has its quietest moments as its
+Percentiles, not means: the statistics hold while the animal is still (freezing or pausing)
+in less than about half of the analysed frames and escapes in a few tenths; for an animal that
+freezes most of the time, take a higher quantile as its usual movement (``typical_quantile``). A camera measure never falls below the camera's noise, and
+that noise may drift (light, auto-exposure); the thresholds hold while it drifts by up to about
+a tenth within a session (the tests drift it by 8 %). Beyond that, ``floor_window`` divides each
+camera measure by its running floor (:func:`local_floor`). An animal that never freezes has its quietest moments as its
 floor, so short quiet spells sit near the threshold: the minimum duration, and the face measure
 (whisking is not freezing), keep them out. Absolute thresholds can be given instead.
 
@@ -87,6 +93,29 @@ def smooth_movement(x: np.ndarray, window: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return (pd.Series(x).rolling(max(int(window), 1), center=True, min_periods=1).mean()
             .to_numpy())
+
+
+def local_floor(x: np.ndarray, window: int, quantile: float = 0.05) -> np.ndarray:
+    """Running ``quantile`` of ``x`` over a centred ``window`` of frames: the local noise floor.
+
+    A camera's movement energy never falls below its noise, and that noise drifts with the
+    light (a lamp warming up, auto-exposure) and with the compression (an encoder that spends
+    its bits on a moving face leaves less noise in a still body). Dividing a measure by its
+    running floor makes "still" mean the same everywhere in the session. The window should be
+    much longer than a bout (60 s for bouts of seconds); NaN are ignored.
+
+    Examples
+    --------
+    >>> x = np.r_[np.full(50, 1.0), np.full(50, 2.0)] * np.r_[np.ones(25), 3 * np.ones(75)]
+    >>> local_floor(x, 21)[[0, 40, 99]].tolist()
+    [1.0, 3.0, 6.0]
+    """
+    s = pd.Series(np.asarray(x, dtype=np.float64))
+    lo = s.rolling(int(window), center=True, min_periods=max(1, int(window) // 4)).quantile(
+        quantile).to_numpy()
+    out = np.where(np.isfinite(lo) & (lo > 0), lo, np.nan)
+    fallback = np.nanquantile(x, quantile) if np.isfinite(x).any() else np.nan
+    return np.where(np.isfinite(out), out, fallback if fallback > 0 else 1.0)
 
 
 def movement_thresholds(
@@ -390,7 +419,10 @@ def find_bouts(
     baseline: float = 2.0,
     face_tolerance: float = 1.0,
     freeze_fraction: float = 0.5,
+    face_fraction: float = 1.0,
     escape_factor: float = 5.0,
+    typical_quantile: float = 0.5,
+    floor_window: float | None = None,
     sessions: Sequence[str] | None = None,
 ) -> Bouts:
     """Freezing and escape bouts of every session in a frames table.
@@ -421,6 +453,20 @@ def find_bouts(
         break freezing: a blink, the face changing into its fear expression at the onset.
     freeze_fraction, escape_factor : float
         See :func:`movement_thresholds`.
+    typical_quantile : float, default=0.5
+        The quantile taken as the animal's usual movement. The median holds while the animal
+        is still (freezing or pausing) in less than about half of the analysed frames; for an
+        animal that freezes most of the session, raise it (0.75) or give ``thresholds``.
+    face_fraction : float, default=1.0
+        ``freeze_fraction`` of the face's ``motion_energy``: 1 puts its freezing threshold at
+        the face's typical movement (a freezing face moves less than it usually does; the
+        face keeps breathing, blinking and the camera's noise, which are a larger share of
+        its movement than of the body's).
+    floor_window : float or None, default=None
+        Seconds of the running 5th percentile each camera measure (``motion_*``) is divided
+        by (:func:`local_floor`), for a camera whose noise floor drifts by more than about a
+        tenth within a session. Every window must then hold some stillness: in one without,
+        the quietest ordinary movement becomes the floor. None: the measures as they are.
     sessions : list of str, optional
         Analyse only these sessions.
 
@@ -476,9 +522,17 @@ def find_bouts(
     f = frames[frames["session"].isin(starts)].reset_index(drop=True)
     dt = float(np.nanmedian(f.groupby("session")["time"].diff()))
     window = max(1, int(round(smooth / dt))) if np.isfinite(dt) and dt > 0 else 1
-    smoothed = {m: np.concatenate([smooth_movement(g[m].to_numpy(), window)
-                                   for _, g in f.groupby("session", sort=False)])
-                for m in names}
+    span = (max(3, int(round(floor_window / dt))) if floor_window and np.isfinite(dt) and dt > 0
+            else 0)
+    smoothed = {}
+    for m in names:
+        parts = []
+        for _, g in f.groupby("session", sort=False):
+            x = smooth_movement(g[m].to_numpy(), window)
+            if span and m != "speed":
+                x = x / local_floor(x, span)
+            parts.append(x)
+        smoothed[m] = np.concatenate(parts)
     w = assign_windows(f, events, baseline)
     stimulus = (w["part"] == "stimulus").to_numpy()
     outside = (w["part"] == "").to_numpy()
@@ -490,8 +544,10 @@ def find_bouts(
     for animal, idx in f.groupby("animal", sort=False).indices.items():
         use = idx[~stimulus[idx]]
         for m in names:
-            t = movement_thresholds(smoothed[m][use], freeze_fraction=freeze_fraction,
-                                    escape_factor=escape_factor)
+            t = movement_thresholds(smoothed[m][use], escape_factor=escape_factor,
+                                    typical_quantile=typical_quantile,
+                                    freeze_fraction=face_fraction if m == FACE_MEASURE
+                                    else freeze_fraction)
             source = "data"
             fz, es = override.get(m, (None, None))
             if fz is not None:
@@ -602,5 +658,6 @@ def detection_scores(matched: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = ["BOUT_COLUMNS", "BOUT_TYPES", "Bouts", "ESCAPE", "FREEZING", "SessionBouts",
            "THRESHOLD_COLUMNS", "choose_measures", "context_starts", "detect_bouts",
-           "detection_scores", "find_bouts", "match_bouts", "movement_thresholds", "runs",
+           "detection_scores", "find_bouts", "local_floor", "match_bouts",
+           "movement_thresholds", "runs",
            "smooth_movement"]
