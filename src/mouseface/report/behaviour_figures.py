@@ -46,8 +46,8 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
     measures = list(dict.fromkeys([*freeze, *([escape] if escape else [])]))
     sessions = list(dict.fromkeys(res.traces["session"]))[:max_sessions]
     n_ax = len(sessions) * len(measures)
-    fig, axes = plt.subplots(n_ax, 1, figsize=(11, 0.25 + 1.15 * n_ax), squeeze=False,
-                             sharex=False)
+    fig, axes = plt.subplots(n_ax, 1, figsize=(11, 0.9 + 0.95 * n_ax), squeeze=False,
+                             layout="constrained")
     axes = axes[:, 0]
     thr = res.thresholds.set_index(["animal", "measure"])
     for k, session in enumerate(sessions):
@@ -63,7 +63,7 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
             ax = axes[k * len(measures) + j]
             y = tr[m].to_numpy(dtype=float)
             ax.plot(t, np.where(y > 0, y, np.nan), lw=0.6, color="0.15")
-            ax.set_yscale("log")
+            _log_axis(ax)
             row = thr.loc[(animal, m)]
             if m in freeze:
                 ax.axhline(row["freeze_threshold"], color=FREEZE_COLOUR, ls="--", lw=0.9)
@@ -102,14 +102,22 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
                Patch(facecolor="none", hatch="////", edgecolor="0.6", label="before context"),
                Line2D([], [], color=FREEZE_COLOUR, ls="--", label="freezing threshold"),
                Line2D([], [], color=ESCAPE_COLOUR, ls="--", label="escape threshold")]
-    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=7, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize=7, frameon=False)
     more = len(dict.fromkeys(res.traces["session"])) - len(sessions)
     fig.suptitle("Spontaneous states: smoothed movement (log scale), thresholds and bouts"
                  + (f" (first {len(sessions)} sessions; {more} more in bouts.tsv)"
                     if more > 0 else ""), fontsize=10)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.98))
     return save(fig, stem)
+
+
+def _log_axis(ax) -> None:
+    """Log y axis with a few plain-number ticks (1, 2, 5 x powers of ten)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def compare_figure(table: pd.DataFrame, points: pd.DataFrame, stem: str | Path) -> list[Path]:

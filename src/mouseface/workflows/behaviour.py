@@ -328,32 +328,49 @@ def bouts(
 
 
 def _from_results(source: Path, events, out, baseline):
-    """Frames, events and the run's sessions table of a results folder."""
+    """Frames, events and the sessions table of a results folder: ``frames.parquet`` and
+    ``trials.csv`` of a run, or what an earlier ``bouts`` measured and read
+    (``behaviour/motion.parquet``, ``bouts_summary.json``)."""
     from mouseface.io.results import Results
 
-    r = Results(source, require=("frames",))
-    frames = r.frames
+    layout = ResultsLayout(source)
+    r = Results(source, require=()) if layout.is_results() else None
+    if r is None and not layout.behaviour_motion.is_file():
+        raise InputError("not a results folder (no frames.parquet, no behaviour/motion.parquet):"
+                         " give a sessions table, or run `mouseface run` first", source)
+    earlier = {}
+    if layout.bouts_summary.is_file():
+        try:
+            earlier = json.loads(layout.bouts_summary.read_text())
+        except ValueError:
+            earlier = {}
+    frames = r.frames if r is not None and layout.frames.is_file() else None
+    if (frames is None or not _has_body(frames, {})) and layout.behaviour_motion.is_file():
+        frames = pd.read_parquet(layout.behaviour_motion)
     if events is not None:
         ev_path = Path(events)
         ev = tables.read_events(ev_path)
-    elif r.layout.trials.is_file():
-        ev_path = r.layout.trials
+    elif layout.trials.is_file():
+        ev_path = layout.trials
         raw = pd.read_csv(ev_path, dtype={"session": str, "trial_type": str})
         raw = raw[[c for c in raw.columns if not c.startswith(("score_", "peak_"))
                    and c not in _RESERVED]]
         ev = tables.validate_events(raw, path=ev_path)
+    elif earlier.get("events") and Path(earlier["events"]).is_file():
+        ev_path = Path(earlier["events"])
+        ev = tables.read_events(ev_path)
     else:
         ev_path, ev = None, None
     table, table_path = None, None
-    for item in r.run.get("inputs", []):
-        if isinstance(item, dict) and item.get("kind") == "sessions":
-            p = Path(item.get("path", ""))
-            if p.is_file():
-                table_path = p
-                table = tables.read_sessions(p)
+    candidates = [item.get("path", "") for item in (r.run.get("inputs", []) if r else [])
+                  if isinstance(item, dict) and item.get("kind") == "sessions"]
+    candidates.append(earlier.get("sessions_table") or "")
+    for p in map(Path, filter(None, candidates)):
+        if p.is_file():
+            table_path, table = p, tables.read_sessions(p)
             break
     if baseline is None:
-        baseline = r.baseline
+        baseline = r.baseline if r is not None else DEFAULT_BASELINE
     return frames, ev, ev_path, table, table_path, Path(out) if out else source, baseline
 
 
