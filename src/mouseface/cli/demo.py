@@ -16,7 +16,7 @@ def demo(
                              help="Folder for the simulated data and the results."),
     seed: int = typer.Option(0, help="Random seed of the simulated experiment."),
     animals: int = typer.Option(4, help="Number of simulated animals."),
-    trials: int = typer.Option(6, help="Trials per condition and animal."),
+    trials: int = typer.Option(4, help="Trials per condition (and need) and animal."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Simulate a small experiment and run the whole pipeline on it.
@@ -31,6 +31,14 @@ def demo(
                "(similarity change from baseline):")
     for cond, value in s["own_condition_score"].items():
         typer.echo(f"  {cond:<14} {value:+.3f}")
+    b = s["bouts_found"]
+    typer.echo("fear bouts found from behaviour (mouseface bouts), against the simulated ones: "
+               + ", ".join(f"{k} {v['found']} of {v['true']} (F1 {v['f1']:.2f})"
+                           for k, v in b.items()))
+    c = s["compare_need"]
+    typer.echo(f"pleasure, {c['levels'][1]} - {c['levels'][0]} (mouseface compare --by need): "
+               f"{c['difference']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}], "
+               f"p = {c['p_value']:.3g} over {c['unit']}s")
     typer.echo(f"top-scoring prototype is the true condition in "
                f"{100 * s['top_prototype_is_true_condition']:.0f}% of {s['n_trials']} trials")
     if "neurons_found" in s:

@@ -36,12 +36,14 @@ movement (the smoothed measure over its frames outside stimulus windows):
 
 Percentiles, not means: the statistics hold while the animal is still (freezing or pausing)
 in less than about half of the analysed frames and escapes in a few tenths; for an animal that
-freezes most of the time, take a higher quantile as its usual movement (``typical_quantile``). A camera measure never falls below the camera's noise, and
-that noise may drift (light, auto-exposure); the thresholds hold while it drifts by up to about
-a tenth within a session (the tests drift it by 8 %). Beyond that, ``floor_window`` divides each
-camera measure by its running floor (:func:`local_floor`). An animal that never freezes has its quietest moments as its
-floor, so short quiet spells sit near the threshold: the minimum duration, and the face measure
-(whisking is not freezing), keep them out. Absolute thresholds can be given instead.
+freezes most of the time, take a higher quantile as its usual movement
+(``typical_quantile``). An animal that never freezes has its quietest moments as its floor, so
+short quiet spells sit near the threshold: the minimum duration, and the face measure
+(whisking is not freezing), keep them out (the tests: no freezing called in 20 minutes of
+such an animal). A camera measure never falls below the camera's noise, and that noise may
+drift (light, auto-exposure): the thresholds hold while it drifts by up to about a tenth within
+a session (the tests drift it by 8 %); beyond that, ``floor_window`` divides each camera
+measure by its running floor (:func:`local_floor`). Absolute thresholds can be given instead.
 
 Brief interruptions of up to ``merge_gap`` (0.3) s inside a bout do not end it; orofacial
 movement of up to ``face_tolerance`` (1) s (a blink, the face changing into its fear expression

@@ -63,7 +63,7 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
             ax = axes[k * len(measures) + j]
             y = tr[m].to_numpy(dtype=float)
             ax.plot(t, np.where(y > 0, y, np.nan), lw=0.6, color="0.15")
-            _log_axis(ax)
+            _log_axis(ax, y)
             row = thr.loc[(animal, m)]
             if m in freeze:
                 ax.axhline(row["freeze_threshold"], color=FREEZE_COLOUR, ls="--", lw=0.9)
@@ -110,10 +110,15 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
     return save(fig, stem)
 
 
-def _log_axis(ax) -> None:
-    """Log y axis with a few plain-number ticks (1, 2, 5 x powers of ten)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+def _log_axis(ax, y: np.ndarray) -> None:
+    """Log y axis with a few plain-number ticks (1, 2, 5 x powers of ten); linear with three
+    ticks when the trace spans less than a factor of 4."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+    pos = y[np.isfinite(y) & (y > 0)]
+    if len(pos) == 0 or pos.max() / pos.min() < 4:
+        ax.yaxis.set_major_locator(MaxNLocator(3))
+        return
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -183,7 +188,8 @@ def compare_figure(table: pd.DataFrame, points: pd.DataFrame, stem: str | Path) 
         for j in range(len(protos)):
             if np.isfinite(z[i, j]):
                 ax.text(j, i, f"{z[i, j]:+.1f}" + ("*" if sig[i, j] else ""), ha="center",
-                        va="center", fontsize=7)
+                        va="center", fontsize=7,
+                        color="white" if abs(z[i, j]) > 0.6 * lim else "black")
     ax.set_xticks(range(len(protos)), protos, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(conds)), conds, fontsize=7)
     ax.set_title(f"standardised difference ({table['level_b'].iloc[0]} - "

@@ -27,15 +27,36 @@ def trial_accuracy(trials: pd.DataFrame) -> float:
     return float((top == trials["trial_type"].astype(str)).mean())
 
 
+#: the demo's experiment: three stimulus conditions (pleasure at two needs), and a fear session
+#: per animal whose shocks cause pain and after which the mouse freezes and escapes by itself
+DEMO_CONDITIONS = ("pleasure", "disgust", "malaise")
+DEMO_NEEDS = {"pleasure": {"thirsty": 1.0, "sated": 0.5}}
+DEMO_FEAR_ITEMS = {"passive_fear": 3, "active_fear": 3, "grooming": 1, "brief_stillness": 1,
+                   "whisking_stillness": 1}
+DEMO_SIZE = (128, 128)
+
+
 def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 4,
-         n_trials: int = 6, quiet: bool = False, analyses: bool = True) -> dict[str, Any]:
+         n_trials: int = 4, quiet: bool = False, analyses: bool = True) -> dict[str, Any]:
     """Simulate a small experiment of synthetic faces, run the whole pipeline on it.
 
+    The experiment (:func:`mouseface.synth.simulate_experiment`): per animal, sucrose-like
+    pleasure while thirsty and while sated, disgust and malaise (``n_trials`` stimuli each),
+    and a fear session: ``n_trials`` shocks (pain), then a fear context in which the mouse
+    freezes and escapes by itself (its body on a running wheel below the face). The pipeline:
+    ``bouts`` finds the freezing and escape bouts from the body, wheel and face movement;
+    ``run`` scores every frame and trial with the stimuli and the bouts as events (six
+    states); the analyses, ``compare --by need`` and the neural correlates follow.
+
     Writes ``out/data`` (videos, tables, ground truth, a simulated suite2p population),
-    ``out/results`` (the results folder, with ``analysis/``, ``neural/`` and ``report.html``),
-    ``out/states.png`` (one animal's face in every state) and returns a summary.
+    ``out/results`` (the results folder, with ``behaviour/``, ``analysis/``, ``neural/`` and
+    ``report.html``), ``out/states.png`` (one animal's face in every state) and returns a
+    summary.
     """
     from mouseface import synth
+    from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
+    from mouseface.workflows.behaviour import bouts
+    from mouseface.workflows.compare import compare
 
     out = Path(out)
     t0 = _time.perf_counter()
@@ -44,17 +65,34 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
         task = reporter.task(f"simulating {n_animals} animals", total=None)
         exp = synth.simulate_experiment(
             out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
+            conditions=DEMO_CONDITIONS, needs=DEMO_NEEDS, fear=True,
+            fear_shocks=max(2, n_trials), fear_items=DEMO_FEAR_ITEMS, size=DEMO_SIZE,
+            preset="ultrafast", crf=21,
             on_progress=lambda done, total: task.update(completed=done, total=total))
     t_sim = _time.perf_counter() - t0
+    results = out / "results"
+    found = bouts(exp.sessions_path, exp.events_path, out=results, context="pain", quiet=quiet)
+    t_bouts = _time.perf_counter() - t0 - t_sim
+    truth = exp.bouts[exp.bouts["behaviour"].isin(BOUT_TYPES)].rename(
+        columns={"behaviour": "trial_type"})
+    scores = detection_scores(match_bouts(found["bouts"], truth)).set_index("trial_type")
     # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
     # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
     settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                              prototypes={"baseline": 2.0})
-    held = run_results(exp.sessions_path, exp.events_path, out / "results",
+    held = run_results(exp.sessions_path, ResultsLayout(results).bouts_events, results,
                        settings=settings, quiet=quiet, report=False)
-    results = held.path
     synth.state_figure(out / "states.png")
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {
+        "bouts_found": {k: {"true": int(scores.loc[k, "true"]), "found": int(scores.loc[k,
+                            "found"]), "f1": round(float(scores.loc[k, "f1"]), 3)}
+                        for k in BOUT_TYPES if k in scores.index}}
+    need = compare(results, "need", n_perm=2000, n_boot=1000)
+    row = need[(need["condition"] == "pleasure") & (need["prototype"] == "pleasure")].iloc[0]
+    summary["compare_need"] = {"difference": round(float(row.difference), 3),
+                               "ci": [round(float(row.ci_low), 3), round(float(row.ci_high), 3)],
+                               "p_value": float(row.p_value), "unit": row.unit,
+                               "levels": [row.level_a, row.level_b]}
     if analyses:
         from mouseface.workflows.analysis import analyze
         from mouseface.workflows.neural import STEPS, neural_correlates
@@ -76,8 +114,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             "states_figure": str(out / "states.png"), "n_trials": len(trials),
             "own_condition_score": own,
             "top_prototype_is_true_condition": trial_accuracy(trials),
-            "simulate_s": round(t_sim, 1), "total_s": round(_time.perf_counter() - t0, 1),
-            **summary}
+            "simulate_s": round(t_sim, 1), "bouts_s": round(t_bouts, 1),
+            "total_s": round(_time.perf_counter() - t0, 1), **summary}
 
 
 #: signal-to-noise of the demo's coupled neurons (std of signal over std of noise)
