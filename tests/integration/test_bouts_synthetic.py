@@ -1,8 +1,8 @@
 """Spontaneous states on synthetic ground truth: freezing and escape bouts found from behaviour
 (``mouseface bouts``), prototypes built from them, a wheel-speed table, and bad input.
 
-Acceptance of issue 13: on held-out synthetic animals (seed 11; the detector's defaults were
-chosen on seeds 0-4), F1 >= 0.9 for freezing and for escape, onsets within 0.5 s, grooming,
+Acceptance of issue 13: on held-out synthetic animals (seed 23; the detector's defaults were
+chosen looking at seeds 0-4 and 11), F1 >= 0.9 for freezing and for escape, onsets within 0.5 s, grooming,
 brief stillness and stillness while whisking not called freezing; prototypes fitted on bouts
 found from behaviour score a held-out animal's true bouts as well as prototypes fitted on the
 true bouts (top-scoring accuracy within 5 points).
@@ -56,7 +56,7 @@ def experiment(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("fear_truth")
     return simulate_experiment(out / "data", n_animals=4, conditions=(), fear=True,
-                               fear_shocks=3, seed=11, size=(128, 128), preset="ultrafast",
+                               fear_shocks=3, seed=23, size=(128, 128), preset="ultrafast",
                                crf=21)
 
 

@@ -54,7 +54,7 @@ def bouts(
     baseline: float | None = typer.Option(None, "--baseline", help="Bout-free seconds before "
                                           "each bout (its baseline); default the run's "
                                           "prototypes.baseline, or 2."),
-    freeze_fraction: float = typer.Option(0.5, "--freeze-fraction", help="Freezing: below "
+    freeze_fraction: float = typer.Option(0.4, "--freeze-fraction", help="Freezing: below "
                                           "floor + this x (typical - floor) of each animal's "
                                           "movement."),
     escape_factor: float = typer.Option(5.0, "--escape-factor", help="Escape: above typical + "

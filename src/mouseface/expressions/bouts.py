@@ -29,7 +29,8 @@ movement (the smoothed measure over its frames outside stimulus windows):
   percentile, so that a wheel encoder reading exactly 0 at rest still gets a scale: then the
   escape threshold is 10 % of the animal's top speed);
 - freezing: below ``floor + freeze_fraction * scale`` on every freezing measure: for the
-  body 0.5, half-way from the stillest to the usual movement; for the face 1
+  body 0.4, a little under half-way from the stillest to the usual movement (a lull in the
+  ordinary movement reaches half-way); for the face 1
   (``face_fraction``), below its usual movement (a freezing face still breathes and blinks,
   and the camera's noise is a larger share of a face's movement than of a body's);
 - escape: above ``typical + escape_factor * scale`` (5) on the escape measure.
@@ -122,7 +123,7 @@ def local_floor(x: np.ndarray, window: int, quantile: float = 0.05) -> np.ndarra
 
 def movement_thresholds(
     x: np.ndarray, *, floor_quantile: float = 0.05, typical_quantile: float = 0.5,
-    freeze_fraction: float = 0.5, escape_factor: float = 5.0,
+    freeze_fraction: float = 0.4, escape_factor: float = 5.0,
 ) -> dict[str, float]:
     """Freezing and escape thresholds from one animal's (smoothed) movement.
 
@@ -132,7 +133,7 @@ def movement_thresholds(
         Smoothed movement of the animal's frames outside stimulus windows (NaN ignored).
     floor_quantile, typical_quantile : float
         Quantiles taken as the stillest and the usual movement.
-    freeze_fraction : float, default=0.5
+    freeze_fraction : float, default=0.4
         Freezing is below ``floor + freeze_fraction * scale``.
     escape_factor : float, default=5.0
         Escape is above ``typical + escape_factor * scale``.
@@ -420,7 +421,7 @@ def find_bouts(
     merge_gap: float = 0.3,
     baseline: float = 2.0,
     face_tolerance: float = 1.0,
-    freeze_fraction: float = 0.5,
+    freeze_fraction: float = 0.4,
     face_fraction: float = 1.0,
     escape_factor: float = 5.0,
     typical_quantile: float = 0.5,

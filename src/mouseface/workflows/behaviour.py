@@ -195,7 +195,7 @@ def bouts(
     merge_gap: float = 0.3,
     baseline: float | None = None,
     face_tolerance: float = 1.0,
-    freeze_fraction: float = 0.5,
+    freeze_fraction: float = 0.4,
     escape_factor: float = 5.0,
     chunk_size: int = 256,
     quiet: bool = False,
