@@ -2,10 +2,10 @@
 (``mouseface bouts``), prototypes built from them, a wheel-speed table, and bad input.
 
 Acceptance of issue 13: on held-out synthetic animals (seed 23; the detector's defaults were
-chosen looking at seeds 0-4 and 11), F1 >= 0.9 for freezing and for escape, onsets within 0.5 s, grooming,
-brief stillness and stillness while whisking not called freezing; prototypes fitted on bouts
-found from behaviour score a held-out animal's true bouts as well as prototypes fitted on the
-true bouts (top-scoring accuracy within 5 points).
+chosen looking at seeds 0-4 and 11), F1 >= 0.9 for freezing and for escape, onsets within
+0.5 s, grooming, brief stillness and stillness while whisking not called freezing;
+prototypes fitted on bouts found from behaviour score a held-out animal's true bouts as well as
+prototypes fitted on the true bouts (top-scoring accuracy within 5 points).
 """
 
 from __future__ import annotations
