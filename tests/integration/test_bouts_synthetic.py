@@ -97,7 +97,7 @@ def test_bouts_are_found_from_behaviour(experiment, found):
     assert sum(called.values()) == 0
     # the events for run: the shocks and the bouts, nothing else
     events = pd.read_csv(layout.bouts_events, sep="\t")
-    assert sorted(events["trial_type"].unique()) == ["active_fear", "passive_fear", "pain"]
+    assert sorted(events["trial_type"].unique()) == ["active_fear", "pain", "passive_fear"]
     assert (events["trial_type"] == "pain").sum() == len(experiment.events)
     assert layout.bouts_figure.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
