@@ -1,5 +1,6 @@
 """Spontaneous states on synthetic ground truth: freezing and escape bouts found from behaviour
-(``mouseface bouts``), prototypes built from them, a wheel-speed table, and bad input.
+(``mouseface bouts`` over the movement ``mouseface run`` measured), run again with them,
+prototypes built from them, the sessions-table way in, a wheel-speed table, and bad input.
 
 Acceptance of issue 13: on held-out synthetic animals (seed 23; the detector's defaults were
 chosen looking at seeds 0-4 and 11), F1 >= 0.9 for freezing and for escape, onsets within
@@ -10,6 +11,7 @@ prototypes fitted on the true bouts (top-scoring accuracy within 5 points).
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -62,10 +64,19 @@ def experiment(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def found(experiment, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fear_bouts")
-    code, output = _invoke("bouts", experiment.sessions_path, experiment.events_path,
-                           "--context", "pain", "--out", out, "-q")
+    """``run`` (its frames.parquet has the face, body and wheel movement), then ``bouts``."""
+    out = tmp_path_factory.mktemp("fear_run")
+    config = out / "mouseface.toml"
+    config.write_text('[hog]\npixels_per_cell = 16\nblock_norm = "L1"\n[prototypes]\n'
+                      'baseline = 2.0\n[registration]\nalign = "none"\ndrift = false\n')
+    code, output = _invoke("run", experiment.sessions_path, experiment.events_path, "--out",
+                           out, "--config", config, "-q", "--no-report")
     assert code == 0, output
+    frames = pd.read_parquet(ResultsLayout(out).frames)
+    assert {"motion_energy", "motion_body", "motion_wheel"} <= set(frames.columns)
+    code, output = _invoke("bouts", out, "--context", "pain", "-q")
+    assert code == 0, output
+    assert not ResultsLayout(out).behaviour_motion.exists()  # nothing decoded again
     return out
 
 
@@ -102,6 +113,38 @@ def test_bouts_are_found_from_behaviour(experiment, found):
     assert layout.bouts_figure.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_run_again_takes_the_bouts_without_decoding(experiment, found):
+    layout = ResultsLayout(found)
+    code, output = _invoke("run", experiment.sessions_path, layout.bouts_events, "--out", found,
+                           "--config", found / "mouseface.toml", "-q")
+    assert code == 0, output
+    run = json.loads(layout.run_json.read_text())
+    assert run["timings_s"]["extract"] < 2.0  # the features of the first run, reused
+    trials = pd.read_csv(layout.trials)
+    bouts = pd.read_csv(layout.bouts, sep="\t")
+    for kind in BOUT_TYPES:
+        assert (trials["trial_type"] == kind).sum() == (bouts["trial_type"] == kind).sum()
+        assert trials.loc[trials["trial_type"] == kind, f"score_{kind}"].notna().all()
+    html = layout.report.read_text()
+    assert "Spontaneous states" in html and "behaviour/bouts.png" in html
+
+
+def test_the_sessions_table_way_finds_the_same_bouts(experiment, found, tmp_path):
+    code, output = _invoke("bouts", experiment.sessions_path, experiment.events_path,
+                           "--context", "pain", "--session", "m01_fear", "--out", tmp_path, "-q")
+    assert code == 0, output
+    here = pd.read_csv(ResultsLayout(tmp_path).bouts, sep="\t")
+    there = pd.read_csv(ResultsLayout(found).bouts, sep="\t")
+    pd.testing.assert_frame_equal(here, there[there["session"] == "m01_fear"]
+                                  .reset_index(drop=True))
+    motion = pd.read_parquet(ResultsLayout(tmp_path).behaviour_motion)
+    frames = pd.read_parquet(ResultsLayout(found).frames)
+    frames = frames[frames["session"] == "m01_fear"].reset_index(drop=True)
+    for c in ("motion_energy", "motion_body", "motion_wheel"):
+        np.testing.assert_array_equal(motion[c].to_numpy(np.float32),
+                                      frames[c].to_numpy(np.float32))
+
+
 def _tables(experiment, folder, animals, events: pd.DataFrame):
     folder.mkdir(parents=True, exist_ok=True)
     s = experiment.sessions[experiment.sessions["animal"].isin(animals)]
@@ -121,20 +164,18 @@ def test_prototypes_from_found_bouts_score_held_out_animals_like_true_ones(
     train, test = ["m01", "m02", "m03"], ["m04"]
     held_out = _tables(experiment, tmp_path / "test", test, truth)
     accuracy = {}
-    features = None
     for name, events in (("found", detected), ("true", truth)):
         model = tmp_path / f"model_{name}"
         scored = tmp_path / f"scored_{name}"
-        if features is not None:  # the same videos and settings: reuse the features
-            shutil.copytree(features[0], model / "features")
-            shutil.copytree(features[1], scored / "features")
+        # the same videos and settings as the run's, no registration: its features serve
+        shutil.copytree(ResultsLayout(found).features, model / "features")
+        shutil.copytree(ResultsLayout(found).features, scored / "features")
         pipeline.fit(*_tables(experiment, tmp_path / name, train, events), model,
                      settings=SETTINGS, quiet=True)
         pipeline.score(model, *held_out, scored, quiet=True, report=False)
         trials = pd.read_csv(scored / "trials.csv")
         bouts = trials[trials["trial_type"].isin(BOUT_TYPES)]
         accuracy[name] = trial_accuracy(bouts)
-        features = (model / "features", scored / "features")
         print(f"prototypes from {name} bouts: top prototype right for "
               f"{accuracy[name]:.0%} of {len(bouts)} true bouts of {test}")
     assert accuracy["true"] >= 0.8

@@ -410,10 +410,14 @@ def _speed_map(speed, wanted: list[str], source) -> dict[str, str]:
 
 def _events_with_bouts(ev: pd.DataFrame | None, found: pd.DataFrame) -> pd.DataFrame:
     """The events given (less earlier bouts and the reserved columns) plus the bouts."""
-    rows = found.drop(columns=["animal"])
-    if ev is None or ev.empty:
+    base = None if ev is None or ev.empty else ev[
+        ~ev["trial_type"].astype(str).isin(_bouts.BOUT_TYPES)]
+    # the animal is the sessions table's to say, unless the events carry it already (a run's
+    # trials.csv does)
+    keep_animal = base is not None and "animal" in base.columns
+    rows = found if keep_animal else found.drop(columns=["animal"])
+    if base is None:
         return rows
-    base = ev[~ev["trial_type"].astype(str).isin(_bouts.BOUT_TYPES)]
     base = base[[c for c in base.columns if c not in _RESERVED]]
     both = pd.concat([base, rows], ignore_index=True)
     return both.sort_values(["session", "onset"], kind="stable").reset_index(drop=True)

@@ -90,3 +90,17 @@ def test_speed_on_frames_averages_fast_encoders_and_interpolates_slow_ones():
     inside = frame_time <= slow_t[-1]
     np.testing.assert_allclose(got[inside], 2 * frame_time[inside], atol=0.051)
     assert np.isnan(got[frame_time > slow_t[-1] + 0.025]).all()
+
+
+def test_region_motion_is_the_quality_pass_motion_energy():
+    """One definition: the face's ``motion_energy`` of the quality measures and a region's
+    ``motion_<region>`` are the same number for the same pixels."""
+    from mouseface.features.quality import frame_metrics
+
+    rng = np.random.default_rng(7)
+    f = rng.integers(0, 256, (12, 9, 14), dtype=np.uint8)
+    prev = rng.integers(0, 256, (9, 14), dtype=np.uint8)
+    np.testing.assert_allclose(region_motion(f), frame_metrics(f)["motion_energy"],
+                               rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(region_motion(f, prev), frame_metrics(f, prev)["motion_energy"],
+                               rtol=1e-6)
