@@ -5,8 +5,8 @@ For each seed, simulates pleasure while thirsty and while sated (128-px faces, 2
 pleasure's own score differs between the needs (p < 0.05) with the right sign: with a
 simulated difference (the sated face at half the amplitude) and without one (both 1.0).
 
-    python benchmarks/compare_needs.py --seeds 20 --animals 6      # over animals (>= 6)
-    python benchmarks/compare_needs.py --seeds 20 --animals 4      # over trials (< 6)
+    python benchmarks/compare_needs.py --seeds 20 --animals 6 --trials 3   # over animals
+    python benchmarks/compare_needs.py --seeds 20 --animals 4 --trials 3   # over trials
 
 Acceptance (issue 13): the right sign in >= 95 % of 20 seeds; a difference called in <= 10 %
 without one.
@@ -49,7 +49,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=20)
     p.add_argument("--animals", type=int, default=6)
-    p.add_argument("--trials", type=int, default=4)
+    p.add_argument("--trials", type=int, default=3)
     a = p.parse_args()
     t0 = time.perf_counter()
     rows = []
