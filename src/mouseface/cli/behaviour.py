@@ -130,12 +130,13 @@ def compare(
                         conditions=conds, correction=correction, random_state=seed)
     own = table[table["condition"] == table["prototype"]]
     for r in own.itertuples():
-        typer.echo(f"  {r.condition:<14} {r.level_b} - {r.level_a}: {r.difference:+.3f} "
-                   f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]  p = {r.p_value:.3g} "
-                   f"(adjusted {r.p_adjusted:.3g}), over {r.n_animals} {r.unit}s"
-                   if r.unit == "animal" else
-                   f"  {r.condition:<14} {r.level_b} - {r.level_a}: {r.difference:+.3f} "
-                   f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]  p = {r.p_value:.3g} "
-                   f"(adjusted {r.p_adjusted:.3g}), over {r.n_a + r.n_b} trials of "
-                   f"{r.n_animals} animals")
+        over = (f"{r.n_animals} animals" if r.unit == "animal" else
+                f"{r.n_a + r.n_b} trials of {r.n_animals} animals")
+        typer.echo(f"  {r.condition:<14} {_level(r.level_b)} - {_level(r.level_a)}: "
+                   f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]  "
+                   f"p = {r.p_value:.3g} (adjusted {r.p_adjusted:.3g}), over {over}")
     typer.echo(f"written: {table.attrs['files'][0]}")
+
+
+def _level(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)

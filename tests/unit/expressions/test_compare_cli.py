@@ -1,0 +1,59 @@
+"""``mouseface compare`` over a results folder: Python and command line, files, the report's
+section, and bad requests as one line naming trials.csv."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mouseface.cli import app
+from mouseface.io.layout import ResultsLayout
+from mouseface.workflows.compare import compare
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def folder(results_dir, tmp_path):
+    """The shared results folder with a ``day`` column: the later trials on day 2."""
+    out = shutil.copytree(results_dir, tmp_path / "results")
+    trials = pd.read_csv(out / "trials.csv")
+    trials["day"] = (trials.groupby("session").cumcount() >= 2).astype(int) + 1
+    trials.to_csv(out / "trials.csv", index=False)
+    return out
+
+
+def test_compare_from_python_writes_table_figure_and_headline(folder):
+    table = compare(folder, "day", n_perm=500, n_boot=200)
+    stem = ResultsLayout(folder).comparison("day")
+    assert set(table["condition"]) == {"pleasure", "disgust", "pain"}
+    assert (table[["level_a", "level_b"]].drop_duplicates().values.tolist() == [[1, 2]])
+    assert (table["unit"] == "trial").all()  # 3 animals: fewer than 6
+    for ext in (".csv", ".png", ".svg", ".json"):
+        assert stem.with_name(stem.name + ext).stat().st_size > 200
+    head = json.loads(stem.with_name(stem.name + ".json").read_text())
+    assert {r["condition"] for r in head["own_prototype"]} == {"pleasure", "disgust", "pain"}
+    assert len(pd.read_csv(stem.with_name(stem.name + ".csv"))) == len(table)
+
+
+def test_compare_from_the_command_line(folder):
+    res = runner.invoke(app, ["compare", str(folder), "--by", "day", "--levels", "2,1",
+                              "--conditions", "pain"])
+    assert res.exit_code == 0, res.output
+    assert "pain" in res.output and "1 - 2" in res.output and "trials of 3 animals" in res.output
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--by", "need"], "no column 'need'"),
+    (["--by", "day", "--levels", "1,5"], "levels [5.0] not in column 'day'"),
+    (["--by", "day", "--unit", "mice"], "unit must be one of"),
+])
+def test_bad_requests_are_one_line_naming_trials_csv(folder, args, needle):
+    res = runner.invoke(app, ["compare", str(folder), *args])
+    assert res.exit_code == 2, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and needle in errors[0] and "trials.csv" in errors[0], res.output
