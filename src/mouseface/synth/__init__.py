@@ -13,6 +13,10 @@ CONTRACT (implemented by the synth helper):
         sessions/events tables follow the README (session, video, animal, roi, fps / session,
         onset, duration, trial_type, intensity); truth has one row per frame:
         session, animal, frame, time, state, intensity.
+        needs={"pleasure": {"thirsty": 1.0, "sated": 0.5}}: one stimulus at two needs;
+        fear=True: a fear session per animal (body on a running wheel, roi_body/roi_wheel),
+        spontaneous freezing and escape bouts and confounds in Experiment.bouts
+        (mouseface.synth.behaviour).
 """
 
 from mouseface.synth.animals import Animal, make_animal
