@@ -59,6 +59,12 @@ def bouts(
                                           "movement."),
     escape_factor: float = typer.Option(5.0, "--escape-factor", help="Escape: above typical + "
                                         "this x (typical - floor)."),
+    typical_quantile: float = typer.Option(0.5, "--typical-quantile", help="Quantile of each "
+                                           "animal's movement taken as typical (0.75 for an "
+                                           "animal that freezes most of the time)."),
+    floor_window: float | None = typer.Option(None, "--floor-window", help="Divide each camera "
+                                              "measure by its running 5th percentile over this "
+                                              "many seconds (a drifting camera), e.g. 60."),
     freeze_threshold: str | None = typer.Option(None, "--freeze-threshold", help="Fixed "
                                                 "freezing thresholds for every animal, e.g. "
                                                 "motion_body=1.5,motion_energy=2.4."),
@@ -84,7 +90,8 @@ def bouts(
         sessions=session or None, speed=speed, freeze=freeze, escape=escape_measure,
         thresholds=_thresholds(freeze_threshold, escape_threshold) or None, smooth=smooth,
         min_freeze=min_freeze, min_escape=min_escape, baseline=baseline,
-        freeze_fraction=freeze_fraction, escape_factor=escape_factor, quiet=quiet)
+        freeze_fraction=freeze_fraction, escape_factor=escape_factor,
+        typical_quantile=typical_quantile, floor_window=floor_window, quiet=quiet)
     for sess, counts in s["per_session"].items():
         typer.echo(f"  {sess:<24} {counts['passive_fear']:>3} freezing  "
                    f"{counts['active_fear']:>3} escape")

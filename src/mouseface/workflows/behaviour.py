@@ -197,6 +197,8 @@ def bouts(
     face_tolerance: float = 1.0,
     freeze_fraction: float = 0.4,
     escape_factor: float = 5.0,
+    typical_quantile: float = 0.5,
+    floor_window: float | None = None,
     chunk_size: int = 256,
     quiet: bool = False,
     figure: bool = True,
@@ -222,7 +224,7 @@ def bouts(
         A running-speed table (``time`` on the video clock + one value column) for the one
         session analysed, or session -> table. A sessions table's ``speed`` column works too.
     freeze, escape, thresholds, smooth, min_freeze, min_escape, merge_gap, face_tolerance,
-    freeze_fraction, escape_factor
+    freeze_fraction, escape_factor, typical_quantile, floor_window
         See :func:`mouseface.expressions.bouts.find_bouts`.
     baseline : float, optional
         Bout-free seconds before each bout; default the run's ``prototypes.baseline`` (a
@@ -299,7 +301,8 @@ def bouts(
             frames, ev, context=context, freeze=freeze, escape=escape, thresholds=thresholds,
             smooth=smooth, min_freeze=min_freeze, min_escape=min_escape, merge_gap=merge_gap,
             baseline=baseline, face_tolerance=face_tolerance, freeze_fraction=freeze_fraction,
-            escape_factor=escape_factor)
+            escape_factor=escape_factor, typical_quantile=typical_quantile,
+            floor_window=floor_window)
     except (KeyError, ValueError) as exc:
         raise InputError(str(exc).strip("'\""), table_path or source) from None
 
@@ -320,7 +323,8 @@ def bouts(
     summary = _summary(res, context=context, baseline=baseline, settings=dict(
         smooth=smooth, min_freeze=min_freeze, min_escape=min_escape, merge_gap=merge_gap,
         face_tolerance=face_tolerance, freeze_fraction=freeze_fraction,
-        escape_factor=escape_factor, thresholds=dict(thresholds or {})),
+        escape_factor=escape_factor, typical_quantile=typical_quantile,
+        floor_window=floor_window, thresholds=dict(thresholds or {})),
         source=source, events=ev_path, measured=measured, layout=layout, table=table_path)
     write_json(layout.bouts_summary, summary)
     files.append(layout.bouts_summary)
