@@ -50,4 +50,5 @@ def demo(
     if s.get("report"):
         typer.echo(f"report:        {s['report']}")
     typer.echo(f"faces figure:  {s['states_figure']}")
-    typer.echo(f"done in {s['total_s']:.0f} s")
+    typer.echo(f"done in {s['total_s']:.0f} s (simulation {s['simulate_s']:.0f} s, bouts "
+               f"{s['bouts_s']:.0f} s)")
