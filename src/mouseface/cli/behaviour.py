@@ -79,8 +79,10 @@ def bouts(
     smooth: float = typer.Option(0.5, "--smooth", help="Seconds of moving mean first."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Find freezing (passive fear) and escape (active fear) bouts from body, wheel and face
-    movement, and write them as events for `run`, `fit` and `score`."""
+    """Find freezing and escape bouts from body and face movement.
+
+    Freezing (passive fear) and escape (active fear) bouts from the body, wheel and face
+    movement, written as events for `run`, `fit` and `score`."""
     from mouseface.workflows import behaviour
 
     freeze = [m.strip() for m in freeze_measures.split(",") if m.strip()] \
@@ -124,7 +126,9 @@ def compare(
     correction: str = typer.Option("holm", "--correction", help="holm, bh or none."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Effect of an events column (need, concentration, day...) on every condition's trial
+    """Trial scores compared between the levels of an events column.
+
+    The effect of an events column (need, concentration, day...) on every condition's trial
     scores: difference with a bootstrap CI, paired test, figure and table."""
     from mouseface.workflows.compare import compare as run_compare
 
