@@ -126,14 +126,14 @@ def _demo_population(exp, results: Path, folder: Path,
                      seed: int) -> tuple[Path, list[str]]:
     """A suite2p population imaged during every session of the demo's first animal.
 
-    The same 60 neurons are imaged at 20 Hz during each of the animal's sessions (one per
-    condition), written as one suite2p folder in which the recordings follow each other
-    (``frames_per_folder``), as suite2p writes several recordings of one field of view.
-    Neurons 0-14 follow the true expression intensity of one condition each (3 per condition,
-    ground truth from the simulation), 15-19 the intensity of whichever expression the face
-    shows (mixed selectivity), 20-24 the face's measured motion energy (they correlate with
-    the expressions without encoding them), the rest nothing. Every neuron bleaches, wanders,
-    bursts, carries neuropil and motion artefacts.
+    The same 60 neurons are imaged at 20 Hz during each of the animal's sessions, written as
+    one suite2p folder in which the recordings follow each other (``frames_per_folder``), as
+    suite2p writes several recordings of one field of view. The first neurons follow the true
+    expression intensity of one state each (3 per state the animal's face shows: 18 for the
+    demo's six; ground truth from the simulation), the next 5 the intensity of whichever
+    expression the face shows (mixed selectivity), the 5 after them the face's measured motion
+    energy (they correlate with the expressions without encoding them), the rest nothing.
+    Every neuron bleaches, wanders, bursts, carries neuropil and motion artefacts.
     ``truth.json`` beside the suite2p files says which is which.
     """
     from mouseface.io.results import Results
@@ -146,8 +146,10 @@ def _demo_population(exp, results: Path, folder: Path,
     truth = exp.truth
     animal = str(exp.sessions["animal"].iloc[0])
     sessions = [str(s) for s in exp.sessions.loc[exp.sessions["animal"] == animal, "session"]]
-    conditions = [str(exp.events.loc[exp.events["session"] == s, "trial_type"].iloc[0])
-                  for s in sessions]
+    # every state the animal's face shows: the stimulus conditions, and in a fear session the
+    # shocks' and the spontaneous bouts' (a condition at two needs counts once)
+    shown = truth.loc[truth["session"].isin(sessions), "state"].astype(str)
+    conditions = sorted(set(shown) - {NEUTRAL})
     frames = Results(results).frames
     fs = 20.0
     names = [*conditions, "any_expression", "motion_energy"]
