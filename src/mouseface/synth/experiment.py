@@ -197,10 +197,10 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     crf
         H.264 constant rate factor.
     preset
-        x264 speed preset. ``"ultrafast"`` encodes several times as fast as ``"veryfast"``
-        (encoding is a large part of the simulation's time) for larger files at the same
-        ``crf``; ``crf=21`` then gives files about the size of ``"veryfast"`` at 18. The demo
-        uses both (``benchmarks/synth_render.py`` times it).
+        x264 speed preset. ``"ultrafast"`` (the default) encodes several times as fast as
+        ``"veryfast"`` for larger files at the same ``crf``; ``crf=21`` then gives files about
+        the size of ``"veryfast"`` at 18 (the demo's choice; ``benchmarks/synth_render.py``
+        times it).
     workers
         Processes for rendering; default ``min(2, cpu count, sessions)``. Does not change the
         result.
