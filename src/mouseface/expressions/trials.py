@@ -81,6 +81,24 @@ def crossfit_trial_scores(
             raise ValueError("no baseline frames before any onset: cannot build the neutral "
                              "prototype")
         neutral = np.concatenate(base).mean(axis=0)
+    names, protos = crossfit_prototypes(trials, n_frames=n_frames, neutral=neutral,
+                                        neutral_label=neutral_label)
+    rows = [_score_row(t, p, names) for t, p in zip(trials, protos, strict=True)]
+    return pd.DataFrame(rows).set_index("event"), names
+
+
+def crossfit_prototypes(
+    trials: list[TrialFrames], *, n_frames: int = 10, neutral: np.ndarray,
+    neutral_label: str = NEUTRAL,
+) -> tuple[list[str], list[np.ndarray]]:
+    """The prototypes that score each trial (neutral first): its own condition's from the
+    condition's other trials, the other conditions' from all their trials.
+
+    Only each trial's :attr:`~TrialFrames.prototype_frames` are used, so a trial may carry just
+    its ``n_frames`` stimulus frames least like ``neutral`` (in frame order): the least-neutral
+    frames of several trials are among the least-neutral frames of each, and the prototypes come
+    out the same. That is how a long session is scored without holding every trial's frames.
+    """
     conditions = sorted({t.condition for t in trials})
     stim_of = {c: [t for t in trials
                    if t.condition == c and t.in_prototype and len(t.prototype_frames)]
@@ -89,7 +107,7 @@ def crossfit_trial_scores(
                                  n_frames)
             for c, ts in stim_of.items() if ts}
     names = [neutral_label, *conditions]
-    rows = []
+    out = []
     for t in trials:
         protos = [neutral]
         for c in conditions:
@@ -100,8 +118,8 @@ def crossfit_trial_scores(
             else:
                 p = full.get(c, np.full_like(neutral, np.nan))
             protos.append(p)
-        rows.append(_score_row(t, np.vstack(protos), names))
-    return pd.DataFrame(rows).set_index("event"), names
+        out.append(np.vstack(protos))
+    return names, out
 
 
 def trial_scores(
@@ -112,8 +130,14 @@ def trial_scores(
 
 
 def _score_row(t: TrialFrames, prototypes: np.ndarray, names: list[str]) -> dict:
-    s = window_scores(_sim(t.baseline, prototypes), _sim(t.stimulus, prototypes))
-    row = {"event": t.event}
+    return score_row(t.event, _sim(t.baseline, prototypes), _sim(t.stimulus, prototypes), names)
+
+
+def score_row(event: int, sim_baseline: np.ndarray, sim_stimulus: np.ndarray,
+              names: list[str]) -> dict:
+    """One trial's row of scores from its windows' similarities (columns in ``names`` order)."""
+    s = window_scores(sim_baseline, sim_stimulus)
+    row = {"event": event}
     for j, name in enumerate(names):
         row[f"score_{name}"] = s["score"][j]
         row[f"peak_{name}"] = s["peak"][j]

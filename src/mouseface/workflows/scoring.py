@@ -15,7 +15,13 @@ import pandas as pd
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import PrototypeModel
-from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores, trial_scores
+from mouseface.expressions.similarity import similarity
+from mouseface.expressions.trials import (
+    TrialFrames,
+    crossfit_prototypes,
+    score_row,
+    trial_scores,
+)
 from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.store import FeatureStore
 from mouseface.workflows.settings import Settings
@@ -24,7 +30,10 @@ from mouseface.workflows.settings import Settings
 def per_animal(p, settings: Settings, reporter: Reporter):
     """`run`: each animal's prototypes from its own frames, every frame and trial scored.
 
-    Returns the per-session frame tables, the trial scores and the fitted models by animal.
+    The stores are streamed block by block (neutral face, then the least-neutral candidates,
+    then the trial windows' similarities), so memory does not grow with the length of the
+    sessions. Returns the per-session frame tables, the trial scores and the fitted models by
+    animal.
     """
     sessions, events, stores = p.sessions, p.events, p.stores
     exclude = (_first_trials(events, sessions)
@@ -34,12 +43,10 @@ def per_animal(p, settings: Settings, reporter: Reporter):
     for animal, srows in sessions.groupby("animal", sort=False):
         a_stores = {s: stores[s] for s in srows["session"]}
         _check_same_shape(a_stores, f"animal {animal}")
-        X, y, trials = _animal_frames(a_stores, events, settings, exclude,
-                                      _excluding(p.quality, settings))
-        if len(X) == 0 or not (y == NEUTRAL).any():
-            why = ("no events" if not trials else
-                   "no unflagged baseline frames" if len(X) else
-                   "every labelled frame is flagged")
+        frames_of = _AnimalFrames(a_stores, events, settings, exclude,
+                                  _excluding(p.quality, settings))
+        why = frames_of.missing()
+        if why:
             warnings.warn(f"animal {animal}: {why}, no prototypes; its frames are in "
                           "frames.parquet without similarities", stacklevel=1)
             for session, st in a_stores.items():
@@ -48,10 +55,8 @@ def per_animal(p, settings: Settings, reporter: Reporter):
                                            p.frame_extras(session, st.n_frames)))
                 task.advance()
             continue
-        model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(X, y)
+        model, s = frames_of.fit_and_crossfit(settings.prototypes.n_frames)
         models[str(animal)] = model
-        s, _ = crossfit_trial_scores(trials, n_frames=settings.prototypes.n_frames,
-                                     neutral=model.prototypes_[0])
         scores.append(s)
         for session, st in a_stores.items():
             frames.append(_frame_table(st, session, str(animal), model.transform,
@@ -59,6 +64,166 @@ def per_animal(p, settings: Settings, reporter: Reporter):
                                        p.frame_extras(session, st.n_frames)))
             task.advance()
     return frames, scores, models
+
+
+class _LeastNeutral:
+    """The ``n`` rows least correlated with neutral among those added, kept in the order they
+    were added (ties: the earlier row), so that :func:`least_neutral_frames` over them picks
+    what it would pick over every row added."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.x: np.ndarray | None = None
+        self.r = np.empty(0)
+        self.order = np.empty(0, np.int64)
+
+    def add(self, x: np.ndarray, r: np.ndarray, order: np.ndarray) -> None:
+        if not len(x):
+            return
+        r = np.where(np.isnan(r), np.inf, r)
+        xs = x if self.x is None else np.concatenate([self.x, x])
+        rs, os_ = np.concatenate([self.r, r]), np.concatenate([self.order, order])
+        pick = np.sort(np.lexsort((os_, rs))[: self.n])  # by r, then order; back in order
+        self.x, self.r, self.order = xs[pick], rs[pick], os_[pick]
+
+    def rows(self, n_features: int) -> np.ndarray:
+        return np.empty((0, n_features)) if self.x is None else self.x
+
+
+class _AnimalFrames:
+    """One animal's labelled frames and trial windows, read from its stores in blocks.
+
+    What :meth:`fit_and_crossfit` returns equals fitting :class:`PrototypeModel` on every
+    labelled, unflagged frame and cross-fitting the trials over every frame of their windows
+    (see :func:`~mouseface.expressions.trials.crossfit_prototypes`), without holding them:
+    only the neutral sum, each condition's and each trial's ``n_frames`` least-neutral frames,
+    and the windows' similarities (a few numbers per frame) stay in memory.
+    """
+
+    def __init__(self, stores: dict, events: pd.DataFrame, settings: Settings,
+                 exclude: np.ndarray | None, quality: dict[str, pd.DataFrame] | None):
+        baseline = settings.prototypes.baseline
+        self.stores = {}
+        self.keep: dict[str, np.ndarray] = {}
+        self.labels: dict[str, np.ndarray] = {}
+        self.trials: list[dict] = []
+        offset = 0
+        self.offset: dict[str, int] = {}
+        for session, store in stores.items():
+            ev = events[events["session"] == session]
+            if ev.empty:
+                continue
+            t = store.time
+            ok = np.ones(len(t), bool)
+            if quality is not None and session in quality:
+                ok = ~quality[session]["flag"].to_numpy(dtype=bool)[: len(t)]
+            ex = None if exclude is None else exclude[ev.index.to_numpy()]
+            labels, _ = label_frames(t, ev, baseline, exclude=ex)
+            self.stores[session] = store
+            self.labels[session] = labels
+            self.keep[session] = (labels != "") & ok
+            self.offset[session] = offset
+            offset += len(t)
+            for k, row in enumerate(ev.itertuples(index=False)):
+                b, s_ = trial_frames(t, row.onset, row.duration, baseline)
+                self.trials.append({"event": int(row.event), "condition": str(row.trial_type),
+                                    "session": session, "baseline": b, "stimulus": s_,
+                                    "in_prototype": not (ex is not None and ex[k]),
+                                    "usable": ok[s_]})
+        self.n_features = next(iter(stores.values())).n_features if stores else 0
+
+    def missing(self) -> str:
+        """Why no prototypes can be built ('' when they can); warns of conditions whose
+        every frame is flagged, as the in-memory path did."""
+        lost: dict[str, list[bool]] = {}
+        n_kept = n_neutral = 0
+        for session, labels in self.labels.items():
+            keep = self.keep[session]
+            n_kept += int(keep.sum())
+            n_neutral += int((keep & (labels == NEUTRAL)).sum())
+            for name in set(labels[labels != ""]):
+                lost.setdefault(name, []).append(bool((keep & (labels == name)).any()))
+        gone = sorted(n for n, kept in lost.items() if not any(kept))
+        if gone:
+            animal = ", ".join(sorted(self.stores))
+            warnings.warn(f"sessions {animal}: every {'/'.join(gone)} frame is quality-flagged "
+                          f"(see the flag columns of frames.parquet): no prototype for "
+                          f"{', '.join(gone)}; consider [quality] exclude_flagged = false or "
+                          "[registration] shift_threshold", stacklevel=3)
+        if n_kept and n_neutral:
+            return ""
+        return ("no events" if not self.trials else
+                "no unflagged baseline frames" if n_kept else
+                "every labelled frame is flagged")
+
+    def _blocks(self):
+        for session, store in self.stores.items():
+            for start, x in store.iter_blocks():
+                yield session, start, x
+
+    def _in_block(self, session: str, which: str, start: int, stop: int):
+        """(trial number, positions in its window, rows in the block) of the trials of
+        ``session`` whose ``which`` window meets frames [start, stop)."""
+        for k, tr in enumerate(self.trials):
+            idx = tr[which]
+            if tr["session"] != session or not len(idx) or idx[-1] < start or idx[0] >= stop:
+                continue
+            at = np.flatnonzero((idx >= start) & (idx < stop))
+            yield k, at, idx[at] - start
+
+    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
+        total, count = np.zeros(self.n_features), 0
+        for session, start, x in self._blocks():
+            m = (self.keep[session] & (self.labels[session] == NEUTRAL))[start:start + len(x)]
+            total += x[m].sum(axis=0, dtype=np.float64)
+            count += int(m.sum())
+        neutral = total / count
+        conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
+                            - {"", NEUTRAL})
+        by_label = {c: _LeastNeutral(n_frames) for c in conditions}
+        by_trial = [_LeastNeutral(n_frames) for _ in self.trials]
+        for session, start, x in self._blocks():
+            stop = start + len(x)
+            lab = self.labels[session][start:stop]
+            keep = self.keep[session][start:stop]
+            for c in conditions:
+                rows = np.flatnonzero(keep & (lab == c))
+                if len(rows):
+                    xc = x[rows].astype(np.float64)
+                    by_label[c].add(xc, similarity(xc, neutral[None, :])[:, 0],
+                                    self.offset[session] + start + rows)
+            for k, at, rows in self._in_block(session, "stimulus", start, stop):
+                tr = self.trials[k]
+                use = tr["usable"][at]
+                if tr["in_prototype"] and use.any():
+                    # as stored (float32): the prototypes' means come out as the in-memory
+                    # cross-fit's, bit for bit
+                    xs = x[rows[use]]
+                    by_trial[k].add(xs, similarity(xs, neutral[None, :])[:, 0], at[use])
+        X = np.vstack([neutral[None, :], *(by_label[c].rows(self.n_features)
+                                           for c in conditions)])
+        y = np.array([NEUTRAL, *(c for c in conditions
+                                 for _ in range(len(by_label[c].r)))])
+        model = PrototypeModel(n_frames=n_frames).fit(X, y)
+        trials = [TrialFrames(tr["event"], tr["condition"], np.empty((0, self.n_features)),
+                              by_trial[k].rows(self.n_features), tr["in_prototype"])
+                  for k, tr in enumerate(self.trials)]
+        names, protos = crossfit_prototypes(trials, n_frames=n_frames,
+                                            neutral=model.prototypes_[0])
+        sims = {k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
+        for session, start, x in self._blocks():
+            stop = start + len(x)
+            for which in ("baseline", "stimulus"):
+                for k, _, rows in self._in_block(session, which, start, stop):
+                    sims[k][which].append(similarity(x[rows], protos[k]))
+        rows = [score_row(tr["event"], _stack(sims[k]["baseline"], len(names)),
+                          _stack(sims[k]["stimulus"], len(names)), names)
+                for k, tr in enumerate(self.trials)]
+        return model, pd.DataFrame(rows).set_index("event")
+
+
+def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty((0, n))
 
 
 def fit_model(p, settings: Settings, events_path):
