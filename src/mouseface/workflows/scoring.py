@@ -143,13 +143,7 @@ class _AnimalFrames:
             n_neutral += int((keep & (labels == NEUTRAL)).sum())
             for name in set(labels[labels != ""]):
                 lost.setdefault(name, []).append(bool((keep & (labels == name)).any()))
-        gone = sorted(n for n, kept in lost.items() if not any(kept))
-        if gone:
-            animal = ", ".join(sorted(self.stores))
-            warnings.warn(f"sessions {animal}: every {'/'.join(gone)} frame is quality-flagged "
-                          f"(see the flag columns of frames.parquet): no prototype for "
-                          f"{', '.join(gone)}; consider [quality] exclude_flagged = false or "
-                          "[registration] shift_threshold", stacklevel=3)
+        _warn_flagged(lost, self.stores)
         if n_kept and n_neutral:
             return ""
         return ("no events" if not self.trials else
@@ -350,16 +344,21 @@ def _animal_frames(
             trials.append(TrialFrames(int(row.event), str(row.trial_type), x[at[b]],
                                       x[at[s_]], in_prototype=not (ex is not None and ex[k]),
                                       usable=ok[s_]))
-    gone = sorted(n for n, kept in lost.items() if not any(kept))
-    if gone:
-        animal = ", ".join(sorted(stores))
-        warnings.warn(f"sessions {animal}: every {'/'.join(gone)} frame is quality-flagged "
-                      f"(see the flag columns of frames.parquet): no prototype for "
-                      f"{', '.join(gone)}; consider [quality] exclude_flagged = false or "
-                      "[registration] shift_threshold", stacklevel=2)
+    _warn_flagged(lost, stores)
     if not xs:
         return np.empty((0, 0)), np.empty(0, str), trials
     return np.concatenate(xs), np.concatenate(ys), trials
+
+
+def _warn_flagged(lost: dict[str, list[bool]], sessions) -> None:
+    """Warn of the labels whose every frame is flagged (``lost``: per label, per session,
+    whether any of its frames was kept)."""
+    gone = sorted(n for n, kept in lost.items() if not any(kept))
+    if gone:
+        warnings.warn(f"sessions {', '.join(sorted(sessions))}: every {'/'.join(gone)} frame "
+                      f"is quality-flagged (see the flag columns of frames.parquet): no "
+                      f"prototype for {', '.join(gone)}; consider [quality] exclude_flagged = "
+                      "false or [registration] shift_threshold", stacklevel=3)
 
 
 def _check_same_shape(stores: dict[str, FeatureStore], what: str) -> None:
