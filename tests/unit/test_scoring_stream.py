@@ -103,3 +103,88 @@ def test_every_frame_flagged_is_said(animal):
     frames = scoring._AnimalFrames(stores, events, settings, None, flagged)
     with pytest.warns(UserWarning, match="every .* frame is quality-flagged"):
         assert frames.missing() == "every labelled frame is flagged"
+
+
+def _prepared(stores, events, sessions, quality):
+    """What `prepare` hands the scoring stages, for these stores."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(sessions=sessions, events=events, stores=stores, quality=quality,
+                           keep=None, labels={s: None for s in stores},
+                           frame_extras=lambda session, n: None)
+
+
+def _two_animals(animal):
+    stores, events, sessions, quality = animal
+    return stores, events, sessions.assign(animal=["m1", "m2"]), quality
+
+
+def test_transfer_partial_fit_over_blocks_is_the_definition():
+    from mouseface.expressions.transfer import TransferModel, neutral_reference
+
+    rng = np.random.default_rng(3)
+    X = rng.gamma(2.0, 0.1, size=(900, 40))
+    y = rng.choice(["neutral", "pain", "sucrose", ""], size=900)
+    g = np.repeat(["a", "b", "c"], 300)
+    X[y == "pain", :5] += 0.3
+    expected = []
+    for c in ("pain", "sucrose"):
+        per_animal = []
+        for a in ("a", "b", "c"):
+            ref = neutral_reference(X[(g == a) & (y == "neutral")])
+            per_animal.append(ref.difference(X[(g == a) & (y == c)]).mean(axis=0))
+        expected.append(np.mean(per_animal, axis=0))
+
+    model = TransferModel()
+    for a in ("a", "b", "c"):  # each animal's baseline first, then its stimulus frames
+        rows = np.flatnonzero(g == a)
+        for part in (rows[y[rows] == "neutral"], rows[y[rows] != "neutral"]):
+            for block in np.array_split(part, 4):
+                model.partial_fit(X[block], y[block], groups=g[block])
+    assert model.classes_.tolist() == ["neutral", "pain", "sucrose"]
+    np.testing.assert_allclose(model.prototypes_[1:], expected, rtol=1e-10, atol=1e-12)
+    whole = TransferModel().fit(X, y, groups=g)
+    np.testing.assert_allclose(whole.prototypes_, model.prototypes_, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="n_frames=None"):
+        TransferModel(n_frames=5).partial_fit(X, y, groups=g)
+    with pytest.raises(ValueError, match="no baseline frames"):
+        TransferModel().partial_fit(X[y == "pain"], y[y == "pain"])
+
+
+def test_streamed_fit_and_score_equal_the_in_memory_ones(animal):
+    from mouseface.expressions.transfer import TransferModel, transfer_trial_scores
+    from mouseface.expressions.trials import trial_scores
+
+    stores, events, sessions, quality = _two_animals(animal)
+    settings = load_settings(prototypes={"baseline": 2.0, "mode": "transfer"})
+    p = _prepared(stores, events, sessions, quality)
+    per = {a: scoring._animal_frames({s: stores[s]}, events, settings, None, quality)
+           for a, s in (("m1", "s1"), ("m2", "s2"))}
+
+    mode, model = scoring.fit_model(p, settings, "events.csv")
+    X = np.concatenate([per[a][0] for a in per])
+    y = np.concatenate([per[a][1] for a in per])
+    g = np.concatenate([np.full(len(per[a][1]), a, dtype=object) for a in per])
+    expected = TransferModel().fit(X, y, groups=g)
+    assert mode == "transfer"
+    np.testing.assert_allclose(model.prototypes_, expected.prototypes_, rtol=1e-9, atol=1e-12)
+
+    saved = {"transfer": (list(model.classes_), model.prototypes_)}
+    frames, scores, _ = scoring.apply_model(p, saved, {"mode": "transfer",
+                                                       "feature_shape": list(SHAPE)},
+                                            settings, "model", "events.csv", "sessions.csv")
+    X1, y1, trials1 = per["m1"]
+    ref = model.reference(X1[y1 == "neutral"])
+    want = transfer_trial_scores(model, trials1, ref)
+    pd.testing.assert_frame_equal(scores[0], want, check_exact=False, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(frames[0].filter(like="sim_").to_numpy(float),
+                               model.transform(stores["s1"].read(), ref), atol=1e-6)
+
+    pooled = {"pooled": (list(model.classes_), model.prototypes_)}
+    _, scores, _ = scoring.apply_model(p, pooled, {"mode": "pooled",
+                                                   "feature_shape": list(SHAPE)},
+                                       settings, "model", "events.csv", "sessions.csv")
+    own = model.prototypes_.copy()
+    own[0] = X1[y1 == "neutral"].astype(np.float64).mean(axis=0)
+    want = trial_scores(trials1, own, list(model.classes_))
+    pd.testing.assert_frame_equal(scores[0], want, check_exact=False, rtol=1e-9, atol=1e-12)

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mouseface.expressions.prototypes import NEUTRAL, least_neutral_frames
 from mouseface.expressions.similarity import similarity, standardize_rows
-from mouseface.expressions.trials import TrialFrames, window_scores
+from mouseface.expressions.trials import TrialFrames, score_row
 
 __all__ = ["NeutralReference", "TransferModel", "neutral_reference", "transfer_trial_scores"]
 
@@ -76,13 +76,63 @@ def neutral_reference(
     if len(b) == 0:
         raise ValueError("no baseline frames: a new animal needs its own neutral face (its "
                          "baseline frames) to be scored in transfer mode")
-    mean = b.mean(axis=0)
+    sd = b.std(axis=0) if len(b) > 1 else np.zeros(b.shape[1])
+    return reference_from_moments(b.mean(axis=0), sd, len(b), standardize=standardize,
+                                  scale_floor=scale_floor)
+
+
+def reference_from_moments(
+    mean: np.ndarray, sd: np.ndarray, n_frames: int, *, standardize: bool = True,
+    scale_floor: float = 0.2,
+) -> NeutralReference:
+    """The neutral reference from the baseline's per-feature mean and standard deviation
+    (``ddof=0``), e.g. accumulated over blocks of a long session (:class:`BaselineMoments`);
+    see :func:`neutral_reference` for the parameters."""
+    mean = np.asarray(mean, dtype=np.float64)
     if not standardize:
-        return NeutralReference(mean, np.ones_like(mean), len(b))
-    sd = b.std(axis=0) if len(b) > 1 else np.zeros_like(mean)
+        return NeutralReference(mean, np.ones_like(mean), int(n_frames))
+    sd = np.asarray(sd, dtype=np.float64)
     med = float(np.median(sd))
     floor = scale_floor * med if med > 0 else 1.0
-    return NeutralReference(mean, np.sqrt(sd ** 2 + floor ** 2), len(b))
+    return NeutralReference(mean, np.sqrt(sd ** 2 + floor ** 2), int(n_frames))
+
+
+class BaselineMoments:
+    """Per-feature count, mean and sum of squared deviations of frames added block by block
+    (Chan et al.'s pairwise update: as exact as computing them over all frames at once).
+
+    Examples
+    --------
+    >>> x = np.arange(12.0).reshape(6, 2)
+    >>> m = BaselineMoments()
+    >>> m.add(x[:4]); m.add(x[4:])
+    >>> m.n, m.mean.tolist(), bool(np.allclose(m.sd, x.std(axis=0)))
+    (6, [5.0, 6.0], True)
+    """
+
+    def __init__(self):
+        self.n = 0
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        if not len(x):
+            return
+        n_b, mean_b = len(x), x.mean(axis=0)
+        m2_b = ((x - mean_b) ** 2).sum(axis=0)
+        if self.n == 0:
+            self.n, self.mean, self.m2 = n_b, mean_b, m2_b
+            return
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / n)
+        self.m2 = self.m2 + m2_b + delta ** 2 * (self.n * n_b / n)
+        self.n = n
+
+    @property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(self.m2 / self.n)
 
 
 class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
@@ -194,12 +244,17 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
             Animal of each frame: each frame is taken relative to its own animal's neutral
             face. Default: all frames from one animal.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         self._check_params()
-        y = np.asarray(y).astype(str)
-        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
-        if len(groups) != len(y):
-            raise ValueError(f"groups has {len(groups)} entries for {len(y)} frames")
+        if self.n_frames is None:
+            for name in ("baseline_moments_", "condition_sums_"):
+                self.__dict__.pop(name, None)
+            self.partial_fit(X, y, groups)
+            if self.control is not None and self.control not in self.classes_:
+                raise ValueError(f"control condition {self.control!r} is not among the "
+                                 f"conditions {self.classes_[1:].tolist()}")
+            return self
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        y, groups = self._labels(y, groups)
         is_neutral = y == self.neutral_label
         if not is_neutral.any():
             raise ValueError(f"no baseline frames (label {self.neutral_label!r}): difference "
@@ -215,18 +270,70 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
                 raise ValueError(f"group {g!r} has stimulus frames but no baseline frames")
             if len(base):
                 refs[g] = self.reference(base)
-        protos = {}
+        changes = {}
         for c in conditions:
-            per_animal = []
             for g, ref in refs.items():
                 frames = X[(y == c) & (groups == g)]
-                if len(frames) == 0:
-                    continue
-                if self.n_frames is not None:
+                if len(frames):
                     frames = frames[least_neutral_frames(frames, ref.mean, self.n_frames)]
-                per_animal.append(ref.difference(frames).mean(axis=0))
-            protos[c] = np.mean(per_animal, axis=0)
-        if self.control is not None:
+                    changes.setdefault(c, []).append(ref.difference(frames).mean(axis=0))
+        return self._set_prototypes(refs, changes)
+
+    def partial_fit(self, X, y, groups=None):
+        """Add labelled frames to the fit, e.g. one block of a long session at a time.
+
+        Over blocks it gives the model ``fit`` gives on all frames at once (to rounding): it
+        keeps each animal's baseline mean and spread and each condition's frame sum, never the
+        frames. Only with ``n_frames=None``: choosing the least-neutral frames needs the
+        animal's whole neutral face first. An animal's baseline frames must come before (or
+        with) its stimulus frames, as they do in time; the ``control`` is subtracted once seen
+        (``fit`` requires it).
+        """
+        self._check_params()
+        if self.n_frames is not None:
+            raise ValueError("partial_fit needs n_frames=None: the least-neutral frames of an "
+                             "animal can only be chosen once its whole neutral face is known")
+        first = not hasattr(self, "baseline_moments_")
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1, reset=first)
+        y, groups = self._labels(y, groups)
+        if first:
+            self.baseline_moments_: dict = {}
+            self.condition_sums_: dict = {}
+        for g in np.unique(groups):
+            mine = groups == g
+            self.baseline_moments_.setdefault(g, BaselineMoments()).add(
+                X[mine & (y == self.neutral_label)])
+            for c in sorted(set(y[mine]) - {self.neutral_label, self.ignore_label}):
+                if self.baseline_moments_[g].n == 0:
+                    raise ValueError(f"group {g!r} has stimulus frames but no baseline frames")
+                rows = X[mine & (y == c)]
+                n, total = self.condition_sums_.get((c, g), (0, 0.0))
+                self.condition_sums_[(c, g)] = (n + len(rows), total + rows.sum(axis=0))
+        moments = {g: m for g, m in self.baseline_moments_.items() if m.n}
+        if not moments:
+            raise ValueError(f"no baseline frames (label {self.neutral_label!r}): difference "
+                             "prototypes need each animal's neutral face")
+        refs = {g: reference_from_moments(m.mean, m.sd, m.n, standardize=self.standardize,
+                                          scale_floor=self.scale_floor)
+                for g, m in moments.items()}
+        changes: dict[str, list[np.ndarray]] = {}
+        for (c, g), (n, total) in sorted(self.condition_sums_.items(), key=lambda kv: kv[0]):
+            changes.setdefault(c, []).append(refs[g].difference(total / n))
+        return self._set_prototypes(refs, changes)
+
+    def _labels(self, y, groups):
+        y = np.asarray(y).astype(str)
+        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"groups has {len(groups)} entries for {len(y)} frames")
+        return y, groups
+
+    def _set_prototypes(self, refs: dict, changes: dict[str, list[np.ndarray]]):
+        """Prototypes from the animals' neutral references and, per condition, each animal's
+        mean change from its neutral face."""
+        conditions = sorted(changes)
+        protos = {c: np.mean(changes[c], axis=0) for c in conditions}
+        if self.control is not None and self.control in protos:
             base_c = protos[self.control]
             protos = {c: (p if c == self.control else p - base_c) for c, p in protos.items()}
         self.classes_ = np.array([self.neutral_label, *conditions])
@@ -345,12 +452,7 @@ def transfer_trial_scores(
                  else np.empty((0, len(names))))
         sim_s = (model.transform(t.stimulus, baseline) if len(t.stimulus)
                  else np.empty((0, len(names))))
-        s = window_scores(sim_b, sim_s)
-        row = {"event": t.event}
-        for j, name in enumerate(names):
-            row[f"score_{name}"] = s["score"][j]
-            row[f"peak_{name}"] = s["peak"][j]
-        rows.append(row)
+        rows.append(score_row(t.event, sim_b, sim_s, names))
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).set_index("event")

@@ -16,11 +16,11 @@ from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.similarity import similarity
+from mouseface.expressions.transfer import BaselineMoments, TransferModel, reference_from_moments
 from mouseface.expressions.trials import (
     TrialFrames,
     crossfit_prototypes,
     score_row,
-    trial_scores,
 )
 from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.store import FeatureStore
@@ -165,13 +165,41 @@ class _AnimalFrames:
             at = np.flatnonzero((idx >= start) & (idx < stop))
             yield k, at, idx[at] - start
 
-    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
-        total, count = np.zeros(self.n_features), 0
+    def kept_blocks(self, which: str):
+        """Blocks ``(hog, labels)`` of the kept labelled frames: ``"neutral"`` the baseline
+        frames, ``"stimulus"`` the conditions' frames."""
         for session, start, x in self._blocks():
-            m = (self.keep[session] & (self.labels[session] == NEUTRAL))[start:start + len(x)]
-            total += x[m].sum(axis=0, dtype=np.float64)
-            count += int(m.sum())
-        neutral = total / count
+            lab = self.labels[session][start:start + len(x)]
+            m = self.keep[session][start:start + len(x)] & (
+                (lab == NEUTRAL) if which == "neutral" else (lab != NEUTRAL))
+            if m.any():
+                yield x[m], lab[m]
+
+    def neutral(self) -> BaselineMoments:
+        """Count, mean and spread of the kept baseline frames."""
+        moments = BaselineMoments()
+        for x, _ in self.kept_blocks("neutral"):
+            moments.add(x)
+        return moments
+
+    def window_scores(self, similarity_of, names: list[str]) -> pd.DataFrame | None:
+        """Each trial's scores from its windows' similarities; ``similarity_of(k, hog)``
+        gives trial ``k``'s frames' similarities, columns in ``names`` order."""
+        if not self.trials:
+            return None
+        sims = {k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
+        for session, start, x in self._blocks():
+            stop = start + len(x)
+            for which in ("baseline", "stimulus"):
+                for k, _, rows in self._in_block(session, which, start, stop):
+                    sims[k][which].append(similarity_of(k, x[rows]))
+        rows = [score_row(tr["event"], _stack(sims[k]["baseline"], len(names)),
+                          _stack(sims[k]["stimulus"], len(names)), names)
+                for k, tr in enumerate(self.trials)]
+        return pd.DataFrame(rows).set_index("event")
+
+    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
+        neutral = self.neutral().mean
         conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
                             - {"", NEUTRAL})
         by_label = {c: _LeastNeutral(n_frames) for c in conditions}
@@ -204,16 +232,8 @@ class _AnimalFrames:
                   for k, tr in enumerate(self.trials)]
         names, protos = crossfit_prototypes(trials, n_frames=n_frames,
                                             neutral=model.prototypes_[0])
-        sims = {k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
-        for session, start, x in self._blocks():
-            stop = start + len(x)
-            for which in ("baseline", "stimulus"):
-                for k, _, rows in self._in_block(session, which, start, stop):
-                    sims[k][which].append(similarity(x[rows], protos[k]))
-        rows = [score_row(tr["event"], _stack(sims[k]["baseline"], len(names)),
-                          _stack(sims[k]["stimulus"], len(names)), names)
-                for k, tr in enumerate(self.trials)]
-        return model, pd.DataFrame(rows).set_index("event")
+        scores = self.window_scores(lambda k, x: similarity(x, protos[k]), names)
+        return model, scores
 
 
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -221,33 +241,50 @@ def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
 
 
 def fit_model(p, settings: Settings, events_path):
-    """`fit`: one model over every animal's frames; returns its mode and the fitted model."""
-    from mouseface.expressions.transfer import TransferModel
+    """`fit`: one model over every animal's frames; returns its mode and the fitted model.
 
+    Transfer models (the default) are fitted block by block
+    (:meth:`~mouseface.expressions.transfer.TransferModel.partial_fit`), each animal's baseline
+    frames before its stimulus frames, so memory does not grow with the training sessions;
+    pooled prototypes choose each animal's least-neutral frames from all of them at once.
+    """
     sessions, events, stores = p.sessions, p.events, p.stores
     _check_same_shape(stores, "the model")
     exclude = (_first_trials(events, sessions)
                if settings.prototypes.exclude_first_trial else None)
-    xs, ys, gs = [], [], []
-    for animal, srows in sessions.groupby("animal", sort=False):
-        X, y, _ = _animal_frames({s: stores[s] for s in srows["session"]}, events,
-                                 settings, exclude, _excluding(p.quality, settings))
-        if len(X):
-            xs.append(X)
-            ys.append(y)
-            gs.append(np.full(len(y), str(animal), dtype=object))
-    if not xs:
-        raise InputError("no events fall on any session: nothing to fit",
-                         events_path)
-    X, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
     mode = settings.prototypes.mode
+    animals = [(str(animal), {s: stores[s] for s in srows["session"]})
+               for animal, srows in sessions.groupby("animal", sort=False)]
     try:
         if mode == "transfer":
-            model = TransferModel(control=settings.prototypes.control).fit(X, y,
-                                                                          groups=g)
-        else:
-            model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(
-                X, y, groups=g)
+            model, fed = TransferModel(control=settings.prototypes.control), False
+            for animal, a_stores in animals:
+                frames_of = _AnimalFrames(a_stores, events, settings, exclude,
+                                          _excluding(p.quality, settings))
+                frames_of.missing()  # warns of conditions whose every frame is flagged
+                for which in ("neutral", "stimulus"):
+                    for x, y in frames_of.kept_blocks(which):
+                        model.partial_fit(x, y, groups=np.full(len(y), animal, dtype=object))
+                        fed = True
+            if not fed:
+                raise InputError("no events fall on any session: nothing to fit", events_path)
+            control = settings.prototypes.control
+            if control is not None and control not in model.classes_:
+                raise ValueError(f"control condition {control!r} is not among the "
+                                 f"conditions {model.classes_[1:].tolist()}")
+            return mode, model
+        xs, ys, gs = [], [], []
+        for animal, a_stores in animals:
+            X, y, _ = _animal_frames(a_stores, events, settings, exclude,
+                                     _excluding(p.quality, settings))
+            if len(X):
+                xs.append(X)
+                ys.append(y)
+                gs.append(np.full(len(y), animal, dtype=object))
+        if not xs:
+            raise InputError("no events fall on any session: nothing to fit", events_path)
+        X, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
+        model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(X, y, groups=g)
     except ValueError as exc:
         raise InputError(f"cannot fit {mode} prototypes: {exc}", events_path) from None
     return mode, model
@@ -271,22 +308,24 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
     for animal, srows in sessions.groupby("animal", sort=False):
         a_stores = {s: stores[s] for s in srows["session"]}
         names, protos = _saved_for(saved, str(animal), model_dir)
-        X, y, trials = _animal_frames(a_stores, events, settings, None,
-                                      _excluding(p.quality, settings))
+        frames_of = _AnimalFrames(a_stores, events, settings, None,
+                                  _excluding(p.quality, settings))
+        frames_of.missing()  # warns of conditions whose every frame is flagged
+        neutral = frames_of.neutral()
         if mode == "transfer":
-            similarity, names, s = _transfer_scoring(names, protos[:, keep], X, y,
-                                                     trials, animal, events_path)
+            transform, names = _transfer_scoring(names, protos[:, keep], neutral, animal,
+                                                 events_path)
         else:
             model = PrototypeModel.from_prototypes(
                 names, protos[:, keep], n_frames=settings.prototypes.n_frames)
-            model = _with_own_neutral(model, X, y)
-            similarity, names = model.transform, model.classes_
-            s = (trial_scores(trials, model.prototypes_, list(model.classes_))
-                 if trials else None)
+            if neutral.n:  # the animal's own neutral face
+                model.prototypes_[0] = neutral.mean
+            transform, names = model.transform, model.classes_
+        s = frames_of.window_scores(lambda k, x, f=transform: f(x), list(names))
         if s is not None:
             scores.append(s)
         for session, st in a_stores.items():
-            frames.append(_frame_table(st, session, str(animal), similarity,
+            frames.append(_frame_table(st, session, str(animal), transform,
                                        p.labels[session], names,
                                        p.frame_extras(session, st.n_frames)))
     note = (TRANSFER_NOTE if mode == "transfer" else
@@ -394,18 +433,16 @@ def _no_similarity(x: np.ndarray) -> np.ndarray:
     return np.empty((len(x), 0))
 
 
-def _transfer_scoring(names, prototypes, X, y, trials, animal, events_path):
-    from mouseface.expressions.transfer import TransferModel, transfer_trial_scores
-
+def _transfer_scoring(names, prototypes, neutral: BaselineMoments, animal, events_path):
+    """A transfer model's similarity for one new animal, from its own baseline frames."""
     model = TransferModel.from_prototypes(names, prototypes)
-    base = X[y == NEUTRAL] if len(X) else X
-    if len(base) == 0:
+    if neutral.n == 0:
         raise InputError(f"animal {animal}: no baseline frames (none before any onset, or all "
                          "flagged): a transfer model needs the animal's own neutral face",
                          events_path)
-    ref = model.reference(base)
-    s = transfer_trial_scores(model, trials, ref) if trials else None
-    return (lambda x: model.transform(x, ref)), model.classes_, s
+    ref = reference_from_moments(neutral.mean, neutral.sd, neutral.n,
+                                 standardize=model.standardize, scale_floor=model.scale_floor)
+    return (lambda x: model.transform(x, ref)), model.classes_
 
 
 def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarray]:
@@ -416,15 +453,6 @@ def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarr
         return saved[animal]
     raise InputError(f"the model has per-animal prototypes for {sorted(saved)} but not for "
                      f"animal {animal}: fit a model with `mouseface fit`", model_dir)
-
-
-def _with_own_neutral(model: PrototypeModel, X: np.ndarray, y: np.ndarray) -> PrototypeModel:
-    if len(X) == 0 or not (y == NEUTRAL).any():
-        return model
-    prototypes = model.prototypes_.copy()
-    prototypes[0] = X[y == NEUTRAL].mean(axis=0)
-    return PrototypeModel.from_prototypes(model.classes_, prototypes, n_frames=model.n_frames)
-
 
 
 TRANSFER_NOTE = ("transfer model: sim_neutral is the correlation of each frame's HOG with the "
