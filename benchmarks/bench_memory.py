@@ -2,13 +2,16 @@
 
 Run::
 
-    python benchmarks/bench_memory.py [--lengths 3000,9000,18000,108000]
+    python benchmarks/bench_memory.py [--lengths 3000,9000,18000,108000] [--command run]
 
 The videos are 640x480 H.264 at 30 fps: a 3000-frame clip of the benchmark texture (see
 ``bench_throughput.py``) is written once into the cache folder and repeated by remuxing its
 packets (no re-encoding) to each length; nothing is committed. Each length gets one session
 with the 400x400 face ROI and one 2-s event every 10 s (3 conditions), and
-``mouseface run sessions.csv events.csv --out DIR --no-report -q`` runs as its own process;
+``mouseface run sessions.csv events.csv --out DIR --no-report -q`` runs as its own process
+(``--command fit``: ``mouseface fit ... --out MODEL -q``; ``--command score``: a model fitted
+on the same tables first, then ``mouseface score MODEL sessions.csv events.csv --out DIR
+--no-report -q`` measured);
 its peak resident memory comes from the kernel's accounting of that process
 (``os.wait4``'s ``ru_maxrss``). A first run loads (or compiles and caches) the Numba kernels,
 so that no measured one compiles them.
@@ -49,22 +52,33 @@ def tables(folder: Path, video: Path, n_frames: int, fps: float = 30.0) -> list[
     return [str(folder / "sessions.csv"), str(folder / "events.csv")]
 
 
-def run(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one ``mouseface run`` process."""
+def run(args: list[str], command: str = "run") -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one ``mouseface`` process."""
     exe = shutil.which("mouseface") or "mouseface"
+    extra = [] if command == "fit" else ["--no-report"]
     t0 = time.perf_counter()
-    p = subprocess.Popen([exe, "run", *args, "--no-report", "-q"], stdout=subprocess.DEVNULL)
+    p = subprocess.Popen([exe, command, *args, *extra, "-q"], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     if status:
-        raise SystemExit(f"mouseface run failed (status {status})")
+        raise SystemExit(f"mouseface {command} failed (status {status})")
     return wall, usage.ru_maxrss * 1024  # KiB on Linux
+
+
+def measure(command: str, t: list[str], out: Path) -> tuple[float, int]:
+    """One measured process of ``command`` on the tables ``t`` (a model fitted first for
+    ``score``)."""
+    if command == "score":
+        run([*t, "--out", str(out / "model")], "fit")
+        return run([str(out / "model"), *t, "--out", str(out / "scored")], "score")
+    return run([*t, "--out", str(out / command)], command)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", default="3000,9000,18000,108000",
                     help=f"frame counts, multiples of {CLIP} (10 min = 18000, 60 min = 108000)")
+    ap.add_argument("--command", default="run", choices=["run", "fit", "score"])
     args = ap.parse_args()
 
     clip = make_video(CLIP, seed=1)
@@ -72,15 +86,16 @@ def main() -> None:
     peaks = {}
     try:
         warm = tables(work / "warm", clip, CLIP)
-        run([*warm, "--out", str(work / "warm_out")])  # kernels compiled and cached
+        measure(args.command, warm, work / "warm_out")  # kernels compiled and cached
         for n in (int(x) for x in args.lengths.split(",")):
             if n % CLIP:
                 raise SystemExit(f"--lengths: {n} is not a multiple of {CLIP}")
             video = concat_video(clip, CACHE / f"texture_640x480_{n}f_1.mp4", n // CLIP)
             t = tables(work / f"t{n}", video, n)
-            wall, rss = run([*t, "--out", str(work / f"out{n}")])
+            wall, rss = measure(args.command, t, work / f"out{n}")
             peaks[n] = rss
-            print(f"{n:6d} frames ({n / 30 / 60:5.1f} min): peak RSS {rss / 2**20:6.0f} MiB  "
+            print(f"{args.command} {n:6d} frames ({n / 30 / 60:5.1f} min): "
+                  f"peak RSS {rss / 2**20:6.0f} MiB  "
                   f"{n / wall:4.0f} frames/s  (wall {wall:.0f} s, load "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
             shutil.rmtree(work / f"out{n}", ignore_errors=True)
