@@ -246,7 +246,9 @@ def neural_correlates(
             sims = frames[[f"sim_{n}" for n in names]].to_numpy(np.float64).T
             a = align(nt, video_time, sims, names, rate=rate, offset=off)
             aligned.append(a)
-            rows = {c: frames[c].to_numpy(np.float64) for c in motion_names}
+            # a region measured in this session (body, wheel: not every session films them)
+            rows = {c: v for c in motion_names
+                    if np.isfinite(v := frames[c].to_numpy(np.float64)).any()}
             if movement and hog_components:
                 comps = _hog_components(res, s, hog_components)
                 if comps is not None:
@@ -272,6 +274,12 @@ def neural_correlates(
                           UserWarning, stacklevel=2)
         movement_names = ([k for k in motion[0] if all(k in d for d in motion)]
                           if len(motion) == len(sessions) else [])
+        partial = sorted(set().union(*motion) - set(movement_names))
+        if partial:
+            warnings.warn(f"{', '.join(partial)} measured in only some of the sessions: left "
+                          "out of the movement control (it needs every session's; analyse "
+                          "those sessions on their own to control for them)", UserWarning,
+                          stacklevel=2)
         motion = [np.vstack([d[k] for k in movement_names]) for d in motion] \
             if movement_names else []
         x = np.concatenate([a.traces.traces for a in aligned], axis=1)

@@ -225,6 +225,26 @@ def test_several_sessions_with_movement_control(sessions3):
             f"expression, {of['both']} both, {of['movement']} only movement") in res.output
 
 
+def test_a_region_filmed_in_some_sessions_only_is_left_out_of_the_movement_control(
+        sessions3, tmp_path):
+    """A body camera region in one session only (e.g. the fear session) must not cost the
+    other sessions their frames: the control uses what every session measured, and says so."""
+    import shutil
+
+    root, _ = sessions3
+    res = tmp_path / "results"
+    shutil.copytree(root / "results", res)
+    frames = pd.read_parquet(res / "frames.parquet")
+    frames.loc[frames["session"] != "s1", "motion_body"] = np.nan
+    frames.to_parquet(res / "frames.parquet")
+    s = neural_correlates(res, root / "s2p", session=["s1", "s2", "s3"], n_permutations=10,
+                          out=tmp_path / "out")
+    assert s["movement"]["regressors"] == ["motion_energy"]
+    assert any("motion_body measured in only some of the sessions" in w
+               for w in s["warnings"])
+    assert not any("NaN expression frames" in w for w in s["warnings"]), s["warnings"]
+
+
 def test_one_table_per_session_gives_the_same_neurons(sessions3):
     root, coupled = sessions3
     s = neural_correlates(root / "results", [root / f"s{k}.csv" for k in (1, 2, 3)],
