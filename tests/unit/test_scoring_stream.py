@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from mouseface.expressions.prototypes import PrototypeModel
-from mouseface.expressions.trials import crossfit_trial_scores
+from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores
+from mouseface.expressions.windows import label_frames, trial_frames
 from mouseface.io.store import FeatureStore
 from mouseface.workflows import scoring
 from mouseface.workflows.settings import load_settings
@@ -34,6 +35,31 @@ def _store(path, n: int, seed: int, onsets, kinds) -> FeatureStore:
         store.write_chunk(i, x[lo:hi], t[lo:hi])
     store.finalize(n)
     return store
+
+
+def _in_memory(stores, events, settings, exclude, quality):
+    """The reference: every labelled, unflagged frame of the animal and every frame of each
+    trial's windows read at once (what scoring did before it streamed)."""
+    baseline = settings.prototypes.baseline
+    xs, ys, trials = [], [], []
+    for session, store in stores.items():
+        ev = events[events["session"] == session]
+        if ev.empty:
+            continue
+        t = store.time
+        ok = ~quality[session]["flag"].to_numpy(dtype=bool)[: len(t)]
+        ex = None if exclude is None else exclude[ev.index.to_numpy()]
+        labels, _ = label_frames(t, ev, baseline, exclude=ex)
+        x = store.read()
+        keep = (labels != "") & ok
+        xs.append(x[keep])
+        ys.append(labels[keep])
+        for k, row in enumerate(ev.itertuples(index=False)):
+            b, s_ = trial_frames(t, row.onset, row.duration, baseline)
+            trials.append(TrialFrames(int(row.event), str(row.trial_type), x[b], x[s_],
+                                      in_prototype=not (ex is not None and ex[k]),
+                                      usable=ok[s_]))
+    return np.concatenate(xs), np.concatenate(ys), trials
 
 
 @pytest.fixture
@@ -64,7 +90,7 @@ def test_streamed_scoring_equals_the_in_memory_one(animal, exclude_first):
     settings = load_settings(prototypes={"baseline": 2.0, "n_frames": 10})
     exclude = scoring._first_trials(events, sessions) if exclude_first else None
 
-    X, y, trials = scoring._animal_frames(stores, events, settings, exclude, quality)
+    X, y, trials = _in_memory(stores, events, settings, exclude, quality)
     expected = PrototypeModel(n_frames=10).fit(X, y)
     expected_scores, _ = crossfit_trial_scores(trials, n_frames=10,
                                                neutral=expected.prototypes_[0])
@@ -110,7 +136,7 @@ def _prepared(stores, events, sessions, quality):
     from types import SimpleNamespace
 
     return SimpleNamespace(sessions=sessions, events=events, stores=stores, quality=quality,
-                           keep=None, labels={s: None for s in stores},
+                           keep=None, labels=dict.fromkeys(stores),
                            frame_extras=lambda session, n: None)
 
 
@@ -158,7 +184,7 @@ def test_streamed_fit_and_score_equal_the_in_memory_ones(animal):
     stores, events, sessions, quality = _two_animals(animal)
     settings = load_settings(prototypes={"baseline": 2.0, "mode": "transfer"})
     p = _prepared(stores, events, sessions, quality)
-    per = {a: scoring._animal_frames({s: stores[s]}, events, settings, None, quality)
+    per = {a: _in_memory({s: stores[s]}, events, settings, None, quality)
            for a, s in (("m1", "s1"), ("m2", "s2"))}
 
     mode, model = scoring.fit_model(p, settings, "events.csv")
@@ -188,3 +214,18 @@ def test_streamed_fit_and_score_equal_the_in_memory_ones(animal):
     own[0] = X1[y1 == "neutral"].astype(np.float64).mean(axis=0)
     want = trial_scores(trials1, own, list(model.classes_))
     pd.testing.assert_frame_equal(scores[0], want, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_pooled_fit_is_the_estimator_on_every_labelled_frame(animal):
+    stores, events, sessions, quality = _two_animals(animal)
+    settings = load_settings(prototypes={"baseline": 2.0, "mode": "pooled"})
+    p = _prepared(stores, events, sessions, quality)
+    mode, model = scoring.fit_model(p, settings, "events.csv")
+    per = [_in_memory({s: stores[s]}, events, settings, None, quality) for s in ("s1", "s2")]
+    X = np.concatenate([x for x, _, _ in per])
+    y = np.concatenate([y for _, y, _ in per])
+    g = np.repeat(["m1", "m2"], [len(y) for _, y, _ in per])
+    expected = PrototypeModel(n_frames=10).fit(X, y, groups=g)
+    assert mode == "pooled"
+    assert model.classes_.tolist() == expected.classes_.tolist()
+    np.testing.assert_array_equal(model.prototypes_, expected.prototypes_)

@@ -165,15 +165,24 @@ class _AnimalFrames:
             at = np.flatnonzero((idx >= start) & (idx < stop))
             yield k, at, idx[at] - start
 
-    def kept_blocks(self, which: str):
+    def kept_blocks(self, which: str | None = None):
         """Blocks ``(hog, labels)`` of the kept labelled frames: ``"neutral"`` the baseline
-        frames, ``"stimulus"`` the conditions' frames."""
+        frames, ``"stimulus"`` the conditions' frames, None all of them."""
         for session, start, x in self._blocks():
             lab = self.labels[session][start:start + len(x)]
-            m = self.keep[session][start:start + len(x)] & (
-                (lab == NEUTRAL) if which == "neutral" else (lab != NEUTRAL))
+            m = self.keep[session][start:start + len(x)]
+            if which is not None:
+                m = m & ((lab == NEUTRAL) if which == "neutral" else (lab != NEUTRAL))
             if m.any():
                 yield x[m], lab[m]
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every kept labelled frame at once, ``(hog, labels)`` in session and frame order:
+        for the estimators that need them together (the pooled prototypes of ``fit``)."""
+        parts = list(self.kept_blocks())
+        if not parts:
+            return np.empty((0, self.n_features), np.float32), np.empty(0, str)
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
     def neutral(self) -> BaselineMoments:
         """Count, mean and spread of the kept baseline frames."""
@@ -275,8 +284,10 @@ def fit_model(p, settings: Settings, events_path):
             return mode, model
         xs, ys, gs = [], [], []
         for animal, a_stores in animals:
-            X, y, _ = _animal_frames(a_stores, events, settings, exclude,
-                                     _excluding(p.quality, settings))
+            frames_of = _AnimalFrames(a_stores, events, settings, exclude,
+                                      _excluding(p.quality, settings))
+            frames_of.missing()  # warns of conditions whose every frame is flagged
+            X, y = frames_of.labelled()
             if len(X):
                 xs.append(X)
                 ys.append(y)
@@ -343,50 +354,6 @@ def _first_trials(events: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
     e = e.sort_values(["_animal", "trial_type", "_order", "onset"])
     first = ~e.duplicated(["_animal", "trial_type"])
     return first.reindex(events.index).to_numpy()
-
-
-def _animal_frames(
-    stores: dict, events: pd.DataFrame, settings: Settings,
-    exclude: np.ndarray | None, quality: dict[str, pd.DataFrame] | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[TrialFrames]]:
-    """Labelled frames (for prototypes) and per-trial windows of one animal's sessions.
-
-    Frames flagged by the quality pass never enter prototypes; they are still scored in their
-    trial windows (a startle is part of the response to a shock).
-    """
-    baseline = settings.prototypes.baseline
-    xs, ys, trials, lost = [], [], [], {}
-    for session, store in stores.items():
-        ev = events[events["session"] == session]
-        if ev.empty:
-            continue
-        t = store.time
-        ok = np.ones(len(t), bool)
-        if quality is not None and session in quality:
-            ok = ~quality[session]["flag"].to_numpy(dtype=bool)[: len(t)]
-        ex = None if exclude is None else exclude[ev.index.to_numpy()]
-        labels, _ = label_frames(t, ev, baseline, exclude=ex)
-        windows = [trial_frames(t, row.onset, row.duration, baseline)
-                   for row in ev.itertuples(index=False)]
-        # every frame of every window, read once; prototypes and trials slice it
-        rows = np.unique(np.concatenate([np.flatnonzero(labels != "")]
-                                        + [np.r_[b, s_] for b, s_ in windows]))
-        x = store.read(rows)
-        at = np.searchsorted(rows, np.arange(len(t)))
-        keep = np.flatnonzero((labels != "") & ok)
-        for name in set(labels[labels != ""]):
-            lost.setdefault(name, []).append(bool((labels[keep] == name).any()))
-        xs.append(x[at[keep]])
-        ys.append(labels[keep])
-        for k, (row, (b, s_)) in enumerate(zip(ev.itertuples(index=False), windows,
-                                                strict=True)):
-            trials.append(TrialFrames(int(row.event), str(row.trial_type), x[at[b]],
-                                      x[at[s_]], in_prototype=not (ex is not None and ex[k]),
-                                      usable=ok[s_]))
-    _warn_flagged(lost, stores)
-    if not xs:
-        return np.empty((0, 0)), np.empty(0, str), trials
-    return np.concatenate(xs), np.concatenate(ys), trials
 
 
 def _warn_flagged(lost: dict[str, list[bool]], sessions) -> None:
