@@ -79,19 +79,22 @@ def main() -> None:
     ap.add_argument("--lengths", default="3000,9000,18000,108000",
                     help=f"frame counts, multiples of {CLIP} (10 min = 18000, 60 min = 108000)")
     ap.add_argument("--command", default="run", choices=["run", "fit", "score"])
+    ap.add_argument("--config", help="a TOML settings file given to every command")
     args = ap.parse_args()
 
     clip = make_video(CLIP, seed=1)
     work = Path(tempfile.mkdtemp(prefix="mouseface-mem-"))
     peaks = {}
     try:
-        warm = tables(work / "warm", clip, CLIP)
+        warm = tables(work / "warm", clip, CLIP) + (["--config", args.config]
+                                                     if args.config else [])
         measure(args.command, warm, work / "warm_out")  # kernels compiled and cached
         for n in (int(x) for x in args.lengths.split(",")):
             if n % CLIP:
                 raise SystemExit(f"--lengths: {n} is not a multiple of {CLIP}")
             video = concat_video(clip, CACHE / f"texture_640x480_{n}f_1.mp4", n // CLIP)
-            t = tables(work / f"t{n}", video, n)
+            t = tables(work / f"t{n}", video, n) + (["--config", args.config]
+                                                     if args.config else [])
             wall, rss = measure(args.command, t, work / f"out{n}")
             peaks[n] = rss
             print(f"{args.command} {n:6d} frames ({n / 30 / 60:5.1f} min): "

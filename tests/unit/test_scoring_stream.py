@@ -228,4 +228,15 @@ def test_pooled_fit_is_the_estimator_on_every_labelled_frame(animal):
     expected = PrototypeModel(n_frames=10).fit(X, y, groups=g)
     assert mode == "pooled"
     assert model.classes_.tolist() == expected.classes_.tolist()
-    np.testing.assert_array_equal(model.prototypes_, expected.prototypes_)
+    np.testing.assert_allclose(model.prototypes_, expected.prototypes_, rtol=0, atol=1e-12)
+
+
+def test_pooled_fit_of_an_animal_without_baseline_frames_says_so(animal):
+    from mouseface._errors import InputError
+
+    stores, events, sessions, quality = _two_animals(animal)
+    settings = load_settings(prototypes={"baseline": 2.0, "mode": "pooled"})
+    labels, _ = label_frames(stores["s2"].time, events[events["session"] == "s2"], 2.0)
+    flagged = dict(quality, s2=quality["s2"].assign(flag=labels == "neutral"))
+    with pytest.raises(InputError, match="group 'm2' has .* frames but no baseline frames"):
+        scoring.fit_model(_prepared(stores, events, sessions, flagged), settings, "events.csv")

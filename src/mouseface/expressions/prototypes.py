@@ -99,7 +99,7 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         model.n_features_in_ = model.prototypes_.shape[1]
         return model
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, sample_weight=None):
         """Build the prototypes from labelled frames.
 
         Parameters
@@ -111,20 +111,29 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
             ``ignore_label`` for the rest.
         groups : array-like, shape (n_frames,), optional
             Animal of each frame.
+        sample_weight : array-like, shape (n_frames,), optional
+            Weight of each baseline row in the neutral means (e.g. a row that stands for the
+            mean of that many baseline frames, when long sessions are summarised block by
+            block); stimulus frames are chosen and averaged unweighted.
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         if not (isinstance(self.n_frames, int | np.integer) and self.n_frames > 0):
             raise ValueError(f"n_frames must be a positive integer, got {self.n_frames!r}")
         y = np.asarray(y).astype(str)
         groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         is_neutral = y == self.neutral_label
         if not is_neutral.any():
             raise ValueError(f"no baseline frames (label {self.neutral_label!r}) to build the "
                              "neutral prototype from")
         conditions = sorted(set(y[(~is_neutral) & (y != self.ignore_label)]))
-        neutral_of = {g: X[is_neutral & (groups == g)].mean(axis=0)
-                      for g in np.unique(groups[is_neutral])}
-        prototypes = [X[is_neutral].mean(axis=0)]
+
+        def mean(rows):
+            return (X[rows].mean(axis=0) if sample_weight is None
+                    else np.average(X[rows], axis=0, weights=w[rows]))
+
+        neutral_of = {g: mean(is_neutral & (groups == g)) for g in np.unique(groups[is_neutral])}
+        prototypes = [mean(is_neutral)]
         for c in conditions:
             picked = []
             for g in np.unique(groups[y == c]):

@@ -207,12 +207,14 @@ class _AnimalFrames:
                 for k, tr in enumerate(self.trials)]
         return pd.DataFrame(rows).set_index("event")
 
-    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
-        neutral = self.neutral().mean
+    def least_neutral(self, neutral: np.ndarray, n_frames: int, *, per_trial: bool = False
+                      ) -> tuple[dict[str, _LeastNeutral], list[_LeastNeutral]]:
+        """Each condition's ``n_frames`` kept frames least like ``neutral`` and, with
+        ``per_trial``, each trial's (among its usable stimulus frames), in one pass."""
         conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
                             - {"", NEUTRAL})
         by_label = {c: _LeastNeutral(n_frames) for c in conditions}
-        by_trial = [_LeastNeutral(n_frames) for _ in self.trials]
+        by_trial = [_LeastNeutral(n_frames) for _ in self.trials] if per_trial else []
         for session, start, x in self._blocks():
             stop = start + len(x)
             lab = self.labels[session][start:stop]
@@ -223,7 +225,8 @@ class _AnimalFrames:
                     xc = x[rows].astype(np.float64)
                     by_label[c].add(xc, similarity(xc, neutral[None, :])[:, 0],
                                     self.offset[session] + start + rows)
-            for k, at, rows in self._in_block(session, "stimulus", start, stop):
+            for k, at, rows in (self._in_block(session, "stimulus", start, stop)
+                                if per_trial else ()):
                 tr = self.trials[k]
                 use = tr["usable"][at]
                 if tr["in_prototype"] and use.any():
@@ -231,11 +234,30 @@ class _AnimalFrames:
                     # cross-fit's, bit for bit
                     xs = x[rows[use]]
                     by_trial[k].add(xs, similarity(xs, neutral[None, :])[:, 0], at[use])
-        X = np.vstack([neutral[None, :], *(by_label[c].rows(self.n_features)
-                                           for c in conditions)])
-        y = np.array([NEUTRAL, *(c for c in conditions
-                                 for _ in range(len(by_label[c].r)))])
-        model = PrototypeModel(n_frames=n_frames).fit(X, y)
+        return by_label, by_trial
+
+    def summary(self, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows that fit :class:`PrototypeModel` as all the kept labelled frames would:
+        the neutral mean (its weight: the baseline frames it stands for), then each
+        condition's least-neutral frames (weight 1). Empty when no baseline frame is kept."""
+        neutral = self.neutral()
+        if neutral.n == 0:
+            return np.empty((0, self.n_features)), np.empty(0, str), np.empty(0)
+        by_label, _ = self.least_neutral(neutral.mean, n_frames)
+        return self._rows(neutral, by_label)
+
+    def _rows(self, neutral: BaselineMoments, by_label: dict[str, _LeastNeutral]):
+        conditions = sorted(by_label)
+        X = np.vstack([neutral.mean[None, :], *(by_label[c].rows(self.n_features)
+                                                for c in conditions)])
+        y = np.array([NEUTRAL, *(c for c in conditions for _ in range(len(by_label[c].r)))])
+        return X, y, np.r_[neutral.n, np.ones(len(y) - 1)]
+
+    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
+        neutral = self.neutral()
+        by_label, by_trial = self.least_neutral(neutral.mean, n_frames, per_trial=True)
+        X, y, w = self._rows(neutral, by_label)
+        model = PrototypeModel(n_frames=n_frames).fit(X, y, sample_weight=w)
         trials = [TrialFrames(tr["event"], tr["condition"], np.empty((0, self.n_features)),
                               by_trial[k].rows(self.n_features), tr["in_prototype"])
                   for k, tr in enumerate(self.trials)]
@@ -282,20 +304,25 @@ def fit_model(p, settings: Settings, events_path):
                 raise ValueError(f"control condition {control!r} is not among the "
                                  f"conditions {model.classes_[1:].tolist()}")
             return mode, model
-        xs, ys, gs = [], [], []
+        xs, ys, gs, ws = [], [], [], []
         for animal, a_stores in animals:
             frames_of = _AnimalFrames(a_stores, events, settings, exclude,
                                       _excluding(p.quality, settings))
             frames_of.missing()  # warns of conditions whose every frame is flagged
-            X, y = frames_of.labelled()
+            X, y, w = frames_of.summary(settings.prototypes.n_frames)
+            if not len(X):  # no baseline frame: the estimator says what is missing
+                X, y = frames_of.labelled()
+                w = np.ones(len(y))
             if len(X):
                 xs.append(X)
                 ys.append(y)
+                ws.append(w)
                 gs.append(np.full(len(y), animal, dtype=object))
         if not xs:
             raise InputError("no events fall on any session: nothing to fit", events_path)
         X, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
-        model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(X, y, groups=g)
+        model = PrototypeModel(n_frames=settings.prototypes.n_frames).fit(
+            X, y, groups=g, sample_weight=np.concatenate(ws))
     except ValueError as exc:
         raise InputError(f"cannot fit {mode} prototypes: {exc}", events_path) from None
     return mode, model

@@ -131,3 +131,22 @@ def test_crossfit_never_uses_a_trials_own_frames():
         trials[0].baseline, leaky[None]).mean()
     assert honest < r_leaky
     assert scores.loc[1:3, "score_pain"].min() > honest
+
+
+def test_a_weighted_neutral_row_stands_for_the_frames_it_averages():
+    rng = np.random.default_rng(5)
+    X = rng.gamma(2.0, 0.1, size=(120, 24))
+    y = np.repeat(["neutral", "pain", "neutral", "pain"], 30)
+    g = np.repeat(["a", "b"], 60)
+    X[y == "pain", :4] += 0.4
+    full = PrototypeModel(n_frames=5).fit(X, y, groups=g)
+    rows, labels, groups, weights = [], [], [], []
+    for a in ("a", "b"):
+        base = X[(g == a) & (y == "neutral")]
+        rows += [base.mean(axis=0)[None], X[(g == a) & (y == "pain")]]
+        labels += ["neutral", *["pain"] * 30]
+        groups += [a] * 31
+        weights += [len(base), *[1.0] * 30]
+    summary = PrototypeModel(n_frames=5).fit(np.vstack(rows), np.array(labels),
+                                             groups=np.array(groups), sample_weight=weights)
+    np.testing.assert_allclose(summary.prototypes_, full.prototypes_, rtol=0, atol=1e-12)
