@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sp
 
-from mouseface.expressions.stats import CORRECTIONS, adjust
+from mouseface.expressions.stats import CORRECTIONS, with_adjusted
 
 UNITS = ("auto", "animal", "trial")
 #: columns of :func:`compare_levels`
@@ -290,10 +290,7 @@ def compare_levels(
                                       if c not in ("p_adjusted", "correction", "significant")])
     if out.empty:
         return pd.DataFrame(columns=COMPARE_COLUMNS)
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(), correction)
-    out["correction"] = correction
-    out["significant"] = out["p_adjusted"] < alpha
-    return out[COMPARE_COLUMNS]
+    return with_adjusted(out, correction, alpha)[COMPARE_COLUMNS]
 
 
 def _one(g: pd.DataFrame, is_b: pd.Series, x: np.ndarray, *, condition, prototype, by, a, b,

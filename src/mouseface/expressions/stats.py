@@ -137,10 +137,16 @@ def condition_vs_baseline(
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=STATS_COLUMNS)
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(), correction)
-    out["correction"] = correction
-    out["significant"] = out["p_adjusted"] < alpha
-    return out[STATS_COLUMNS]
+    return with_adjusted(out, correction, alpha)[STATS_COLUMNS]
+
+
+def with_adjusted(table: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
+    """``table`` with ``p_adjusted`` (its ``p_value`` column corrected for the comparisons it
+    holds), ``correction`` and ``significant`` (adjusted p below ``alpha``)."""
+    table["p_adjusted"] = adjust(table["p_value"].to_numpy(), correction)
+    table["correction"] = correction
+    table["significant"] = table["p_adjusted"] < alpha
+    return table
 
 
 __all__ = ["CORRECTIONS", "STATS_COLUMNS", "adjust", "benjamini_hochberg",
