@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from mouseface._errors import InputError
-from mouseface.io.tables import _row, read_table
+from mouseface.io.tables import _row, check_unique, read_table
 
 SUBJECT_COLUMNS = ("sex", "age", "date_of_birth", "strain", "genotype", "species",
                    "subject_description")
@@ -91,12 +91,7 @@ def read_subjects(path: str | Path) -> pd.DataFrame:
         raise InputError(f"header (row 1): none of the subject columns "
                          f"{', '.join(SUBJECT_COLUMNS)}", path)
     animals = [_id(v) for v in df["animal"]]
-    seen: dict[str, int] = {}
-    for i, a in enumerate(animals):
-        if a in seen:
-            raise InputError(f"{_row(i)}: duplicate animal {a!r} (first at {_row(seen[a])})",
-                             path)
-        seen[a] = i
+    check_unique(animals, "animal", path)
     out = pd.DataFrame({"animal": animals})
     for c in known:
         out[c] = pd.Series([_cell(c, v, i, path) for i, v in enumerate(df[c].tolist())],

@@ -84,6 +84,16 @@ def _row(i: int) -> str:
     return f"row {i + _FIRST_ROW}"
 
 
+def check_unique(values: Sequence[str], what: str, path) -> None:
+    """One line naming the first repeated value of a table's key column and both its rows."""
+    seen: dict[str, int] = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            raise InputError(f"{_row(i)}: duplicate {what} '{v}' (first at {_row(seen[v])})",
+                             path)
+        seen[v] = i
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -188,12 +198,7 @@ def validate_sessions(
         raise InputError("no sessions: the table has a header but no rows", path)
 
     session = _text(df["session"], "session", path)
-    seen: dict[str, int] = {}
-    for i, s in enumerate(session):
-        if s in seen:
-            raise InputError(f"{_row(i)}: duplicate session '{s}' (first at {_row(seen[s])})",
-                             path)
-        seen[s] = i
+    check_unique(session, "session", path)
     animal = _text(df["animal"], "animal", path) if "animal" in df.columns else list(session)
 
     fps = _numbers(df["fps"], "fps", path, allow_empty=True) if "fps" in df.columns \
