@@ -17,6 +17,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from tests.helpers import one_line_error
 from typer.testing import CliRunner
 
 from mouseface.cli import app
@@ -40,16 +41,6 @@ SETTINGS = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
 def _invoke(*args) -> tuple[int, str]:
     result = runner.invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
-
-
-def _one_line_error(code: int, output: str, *needles: str) -> str:
-    assert code == 2, output
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, output
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +205,7 @@ def test_bad_input_is_one_line_naming_the_file(experiment, found, tmp_path):
     s.to_csv(bad, index=False)
     code, output = _invoke("bouts", bad, experiment.events_path, "--context", "pain",
                            "--out", found, "-q")
-    _one_line_error(code, output, str(bad), "row 4", "roi_body", "outside the 128x166 frame")
+    one_line_error(code, output, str(bad), "row 4", "roi_body", "outside the 128x166 frame")
     # a wheel table that does not overlap the video
     table = tmp_path / "wheel.csv"
     pd.DataFrame({"time": np.arange(1000.0, 1100.0, 0.1), "speed": 1.0}).to_csv(table,
@@ -222,11 +213,11 @@ def test_bad_input_is_one_line_naming_the_file(experiment, found, tmp_path):
     code, output = _invoke("bouts", experiment.sessions_path, experiment.events_path,
                            "--context", "pain", "--session", "m01_fear", "--speed", table,
                            "--out", found, "-q")
-    _one_line_error(code, output, str(table), "do not overlap", "m01_fear")
+    one_line_error(code, output, str(table), "do not overlap", "m01_fear")
     # a context event that never happens
     code, output = _invoke("bouts", experiment.sessions_path, experiment.events_path,
                            "--context", "footshock", "--out", found, "-q")
-    _one_line_error(code, output, str(experiment.events_path),
+    one_line_error(code, output, str(experiment.events_path),
                     "context event 'footshock' never happens", "pain")
     # nothing already written was lost
     assert {p.name: p.read_bytes() for p in layout.behaviour.iterdir() if p.is_file()} == before

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.helpers import one_line_error
 from typer.testing import CliRunner
 
 from mouseface.cli import app
@@ -35,15 +36,6 @@ def _tables(folder: Path, video: Path | str, *, sessions: int = 1, events=None) 
 def _invoke(*args) -> tuple[int, str]:
     result = runner.invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
-
-
-def _assert_one_line_error(code: int, output: str, *needles: str) -> None:
-    assert code != 0
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, output
-    for needle in needles:
-        assert needle in errors[0], errors[0]
 
 
 def test_run_writes_the_results_folder(tmp_path, moving_video):
@@ -94,7 +86,7 @@ def test_fit_then_score(tmp_path, moving_video):
     assert model["mode"] == "transfer" and (tmp_path / "m" / "model" / "template.npy").is_file()
     # a transfer model needs each animal's own baseline: without events, one clear line
     code, output = _invoke("score", tmp_path / "m", sessions, "--out", tmp_path / "r2", "-q")
-    _assert_one_line_error(code, output, "give the events table")
+    one_line_error(code, output, "give the events table")
 
 
 def test_pooled_model_scores_without_events(tmp_path, moving_video):
@@ -126,7 +118,7 @@ def test_unreadable_video_is_one_line(tmp_path, request, bad):
     video = request.getfixturevalue(bad)
     sessions, events, config = _tables(tmp_path / "in", video)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, video.name)
+    one_line_error(code, output, video.name)
 
 
 def test_cut_without_index_is_one_line(tmp_path, moving_video):
@@ -134,14 +126,14 @@ def test_cut_without_index_is_one_line(tmp_path, moving_video):
     cut.write_bytes(moving_video.read_bytes()[:2000])
     sessions, events, config = _tables(tmp_path / "in", cut)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, "cut.mp4")
+    one_line_error(code, output, "cut.mp4")
 
 
 def test_sessions_without_video_column(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
     pd.read_csv(sessions).drop(columns="video").to_csv(sessions, index=False)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o")
-    _assert_one_line_error(code, output, "sessions.csv", "video")
+    one_line_error(code, output, "sessions.csv", "video")
 
 
 def test_events_naming_an_unknown_session(tmp_path, moving_video):
@@ -149,7 +141,7 @@ def test_events_naming_an_unknown_session(tmp_path, moving_video):
         "session": ["s0", "nope"], "onset": [0.6, 1.0], "duration": [0.3, 0.3],
         "trial_type": ["a", "a"]})
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o")
-    _assert_one_line_error(code, output, "events.csv", "nope")
+    one_line_error(code, output, "events.csv", "nope")
 
 
 @pytest.mark.parametrize("onsets", [[0.6, 30.0], [30.0, 31.0]])
@@ -160,7 +152,7 @@ def test_event_beyond_the_end_of_the_video(tmp_path, moving_video, onsets):
         "session": ["s0", "s0"], "onset": onsets, "duration": [0.3, 0.3],
         "trial_type": ["a", "a"]})
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, "events.csv", "'s0'", "onset 30 s",
+    one_line_error(code, output, "events.csv", "'s0'", "onset 30 s",
                            "its video lasts 3.2 s")
 
 
@@ -170,21 +162,21 @@ def test_rois_of_different_sizes_in_one_animal(tmp_path, moving_video):
     pd.read_csv(sessions).assign(roi=["0,0,128,96", "10,10,100,80"]).to_csv(sessions,
                                                                           index=False)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o")
-    _assert_one_line_error(code, output, "sessions.csv", "'s0' and 's1'", "different sizes")
+    one_line_error(code, output, "sessions.csv", "'s0' and 's1'", "different sizes")
 
 
 def test_roi_outside_the_frame(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
     pd.read_csv(sessions).assign(roi="100,50,64,64").to_csv(sessions, index=False)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, "moving.mp4", "ROI", "outside")
+    one_line_error(code, output, "moving.mp4", "ROI", "outside")
 
 
 def test_bad_config_key(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
     config.write_text("[hog]\ncell_size = 8\n")
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
-    _assert_one_line_error(code, output, "c.toml", "hog.cell_size")
+    one_line_error(code, output, "c.toml", "hog.cell_size")
 
 
 def test_failed_run_keeps_earlier_results(tmp_path, moving_video, text_video):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.fixtures.live import BASELINE_S, CALIBRATE, ITI_S, STIMULUS_S
+from tests.helpers import one_line_error
 from typer.testing import CliRunner
 
 from mouseface._errors import InputError
@@ -345,15 +346,6 @@ def _invoke(*args):
     return r.exit_code, r.output
 
 
-def _one_error(code, output, *needles):
-    assert code == 2, output
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, output
-    for n in needles:
-        assert n in errors[0], errors[0]
-
-
 def test_the_command_records_a_results_folder_the_report_reads(live_experiment, tmp_path):
     from mouseface.report import write_report
 
@@ -400,7 +392,7 @@ def test_a_stream_that_ends_is_one_line_and_the_record_is_kept(live_experiment, 
     code, out = _invoke(live_experiment.model, "--source", pipe, "--format", "yuv4mpegpipe",
                         "--calibrate", 0.4, "--record", rec, "--no-lsl")
     writer.join(10)
-    _one_error(code, out, str(pipe), "the stream ended after 60 frames")
+    one_line_error(code, out, str(pipe), "the stream ended after 60 frames", only=False)
     kept = pd.read_parquet(rec / "frames.parquet")
     run = json.loads((rec / "run.json").read_text())["live"]
     assert run["ended"].endswith("the stream ended after 60 frames")
@@ -421,7 +413,7 @@ def test_a_stalled_stream_is_one_line_and_the_record_is_kept(live_experiment, tm
     finally:
         hold.set()
         writer.join(10)
-    _one_error(code, out, str(pipe), "no frame for 1 s after 40 frames", "stalled")
+    one_line_error(code, out, str(pipe), "no frame for 1 s after 40 frames", "stalled", only=False)
     run = json.loads((rec / "run.json").read_text())["live"]
     assert len(pd.read_parquet(rec / "frames.parquet")) + run["skipped"] == 40
 
@@ -429,15 +421,15 @@ def test_a_stalled_stream_is_one_line_and_the_record_is_kept(live_experiment, tm
 def test_a_crop_the_model_does_not_fit_is_one_line(live_experiment):
     code, out = _invoke(live_experiment.model, "--source", live_experiment.video(PAIN),
                         "--calibrate", 1, "--roi", "0,0,64,64", "--no-lsl")
-    _one_error(code, out, "fitted on 96 x 96", "crop is 64 x 64", "--roi")
+    one_line_error(code, out, "fitted on 96 x 96", "crop is 64 x 64", "--roi", only=False)
 
 
 def test_no_camera_and_no_calibration_are_one_line(live_experiment):
     code, out = _invoke(live_experiment.model, "--source", "/dev/video99", "--calibrate", 1)
-    _one_error(code, out, "/dev/video99: no camera at this path")
+    one_line_error(code, out, "/dev/video99: no camera at this path", only=False)
     code, out = _invoke(live_experiment.model, "--source", live_experiment.video(PAIN),
                         "--no-lsl")
-    _one_error(code, out, "--calibrate SECONDS", "--reference FILE")
+    one_line_error(code, out, "--calibrate SECONDS", "--reference FILE", only=False)
 
 
 def test_the_reference_file_carries_the_calibration_to_a_new_session(

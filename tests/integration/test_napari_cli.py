@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import cli_error
 from typer.testing import CliRunner
 
 from mouseface.cli import app
@@ -24,16 +25,9 @@ MANIFEST = REPO / "src" / "mouseface" / "napari" / "napari.yaml"
 runner = CliRunner()
 
 
-def _one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
-
-
 def test_view_without_napari_says_what_to_install(monkeypatch, moving_video):
     monkeypatch.setitem(sys.modules, "napari", None)  # `import napari` now fails
-    line = _one_error_line(runner.invoke(app, ["view", str(moving_video)]))
+    line = cli_error(runner.invoke(app, ["view", str(moving_video)]))
     assert "install mouseface[napari]" in line
     assert 'pip install "mouseface[napari]"' in " ".join(
         runner.invoke(app, ["view", "--help"]).output.split())
@@ -44,7 +38,7 @@ def test_view_without_a_display_says_so(monkeypatch, moving_video):
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
-    line = _one_error_line(runner.invoke(app, ["view", str(moving_video)]))
+    line = cli_error(runner.invoke(app, ["view", str(moving_video)]))
     assert "no display" in line and "xvfb-run" in line
 
 
@@ -54,7 +48,7 @@ def test_view_opens_a_video_and_a_missing_path_is_one_line(make_napari_viewer, m
     make_napari_viewer  # noqa: B018  (the skips and the QApplication)
     import napari
 
-    line = _one_error_line(runner.invoke(app, ["view", str(tmp_path / "nope.mp4")]))
+    line = cli_error(runner.invoke(app, ["view", str(tmp_path / "nope.mp4")]))
     assert line == f"error: {tmp_path / 'nope.mp4'}: not found"
     assert napari.current_viewer() is None  # no window was opened for it
 

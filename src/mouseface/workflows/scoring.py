@@ -176,14 +176,6 @@ class _AnimalFrames:
             if m.any():
                 yield x[m], lab[m]
 
-    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every kept labelled frame at once, ``(hog, labels)`` in session and frame order:
-        for the estimators that need them together (the pooled prototypes of ``fit``)."""
-        parts = list(self.kept_blocks())
-        if not parts:
-            return np.empty((0, self.n_features), np.float32), np.empty(0, str)
-        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
-
     def neutral(self) -> BaselineMoments:
         """Count, mean and spread of the kept baseline frames."""
         moments = BaselineMoments()
@@ -310,8 +302,8 @@ def fit_model(p, settings: Settings, events_path):
                                       _excluding(p.quality, settings))
             frames_of.missing()  # warns of conditions whose every frame is flagged
             X, y, w = frames_of.summary(settings.prototypes.n_frames)
-            if not len(X):  # no baseline frame: the estimator says what is missing
-                X, y = frames_of.labelled()
+            if not len(X):  # no baseline frame: one block of the rest lets the estimator say so
+                X, y = next(frames_of.kept_blocks("stimulus"), (X, y))
                 w = np.ones(len(y))
             if len(X):
                 xs.append(X)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tests.helpers import cli_error
 from typer.testing import CliRunner
 
 from mouseface.cli import app
@@ -87,17 +88,10 @@ def test_nwb_and_table_give_the_same_neurons(folder, source, offset):
     assert s["n_neurons"] == 30
 
 
-def _one_line_error(res, message):
-    assert res.exit_code != 0
-    lines = res.output.strip().splitlines()
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
-
-
 def test_no_temporal_overlap(folder):
     root, _ = folder
     res = invoke(root / "results", "--traces", root / "pop.nwb", "--offset", 500)
-    _one_line_error(res, "no temporal overlap between imaging")
+    cli_error(res, "no temporal overlap between imaging")
 
 
 def test_timestamps_of_the_wrong_length(folder, tmp_path):
@@ -105,14 +99,14 @@ def test_timestamps_of_the_wrong_length(folder, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time,n1,n2\n0.0,1,2\n0.1,1,\n0.1,3,4\n")
     res = invoke(root / "results", "--traces", bad)
-    _one_line_error(res, "timestamps must increase")
+    cli_error(res, "timestamps must increase")
 
 
 def test_missing_traces_and_results(folder, tmp_path):
     root, _ = folder
-    _one_line_error(invoke(root / "results", "--traces", tmp_path / "none.nwb"),
+    cli_error(invoke(root / "results", "--traces", tmp_path / "none.nwb"),
                     "NWB file not found")
-    _one_line_error(invoke(tmp_path, "--traces", root / "pop.nwb"),
+    cli_error(invoke(tmp_path, "--traces", root / "pop.nwb"),
                     "not a mouseface results folder")
 
 
@@ -131,15 +125,15 @@ def test_tiny_hand_made_results_folder(tmp_path):
     rng = np.random.default_rng(0)
     pd.DataFrame({"time": np.arange(150) / 10.0, "c1": rng.normal(size=150),
                   "c2": rng.normal(size=150)}).to_csv(traces, index=False)
-    _one_line_error(invoke(res_dir, "--traces", traces), "2 sessions in the results; name one "
+    cli_error(invoke(res_dir, "--traces", traces), "2 sessions in the results; name one "
                     "with --session")
-    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "zz"), "no session 'zz'")
-    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null",
+    cli_error(invoke(res_dir, "--traces", traces, "--session", "zz"), "no session 'zz'")
+    cli_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null",
                            "circular", "--min-shift", 10),
                     "too short for a minimum shift of 10 s")
-    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--max-shift", 8),
+    cli_error(invoke(res_dir, "--traces", traces, "--session", "a", "--max-shift", 8),
                     "too short for the linear-shift null with shifts up to 8.0 s")
-    _one_line_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null", "rank"),
+    cli_error(invoke(res_dir, "--traces", traces, "--session", "a", "--null", "rank"),
                     "null must be one of linear, circular")
     ok = invoke(res_dir, "--traces", traces, "--session", "a")
     assert ok.exit_code == 0, ok.output
@@ -259,14 +253,14 @@ def test_one_table_per_session_gives_the_same_neurons(sessions3):
 def test_several_sessions_need_matching_traces(sessions3, tmp_path):
     root, _ = sessions3
     three = ["--session", "s1", "--session", "s2", "--session", "s3"]
-    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", *three),
+    cli_error(invoke(root / "results", "--traces", root / "s1.csv", *three),
                     "3 sessions but the traces hold one recording")
     other = tmp_path / "other.csv"
     pd.read_csv(root / "s2.csv").rename(columns={"c0": "x0"}).to_csv(other, index=False)
-    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", "--traces", other,
+    cli_error(invoke(root / "results", "--traces", root / "s1.csv", "--traces", other,
                            "--session", "s1", "--session", "s2"),
                     "are not the 30 of")
-    _one_line_error(invoke(root / "results", "--traces", root / "s1.csv", *three[:4],
+    cli_error(invoke(root / "results", "--traces", root / "s1.csv", *three[:4],
                            "--offset", 0, "--offset", 1, "--offset", 2),
                     "3 offsets for 2 sessions")
 
