@@ -24,3 +24,20 @@ class InputError(ValueError):
         self.problem = message
         text = message if path is None else f"{path}: {message}"
         super().__init__(text.replace("\n", " "))
+
+
+#: What ``pip install`` line brings each optional extra, named by its packages: the same line
+#: works in a clone, from a wheel and from an index, where ``"mouseface[extra]"`` works only from
+#: an index and ``-e ".[extra]"`` only in a clone. ``tests/unit/test_install_hints.py`` checks
+#: these against ``[project.optional-dependencies]`` in pyproject.toml.
+EXTRAS: dict[str, str] = {
+    "live": "pip install pylsl",
+    "napari": 'pip install "napari[pyqt5]"',
+    "umap": "pip install umap-learn",
+    "slurm": "pip install dask-jobqueue",
+}
+
+
+def install_hint(extra: str) -> str:
+    """The one install line for an optional extra, e.g. ``pip install pylsl``."""
+    return EXTRAS[extra]

@@ -79,7 +79,7 @@ def embed(
     results: Path = Dir,
     features: str = typer.Option("hog", "--features", "-f", help="hog or similarity."),
     method: str = typer.Option("tsne", "--method",
-                               help='tsne, or umap (needs pip install "mouseface[umap]").'),
+                               help="tsne, or umap (needs pip install umap-learn)."),
     max_frames: int = typer.Option(1500, "--max-frames",
                                    help="Frames per embedding (subsampled evenly by condition)."),
     pooled_only: bool = typer.Option(False, "--pooled-only", help="No per-animal embeddings."),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import typer
 
+from mouseface._errors import install_hint
 from mouseface.cli._app import app, fail, user_errors
 
-MISSING = ("the napari viewer is not installed: install mouseface[napari] "
-           "(pip install \"mouseface[napari]\")")
+MISSING = f"the napari viewer is not installed: {install_hint('napari')}"
 
 
 def _napari_missing() -> str | None:
@@ -46,7 +46,7 @@ def view(
 
     On a video: draw the face ROI and mask regions and write them into a sessions table. On a
     results folder: its similarity traces, stimuli, quality flags and drift beside its video.
-    Needs the napari extra: pip install "mouseface[napari]"."""
+    Needs napari and a Qt binding: pip install "napari[pyqt5]"."""
     why = _napari_missing()
     if why:
         raise fail(why)

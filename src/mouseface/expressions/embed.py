@@ -2,7 +2,7 @@
 
 As in Dolensek et al. 2020 (Fig. 2), frames are first reduced to (at most) 100 principal
 components, then embedded in 2-D. t-SNE is scikit-learn's; UMAP needs the optional extra
-``pip install "mouseface[umap]"``. Long recordings are subsampled first (t-SNE grows as n log n
+``pip install umap-learn``. Long recordings are subsampled first (t-SNE grows as n log n
 in time and n in memory; the picture does not need every frame).
 """
 
@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
+
+from mouseface._errors import install_hint
 
 METHODS = ("tsne", "umap")
 
@@ -89,7 +91,7 @@ def embed(
         try:
             import umap
         except ImportError:
-            raise ImportError('UMAP needs umap-learn: pip install "mouseface[umap]"') from None
+            raise ImportError(f"UMAP needs umap-learn: {install_hint('umap')}") from None
         return umap.UMAP(n_neighbors=min(n_neighbors, len(X) - 1),
                          random_state=random_state).fit_transform(X)
     perplexity = min(perplexity, (len(X) - 1) / 3)

@@ -92,9 +92,9 @@ def _pylsl():
     try:
         import pylsl
     except ImportError:  # pragma: no cover - pylsl is a dependency of the live extra
-        from mouseface._errors import InputError
+        from mouseface._errors import InputError, install_hint
 
-        raise InputError("pylsl is not installed: pip install 'mouseface[live]' (or stream "
+        raise InputError(f"pylsl is not installed: {install_hint('live')} (or stream "
                          "nothing with --no-lsl)") from None
     return pylsl
 
