@@ -41,8 +41,8 @@ def main() -> None:
     from distributed import LocalCluster
 
     from mouseface._progress import Reporter
+    from mouseface.settings import load_settings
     from mouseface.workflows.execute import extract_sessions
-    from mouseface.workflows.settings import load_settings
 
     clip = make_video(args.frames, seed=2)
     work = Path(tempfile.mkdtemp(prefix="mouseface-dask-"))

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from mouseface.settings import load_settings
 from mouseface.synth import simulate_experiment
 from mouseface.workflows import pipeline
 from mouseface.workflows.compare import compare
-from mouseface.workflows.settings import load_settings
 
 SETTINGS = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                          prototypes={"baseline": 2.0})

@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
-from mouseface.workflows.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "real" / "der_videos"

@@ -20,9 +20,9 @@ CONDITIONS = ("pleasure", "disgust", "malaise", "pain", "passive_fear", "active_
 
 @pytest.fixture(scope="module")
 def synthetic_results(tmp_path_factory):
+    from mouseface.settings import load_settings
     from mouseface.synth import simulate_experiment
     from mouseface.workflows.pipeline import run
-    from mouseface.workflows.settings import load_settings
 
     out = tmp_path_factory.mktemp("synthetic")
     exp = simulate_experiment(out / "data", n_animals=4, conditions=CONDITIONS, n_trials=4,

@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 from mouseface.cli import app
 from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
 from mouseface.io.layout import ResultsLayout
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
 from mouseface.workflows.demo import trial_accuracy
-from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

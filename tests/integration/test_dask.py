@@ -16,8 +16,8 @@ from tests.fixtures.videos import moving_texture
 
 from mouseface.io.store import FeatureStore
 from mouseface.io.video import write_video
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
-from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

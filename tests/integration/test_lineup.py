@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from mouseface._errors import InputError
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
 from mouseface.workflows.demo import trial_accuracy
-from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

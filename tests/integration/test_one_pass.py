@@ -9,8 +9,8 @@ from scipy import ndimage
 
 import mouseface.io.video as video_module
 from mouseface.io.video import write_video
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
-from mouseface.workflows.settings import load_settings
 
 N_FRAMES, GOP = 480, 60
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from mouseface.settings import load_settings
 from mouseface.workflows import pipeline
 from mouseface.workflows.demo import trial_accuracy
-from mouseface.workflows.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from mouseface.features.extract import (
 from mouseface.features.hog import hog
 from mouseface.io.store import FeatureStore
 from mouseface.io.video import open_video
+from mouseface.settings import load_settings
 from mouseface.workflows.execute import _pending_chunks, _ranges, extract_sessions, video_jobs
-from mouseface.workflows.settings import load_settings
 
 HOG = dict(orientations=8, pixels_per_cell=(16, 16), cells_per_block=(1, 1),
            block_norm="L2-Hys", transform_sqrt=True)

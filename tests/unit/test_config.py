@@ -1,7 +1,7 @@
 import pytest
 
 from mouseface._errors import InputError
-from mouseface.workflows.settings import load_settings
+from mouseface.settings import load_settings
 
 
 def test_defaults_are_the_papers():

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from mouseface.workflows.runlog import append_warnings, logs_warnings
+from mouseface.runlog import append_warnings, logs_warnings
 
 
 @logs_warnings("inner")

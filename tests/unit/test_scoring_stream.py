@@ -11,8 +11,8 @@ from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores
 from mouseface.expressions.windows import label_frames, trial_frames
 from mouseface.io.store import FeatureStore
+from mouseface.settings import load_settings
 from mouseface.workflows import scoring
-from mouseface.workflows.settings import load_settings
 
 FPS = 30.0
 SHAPE = (4, 4, 8)

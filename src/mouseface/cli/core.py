@@ -44,8 +44,8 @@ def run(
     The paper's way: each animal's prototypes come from its own trials. Writes
     frames.parquet, trials.csv, run.json and report.html to the results folder.
     """
+    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
-    from mouseface.workflows.settings import load_settings
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
     pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet,
@@ -70,8 +70,8 @@ def fit(
     which score new animals relative to their own neutral face; `[prototypes] mode =
     "pooled"` in the config for the paper's pooled ones.
     """
+    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
-    from mouseface.workflows.settings import load_settings
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
     pipeline.fit(sessions, events, out, config=config, settings=settings, quiet=quiet)

@@ -61,7 +61,7 @@ from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.windows import assign_windows
 from mouseface.io.results import Results
 from mouseface.report import analysis_figures as figures
-from mouseface.workflows.runlog import logs_warnings
+from mouseface.runlog import logs_warnings
 
 FEATURES = ("hog", "similarity", "prototypes")
 THREADS_ENV = "MOUSEFACE_THREADS"

@@ -14,8 +14,8 @@ from mouseface._atomic import write_json
 from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.io.layout import ResultsLayout
+from mouseface.settings import load_settings
 from mouseface.workflows.pipeline import _report, run_results
-from mouseface.workflows.settings import load_settings
 
 
 def trial_accuracy(trials: pd.DataFrame) -> float:

@@ -55,7 +55,7 @@ from mouseface.features.extract import (
 )
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
-from mouseface.workflows.settings import ComputeSettings, Settings
+from mouseface.settings import ComputeSettings, Settings
 
 #: Times a failed task is retried on the cluster (worker loss is handled by the scheduler).
 RETRIES = 2

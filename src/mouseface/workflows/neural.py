@@ -56,7 +56,7 @@ from mouseface.neural.movement import hog_motion, movement_control, trial_blocks
 from mouseface.neural.psth import psth
 from mouseface.neural.sync import Aligned, align
 from mouseface.report import neural_figures as figures
-from mouseface.workflows.runlog import logs_warnings
+from mouseface.runlog import logs_warnings
 
 #: The steps ``progress`` is called with, in order.
 STEPS = ("reading traces", "aligning", "encoding", "movement control", "trial responses",

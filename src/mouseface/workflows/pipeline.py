@@ -21,8 +21,8 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.results import Results
 from mouseface.io.tables import natural_sorted
-from mouseface.workflows.runlog import RunLog
-from mouseface.workflows.settings import Settings, load_settings
+from mouseface.runlog import RunLog
+from mouseface.settings import Settings, load_settings
 
 #: What the ``sim_`` columns of a `run` mean (kept in frames.parquet's metadata).
 FRAMES_NOTE = ("sim_<prototype> columns use prototypes built from all trials of the animal; "

@@ -35,9 +35,9 @@ from mouseface.features.quality import distance_spread, quality_table
 from mouseface.io import tables
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
+from mouseface.settings import Settings
 from mouseface.workflows.execute import _roi, by_video, extract_sessions
 from mouseface.workflows.register import plan_registration, write_registration
-from mouseface.workflows.settings import Settings
 
 __all__ = ["MaskedStore", "Prepared", "prepare"]
 
@@ -144,7 +144,7 @@ def prepare(
 
     ``scope`` is the registration's (``"animal"`` for `run`, ``"all"`` for `fit`, ``"model"``
     for `score`, see :mod:`mouseface.workflows.register`); ``log`` the
-    :class:`~mouseface.workflows.runlog.RunLog` whose stages are timed; ``model_regions`` the
+    :class:`~mouseface.runlog.RunLog` whose stages are timed; ``model_regions`` the
     mask regions a saved model was fitted with.
     """
     sessions_path = Path(sessions_path)

@@ -27,7 +27,7 @@ from mouseface.features.alignment import (
     template_face,
 )
 from mouseface.io.layout import ResultsLayout
-from mouseface.workflows.settings import Settings
+from mouseface.settings import Settings
 
 
 @dataclass

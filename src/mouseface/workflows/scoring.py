@@ -24,7 +24,7 @@ from mouseface.expressions.trials import (
 )
 from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.store import FeatureStore
-from mouseface.workflows.settings import Settings
+from mouseface.settings import Settings
 
 
 def per_animal(p, settings: Settings, reporter: Reporter):

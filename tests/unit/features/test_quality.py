@@ -116,8 +116,8 @@ def test_occlusion_flags_through_the_one_pass(grooming, tmp_path):
     frames whose HOG is already far from neutral: >= 90 % of occluded frames flagged, <= 2 % of
     the others, strong expressions not among them (the same rates as the test above, which
     runs the region test on every frame)."""
+    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
-    from mouseface.workflows.settings import load_settings
 
     exp = grooming
     settings = load_settings(hog={"pixels_per_cell": (16, 16)}, prototypes={"baseline": 2.0})

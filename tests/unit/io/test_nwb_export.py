@@ -338,8 +338,8 @@ def test_score_folder_records_the_applied_model_and_its_mode(results, tmp_path):
     """`score` results hold no model/: the export finds the model run.json names and says
     it was a transfer model (the settings' mode is what `fit` used)."""
     from mouseface.io.nwb_export import export_nwb, read_session
+    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
-    from mouseface.workflows.settings import load_settings
 
     data = results.parent / "data"
     settings = load_settings(hog={"pixels_per_cell": (16, 16)},

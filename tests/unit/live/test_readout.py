@@ -22,7 +22,7 @@ MASK = "48,0,16,16"
 
 
 def _settings(**kw):
-    from mouseface.workflows.settings import load_settings
+    from mouseface.settings import load_settings
 
     # the texture slides 2 px a frame: no drift correction (it would undo the slide)
     return load_settings(hog={"pixels_per_cell": 16}, registration={"drift": False},

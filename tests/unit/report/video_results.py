@@ -67,8 +67,8 @@ def make_tables(folder: Path) -> tuple[Path, Path]:
 
 def make_results(folder: Path) -> Path:
     """Tables, videos and ``folder/results`` from ``pipeline.run``; returns the results."""
+    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
-    from mouseface.workflows.settings import load_settings
 
     sessions, events = make_tables(folder / "data")
     settings = load_settings(hog={"pixels_per_cell": (16, 16)},

@@ -149,7 +149,7 @@ class MaskSettings(_Strict):
     @field_validator("regions")
     @classmethod
     def _regions(cls, v):
-        from mouseface.features.masks import parse_regions
+        from mouseface.io.tables import parse_regions
 
         parse_regions(v)
         return v

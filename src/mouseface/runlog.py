@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mouseface import __version__
 from mouseface._atomic import write_json
 from mouseface._errors import InputError
 from mouseface.io.layout import ResultsLayout
-from mouseface.workflows.settings import Settings
+from mouseface.settings import Settings
 
 
 @dataclass
@@ -59,7 +58,7 @@ class RunLog:
             settings["prototypes"]["mode"] = "per-animal"
             settings["prototypes"].pop("control", None)
         return {
-            "mouseface": __version__,
+            "mouseface": _mouseface_version(),
             "command": self.command,
             "versions": _versions(),
             "settings": settings,
@@ -74,6 +73,13 @@ class RunLog:
         record = self.record(**extra)
         write_json(ResultsLayout(out).run_json, record)
         return record
+
+
+def _mouseface_version() -> str:
+    # the installed distribution's version: the ground floor may not import the package root
+    import importlib.metadata as md
+
+    return md.version("mouseface")
 
 
 def _versions() -> dict[str, str]:
