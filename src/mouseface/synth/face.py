@@ -232,6 +232,7 @@ class _Prims:
 
     def __init__(self):
         self.rows: list[tuple] = []
+        self.points: dict[str, tuple[float, float]] = {}  # the keypoints a labeller would place
 
     def ellipse(self, c, rx, ry, deg, value, *, alpha=1.0, soft=1.0, tex=0.0, add=False):
         self.rows.append((_ELLIPSE, c[0], c[1], rx, ry, deg, 0.0, value, alpha, soft, tex,
@@ -245,9 +246,9 @@ class _Prims:
         self.rows.append((_CAPSULE, p0[0], p0[1], p1[0], p1[1], r0, r1, value, alpha, soft, tex,
                           _ADD if add else _OVER))
 
-    def to_pixels(self, height: int, width: int, pose: Pose) -> np.ndarray:
-        """Pixel-space primitive table with the head pose applied."""
-        a = np.array(self.rows, dtype=np.float64).reshape(-1, _NCOL)
+    @staticmethod
+    def _mover(height: int, width: int, pose: Pose):
+        """Face coordinates -> frame pixels with the head pose applied."""
         s = float(min(height, width))
         ox, oy = (width - s) / 2.0, (height - s) / 2.0
         cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
@@ -259,6 +260,19 @@ class _Prims:
             y = y * s + oy - cy
             return cx + c * x + sn * y + pose.dx, cy - sn * x + c * y + pose.dy
 
+        return move
+
+    def points_to_pixels(self, height: int, width: int, pose: Pose) -> np.ndarray:
+        """(k, 2) pixel positions of :attr:`points` (in their order) with the head pose."""
+        p = np.array(list(self.points.values()), dtype=np.float64).reshape(-1, 2)
+        x, y = self._mover(height, width, pose)(p[:, 0], p[:, 1])
+        return np.column_stack([x, y])
+
+    def to_pixels(self, height: int, width: int, pose: Pose) -> np.ndarray:
+        """Pixel-space primitive table with the head pose applied."""
+        a = np.array(self.rows, dtype=np.float64).reshape(-1, _NCOL)
+        s = float(min(height, width))
+        move = self._mover(height, width, pose)
         a[:, 1], a[:, 2] = move(a[:, 1], a[:, 2])
         caps = a[:, 0] == _CAPSULE
         a[caps, 3], a[caps, 4] = move(a[caps, 3], a[caps, 4])
@@ -340,6 +354,8 @@ def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Pri
         pr.capsule(t0, t1, L(0.02), L(0.016 + 0.004 * tongue), fur + 38,
                    alpha=min(1.0, tongue), soft=1.5)
     jaw0, jaw1 = J(0.52, 0.622), J(0.685, 0.646)
+    pr.points["mouth"] = S(0.62, 0.62)          # upper lip, on the snout's lower edge
+    pr.points["lip"] = J(0.62, 0.655)           # lower lip, on the jaw's lower edge
     pr.capsule(jaw0, jaw1, L(0.04), L(0.018), fur - 4, **F)
     pr.capsule(_along(jaw0, 90, L(0.035)), _along(jaw1, 90, L(0.016)), L(0.006), L(0.004), -22,
                alpha=0.6, soft=2.5, add=True)  # shadow under the chin
@@ -350,8 +366,11 @@ def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Pri
     pad_b = max(act["whisker_pad"], 0.0)
     pr.capsule(sroot, tip, L(0.15), L(0.034 * (1 + 0.1 * pad_b)), fur + 3, **F)
     nb = max(act["nose_bulge"], 0.0)
-    pr.ellipse(S(0.69, 0.505 - 0.015 * nb), L(0.1 * s_len), L(0.02 + 0.03 * nb), sd - 6,
-               fur + 5 + 5 * nb, **F)
+    bridge = S(0.69, 0.505 - 0.015 * nb)
+    pr.ellipse(bridge, L(0.1 * s_len), L(0.02 + 0.03 * nb), sd - 6, fur + 5 + 5 * nb, **F)
+    pr.points["nose_tip"] = tip
+    pr.points["nose_top"] = _along(bridge, sd - 96, L(0.02 + 0.03 * nb))  # top of the bridge
+    pr.points["nose_bottom"] = _along(tip, sd + 90, L(0.034 * (1 + 0.1 * pad_b)))
     if nb > 0:
         pr.ellipse(S(0.69, 0.49 - 0.012 * nb), L(0.07), L(0.012), sd - 6, 14 * nb, soft=4.0,
                    add=True)
@@ -363,6 +382,10 @@ def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Pri
     if pad_b > 0:
         pr.ellipse(_along(pad_c, sd + 90, 0.9 * pry), prx, 0.5 * pry, sd, -26 * pad_b,
                    soft=3.0, add=True)
+    for i, fy in enumerate((-0.55, 0.0, 0.55)):  # a point on one whisker of each row
+        p = _along(_along(pad_c, sd, 0.2 * prx), sd + 90, fy * pry)
+        deg = sd + (-44.0, -10.0, 24.0)[i] - act["whisker_angle"]
+        pr.points[f"whisker_{i + 1}"] = _along(p, deg, L(0.05))
     follicles = []
     for fy in (-0.55, 0.0, 0.55):
         for fx in (-0.6, -0.2, 0.2, 0.6):
@@ -395,6 +418,10 @@ def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Pri
     erx = L(0.052 * animal.eye) * (0.8 + 0.2 * o if o < 1 else 1 + 0.25 * (o - 1))
     ery = L(0.042 * animal.eye) * max(o, 0.03)
     edeg = tilt + 8
+    pr.points["eye_top"] = _along(ec, edeg - 90, ery)
+    pr.points["eye_bottom"] = _along(ec, edeg + 90, ery)
+    pr.points["eye_front"] = _along(ec, edeg, erx)
+    pr.points["eye_back"] = _along(ec, edeg + 180, erx)
     pr.ellipse(ec, erx + L(0.014), max(ery, L(0.006)) + L(0.014), edeg, -20, soft=4.0,
                add=True)  # dark periocular fur
     pr.ellipse(ec, erx, ery, edeg, 14.0, soft=1.0)
@@ -425,6 +452,8 @@ def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Pri
     el = L(0.155 * animal.ear) * (1 - 0.22 * f)
     ew = L(0.125 * animal.ear) * (1 - 0.68 * f)
     ecen = _along(base, phi, 0.78 * el)
+    pr.points["ear_base"] = base
+    pr.points["ear_tip"] = _along(ecen, phi, el)
     pr.ellipse(ecen, el, ew, phi, fur - 10, **F)
     inner_c = _along(_along(ecen, phi, 0.1 * el), phi + 90, -0.12 * ew)
     pr.ellipse(inner_c, 0.74 * el, 0.66 * ew * (1 - 0.5 * f), phi, fur + animal.inner_ear,
@@ -545,6 +574,52 @@ class FaceRenderer:
         return out
 
 
+#: the keypoints the face emits (in this order), named by their action-unit roles
+KEYPOINTS = ("eye_top", "eye_bottom", "eye_front", "eye_back", "ear_base", "ear_tip",
+             "nose_tip", "nose_top", "nose_bottom", "whisker_1", "whisker_2", "whisker_3",
+             "mouth", "lip")
+
+
+def face_keypoints(actions: Mapping[str, float], *, size: tuple[int, int] = (256, 256),
+                   animal: Animal | None = None, pose: Pose | None = None) -> np.ndarray:
+    """(k, 2) pixel positions of :data:`KEYPOINTS` on the face :func:`render_face` draws with
+    the same actions, animal, size and pose: the corners and midpoints of the drawn eye, the
+    ear's base and tip, the snout's tip, bridge and underside, a point on one whisker of each
+    row, the upper and lower lip.
+
+    Examples
+    --------
+    >>> from mouseface.synth.states import state_actions
+    >>> rest = face_keypoints(state_actions("neutral"), size=(160, 160))
+    >>> pain = face_keypoints(state_actions("pain"), size=(160, 160))
+    >>> i, j = KEYPOINTS.index("eye_top"), KEYPOINTS.index("eye_bottom")
+    >>> bool(abs(pain[i, 1] - pain[j, 1]) < 0.2 * abs(rest[i, 1] - rest[j, 1]))
+    True
+    """
+    pr = _face_primitives(actions, Animal() if animal is None else animal, Paw())
+    xy = pr.points_to_pixels(int(size[0]), int(size[1]), pose or Pose())
+    order = list(pr.points)
+    return xy[[order.index(k) for k in KEYPOINTS]]
+
+
+def label_keypoints(xy: np.ndarray, rng: np.random.Generator, *, noise_px: float = 0.0,
+                    dropout: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints as a tracker gives them: Gaussian label noise of ``noise_px`` pixels per
+    coordinate, and a fraction ``dropout`` of points lost: placed wrong (10 px off) with a
+    likelihood below 0.5, as a tracker reports a point it cannot see.
+
+    Returns the noisy positions (same shape as ``xy``, ``(..., 2)``) and a likelihood per point
+    (0-0.5 where lost, else 0.9-1).
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    out = xy + rng.normal(0.0, noise_px, xy.shape) if noise_px > 0 else xy.copy()
+    like = rng.uniform(0.9, 1.0, xy.shape[:-1])
+    lost = rng.random(xy.shape[:-1]) < dropout
+    out[lost] += rng.normal(0.0, 10.0, (int(lost.sum()), xy.shape[-1]))
+    like[lost] = rng.uniform(0.0, 0.5, int(lost.sum()))
+    return out, like
+
+
 def render_face(state: str = "neutral", intensity: float = 1.0, *,
                 size: tuple[int, int] = (256, 256), animal: Animal | None = None,
                 rng: np.random.Generator | None = None, actions: Mapping[str, float] | None = None,
@@ -596,4 +671,5 @@ def _renderer(animal: Animal | None, size: tuple[int, int]) -> FaceRenderer:
     return FaceRenderer(animal, size)
 
 
-__all__ = ["ACTIONS", "FaceRenderer", "Paw", "Pose", "render_face"]
+__all__ = ["ACTIONS", "KEYPOINTS", "FaceRenderer", "Paw", "Pose", "face_keypoints",
+           "label_keypoints", "render_face"]
