@@ -25,17 +25,20 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
     existing ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-        shutil.rmtree(tmp)
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                                    dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
-        # mkstemp makes the file private; results are meant to be shared like any other file.
-        os.chmod(tmp, 0o666 & ~_umask())
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp",
+                                        dir=path.parent))
+            shutil.rmtree(tmp)
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                        dir=path.parent)
+            os.close(fd)
+            tmp = Path(name)
+            # mkstemp makes the file private; results are meant to be shared like any other
+            # file.
+            os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         if directory:
@@ -49,12 +52,39 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
                 os.replace(tmp, path)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _name(exc, path)
         raise
+
+
+@contextlib.contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """Let a file-system error raised in the block name ``path``, the output being written.
+
+    A write that fills the disk names no file at all, and one that fails inside an output
+    (a temporary name beside it, a chunk file inside a store) names a file the user never
+    asked for; the CLI prints the name with the problem (:func:`mouseface._errors.
+    os_error_line`).
+    """
+    try:
+        yield
+    except OSError as exc:
+        _name(exc, Path(path))
+        raise
+
+
+def _name(exc: OSError, path: Path) -> None:
+    name = None if exc.filename is None else str(exc.filename)
+    inside = name is not None and (name.startswith(str(path) + os.sep)
+                                   or Path(name).parent == path.parent
+                                   and Path(name).name.startswith(f".{path.stem}."))
+    if name is None or inside:
+        exc.filename = str(path)
 
 
 def _umask() -> int:

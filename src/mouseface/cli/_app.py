@@ -16,7 +16,7 @@ from collections.abc import Callable
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from mouseface._errors import InputError
+from mouseface._errors import InputError, os_error_line
 
 #: Where each command goes in ``mouseface --help``: first steps, core pipeline, browsing, the
 #: analyses, neural correlates, outputs, live. Commands not named here follow the known ones in
@@ -134,6 +134,8 @@ def user_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except InputError as exc:
             raise fail(str(exc)) from None
+        except OSError as exc:  # disk full, read-only, no permission: the file and the problem
+            raise fail(os_error_line(exc)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +59,27 @@ def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]
         raise InputError("not a mouseface model folder (no model.json)", path)
     try:
         meta = json.loads(meta_path.read_text())
-        arrays = np.load(path / "prototypes.npz")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the model: {exc}", path) from None
-    models = {key: (list(names), np.asarray(arrays[key], dtype=np.float64))
-              for key, names in meta["names"].items()}
+        names = dict(meta["names"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read the model: {_problem(exc)}", meta_path) from None
+    npz = path / "prototypes.npz"
+    # every array read here, inside the try: a half-copied npz fails on its first read, and a
+    # damaged member only when it is decompressed (a CRC or zlib error)
+    try:
+        with np.load(npz, allow_pickle=False) as arrays:
+            models = {key: (list(n), np.asarray(arrays[key], dtype=np.float64))
+                      for key, n in names.items()}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"the model's prototypes are damaged or incomplete ({_problem(exc)}): "
+                         "copy the model folder again", npz) from None
     return models, meta
+
+
+def _problem(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, KeyError):
+        return f"{text} missing"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_array(path: str | Path, name: str) -> np.ndarray | None:
@@ -72,9 +89,10 @@ def load_array(path: str | Path, name: str) -> np.ndarray | None:
     if not f.is_file():
         return None
     try:
-        return np.load(f)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {f.name}: {exc}", path) from None
+        return np.load(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"damaged or incomplete ({_problem(exc)}): copy the model folder "
+                         "again", f) from None
 
 
 def _model_folder(path: str | Path) -> Path:

@@ -28,6 +28,7 @@ from a fresh handle (a writer may have grown it). Only a writer of the last chun
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +37,20 @@ from typing import Any
 import numpy as np
 import zarr
 
+from mouseface._atomic import naming
 from mouseface._errors import InputError
 
 FORMAT_VERSION = 2
+
+
+def _naming_store(method):
+    """A disk that fills while a store is written: the error names the store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with naming(self.path):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _create(group, name: str, **kwargs):
@@ -92,40 +104,45 @@ class FeatureStore:
         """
         path = Path(path)
         params = _jsonable(params)
-        if path.exists():
-            try:
-                old = cls(path, mode="r+")
-                if (old.matches(params, fingerprint) and old.attrs.get("chunk_size") == chunk_size
-                        and old.measure_names == list(measures) and old.has_shifts == shifts):
-                    return old
-            except InputError:
-                pass
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        n_frames = max(int(n_frames), 1)
-        group = zarr.open_group(str(path), mode="w")
-        _create(group, "hog", shape=(n_frames, *feature_shape),
-                chunks=(chunk_size, *feature_shape), dtype="float32", fill_value=np.nan)
-        _create(group, "time", shape=(n_frames,), chunks=(chunk_size,), dtype="float64",
-                fill_value=np.nan)
-        if shifts:
-            _create(group, "shift", shape=(n_frames, 2), chunks=(chunk_size, 2),
-                    dtype="float32", fill_value=np.nan)
-        if measures:
-            _create(group, "measures", shape=(n_frames, len(measures)),
-                    chunks=(chunk_size, len(measures)), dtype="float32", fill_value=np.nan)
-        n_chunks = -(-n_frames // chunk_size)
-        _create(group, "done", shape=(n_chunks,), chunks=(1,), dtype="bool", fill_value=False)
-        _update_attrs(group, {
-            "format_version": FORMAT_VERSION,
-            "params": params,
-            "fingerprint": fingerprint,
-            "chunk_size": int(chunk_size),
-            "n_frames": n_frames,
-            "complete": False,
-            "measure_names": list(measures),
-            **_jsonable(meta or {}),
-        })
+        with naming(path):
+            if path.exists():
+                try:
+                    old = cls(path, mode="r+")
+                    if (old.matches(params, fingerprint)
+                            and old.attrs.get("chunk_size") == chunk_size
+                            and old.measure_names == list(measures)
+                            and old.has_shifts == shifts):
+                        return old
+                except InputError:
+                    pass
+                shutil.rmtree(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            n_frames = max(int(n_frames), 1)
+            group = zarr.open_group(str(path), mode="w")
+            _create(group, "hog", shape=(n_frames, *feature_shape),
+                    chunks=(chunk_size, *feature_shape), dtype="float32", fill_value=np.nan)
+            _create(group, "time", shape=(n_frames,), chunks=(chunk_size,), dtype="float64",
+                    fill_value=np.nan)
+            if shifts:
+                _create(group, "shift", shape=(n_frames, 2), chunks=(chunk_size, 2),
+                        dtype="float32", fill_value=np.nan)
+            if measures:
+                _create(group, "measures", shape=(n_frames, len(measures)),
+                        chunks=(chunk_size, len(measures)), dtype="float32",
+                        fill_value=np.nan)
+            n_chunks = -(-n_frames // chunk_size)
+            _create(group, "done", shape=(n_chunks,), chunks=(1,), dtype="bool",
+                    fill_value=False)
+            _update_attrs(group, {
+                "format_version": FORMAT_VERSION,
+                "params": params,
+                "fingerprint": fingerprint,
+                "chunk_size": int(chunk_size),
+                "n_frames": n_frames,
+                "complete": False,
+                "measure_names": list(measures),
+                **_jsonable(meta or {}),
+            })
         return cls(path, mode="r+")
 
     def matches(self, params: dict[str, Any], fingerprint: str) -> bool:
@@ -182,6 +199,7 @@ class FeatureStore:
         return [int(i) for i in np.flatnonzero(~self.done_mask())]
 
     # ------------------------------------------------------------------ writing
+    @_naming_store
     def write_chunk(self, i: int, hog: np.ndarray, time: np.ndarray,
                     shift: np.ndarray | None = None,
                     measures: np.ndarray | None = None) -> None:
@@ -211,6 +229,7 @@ class FeatureStore:
             self._group["done"].resize((n_chunks,))
         self._group.attrs["n_frames"] = n_frames
 
+    @_naming_store
     def finalize(self, n_frames: int | None = None, **meta: Any) -> None:
         """Mark the store complete; shrink it to ``n_frames`` if the video ended early."""
         if n_frames is not None and n_frames != self._hog.shape[0]:

@@ -80,6 +80,12 @@ _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet",
 _FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
 
 
+def _has_frames(folder: Path) -> bool:
+    from mouseface.io.video import image_files  # video reads these tables' helpers
+
+    return bool(image_files(folder))
+
+
 def _row(i: int) -> str:
     return f"row {i + _FIRST_ROW}"
 
@@ -223,6 +229,9 @@ def validate_sessions(
         p = Path(os.path.abspath(p if p.is_absolute() else base / p))
         if not p.exists():
             raise InputError(f"{_row(i)}: video not found: {p}", path)
+        if p.is_dir() and not _has_frames(p):
+            raise InputError(f"{_row(i)}: video {p} is a folder with no JPEG, PNG or TIFF "
+                             "frames", path)
         if p.is_dir() and np.isnan(fps[i]):
             raise InputError(f"{_row(i)}: video {p} is a folder of frames: give its fps "
                              "(an fps column)", path)

@@ -77,7 +77,7 @@ from mouseface._errors import InputError
 from mouseface.io.tables import check_roi, natural_key
 
 __all__ = ["Chunk", "Crops", "VideoReader", "frame_luma", "open_video", "write_video",
-           "IMAGE_SUFFIXES"]
+           "IMAGE_SUFFIXES", "image_files"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
@@ -651,14 +651,24 @@ def _skip_count(frames: Iterator, n: int, status: dict) -> Iterator:
             yield frame
 
 
+#: What a folder given as a video without any frame in it is told.
+NO_FRAMES = "folder has no JPEG, PNG or TIFF frames"
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The frames of an image folder (JPEG, PNG, TIFF; hidden files left out), in natural
+    order (``frame2`` before ``frame10``)."""
+    return sorted((p for p in Path(folder).iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.name.startswith(".")),
+                  key=lambda p: natural_key(p.name))
+
+
 class _ImageSource(_Source):
     def __init__(self, path: Path, fps: float | None):
-        files = sorted((p for p in path.iterdir()
-                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                        and not p.name.startswith(".")),
-                       key=lambda p: natural_key(p.name))
+        files = image_files(path)
         if not files:
-            raise InputError("folder has no JPEG, PNG or TIFF frames", path)
+            raise InputError(NO_FRAMES, path)
         if fps is None:
             raise InputError("a folder of image frames needs fps (add an fps column to the "
                              "sessions table)", path)

@@ -177,8 +177,10 @@ def prepare(
                     video, [_roi(row) for row in rows],
                     [intervals[row.session].select(NEUTRAL).array for row in rows],
                     margin=margin, fps=fps,
-                    check=lambda info, rows=rows: _check_videos(rows, info, events,
-                                                                events_path, sessions_path))
+                    check=lambda info, rows=rows: _check_videos(
+                        rows, info, events, events_path, sessions_path, settings.hog))
+            except InputError:
+                raise  # it names its file
             except ValueError as exc:
                 raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
             baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
@@ -255,8 +257,10 @@ def prepare(
 # ---------------------------------------------------------------------------- checks
 
 
-def _check_videos(rows, info, events: pd.DataFrame, events_path, sessions_path: Path) -> None:
-    """Before any frame is decoded: every event inside its video, every ROI inside the frame."""
+def _check_videos(rows, info, events: pd.DataFrame, events_path, sessions_path: Path,
+                  hog) -> None:
+    """Before any frame is decoded: every event inside its video, every ROI inside the frame
+    and large enough for one HOG block."""
     duration = info.n_frames / info.fps if info.fps else float("inf")
     for row in rows:
         video = Path(row.video).name
@@ -267,6 +271,16 @@ def _check_videos(rows, info, events: pd.DataFrame, events_path, sessions_path: 
             except InputError as exc:
                 raise InputError(f"session {row.session!r}: {name} of video {video}: "
                                  f"{exc.problem}", sessions_path) from None
+        roi = _roi(row)
+        h, w = info.frame_shape if roi is None else (roi[3], roi[2])
+        cell, block = hog.pixels_per_cell, hog.cells_per_block
+        need_h, need_w = cell[0] * block[0], cell[1] * block[1]
+        if h < need_h or w < need_w:
+            raise InputError(f"session {row.session!r}: its ROI of {w}x{h} px (video {video}) "
+                             f"is smaller than one HOG block of {need_w}x{need_h} px "
+                             f"(pixels_per_cell {cell[1]}x{cell[0]}, cells_per_block "
+                             f"{block[1]}x{block[0]}): give a larger ROI or smaller "
+                             "[hog] pixels_per_cell", sessions_path)
         if events_path is not None:
             tables.check_events_within(events, row.session, duration, events_path)
 

@@ -29,6 +29,7 @@ def folder(tmp_path) -> Path:
     for name in ("m1.mp4", "m2.mp4"):
         (tmp_path / "videos" / name).write_bytes(b"x")
     (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "frame1.png").write_bytes(b"x")  # only its name is looked at here
     return tmp_path
 
 
