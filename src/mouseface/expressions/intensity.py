@@ -1,0 +1,230 @@
+"""Graded expression intensity: how far along the neutral → expression axis each frame lies.
+
+The paper's similarity (Pearson r to a prototype) says *which* expression a face is closest to;
+it is a poor ruler of *how strong* the expression is. A correlation saturates, it is built from the
+10 frames least like neutral (a handful of idiosyncratic extremes when an animal has few trials),
+and it mixes in every change of the face that the prototype happens to share. For a dose–response
+or an analgesic study the question is linear: how far has the face moved from its neutral
+position, in the direction that this expression moves it?
+
+:class:`ExpressionAxis` answers it with the simplest readout that has a reason:
+
+- the **axis** of a condition is the mean HOG of *all* its stimulus frames minus the animal's
+  neutral (mean baseline) HOG: the direction in feature space that the condition moves the face,
+  estimated from every frame rather than the 10 most extreme ones, so it is not noisier with few
+  trials;
+- a frame's **grade** on that axis is its projection ``(h - neutral) · axis / |axis|``, in units of
+  the spread of the animal's own baseline frames along the same axis (so 3 means "three baseline
+  standard deviations along the expression"): a number a person can read and compare across
+  animals;
+- applied to a new animal, the axis learned on others is kept and the new animal's own neutral
+  and baseline spread are used (the transfer that keeps the grading: only baseline frames of the
+  new animal are needed).
+
+A trial's grade is the **peak** of the frame grades in its stimulus window minus their mean in
+its baseline window (:func:`trial_grades`): an expression evoked by a brief stimulus is brief,
+and a window mean dilutes it with the frames before and after it. Both the peak and the mean are
+returned; ``benchmarks/der_dose.py`` compares them with the paper's score on real mice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mouseface.expressions.windows import NEUTRAL
+
+__all__ = ["ExpressionAxis", "trial_grades"]
+
+
+class ExpressionAxis(TransformerMixin, BaseEstimator):
+    """Each frame's position on the axis from the neutral face to each condition's mean face.
+
+    Parameters
+    ----------
+    neutral_label : str, default="neutral"
+        Label of baseline frames in ``y``.
+    ignore_label : str, default=""
+        Label of frames that belong to no window; they are not used in ``fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_conditions,)
+        The conditions, sorted (the neutral label is not one: its grade is 0 by construction).
+    axes_ : ndarray, shape (n_conditions, n_features)
+        Unit vectors: each condition's mean change from neutral, averaged over the animals
+        (``groups``) seen in ``fit``, each animal's change taken from its own neutral.
+    neutral_ : ndarray, shape (n_features,)
+        The mean baseline HOG of the frames seen in ``fit`` (used by ``transform`` when no
+        ``baseline`` is given: meaningful when ``fit`` saw one animal).
+    scale_ : ndarray, shape (n_conditions,)
+        Standard deviation of the baseline frames' projections on each axis, per animal, averaged
+        (the unit of the grade when no ``baseline`` is given).
+    n_features_in_ : int
+        HOG length seen in ``fit``.
+    groups_ : ndarray
+        The animals seen in ``fit``.
+
+    See Also
+    --------
+    mouseface.expressions.prototypes.PrototypeModel : the paper's similarity to prototypes.
+    mouseface.expressions.transfer.TransferModel : similarity of changes from each animal's
+        neutral, for new animals.
+
+    Notes
+    -----
+    With one animal the axis is the difference of two class means (the direction a linear
+    discriminant takes when the within-class covariance is isotropic); with several it is the
+    mean of the animals' directions, each from its own neutral, so a face that differs between
+    animals does not enter the axis. A frame exactly at its animal's neutral grades 0 on every
+    axis; a frame that moved along the expression grades positive.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> change = np.r_[np.ones(4), np.zeros(12)]         # what pain does to the face
+    >>> levels = np.repeat([0.0, 0.5, 1.0, 2.0], 10)     # four strengths of it
+    >>> X = rng.normal(0, .1, (80, 16)) + np.r_[np.zeros(40), levels][:, None] * change
+    >>> y = np.r_[["neutral"] * 40, ["pain"] * 40]
+    >>> axis = ExpressionAxis().fit(X, y)
+    >>> g = axis.transform(X[40:])[:, 0]                # in baseline standard deviations
+    >>> bool(g[:10].mean() < g[10:20].mean() < g[20:30].mean() < g[30:].mean())
+    True
+    """
+
+    def __init__(self, *, neutral_label: str = NEUTRAL, ignore_label: str = ""):
+        self.neutral_label = neutral_label
+        self.ignore_label = ignore_label
+
+    def fit(self, X, y, groups=None):
+        """Learn each condition's axis from labelled frames.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_frames, n_features)
+            HOG per frame.
+        y : array-like of str, shape (n_frames,)
+            ``neutral_label`` for baseline frames, the condition for stimulus frames,
+            ``ignore_label`` for the rest.
+        groups : array-like, shape (n_frames,), optional
+            Animal of each frame: each animal's changes are taken from its own neutral.
+
+        Returns
+        -------
+        self : ExpressionAxis
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        y = np.asarray(y).astype(str)
+        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"groups has {len(groups)} entries for {len(y)} frames")
+        is_neutral = y == self.neutral_label
+        if not is_neutral.any():
+            raise ValueError(f"no baseline frames (label {self.neutral_label!r}) to take the "
+                             "neutral face from")
+        conditions = sorted(set(y[~is_neutral & (y != self.ignore_label)]))
+        if not conditions:
+            raise ValueError("no stimulus frames: every frame is baseline or ignored")
+        neutral_of = {}
+        for g in np.unique(groups):
+            rows = is_neutral & (groups == g)
+            if not rows.any() and np.isin(y[groups == g], conditions).any():
+                raise ValueError(f"group {str(g)!r} has stimulus frames but no baseline frames")
+            if rows.any():
+                neutral_of[g] = X[rows].mean(axis=0)
+        axes, scales = [], []
+        for c in conditions:
+            changes, spreads = [], []
+            for g, neutral in neutral_of.items():
+                rows = (y == c) & (groups == g)
+                if rows.any():
+                    changes.append(X[rows].mean(axis=0) - neutral)
+            axis = np.mean(changes, axis=0)
+            norm = np.linalg.norm(axis)
+            if not norm > 0:
+                raise ValueError(f"condition {c!r}: its frames do not differ from neutral")
+            axis = axis / norm
+            for g, neutral in neutral_of.items():
+                spreads.append(np.std((X[is_neutral & (groups == g)] - neutral) @ axis))
+            axes.append(axis)
+            scales.append(float(np.mean(spreads)))
+        self.classes_ = np.array(conditions)
+        self.axes_ = np.vstack(axes)
+        self.neutral_ = X[is_neutral].mean(axis=0)
+        self.scale_ = _floor(np.asarray(scales))
+        self.groups_ = np.array(list(neutral_of))
+        return self
+
+    def transform(self, X, *, baseline=None) -> np.ndarray:
+        """Grade of each frame on each condition's axis, ``(n_frames, n_conditions)``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_frames, n_features)
+            HOG per frame, of one animal.
+        baseline : array-like, shape (n_baseline, n_features), optional
+            That animal's baseline frames: their mean is its neutral face and the spread of their
+            projections the unit of the grade. Without it the fitted ``neutral_`` and
+            ``scale_`` are used (right when ``fit`` saw this one animal).
+
+        Returns
+        -------
+        ndarray, shape (n_frames, n_conditions)
+            Projection of ``X - neutral`` on each axis, in baseline standard deviations.
+        """
+        check_is_fitted(self, "axes_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        neutral, scale = self.neutral_, self.scale_
+        if baseline is not None:
+            baseline = validate_data(self, baseline, dtype=np.float64, reset=False)
+            if len(baseline) < 2:
+                raise ValueError("baseline needs at least 2 frames to measure its spread")
+            neutral = baseline.mean(axis=0)
+            scale = _floor(((baseline - neutral) @ self.axes_.T).std(axis=0))
+        return (X - neutral) @ self.axes_.T / scale
+
+
+def _floor(scale: np.ndarray) -> np.ndarray:
+    """A baseline spread of exactly 0 (a still image) would divide by 0: use 1 (raw units)."""
+    return np.where(scale > 0, scale, 1.0)
+
+
+def trial_grades(grades: np.ndarray, stimulus: np.ndarray, baseline: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A trial's grade: the peak and the mean in its stimulus window minus its baseline mean.
+
+    Parameters
+    ----------
+    grades : ndarray, shape (n_frames, n_conditions)
+        Frame grades of one session (:meth:`ExpressionAxis.transform`).
+    stimulus, baseline : ndarray of bool, shape (n_frames,)
+        The trial's stimulus and baseline frames.
+
+    Returns
+    -------
+    peak, mean : ndarray, shape (n_conditions,)
+        NaN where a window has no finite frame.
+
+    Examples
+    --------
+    >>> g = np.array([[0.], [0.2], [-0.2], [3.], [1.]])
+    >>> peak, mean = trial_grades(g, np.r_[False, False, False, True, True],
+    ...                           np.r_[True, True, True, False, False])
+    >>> float(peak[0]), float(mean[0])
+    (3.0, 2.0)
+    """
+    grades = np.asarray(grades, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        base = _nanmean(grades[np.asarray(baseline, bool)])
+        window = grades[np.asarray(stimulus, bool)]
+        finite = np.isfinite(window).any(axis=0) if len(window) else np.zeros(grades.shape[1], bool)
+        peak = np.where(finite, np.nanmax(np.where(np.isfinite(window), window, -np.inf), axis=0)
+                        if len(window) else np.nan, np.nan)
+        return peak - base, _nanmean(window) - base
+
+
+def _nanmean(a: np.ndarray) -> np.ndarray:
+    n = np.isfinite(a).sum(axis=0)
+    total = np.where(np.isfinite(a), a, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
