@@ -120,6 +120,22 @@ def test_run_again_takes_the_bouts_without_decoding(experiment, found):
     assert "Spontaneous states" in html and "behaviour/bouts.png" in html
 
 
+def test_bouts_of_a_results_folder_with_the_defaults(experiment, found, tmp_path):
+    """No --context: whole sessions; the fear sessions' bouts are the ones found after the
+    first shock (the mouse does not freeze or escape before it), and nothing else breaks."""
+    code, output = _invoke("bouts", found, "--out", tmp_path, "-q")
+    assert code == 0, output
+    summary = json.loads(ResultsLayout(tmp_path).bouts_summary.read_text())
+    assert summary["context"] is None
+    whole = pd.read_csv(ResultsLayout(tmp_path).bouts, sep="\t")
+    after = pd.read_csv(ResultsLayout(found).bouts, sep="\t")
+    scores = detection_scores(match_bouts(whole, _true_bouts(experiment))).set_index(
+        "trial_type")
+    print(scores.round(3).to_string())
+    assert (scores["f1"] >= 0.8).all()
+    assert len(whole) >= len(after) > 0
+
+
 def test_the_sessions_table_way_finds_the_same_bouts(experiment, found, tmp_path):
     code, output = _invoke("bouts", experiment.sessions_path, experiment.events_path,
                            "--context", "pain", "--session", "m01_fear", "--out", tmp_path, "-q")

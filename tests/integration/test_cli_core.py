@@ -75,6 +75,9 @@ def test_fit_then_score(tmp_path, moving_video):
     sessions, events, config = _tables(tmp_path / "in", moving_video)
     code, output = _invoke("fit", sessions, events, "--out", tmp_path / "m", "-c", config, "-q")
     assert code == 0, output
+    # the folder it was given, the one `score` takes (not the model/ inside it)
+    assert output.splitlines()[-1] == f"model written to {tmp_path / 'm'} (give it to " \
+        "`mouseface score`)"
     code, output = _invoke("score", tmp_path / "m", sessions, events, "--out", tmp_path / "r",
                            "-q")
     assert code == 0, output

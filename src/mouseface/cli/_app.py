@@ -25,7 +25,7 @@ COMMAND_ORDER: tuple[str, ...] = (
     "demo", "run", "fit", "score", "view",
     "analyze", "classify", "embed", "cluster", "trials", "dose", "stats", "compare", "bouts",
     "neural",
-    "report", "overlay", "export-nwb",
+    "summary", "report", "overlay", "export-nwb",
     "live",
 )
 

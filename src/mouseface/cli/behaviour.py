@@ -38,9 +38,9 @@ def bouts(
                                          "folder: its trials.csv)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder to write "
                                     "behaviour/ into (default: the results folder given)."),
-    context: str = typer.Option("context", "--context", help="Trial type whose first event in "
-                                "a session starts its fear context (e.g. footshock); 'none': "
-                                "whole sessions."),
+    context: str | None = typer.Option(None, "--context", help="Trial type whose first event "
+                                       "in a session starts its fear context (e.g. footshock) "
+                                       "[default: whole sessions]."),
     session: list[str] = typer.Option(None, "--session", help="Analyse only this session "
                                       "(repeat for several)."),
     speed: Path | None = typer.Option(None, "--speed", help="Running-speed or wheel-encoder "
@@ -87,8 +87,10 @@ def bouts(
 
     freeze = [m.strip() for m in freeze_measures.split(",") if m.strip()] \
         if freeze_measures else None
+    if context is not None and context.lower() == "none":  # the earlier spelling of the default
+        context = None
     s = behaviour.bouts(
-        source, events, out=out, context=None if context.lower() == "none" else context,
+        source, events, out=out, context=context,
         sessions=session or None, speed=speed, freeze=freeze, escape=escape_measure,
         thresholds=_thresholds(freeze_threshold, escape_threshold) or None, smooth=smooth,
         min_freeze=min_freeze, min_escape=min_escape, baseline=baseline,
@@ -139,15 +141,12 @@ def compare(
     conds = [c.strip() for c in conditions.split(",") if c.strip()] if conditions else None
     table = run_compare(results, by, levels=lv, unit=unit, min_animals=min_animals,
                         conditions=conds, correction=correction, random_state=seed)
+    from mouseface.report.findings import comparison_lines
+
     own = table[table["condition"] == table["prototype"]]
-    for r in own.itertuples():
-        over = (f"{r.n_animals} animals" if r.unit == "animal" else
-                f"{r.n_a + r.n_b} trials of {r.n_animals} animals")
-        typer.echo(f"  {r.condition:<14} {_level(r.level_b)} - {_level(r.level_a)}: "
-                   f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]  "
-                   f"p = {r.p_value:.3g} (adjusted {r.p_adjusted:.3g}), over {over}")
-    typer.echo(f"written: {table.attrs['files'][0]}")
+    for line in comparison_lines(own.to_dict("records"), by, correction):
+        typer.echo(line)
+    typer.echo(f"{int(table['significant'].sum())} of {len(table)} condition x prototype "
+               f"comparisons significant after {correction}; all of them in "
+               f"{table.attrs['files'][0]}")
 
-
-def _level(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -75,7 +75,7 @@ def fit(
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
     pipeline.fit(sessions, events, out, config=config, settings=settings, quiet=quiet)
-    typer.echo(f"model written to {out}/model")
+    typer.echo(f"model written to {out} (give it to `mouseface score`)")
 
 
 @app.command()

@@ -24,28 +24,13 @@ def demo(
     Synthetic mouse faces with known expressions, and neurons with known coupling; writes
     the simulated data, the results and the report to OUT.
     """
+    from mouseface.report.findings import findings, findings_lines
     from mouseface.workflows import demo as pipeline
 
     s = pipeline.demo(out, seed=seed, n_animals=animals, n_trials=trials, quiet=quiet)
-    typer.echo("\nmean trial score of each condition's own prototype "
-               "(similarity change from baseline):")
-    for cond, value in s["own_condition_score"].items():
-        typer.echo(f"  {cond:<14} {value:+.3f}")
-    b = s["bouts_found"]
-    typer.echo("fear bouts found from behaviour (mouseface bouts), against the simulated ones: "
-               + ", ".join(f"{k} {v['found']} of {v['true']} (F1 {v['f1']:.2f})"
-                           for k, v in b.items()))
-    c = s["compare_need"]
-    typer.echo(f"pleasure, {c['levels'][1]} - {c['levels'][0]} (mouseface compare --by need): "
-               f"{c['difference']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}], "
-               f"p = {c['p_value']:.3g} over {c['unit']}s")
-    typer.echo(f"top-scoring prototype is the true condition in "
-               f"{100 * s['top_prototype_is_true_condition']:.0f}% of {s['n_trials']} trials")
-    if "neurons_found" in s:
-        from mouseface.cli.neural import demo_lines
-
-        for line in demo_lines(s["neural"], s["neurons_found"]):
-            typer.echo(line)
+    typer.echo("")
+    for line in findings_lines(findings(s["results"])):
+        typer.echo(line)
     typer.echo(f"results:       {s['results']}")
     if s.get("report"):
         typer.echo(f"report:        {s['report']}")

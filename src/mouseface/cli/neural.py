@@ -122,23 +122,3 @@ def summary_lines(s: dict) -> list[str]:
                      f"{d['balanced_accuracy']:.2f} (chance {d['chance']:.2f})")
     lines.append(f"written: {Path(s['files'][0]).parent}")
     return lines
-
-
-def demo_lines(summary: dict, found: dict) -> list[str]:
-    """What ``mouseface demo`` says about its neurons: the summary's counts against the truth
-    (the same counts as the correlation figure's groups)."""
-    c = summary["counts"]
-    groups = ", ".join(f"{k} {v}" for k, v in c["preferred"].items() if v)
-    lines = [f"neurons tracking an expression: {c['tracking']} of {c['neurons']}"
-             + (f" ({groups})" if groups else "")
-             + f"; {found['correct']} follow that expression in truth, recall "
-             f"{100 * found['recall']:.0f}% of {found['true']}"]
-    if summary.get("movement") and "movement_neurons" in found:
-        lines.append(movement_line(summary) + f"; of the {found['movement_neurons']} "
-                     f"movement-driven neurons {found['movement_as_expression']} pass for "
-                     "expression neurons")
-    d = summary["decoding"]
-    if "skipped" not in d:
-        lines.append(f"decoding of the trial condition from the neurons: balanced accuracy "
-                     f"{d['balanced_accuracy']:.2f} (chance {d['chance']:.2f})")
-    return lines

@@ -43,6 +43,28 @@ def report(
 
 @app.command()
 @user_errors
+def summary(results: Path = ResultsDir) -> None:
+    """Print what a results folder found, with its uncertainty.
+
+    The report's Findings: how many trials their own prototype top-scores, the own-prototype
+    scores, the bouts, the comparisons, the classification and the neurons, each where its
+    files exist.
+    """
+    from mouseface._errors import InputError
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.report.findings import findings, findings_lines
+
+    if not ResultsLayout(results).is_results():
+        raise InputError("not a mouseface results folder (no run.json, no frames.parquet)",
+                         results)
+    lines = findings_lines(findings(results))
+    for line in lines or ["nothing found yet: no trials.csv, analysis/, behaviour/ or "
+                          "neural/ results in this folder"]:
+        typer.echo(line)
+
+
+@app.command()
+@user_errors
 def overlay(
     results: Path = ResultsDir,
     session: str = typer.Argument(..., help="Session id (a row of the sessions table).",

@@ -148,3 +148,37 @@ def _sim(x: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
     if len(x) == 0:
         return np.empty((0, len(prototypes)))
     return similarity(x, prototypes)
+
+
+def top_prototype(trials: pd.DataFrame, *, score: str = "score") -> pd.Series:
+    """Each trial's highest-scoring emotion prototype (``neutral`` left out).
+
+    Parameters
+    ----------
+    trials
+        A table with ``<score>_<prototype>`` columns (``trials.csv``).
+    score
+        ``"score"`` (mean) or ``"peak"``.
+
+    Returns
+    -------
+    Series
+        The prototype's name, indexed like ``trials``; NaN where a trial has no finite score.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"score_neutral": [0.9, 0.0], "score_a": [0.1, np.nan],
+    ...                   "score_b": [0.2, np.nan]})
+    >>> top_prototype(t).tolist()
+    ['b', nan]
+    """
+    cols = [c for c in trials.columns
+            if c.startswith(f"{score}_") and c != f"{score}_{NEUTRAL}"]
+    values = trials[cols].to_numpy(dtype=float) if cols else np.empty((len(trials), 0))
+    finite = np.isfinite(values).any(axis=1)
+    best = np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1) if cols else []
+    names = np.array([c.removeprefix(f"{score}_") for c in cols], dtype=object)
+    out = pd.Series(np.nan, index=trials.index, dtype=object)
+    if cols:
+        out[finite] = names[np.asarray(best)[finite]]
+    return out

@@ -8,6 +8,7 @@ what every later command reads) looks like this::
       frames.parquet           one row per frame
       trials.csv               one row per event
       report.html              the self-contained report
+      simulation_check.json    `demo` only: the results against the simulation's truth
       features/<session>.zarr  HOG (frames x cells_y x cells_x x orientations), times, drift
       model/                   prototypes.npz, model.json, template.npy
       registration/            sessions.csv, summary.json, qc*.png
@@ -66,6 +67,11 @@ class ResultsLayout:
     @property
     def report(self) -> Path:
         return self.root / "report.html"
+
+    @property
+    def simulation_check(self) -> Path:
+        """``mouseface demo``: its results against the simulation's ground truth."""
+        return self.root / "simulation_check.json"
 
     # features
     @property

@@ -37,6 +37,7 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results, load_results
 from mouseface.io.tables import natural_key
 from mouseface.report import figures
+from mouseface.report.findings import findings, format_p
 from mouseface.report.overlay import iter_frames, session_source
 
 #: baseline frames averaged into the neutral mean face (evenly spaced over all of them)
@@ -161,7 +162,23 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         ctx["baseline"], ctx["post"] = 2.0, POST
     ctx["extras"] = _section("analysis and neural results", notes,
                              lambda: _extras(results_dir, res)) or []
+    ctx["findings"] = _section("findings", notes, lambda: _findings(results_dir, notes))
     return ctx
+
+
+def _findings(results_dir: Path, notes: list[str]) -> dict[str, Any] | None:
+    """The Findings block: :func:`~mouseface.report.findings.findings` of the folder (what
+    the workflows wrote), None when it found nothing to say."""
+    f = findings(results_dir)
+    notes += [f"report: {p} is not readable; left out of the findings"
+              for p in f["unreadable"]]
+    shown = ("trials", "bouts", "comparisons", "classification", "neurons", "truth")
+    if not any(f[k] for k in shown):
+        return None
+    if f["trials"] and f["trials"].get("n_scored"):
+        f["trials"]["chance_text"] = f"{f['trials']['chance']:.0%}"
+    f["p"] = format_p
+    return f
 
 
 def _section(name: str, notes: list[str], build: Callable[[], Any]) -> Any:

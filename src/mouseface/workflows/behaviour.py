@@ -183,7 +183,7 @@ def bouts(
     events: str | Path | None = None,
     *,
     out: str | Path | None = None,
-    context: str | None = "context",
+    context: str | None = None,
     sessions: Sequence[str] | None = None,
     speed: str | Path | Mapping[str, str | Path] | None = None,
     freeze: Sequence[str] | None = None,
@@ -215,9 +215,10 @@ def bouts(
     out : path, optional
         Results folder to write ``behaviour/`` into; default the results folder ``source``
         (required with a sessions table).
-    context : str or None, default="context"
+    context : str or None, default=None
         The trial type whose first event starts each session's fear context (e.g. the first
-        ``footshock``); None: whole sessions.
+        ``footshock``); None: whole sessions (a session without stimuli, or where the context
+        is the whole recording).
     sessions : list of str, optional
         Analyse only these sessions.
     speed : path or mapping, optional
@@ -266,13 +267,13 @@ def bouts(
     if context is not None:
         if ev is None:
             raise InputError(f"the context starts with an event of type '{context}', but no "
-                             "events table was given (or --context none for whole sessions)",
+                             "events table was given (leave out --context for whole sessions)",
                              source)
         try:
             starts = _bouts.context_starts(ev, context)
         except KeyError as exc:
-            raise InputError(str(exc).strip("'\"") + ": give --context TYPE, or --context "
-                             "none for whole sessions", ev_path) from None
+            raise InputError(str(exc).strip("'\"") + ": give --context TYPE, or leave it out "
+                             "for whole sessions", ev_path) from None
     wanted = _wanted(frames, table, sessions, None if context is None else starts, source)
     speed_map = _speed_map(speed, wanted, source)
 

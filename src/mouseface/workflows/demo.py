@@ -13,6 +13,7 @@ import pandas as pd
 from mouseface._atomic import write_json
 from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import NEUTRAL
+from mouseface.expressions.trials import top_prototype
 from mouseface.io.layout import ResultsLayout
 from mouseface.settings import load_settings
 from mouseface.workflows.pipeline import _report, run_results
@@ -20,11 +21,10 @@ from mouseface.workflows.pipeline import _report, run_results
 
 def trial_accuracy(trials: pd.DataFrame) -> float:
     """Fraction of trials whose top-scoring emotion prototype is their own condition."""
-    cols = [c for c in trials.columns if c.startswith("score_") and c != f"score_{NEUTRAL}"]
-    if not cols or trials.empty:
+    if trials.empty or not any(c.startswith("score_") and c != f"score_{NEUTRAL}"
+                               for c in trials.columns):
         return float("nan")
-    top = trials[cols].idxmax(axis=1).str.removeprefix("score_")
-    return float((top == trials["trial_type"].astype(str)).mean())
+    return float((top_prototype(trials) == trials["trial_type"].astype(str)).mean())
 
 
 #: the demo's experiment: three stimulus conditions (pleasure at two needs), and a fear session
@@ -100,10 +100,17 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
         summary["analysis"] = analyze(results, quick=True, quiet=quiet)
         suite2p, sessions = _demo_population(exp, results, out / "data" / "suite2p", seed)
         with Reporter(quiet).steps("neural", len(STEPS)) as step:
+            # the body camera films the fear session only: the face's motion energy, measured
+            # in every session, is the movement control (no warning about the demo's own data)
             summary["neural"] = neural_correlates(results, suite2p, session=sessions,
-                                                  seed=seed, n_permutations=20, progress=step)
+                                                  seed=seed, n_permutations=20, progress=step,
+                                                  movement=["motion_energy"])
         summary["neurons_found"] = _neurons_found(
             results, json.loads((suite2p / "truth.json").read_text()))
+    write_json(ResultsLayout(results).simulation_check, {
+        "bouts": summary["bouts_found"], "neurons": summary.get("neurons_found"),
+        "simulation": {"seed": seed, "animals": n_animals, "trials": n_trials,
+                       "data": str(out / "data")}})
     held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it again
     with Reporter(quiet).steps("report", 2) as step:
         report = _report(results, held, progress=step)

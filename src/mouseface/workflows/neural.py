@@ -39,7 +39,7 @@ Files written (in ``DIR/neural`` unless ``out`` says otherwise):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,19 @@ def _movement_columns(frames: pd.DataFrame) -> list[str]:
     return sorted(cols, key=lambda c: (c != "motion_energy", c))
 
 
+def _movement_names(res: Results, movement: bool | Sequence[str]) -> list[str]:
+    """The movement columns of ``frames.parquet`` the control uses (see ``movement``)."""
+    if isinstance(movement, bool):
+        return _movement_columns(res.frames) if movement else []
+    names = list(movement)
+    missing = [c for c in names if c not in res.frames.columns]
+    if missing:
+        have = ", ".join(_movement_columns(res.frames)) or "none"
+        raise InputError(f"no movement column {', '.join(missing)} (it has: {have})",
+                         res.layout.frames)
+    return names
+
+
 @logs_warnings("neural")
 def neural_correlates(
     results: str | Path,
@@ -156,7 +169,7 @@ def neural_correlates(
     max_shift: float | None = None,
     highpass: float | None = None,
     tau: float | None = None,
-    movement: bool = True,
+    movement: bool | Sequence[str] = True,
     hog_components: int = 0,
     alpha: float = 0.05,
     neuropil: float = 0.7,
@@ -197,7 +210,10 @@ def neural_correlates(
         and none for deconvolved activity; 0: none.
     movement
         Control for the face's movement (``motion_energy`` and ``motion_<region>`` columns of
-        ``frames.parquet``, plus ``hog_components``).
+        ``frames.parquet``, plus ``hog_components``). True: every such column measured in
+        all the sessions (a region filmed in only some is left out, with a warning); a list:
+        these columns (e.g. ``["motion_energy"]`` when the body is filmed in one session
+        only, on purpose); False: no control.
     hog_components
         Low-rank motion components of the HOG features to add as movement regressors (0: none).
     neuropil
@@ -237,7 +253,7 @@ def neural_correlates(
         step(STEPS[0])
         per = _read(traces, sessions, kind, deconvolved, neuropil)
         step(STEPS[1])
-        motion_names = _movement_columns(res.frames) if movement else []
+        motion_names = _movement_names(res, movement)
         aligned, motion, trials, folds, bases = [], [], [], [], []
         base = 0.0
         for s, nt, off in zip(sessions, per, offsets, strict=True):

@@ -44,7 +44,17 @@ def test_compare_from_the_command_line(folder):
     res = runner.invoke(app, ["compare", str(folder), "--by", "day", "--levels", "2,1",
                               "--conditions", "pain"])
     assert res.exit_code == 0, res.output
-    assert "pain" in res.output and "1 - 2" in res.output and "trials of 3 animals" in res.output
+    head, header, row, *rest = res.output.splitlines()
+    assert head.startswith("day:") and header.split()[:3] == ["condition", "levels", "difference"]
+    assert "p (holm)" in header
+    table = pd.read_csv(ResultsLayout(folder).comparison("day").with_suffix(".csv"))
+    own = table[(table["condition"] == "pain") & (table["prototype"] == "pain")].iloc[0]
+    # the printed row is the table's: effect, interval, p, adjusted p
+    assert row.split()[:3] == ["pain", "1", "-"] and f"{own.difference:+.3f}" in row
+    assert f"[{own.ci_low:+.3f}, {own.ci_high:+.3f}]" in row
+    assert f"{own.p_value:.3f}" in row and f"{own.p_adjusted:.3f}" in row
+    assert "trials, 3 animals" in row
+    assert rest[-1].endswith("compare_day.csv")
 
 
 @pytest.mark.parametrize("args, needle", [

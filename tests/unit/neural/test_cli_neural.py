@@ -8,6 +8,7 @@ import pytest
 from tests.helpers import cli_error
 from typer.testing import CliRunner
 
+from mouseface._errors import InputError
 from mouseface.cli import app
 from mouseface.io.neural import NeuralTraces, write_table
 from mouseface.neural.sync import align
@@ -237,6 +238,15 @@ def test_a_region_filmed_in_some_sessions_only_is_left_out_of_the_movement_contr
     assert any("motion_body measured in only some of the sessions" in w
                for w in s["warnings"])
     assert not any("NaN expression frames" in w for w in s["warnings"]), s["warnings"]
+    # named on purpose (the demo: a body camera in the fear session only): no warning
+    s = neural_correlates(res, root / "s2p", session=["s1", "s2", "s3"], n_permutations=10,
+                          out=tmp_path / "named", movement=["motion_energy"], draw=False)
+    assert s["movement"]["regressors"] == ["motion_energy"]
+    assert not any("only some of the sessions" in w for w in s["warnings"]), s["warnings"]
+    with pytest.raises(InputError, match=r"no movement column motion_tail \(it has: "
+                       r"motion_energy, motion_body\)"):
+        neural_correlates(res, root / "s2p", session=["s1", "s2", "s3"], draw=False,
+                          out=tmp_path / "bad", movement=["motion_tail"])
 
 
 def test_one_table_per_session_gives_the_same_neurons(sessions3):

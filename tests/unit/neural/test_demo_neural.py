@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from mouseface.cli.neural import demo_lines, summary_lines
+from mouseface.cli.neural import summary_lines
+from mouseface.report.findings import truth_lines
 from mouseface.workflows import demo
 from mouseface.workflows.neural import neural_correlates
 
@@ -77,8 +78,8 @@ def test_demo_neural_step(tmp_path):
     c = s["counts"]
     assert found["tracking"] == c["tracking"] >= 5 and found["precision"] >= 0.8
     assert found["movement_as_expression"] == 0
-    line = demo_lines(s, found)[0]
-    assert line.startswith(f"neurons tracking an expression: {c['tracking']} of 60")
+    assert (f"neurons: {found['correct']} of the {c['tracking']} tracking an expression "
+            "follow it in truth") in "\n".join(truth_lines({"neurons": found}))
     assert f"neurons tracking an expression (q <= 0.05): {c['tracking']} of 60" in \
         "\n".join(summary_lines(s))
     assert seconds < 30  # a few seconds on an idle machine; generous for a loaded one
