@@ -184,3 +184,92 @@ def test_a_read_only_file_system_is_one_line(tmp_path, fitted):
     for k, where in (("1", "out"), ("2", "new")):
         line = one_line_error(*_result(tmp_path, k), "read-only file system")
         assert str(tmp_path / "mnt" / where) in line and ".tmp" not in line
+
+
+# ------------------------------------------------------------------ one writer per folder
+
+HOLD = """
+import sys
+from mouseface.io.lock import results_lock
+with results_lock(sys.argv[1], "run"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from mouseface.cli import main; main()",
+                           *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def holder(tmp_path, fitted):
+    """A copy of the results folder, and a process holding its lock (as a run would)."""
+    out = tmp_path / "out"
+    shutil.copytree(fitted[0], out)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield out, proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(30)
+
+
+def test_a_second_run_into_a_folder_in_use_refuses(holder, fitted):
+    """The second run names the folder and who holds it, and writes nothing there."""
+    out, proc = holder
+    _, (sessions, events, config) = fitted
+    before = _digests(out)
+    p = _cli("run", sessions, events, "--out", out, "-c", config, "-q")
+    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
+                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    assert _digests(out) == before
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait(30) == 0
+    assert not (out / ".mouseface.lock").exists()  # the holder cleans up after itself
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(holder, fitted):
+    out, proc = holder
+    _, (sessions, events, config) = fitted
+    proc.kill()
+    proc.wait(30)
+    assert (out / ".mouseface.lock").exists()  # left behind: nobody holds it now
+    p = _cli("run", sessions, events, "--out", out, "-c", config, "-q")
+    assert p.returncode == 0, p.stderr
+    assert f"taking over the lock of mouseface run (process {proc.pid} on" in p.stderr
+    assert "no longer running" in p.stderr
+    assert not (out / ".mouseface.lock").exists()
+
+
+def test_out_naming_a_file_is_one_line(tmp_path, fitted):
+    _, (sessions, events, config) = fitted
+    afile = tmp_path / "results.txt"
+    afile.write_text("my notes\n")
+    code, output = _invoke("run", sessions, events, "--out", afile, "-c", config, "-q")
+    one_line_error(code, output, str(afile), "is a file, not a results folder")
+    assert afile.read_text() == "my notes\n"
+
+
+def test_a_store_another_run_replaced_is_never_written(tmp_path, moving_video):
+    """Feature stores carry what made them: a writer whose store was replaced by another
+    configuration's (another ROI) refuses it instead of mixing the two."""
+    from mouseface._errors import InputError
+    from mouseface.features.extract import Target, extract_range, prepare_stores
+    from mouseface.settings import Settings
+
+    hog = Settings.model_validate({"hog": {"pixels_per_cell": 16}}).hog_params()
+    path = tmp_path / "features" / "s0.zarr"
+    mine = Target(path, (0, 0, 64, 64))
+    (store,) = prepare_stores(moving_video, [mine], hog_params=hog, chunk_size=16)
+    mine = Target(path, mine.roi, fingerprint=store.attrs["fingerprint"])
+    theirs = Target(path, (32, 16, 64, 64))  # the same size: only the fingerprint tells
+    prepare_stores(moving_video, [theirs], hog_params=hog, chunk_size=16)
+    with pytest.raises(InputError, match=r"s0\.zarr: this feature store was replaced by "
+                                         "another run"):
+        extract_range(moving_video, [mine], hog_params=hog, chunk_size=16)
+    assert extract_range(moving_video, [Target(path, theirs.roi, fingerprint=prepare_stores(
+        moving_video, [theirs], hog_params=hog, chunk_size=16)[0].attrs["fingerprint"])],
+        hog_params=hog, chunk_size=16).chunks_written == 4

@@ -59,6 +59,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from mouseface._errors import InputError
 from mouseface.features.alignment import Alignment, Region, region_of
 from mouseface.features.facepass import (
     MEASURES,
@@ -197,6 +198,9 @@ class Target:
         becomes the measure ``motion_<name>``.
     keep
         Crops to keep for the report's mean faces (None: none).
+    fingerprint
+        What its store was made from (:func:`features_fingerprint`), once the store exists:
+        a writer refuses a store that no longer carries it (another run replaced it).
     """
 
     store_path: Path
@@ -207,6 +211,7 @@ class Target:
     drift_every: int = 1
     regions: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()
     keep: Keep | None = None
+    fingerprint: str | None = None
 
     def read_roi(self, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
         """The pixels to decode: the ROI, or the region around it when registering."""
@@ -406,6 +411,7 @@ def extract_range(
     the calling thread.
     """
     stores = [FeatureStore(t.store_path, mode="r+") for t in targets]
+    _check_owned(stores, targets)
     bad = [s.path for s in stores if s.chunk_size != chunk_size]
     if bad:
         raise ValueError(f"stores {bad} have another chunk size than {chunk_size}")
@@ -434,6 +440,7 @@ def finalize_stores(targets: Sequence[Target], stats: Sequence[ExtractStats]) ->
     out = []
     for t in targets:
         store = FeatureStore(t.store_path, mode="r+")  # fresh: a worker may have grown it
+        _check_owned([store], [t])
         if not store.complete:
             n = min(ends) if ends else store.n_frames
             missing = np.flatnonzero(~store.done_mask()[: -(-n // store.chunk_size)])
@@ -444,6 +451,16 @@ def finalize_stores(targets: Sequence[Target], stats: Sequence[ExtractStats]) ->
                            truncated=truncated, decoded_frames=n)
         out.append(store)
     return out
+
+
+def _check_owned(stores: Sequence[FeatureStore], targets: Sequence[Target]) -> None:
+    """Every store still the one its target's run made (same fingerprint): never add chunks
+    to, or mark complete, a store another configuration put at that path."""
+    for store, t in zip(stores, targets, strict=True):
+        if t.fingerprint is not None and store.attrs.get("fingerprint") != t.fingerprint:
+            raise InputError("this feature store was replaced by another run while this one "
+                             "was writing it (two runs into one results folder?): run again",
+                             store.path)
 
 
 def merge_kept(stats: Sequence[ExtractStats], n_targets: int) -> list[KeptFaces | None]:

@@ -19,6 +19,7 @@ what every later command reads) looks like this::
       overlay/<session>.mp4    overlay videos
       nwb/<session>.nwb        NWB export
       calibration.npz          `live --record`: the session's calibration (a reference file)
+      .mouseface.lock          while a command writes the folder (one at a time)
 
 Nothing else in the package spells these names: code asks :class:`ResultsLayout` for a path.
 """
@@ -63,6 +64,11 @@ class ResultsLayout:
     def calibration(self) -> Path:
         """What a live session calibrated (``mouseface live --reference`` reads it back)."""
         return self.root / "calibration.npz"
+
+    @property
+    def lock(self) -> Path:
+        """Held while a command writes the folder (:mod:`mouseface.io.lock`)."""
+        return self.root / ".mouseface.lock"
 
     @property
     def report(self) -> Path:

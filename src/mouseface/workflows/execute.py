@@ -165,6 +165,9 @@ def _plans(jobs: list[VideoJob], settings: Settings, reporter: Reporter) -> list
         stores = prepare_stores(job.video, job.targets, hog_params=hog_params, fps=job.fps,
                                 chunk_size=cs,
                                 reader_info=None if job.info is None else job.info.as_tuple())
+        # from here on every writer checks that the store is still the one made here
+        job.targets = [dataclasses.replace(t, fingerprint=s.attrs["fingerprint"])
+                       for t, s in zip(job.targets, stores, strict=True)]
         open_ = [s for s in stores if not s.complete]
         plan = _Plan(job, [t for t, s in zip(job.targets, stores, strict=True)
                            if not s.complete],

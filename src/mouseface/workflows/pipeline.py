@@ -18,6 +18,7 @@ from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.io.layout import ResultsLayout
+from mouseface.io.lock import results_lock
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.results import Results
 from mouseface.io.tables import natural_sorted
@@ -103,7 +104,7 @@ def run_results(
     log = RunLog("run", settings)
     reporter = Reporter(quiet)
     preload = _preload()
-    with reporter.live():
+    with results_lock(out, "run"), reporter.live():
         p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="animal")
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"):
@@ -141,7 +142,7 @@ def fit(
     log = RunLog("fit", settings)
     reporter = Reporter(quiet)
     preload = _preload()
-    with reporter.live():
+    with results_lock(out, "fit"), reporter.live():
         p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="all")
         sessions = p.sessions
         scoring = _scoring(preload)
@@ -198,7 +199,7 @@ def score(
     log = RunLog("score", settings)
     reporter = Reporter(quiet)
     preload = _preload()
-    with reporter.live():
+    with results_lock(out, "score"), reporter.live():
         p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="model",
                     template=template, model_regions=meta.get("mask_regions", ""))
         sessions, events = p.sessions, p.events
