@@ -567,7 +567,77 @@ def validate_events(
                 raise InputError(f"header (row 1): column '{name}' is reserved (mouseface "
                                  "numbers trials and events itself): rename it", path)
         df[name] = values
+    _check_windows_apart(df, path)
+    if sessions is not None:
+        _check_frames_not_shared(df, sessions, path)
     return df
+
+
+def _check_windows_apart(events: pd.DataFrame, path) -> None:
+    """No two events of a session share stimulus frames: a duplicated row would be scored with
+    a prototype built from its own copy (cross-fitting defeated), and a frame of two windows has
+    no one label."""
+    for session, ev in events.groupby("session", sort=False):
+        ev = ev.sort_values(["onset", "event"], kind="stable")
+        on, end = ev["onset"].to_numpy(), (ev["onset"] + ev["duration"]).to_numpy()
+        rows, kinds = ev["event"].to_numpy(), ev["trial_type"].to_numpy()
+        last = 0  # the earlier event reaching furthest
+        for k in range(1, len(ev)):
+            j = last
+            if on[k] == on[j] and end[k] == end[j] and kinds[k] == kinds[j]:
+                a, b = sorted((rows[j], rows[k]))
+                raise InputError(f"{_row(b)}: duplicate event: same session, onset and "
+                                 f"trial_type as {_row(a)} (a duplicated trial would be "
+                                 "cross-fitted against its own copy): remove one", path)
+            if on[k] < end[j]:
+                a, b = sorted((j, k), key=lambda x: rows[x])
+                raise InputError(
+                    f"{_row(rows[b])}: stimulus window {on[b]:g}-{end[b]:g} s overlaps "
+                    f"{_row(rows[a])}'s ({on[a]:g}-{end[a]:g} s) in session '{session}'"
+                    ": each frame belongs to one trial", path)
+            if end[k] > end[last]:
+                last = k
+
+
+def _overlap(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two ROIs ``(x, y, w, h)`` share pixels (None: the whole frame)."""
+    if a is None or b is None:
+        return True
+    return (max(a[0], b[0]) < min(a[0] + a[2], b[0] + b[2])
+            and max(a[1], b[1]) < min(a[1] + a[3], b[1] + b[3]))
+
+
+def _check_frames_not_shared(events: pd.DataFrame, sessions: pd.DataFrame, path) -> None:
+    """Two sessions of one animal on one video with overlapping ROIs and stimulus windows read
+    the same frames: a trial of one would be cross-fitted against its copy in the other."""
+    info = sessions.set_index(sessions["session"].astype(str))
+    real = {v: os.path.realpath(v) for v in info["video"].unique()}
+    by_key: dict[tuple, list[str]] = {}
+    for s in info.index:
+        by_key.setdefault((real[info.at[s, "video"]], str(info.at[s, "animal"])), []).append(s)
+    groups = [g for g in by_key.values() if len(g) > 1]
+    if not groups:
+        return
+    ev_of = dict(list(events.groupby("session", sort=False)))
+    for group in groups:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if a not in ev_of or b not in ev_of or \
+                        not _overlap(info.at[a, "roi"], info.at[b, "roi"]):
+                    continue
+                ea, eb = ev_of[a], ev_of[b]
+                for ra in ea.itertuples(index=False):
+                    hit = eb[(eb["onset"] < ra.onset + ra.duration)
+                             & (eb["onset"] + eb["duration"] > ra.onset)]
+                    if len(hit):
+                        r1, r2 = sorted((int(ra.event), int(hit["event"].iloc[0])))
+                        raise InputError(
+                            f"rows {r1 + _FIRST_ROW} and {r2 + _FIRST_ROW}: sessions '{a}' and "
+                            f"'{b}' of animal '{info.at[a, 'animal']}' read the same frames "
+                            f"(video {Path(info.at[a, 'video']).name}, overlapping ROIs and "
+                            "stimulus windows): a trial would be cross-fitted against its own "
+                            "copy; keep one session, or give them ROIs or times that do not "
+                            "overlap", path)
 
 
 def check_events_within(

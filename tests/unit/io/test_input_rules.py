@@ -1,0 +1,110 @@
+"""The input rules of docs/your-data.md that the tables enforce: inputs that would give a
+silently wrong result are refused with one line naming the file, the rows and the problem.
+
+Each rule here once let a wrong number through: a duplicated event cross-fitted against its
+own copy, two sessions reading the same frames, a condition merged with the baseline, a
+session id that wrote outside the results folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mouseface._errors import InputError
+from mouseface.io.tables import read_events, read_sessions
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    (tmp_path / "videos").mkdir()
+    for name in ("m1.mp4", "m2.mp4"):
+        (tmp_path / "videos" / name).write_bytes(b"x")
+    return tmp_path
+
+
+def _sessions(folder: Path, rows: list[dict]) -> pd.DataFrame:
+    path = folder / "sessions.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return read_sessions(path)
+
+
+def _events(folder: Path, text: str, sessions: pd.DataFrame | None) -> pd.DataFrame:
+    path = folder / "events.csv"
+    path.write_text(text.lstrip())
+    return read_events(path, sessions)
+
+
+TWO = [{"session": "s1", "video": "videos/m1.mp4", "animal": "m1"},
+       {"session": "s2", "video": "videos/m2.mp4", "animal": "m2"}]
+
+
+# --------------------------------------------------------------------------- same frames twice
+
+
+def test_a_duplicated_event_row_is_refused(folder):
+    text = """
+session,onset,duration,trial_type
+s1,2,1,pain
+s1,5,1,pain
+s1,2,1,pain
+"""
+    with pytest.raises(InputError, match=r"events\.csv: row 4: .*same session, onset and "
+                                         r"trial_type as row 2") as e:
+        _events(folder, text, _sessions(folder, TWO))
+    assert "\n" not in str(e.value)
+
+
+def test_overlapping_stimulus_windows_in_one_session_are_refused(folder):
+    text = """
+session,onset,duration,trial_type
+s1,2,2,pain
+s1,3,1,sucrose
+"""
+    with pytest.raises(InputError, match=r"row 3: .*stimulus window 3-4 s overlaps row 2's "
+                                         r"\(2-4 s\)"):
+        _events(folder, text, _sessions(folder, TWO))
+
+
+def test_back_to_back_windows_and_other_sessions_are_fine(folder):
+    text = """
+session,onset,duration,trial_type
+s1,2,1,pain
+s1,3,1,pain
+s2,2,1,pain
+"""
+    assert len(_events(folder, text, _sessions(folder, TWO))) == 3
+
+
+SHARED = [{"session": "day1", "video": "videos/m1.mp4", "animal": "m1", "roi": "0,0,50,50"},
+          {"session": "day1b", "video": "videos/m1.mp4", "animal": "m1", "roi": "20,20,50,50"}]
+
+
+def test_two_sessions_of_one_animal_reading_the_same_frames_are_refused(folder):
+    text = """
+session,onset,duration,trial_type
+day1,2,1,pain
+day1b,2.5,1,pain
+"""
+    with pytest.raises(InputError, match=r"events\.csv: rows 2 and 3: sessions 'day1' and "
+                                         r"'day1b' of animal 'm1' read the same frames") as e:
+        _events(folder, text, _sessions(folder, SHARED))
+    assert "m1.mp4" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("change", [
+    {"roi": ["0,0,50,50", "60,0,50,50"]},       # two faces in one frame
+    {"animal": ["m1", "m2"]},                   # two animals
+    {"video": ["videos/m1.mp4", "videos/m2.mp4"]},
+])
+def test_sessions_sharing_a_video_without_sharing_frames_are_fine(folder, change):
+    rows = pd.DataFrame(SHARED).assign(**change).to_dict("records")
+    text = "session,onset,duration,trial_type\nday1,2,1,pain\nday1b,2.5,1,pain\n"
+    assert len(_events(folder, text, _sessions(folder, rows))) == 2
+
+
+def test_one_video_split_in_time_between_two_sessions_is_fine(folder):
+    text = "session,onset,duration,trial_type\nday1,2,1,pain\nday1b,20,1,pain\n"
+    assert len(_events(folder, text, _sessions(folder, SHARED))) == 2
