@@ -75,6 +75,8 @@ EVENT_COLUMNS = ("session", "onset", "duration", "trial_type")
 ROI_COLUMNS = ("roi_x", "roi_y", "roi_w", "roi_h")
 REGION_PREFIX = "roi_"
 _REGION_NAME = re.compile(r"[A-Za-z0-9_]+")
+#: ``motion_`` columns of frames.parquet that are not extra regions.
+_RESERVED_MOTION = frozenset({"motion_energy"})
 _TEXT_COLUMNS = ("session", "video", "animal", "roi", "trial_type")
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
@@ -312,6 +314,10 @@ def region_names(sessions: pd.DataFrame) -> list[str]:
         if not _REGION_NAME.fullmatch(name):
             raise InputError(f"header (row 1): column '{c}': a region's name (after roi_) "
                              "must be letters, digits or _, e.g. roi_body")
+        if f"motion_{name}" in _RESERVED_MOTION:
+            raise InputError(f"header (row 1): column '{c}': region '{name}' would write "
+                             f"motion_{name}, a column mouseface writes itself (the face's "
+                             "motion energy): rename it, e.g. roi_body")
         out.append(name)
     return out
 
@@ -549,6 +555,14 @@ def validate_events(
         if d < 0:
             raise InputError(f"{_row(i)}: negative duration {d:g} s", path)
     trial_type = _text(df["trial_type"], "trial_type", path)
+    for i, t in enumerate(trial_type):
+        if t.casefold() == NEUTRAL:
+            raise InputError(f"{_row(i)}: trial_type '{t}' is reserved: '{NEUTRAL}' names the "
+                             "baseline frames before every onset and their prototype; rename "
+                             "the condition (e.g. neutral_stimulus)", path)
+    _check_reserved_columns(df, path)
+    if sessions is not None and "animal" in df.columns:
+        _check_animals(df["animal"], session, sessions, path)
     df["session"] = pd.Series(session, dtype=object).astype(str)
     df["onset"] = onset
     df["duration"] = duration
@@ -571,6 +585,34 @@ def validate_events(
     if sessions is not None:
         _check_frames_not_shared(df, sessions, path)
     return df
+
+
+#: Columns ``trials.csv`` writes beside the events' own (see :mod:`mouseface.expressions.windows`
+#: for the window counts): an events table may not bring its own.
+TRIAL_OUTPUT_COLUMNS = ("n_frames", "n_baseline", "window_flag")
+TRIAL_OUTPUT_PREFIXES = ("score_", "peak_")
+
+
+def _check_reserved_columns(df: pd.DataFrame, path) -> None:
+    for c in map(str, df.columns):
+        if c in TRIAL_OUTPUT_COLUMNS or c.startswith(TRIAL_OUTPUT_PREFIXES):
+            raise InputError(f"header (row 1): column '{c}' is reserved (trials.csv writes "
+                             "it: score_<p>, peak_<p>, n_frames, n_baseline, window_flag): "
+                             "rename it", path)
+
+
+def _check_animals(animal: pd.Series, session: list[str], sessions: pd.DataFrame,
+                   path) -> None:
+    """An events ``animal`` column must say what the sessions table says (prototypes are fitted
+    per the sessions table's animal; trials.csv carries the events' column)."""
+    known = dict(zip(sessions["session"].astype(str), sessions["animal"].astype(str),
+                     strict=True))
+    for i, (s, a) in enumerate(zip(session, animal.tolist(), strict=True)):
+        a = str(a).strip()
+        if s in known and a != known[s]:
+            raise InputError(f"{_row(i)}: animal '{a}' but the sessions table gives session "
+                             f"'{s}' animal '{known[s]}': drop the events' animal column or "
+                             "make them agree", path)
 
 
 def _check_windows_apart(events: pd.DataFrame, path) -> None:

@@ -108,3 +108,38 @@ def test_sessions_sharing_a_video_without_sharing_frames_are_fine(folder, change
 def test_one_video_split_in_time_between_two_sessions_is_fine(folder):
     text = "session,onset,duration,trial_type\nday1,2,1,pain\nday1b,20,1,pain\n"
     assert len(_events(folder, text, _sessions(folder, SHARED))) == 2
+
+
+# --------------------------------------------------------------------------- reserved names
+
+
+@pytest.mark.parametrize("name", ["neutral", "Neutral", " neutral "])
+def test_a_condition_named_neutral_is_refused(folder, name):
+    text = f"session,onset,duration,trial_type\ns1,2,1,pain\ns1,5,1,{name}\n"
+    with pytest.raises(InputError, match=r"events\.csv: row 3: trial_type '[nN]eutral' is "
+                                         r"reserved.*baseline"):
+        _events(folder, text, _sessions(folder, TWO))
+
+
+@pytest.mark.parametrize("column", ["score_pain", "peak_pain", "n_frames", "n_baseline",
+                                    "window_flag"])
+def test_event_columns_that_trials_csv_writes_are_refused(folder, column):
+    text = f"session,onset,duration,trial_type,{column}\ns1,2,1,pain,1\n"
+    with pytest.raises(InputError, match=rf"header \(row 1\): column '{column}' is "
+                                         r"reserved"):
+        _events(folder, text, _sessions(folder, TWO))
+
+
+def test_an_animal_column_that_disagrees_with_the_sessions_is_refused(folder):
+    text = "session,onset,duration,trial_type,animal\ns1,2,1,pain,m1\ns2,2,1,pain,m9\n"
+    with pytest.raises(InputError, match=r"row 3: animal 'm9' but the sessions table gives "
+                                         r"session 's2' animal 'm2'"):
+        _events(folder, text, _sessions(folder, TWO))
+    ok = "session,onset,duration,trial_type,animal\ns1,2,1,pain,m1\ns2,2,1,pain,m2\n"
+    assert len(_events(folder, ok, _sessions(folder, TWO))) == 2
+
+
+def test_a_region_named_like_a_quality_column_is_refused(folder):
+    rows = [{**TWO[0], "roi_energy": "0,0,10,10"}]
+    with pytest.raises(InputError, match=r"column 'roi_energy'.*motion_energy"):
+        _sessions(folder, rows)
