@@ -29,6 +29,52 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mouseface._errors import InputError
+
+#: Characters no file name may hold on some system mouseface runs on (``/`` and ``\`` are path
+#: separators; the rest Windows refuses).
+_UNSAFE_CHARACTERS = '/\\:*?"<>|'
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why ``name`` cannot be a file name as it is (None: it can).
+
+    Session ids name files (``features/<session>.zarr``, ``nwb/<session>.nwb``): an id holding
+    a path separator or ``..`` would write elsewhere, or two ids would write one file.
+
+    Examples
+    --------
+    >>> unsafe_name("m01_day1") is None
+    True
+    >>> unsafe_name("day1/m01")
+    "contains '/'"
+    """
+    if not name:
+        return "is empty"
+    if name in (".", ".."):
+        return f"is '{name}'"
+    bad = next((c for c in name if c in _UNSAFE_CHARACTERS or ord(c) < 32), None)
+    if bad is not None:
+        return f"contains {bad!r}" if ord(bad) >= 32 else "contains a control character"
+    if name.startswith("."):
+        return "starts with '.'"
+    if name.endswith((".", " ")):
+        return "ends with '.' or a space"
+    if len(name) > 200:
+        return "is longer than 200 characters"
+    return None
+
+
+def safe_name(name: str, what: str = "session id") -> str:
+    """``name`` when it is a safe file name (see :func:`unsafe_name`), else an
+    :class:`~mouseface._errors.InputError`."""
+    why = unsafe_name(str(name))
+    if why is not None:
+        raise InputError(f"{what} {name!r} is not a safe file name ({why}): it names files "
+                         "of the results folder; use letters, digits, '-', '_' and '.', e.g. "
+                         "m01_day1")
+    return str(name)
+
 __all__ = ["ResultsLayout"]
 
 
@@ -86,7 +132,7 @@ class ResultsLayout:
 
     def store(self, session: str) -> Path:
         """The feature store (Zarr) of ``session``."""
-        return self.features / f"{session}.zarr"
+        return self.features / f"{safe_name(session)}.zarr"
 
     def stored_sessions(self) -> list[str]:
         """Sessions that have a feature store, sorted."""
@@ -177,10 +223,10 @@ class ResultsLayout:
         return self.analysis / f"compare_{safe}"
 
     def overlay_video(self, session: str) -> Path:
-        return self.overlay / f"{session}.mp4"
+        return self.overlay / f"{safe_name(session)}.mp4"
 
     def nwb_file(self, session: str) -> Path:
-        return self.nwb / f"{session}.nwb"
+        return self.nwb / f"{safe_name(session)}.nwb"
 
     def is_results(self) -> bool:
         """Whether the folder looks like a results folder (``run.json`` or ``frames.parquet``)."""

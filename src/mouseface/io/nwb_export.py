@@ -140,6 +140,13 @@ def export_nwb(
                                     str(frames.loc[frames["session"] == s, "animal"].iloc[0]))
              for s in sessions}
     _warn_missing(metas, gone)
+    files = {s: out / ResultsLayout(out).nwb_file(s).name for s in sessions}  # out: nwb/ or
+    one = {}                                                                  # the user's
+    for s, f in files.items():  # one file per session, also where names differ only in case
+        if one.setdefault(f.name.casefold(), s) != s:
+            raise InputError(f"sessions {one[f.name.casefold()]!r} and {s!r} would write one "
+                             "NWB file on macOS and Windows: export them to separate "
+                             "folders (--session, --out)", res.path)
     written = []
     for session in sessions:
         if progress is not None:
@@ -150,7 +157,7 @@ def export_nwb(
                  else session_start_time)
         nwbfile = session_nwb(res, session, f, t, models, model_meta, start, out,
                               species=species, metadata=metas[session])
-        path = out / ResultsLayout(out).nwb_file(session).name  # out: nwb/ or the user's
+        path = files[session]
         _write(nwbfile, path)
         written.append(path)
     return written
@@ -353,7 +360,7 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     names = [c.removeprefix("sim_") for c in frames.columns if c.startswith("sim_")]
     for name in names:
         series.append(TimeSeries(
-            name=f"similarity_{name}",
+            name=nwb_name(f"similarity_{name}"),
             data=frames[f"sim_{name}"].to_numpy(dtype=np.float32),
             unit="Pearson r",
             **({"timestamps": face} if regular is None else timing),
@@ -421,12 +428,12 @@ def _add_trials(nwbfile, trials: pd.DataFrame) -> None:
                     "baseline mean")
         else:
             desc = _TRIAL_DESCRIPTIONS.get(c, f"events column {c!r}")
-        nwbfile.add_trial_column(name=c, description=desc)
+        nwbfile.add_trial_column(name=nwb_name(c), description=desc)
     onset = t["onset"].to_numpy(dtype=float)
     stop = onset + t["duration"].to_numpy(dtype=float)
     for i in range(len(t)):
         nwbfile.add_trial(start_time=float(onset[i]), stop_time=float(stop[i]),
-                          **{c: values[c][i] for c in columns})
+                          **{nwb_name(c): values[c][i] for c in columns})
 
 
 def _write(nwbfile, path: Path) -> None:
@@ -435,6 +442,25 @@ def _write(nwbfile, path: Path) -> None:
 
     with atomic_path(path) as tmp, NWBHDF5IO(str(tmp), "w") as io:
         io.write(nwbfile)
+
+
+def nwb_name(text: str) -> str:
+    """``text`` as an NWB object name: ``/`` separates NWB's groups, so it is written ``%2F``
+    (and ``%`` itself ``%25``, so that :func:`from_nwb_name` gives ``text`` back).
+
+    Examples
+    --------
+    >>> nwb_name("similarity_sucrose/water 5%")
+    'similarity_sucrose%2Fwater 5%25'
+    >>> from_nwb_name(nwb_name("sucrose/water 5%"))
+    'sucrose/water 5%'
+    """
+    return str(text).replace("%", "%25").replace("/", "%2F")
+
+
+def from_nwb_name(name: str) -> str:
+    """The text :func:`nwb_name` escaped."""
+    return str(name).replace("%2F", "/").replace("%25", "%")
 
 
 def read_session(path: str | Path) -> dict[str, Any]:
@@ -456,11 +482,12 @@ def read_session(path: str | Path) -> dict[str, Any]:
         out = {
             "time": _times(face, n),
             "rate": face.rate,
-            "similarity": {k.removeprefix("similarity_"): np.asarray(v.data[:])
+            "similarity": {from_nwb_name(k).removeprefix("similarity_"): np.asarray(v.data[:])
                            for k, v in sims.items()},
-            "series_time": {k.removeprefix("similarity_"): _times(v, len(v.data))
-                            for k, v in sims.items()},
-            "trials": None if nwb.trials is None else nwb.trials.to_dataframe(),
+            "series_time": {from_nwb_name(k).removeprefix("similarity_"):
+                            _times(v, len(v.data)) for k, v in sims.items()},
+            "trials": None if nwb.trials is None else
+            nwb.trials.to_dataframe().rename(columns=from_nwb_name),
             "external_file": [str((path.parent / f).resolve()) for f in face.external_file[:]],
             "params": json.loads(next(iter(sims.values())).comments) if sims else {},
             "subject_id": nwb.subject.subject_id if nwb.subject else None,
@@ -481,5 +508,5 @@ def _times(series, n: int) -> np.ndarray:
     return series.starting_time + np.arange(n) / series.rate
 
 
-__all__ = ["KEYWORDS", "START_NOTE", "export_nwb", "read_session", "regular_rate",
-           "session_nwb"]
+__all__ = ["KEYWORDS", "START_NOTE", "export_nwb", "from_nwb_name", "nwb_name", "read_session",
+           "regular_rate", "session_nwb"]

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
+from mouseface.io.layout import unsafe_name
 
 __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
@@ -207,6 +208,7 @@ def validate_sessions(
 
     session = _text(df["session"], "session", path)
     check_unique(session, "session", path)
+    _check_ids(session, path)
     animal = _text(df["animal"], "animal", path) if "animal" in df.columns else list(session)
 
     fps = _numbers(df["fps"], "fps", path, allow_empty=True) if "fps" in df.columns \
@@ -260,6 +262,23 @@ def validate_sessions(
         out["speed"] = pd.Series([_speed_cell(v, i, base, path)
                                   for i, v in enumerate(df["speed"])], dtype=object)
     return out
+
+
+def _check_ids(session: list[str], path) -> None:
+    """Session ids name files (``features/<session>.zarr``, ``nwb/<session>.nwb``): each must
+    be a safe file name, and no two may differ only in case (one file on macOS and Windows)."""
+    seen: dict[str, int] = {}
+    for i, s in enumerate(session):
+        why = unsafe_name(s)
+        if why is not None:
+            raise InputError(f"{_row(i)}: session id {s!r} is not a safe file name ({why}): it "
+                             "names the session's files in the results folder; use letters, "
+                             "digits, '-', '_' and '.', e.g. m01_day1", path)
+        first = seen.setdefault(s.casefold(), i)
+        if first != i:
+            raise InputError(f"{_row(i)}: session '{s}' differs from '{session[first]}' "
+                             f"({_row(first)}) only in case: their files would be one on "
+                             "macOS and Windows", path)
 
 
 def natural_key(text: object) -> list:

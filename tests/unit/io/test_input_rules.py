@@ -143,3 +143,47 @@ def test_a_region_named_like_a_quality_column_is_refused(folder):
     rows = [{**TWO[0], "roi_energy": "0,0,10,10"}]
     with pytest.raises(InputError, match=r"column 'roi_energy'.*motion_energy"):
         _sessions(folder, rows)
+
+
+# --------------------------------------------------------------------------- ids that name files
+
+
+@pytest.mark.parametrize(("session", "why"), [
+    ("day1/m01", "'/'"), ("../a", "'/'"), ("..", "'..'"), (".hidden", "starts with '.'"),
+    ("a\\b", "'\\\\'"), ("m1:day2", "':'"), ("a*", "'*'"), ("m01 ", None),
+])
+def test_session_ids_that_are_not_safe_file_names_are_refused(folder, session, why):
+    rows = [{"session": session, "video": "videos/m1.mp4"}]
+    if why is None:  # surrounding spaces are stripped like every text cell
+        assert read_sessions(_write_rows(folder, rows))["session"].tolist() == ["m01"]
+        return
+    with pytest.raises(InputError, match=r"sessions\.csv: row 2: session id .* is not a safe "
+                                         r"file name") as e:
+        read_sessions(_write_rows(folder, rows))
+    assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_session_ids_equal_but_for_case_are_refused(folder):
+    rows = [{"session": "M01", "video": "videos/m1.mp4"},
+            {"session": "m01", "video": "videos/m2.mp4"}]
+    with pytest.raises(InputError, match=r"row 3: session 'm01' differs from 'M01' \(row 2\) "
+                                         r"only in case"):
+        read_sessions(_write_rows(folder, rows))
+
+
+def test_the_layout_never_joins_an_unsafe_id_into_a_path(tmp_path):
+    from mouseface.io.layout import ResultsLayout
+
+    layout = ResultsLayout(tmp_path)
+    assert layout.store("m01_day1") == tmp_path / "features" / "m01_day1.zarr"
+    for bad in ("../a", "day1/m01", ""):
+        with pytest.raises(InputError, match="not a safe file name"):
+            layout.store(bad)
+        with pytest.raises(InputError, match="not a safe file name"):
+            layout.nwb_file(bad)
+
+
+def _write_rows(folder: Path, rows: list[dict]) -> Path:
+    path = folder / "sessions.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

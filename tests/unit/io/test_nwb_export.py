@@ -354,3 +354,36 @@ def test_score_folder_records_the_applied_model_and_its_mode(results, tmp_path):
     assert got["params"]["model_mode"] == got["params"]["prototypes"]["mode"] == "transfer"
     assert got["params"]["model_key"] == "transfer"
     assert sorted(got["prototypes"]) == ["neutral", "pain", "pleasure"]
+
+
+def test_a_condition_that_is_no_nwb_name_is_escaped_and_read_back(tmp_path):
+    """``sucrose/water 5%`` cannot name an NWB object ('/' separates them): the names are
+    escaped (``%2F``, ``%25``) and read back as the condition; no session is lost."""
+    from tests.unit.report.video_results import make_tables
+
+    from mouseface.io.nwb_export import export_nwb, read_session
+    from mouseface.settings import load_settings
+    from mouseface.workflows import pipeline
+
+    sessions, events = make_tables(tmp_path / "data")
+    ev = pd.read_csv(events)
+    ev["trial_type"] = ev["trial_type"].replace({"pain": "sucrose/water 5%"})
+    ev.to_csv(events, index=False)
+    settings = load_settings(hog={"pixels_per_cell": (16, 16)},
+                             prototypes={"baseline": 2.0, "n_frames": 10})
+    out = pipeline.run(sessions, events, tmp_path / "r", settings=settings, quiet=True,
+                       report=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no subject metadata: not this test's
+        written = export_nwb(out)
+    assert sorted(p.name for p in written) == ["mA_s1.nwb", "mB_s1.nwb"]
+    frames = pd.read_parquet(out / "frames.parquet")
+    for path in written:
+        got = read_session(path)
+        f = frames[frames["session"] == path.stem]
+        assert set(got["similarity"]) == {"neutral", "pleasure", "sucrose/water 5%"}
+        np.testing.assert_array_equal(got["similarity"]["sucrose/water 5%"],
+                                      f["sim_sucrose/water 5%"].to_numpy(np.float32))
+        trials = got["trials"]
+        assert "score_sucrose/water 5%" in trials.columns
+        assert set(trials["trial_type"]) == {"pleasure", "sucrose/water 5%"}
