@@ -24,9 +24,16 @@ import pandas as pd
 from mouseface.io.intervals import Intervals, frames_in
 from mouseface.io.tables import NEUTRAL
 
-__all__ = ["NEUTRAL", "TrialWindow", "assign_windows", "baseline_window", "label_frames",
+__all__ = ["MIN_WINDOW_FRACTION", "NEUTRAL", "TrialWindow", "assign_windows", "baseline_window",
+           "label_frames",
            "post_stop", "stimulus_window", "trial_frames", "trial_intervals", "trial_windows",
-           "window_index"]
+           "window_counts", "window_index"]
+
+#: A trial is scored only when each of its windows holds at least this fraction of the frames
+#: its length implies at the video's frame rate (and at least one frame): an onset at the first
+#: frame has no baseline, and a video that ends or loses frames inside a trial leaves a window
+#: too thin to stand for the trial.
+MIN_WINDOW_FRACTION = 0.5
 
 
 #: ``frames_in`` under the name the trial code has used: frames with ``start <= t < stop``.
@@ -225,3 +232,38 @@ def trial_frames(time: np.ndarray, onset: float, duration: float,
     """Frame indices of one trial's baseline and stimulus windows (``time`` increasing)."""
     return (frames_in(time, *baseline_window(onset, baseline)),
             frames_in(time, *stimulus_window(onset, duration)))
+
+
+def window_counts(time: np.ndarray, events: pd.DataFrame, baseline: float) -> pd.DataFrame:
+    """Frames found in each trial's baseline and stimulus windows, and whether that is enough.
+
+    Parameters
+    ----------
+    time : (n_frames,) array
+        One session's frame times (seconds, increasing), as decoded.
+    events : DataFrame
+        That session's events (``onset``, ``duration``, ``event``).
+    baseline : float
+        Seconds of baseline before each onset.
+
+    Returns
+    -------
+    DataFrame, index ``event``
+        ``n_baseline`` and ``n_frames`` (stimulus frames found), and ``window_flag``:
+        ``"short_baseline"``, ``"short_stimulus"``, both joined by ``;``, or ``""``. A window is
+        short when it holds fewer than :data:`MIN_WINDOW_FRACTION` of the frames its length
+        implies at the median frame interval (and always when it holds none).
+    """
+    t = np.asarray(time, dtype=np.float64)
+    period = float(np.median(np.diff(t))) if len(t) > 1 else np.inf
+    rows = []
+    for row in events.itertuples(index=False):
+        n_b = len(frames_in(t, *baseline_window(row.onset, baseline)))
+        n_s = len(frames_in(t, *stimulus_window(row.onset, row.duration)))
+        flags = [name for name, n, length in (("short_baseline", n_b, baseline),
+                                              ("short_stimulus", n_s, row.duration))
+                 if n < max(1.0, np.ceil(MIN_WINDOW_FRACTION * length / period - 1e-9))]
+        rows.append({"event": int(row.event), "n_baseline": n_b, "n_frames": n_s,
+                     "window_flag": ";".join(flags)})
+    return pd.DataFrame(rows, columns=["event", "n_baseline", "n_frames", "window_flag"]
+                        ).set_index("event")

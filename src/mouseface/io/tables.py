@@ -573,6 +573,11 @@ def validate_events(
     for i, d in enumerate(duration):
         if d < 0:
             raise InputError(f"{_row(i)}: negative duration {d:g} s", path)
+        if d == 0:
+            raise InputError(f"{_row(i)}: duration 0 s: a trial is scored over its stimulus "
+                             "window [onset, onset + duration), and an empty one has no frames "
+                             "(BIDS impulse events): give each event the seconds its stimulus "
+                             "or response lasts", path)
     trial_type = _text(df["trial_type"], "trial_type", path)
     for i, t in enumerate(trial_type):
         if t.casefold() == NEUTRAL:
@@ -655,7 +660,8 @@ def _check_windows_apart(events: pd.DataFrame, path) -> None:
                 raise InputError(
                     f"{_row(rows[b])}: stimulus window {on[b]:g}-{end[b]:g} s overlaps "
                     f"{_row(rows[a])}'s ({on[a]:g}-{end[a]:g} s) in session '{session}'"
-                    ": each frame belongs to one trial", path)
+                    ": each frame belongs to one trial (onsets and durations are seconds, "
+                    "not ms)", path)
             if end[k] > end[last]:
                 last = k
 
@@ -704,7 +710,8 @@ def _check_frames_not_shared(events: pd.DataFrame, sessions: pd.DataFrame, path)
 def check_events_within(
     events: pd.DataFrame, session: str, duration_s: float, path: str | Path | None = None
 ) -> None:
-    """Raise when an event of ``session`` starts before the first frame or after the video ends.
+    """Raise when an event of ``session`` starts before the first frame or after the video ends,
+    or lasts longer than the whole video (durations in ms).
 
     ``events`` is the table from :func:`read_events` (or its rows for ``session``);
     ``duration_s`` the video's length in seconds.
@@ -718,6 +725,11 @@ def check_events_within(
         if onset < 0:
             raise InputError(f"{_row(i)}: onset {onset:g} s is before the first frame of "
                              f"session '{session}'", path)
+        d = float(rows["duration"].iloc[pos])
+        if d > duration_s:
+            raise InputError(f"{_row(i)}: duration {d:g} s is longer than the whole video of "
+                             f"session '{session}' ({duration_s:g} s): onsets and durations "
+                             "are seconds (not ms or frames)", path)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,8 +110,9 @@ def run_results(
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"):
             frames, scores, models = scoring.per_animal(p, settings, reporter)
+            windows = _check_windows(p, settings)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
-        trials_df = _write_trials(out, p.events, scores, p.sessions)
+        trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
@@ -207,10 +209,11 @@ def score(
         with log.stage("scores"):
             frames, scores, note = scoring.apply_model(p, saved, meta, settings, model_dir,
                                                        events_path, sessions_path)
+            windows = _check_windows(p, settings) if events_path is not None else None
         frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
         trials_df = None
         if events_path is not None:
-            trials_df = _write_trials(out, events, scores, sessions)
+            trials_df = _write_trials(out, events, scores, sessions, windows)
         log.add_input(model_dir, kind="model")
         log.add_input(sessions_path, kind="sessions")
         if events_path is not None:
@@ -306,11 +309,44 @@ def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFram
 
 
 
+def _check_windows(p, settings: Settings) -> pd.DataFrame:
+    """Frames found in every trial's windows (:func:`~mouseface.expressions.windows.
+    window_counts`); one warning naming the trials too thin to score."""
+    from mouseface.expressions.windows import MIN_WINDOW_FRACTION, window_counts
+
+    parts = [window_counts(p.stores[s].time, ev, settings.prototypes.baseline)
+             for s, ev in p.events.groupby("session", sort=False) if s in p.stores]
+    counts = pd.concat(parts) if parts else pd.DataFrame(
+        columns=["n_baseline", "n_frames", "window_flag"])
+    short = counts[counts["window_flag"] != ""]
+    if len(short):
+        ev = p.events.set_index("event")
+        kinds = short["window_flag"].str.split(";").explode().value_counts()
+        first = short.index[0]
+        warnings.warn(
+            f"{len(short)} of {len(counts)} trials not scored (NaN in trials.csv): fewer than "
+            f"{MIN_WINDOW_FRACTION:.0%} of their windows' frames "
+            f"({', '.join(f'{k}: {n}' for k, n in kinds.items())}; e.g. session "
+            f"'{ev.at[first, 'session']}' onset {ev.at[first, 'onset']:g} s: "
+            f"{short.at[first, 'n_baseline']} baseline and {short.at[first, 'n_frames']} "
+            "stimulus frames); an onset at the first frame has no baseline, a video that ends "
+            "or loses frames inside a trial cuts its window", stacklevel=2)
+    return counts
+
+
 def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
-                  sessions: pd.DataFrame) -> pd.DataFrame:
-    """``trials.csv``: the events' columns, ``animal``, then ``score_<p>`` and ``peak_<p>`` in
-    the order people read conditions (numbers in names by value: 50uA before 500uA)."""
+                  sessions: pd.DataFrame, windows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``trials.csv``: the events' columns, ``animal``, the frames found in each trial's
+    windows with their flag, then ``score_<p>`` and ``peak_<p>`` in the order people read
+    conditions (numbers in names by value: 50uA before 500uA). A flagged trial's scores are
+    NaN."""
     s = pd.concat(scores) if scores else pd.DataFrame()
+    if windows is not None and len(s):
+        short = windows.index[windows["window_flag"] != ""]
+        s = s.copy()
+        s.loc[s.index.isin(short)] = np.nan
+    if windows is not None:
+        events = events.join(windows, on="event")
     trials = events.join(s, on="event") if len(s) else events.copy()
     if "animal" not in trials.columns:
         animal = dict(zip(sessions["session"], sessions["animal"], strict=True))

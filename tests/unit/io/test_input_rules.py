@@ -187,3 +187,24 @@ def _write_rows(folder: Path, rows: list[dict]) -> Path:
     path = folder / "sessions.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def test_zero_duration_events_are_refused(folder):
+    text = "session,onset,duration,trial_type\ns1,2,1,pain\ns1,5,0,pain\n"
+    with pytest.raises(InputError, match=r"row 3: duration 0 s: .*BIDS"):
+        _events(folder, text, _sessions(folder, TWO))
+
+
+def test_a_window_longer_than_the_video_is_refused(folder):
+    """Durations in ms: a 1000-s window on a 13-s video."""
+    from mouseface.io.tables import check_events_within
+
+    path = folder / "events.csv"
+    ev = _events(folder, "session,onset,duration,trial_type\ns1,2,1000,pain\n",
+                 _sessions(folder, TWO))
+    with pytest.raises(InputError, match=r"events\.csv: row 2: duration 1000 s is longer than "
+                                         r"the whole video of session 's1' \(13 s\).*seconds"):
+        check_events_within(ev, "s1", 13.0, path)

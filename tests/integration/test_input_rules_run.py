@@ -1,0 +1,58 @@
+"""Inputs that once gave a silently wrong result, end to end through ``mouseface run``: each
+is now refused with one line, or flagged in trials.csv with a warning in run.json."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from tests.helpers import one_line_error
+from tests.integration.test_cli_core import _invoke, _tables
+
+
+def test_trials_without_baseline_or_cut_by_the_video_end_are_flagged_not_scored(
+        tmp_path, moving_video):
+    """The video lasts 3.2 s at 20 fps; baseline 0.5 s. An onset at the first frame has no
+    baseline; a window from 3.1 s keeps 2 of its 8 frames. Both are kept with their counts and
+    a flag, their scores NaN, and run.json says so; the others are scored."""
+    sessions, events, config = _tables(tmp_path / "in", moving_video, events={
+        "session": ["s0"] * 6, "onset": [0.0, 0.6, 1.2, 2.0, 2.6, 3.1],
+        "duration": [0.4] * 6, "trial_type": ["a", "b", "a", "b", "a", "b"]})
+    out = tmp_path / "o"
+    code, output = _invoke("run", sessions, events, "--out", out, "-c", config, "-q",
+                           "--no-report")
+    assert code == 0, output
+    trials = pd.read_csv(out / "trials.csv", keep_default_na=False, na_values=[""])
+    assert trials["n_frames"].tolist() == [8, 8, 8, 8, 8, 2]
+    assert trials["n_baseline"].tolist() == [0, 10, 10, 10, 10, 10]
+    flag = trials["window_flag"].fillna("").tolist()
+    assert flag == ["short_baseline", "", "", "", "", "short_stimulus"]
+    scores = trials[[c for c in trials.columns if c.startswith(("score_", "peak_"))]]
+    assert scores.iloc[[0, 5]].isna().all().all()
+    assert scores.iloc[1:5].notna().all().all()
+    warnings = json.loads((out / "run.json").read_text())["warnings"]
+    assert any("2 of 6 trials not scored" in w and "short_baseline" in w for w in warnings), \
+        warnings
+
+
+def test_durations_in_ms_are_one_line(tmp_path, moving_video):
+    sessions, events, config = _tables(tmp_path / "in", moving_video, events={
+        "session": ["s0"], "onset": [0.6], "duration": [400], "trial_type": ["a"]})
+    code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
+    one_line_error(code, output, "events.csv", "duration 400 s", "longer than the whole video")
+    assert not (tmp_path / "o" / "trials.csv").exists()
+
+
+def test_a_duplicated_event_row_is_one_line(tmp_path, moving_video):
+    sessions, events, config = _tables(tmp_path / "in", moving_video)
+    ev = pd.read_csv(events)
+    pd.concat([ev, ev.iloc[[1]]]).to_csv(events, index=False)
+    code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
+    one_line_error(code, output, "events.csv", "row 6", "duplicate event", "row 3")
+
+
+def test_a_condition_named_neutral_is_one_line(tmp_path, moving_video):
+    sessions, events, config = _tables(tmp_path / "in", moving_video)
+    pd.read_csv(events).replace({"trial_type": {"b": "neutral"}}).to_csv(events, index=False)
+    code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
+    one_line_error(code, output, "events.csv", "'neutral' is reserved")
