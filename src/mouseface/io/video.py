@@ -30,17 +30,31 @@ The reader streams a video as chunks of grayscale, ROI-cropped frames; no more t
 Sources: anything PyAV (FFmpeg) opens (mp4, avi, mkv, mov, ...) and folders of JPEG, PNG or TIFF
 frames in natural order (``frame2`` before ``frame10``; a folder needs ``fps``).
 
-Grayscale. For YUV-like pixel formats (``yuv420p``, ``yuvj420p``, ``yuv422p``, ``yuv444p``,
-``nv12``, ``gray``, ...) the frame *is* the luma plane: the reader wraps ``frame.planes[0]`` in
-a numpy view that respects the plane's stride (``line_size``), crops the ROI from that view and
-copies only the crop. There is no colour conversion at all, which makes decode + gray about 2.4
-times as fast as ``frame.to_ndarray(format="gray")`` on the mouseflow sample (782x582 H.264:
-about 1100 vs 450 frames/s on 2 cores, decode included), and luma is exactly what a grayscale
-camera records. The values are the stored code values, with no range expansion: FFmpeg's own
-``gray`` conversion treats a ``yuv420p`` stream as limited range (16-235) and stretches it to
-0-255, clipping anything outside; camera files often fill 0-255 regardless of their range flag,
-and that stretch would clip them. The luma equals FFmpeg's gray conversion done with full range
-on both sides, exactly. RGB and high-bit-depth formats go through ``to_ndarray(format="gray")``.
+Gray levels: **one convention for every pixel format and bit depth** (docs/your-data.md).
+A frame is read as the brightness of the picture on a 0-255 scale, so the same picture gives
+the same gray levels whether it was stored as 8-, 10-, 12- or 16-bit samples, in limited or
+full range, by H.264, FFV1, MJPEG or as image files:
+
+- a ``b``-bit **full-range** code value ``v`` is ``round(v * 255 / (2**b - 1))``;
+- a **limited-range** (TV, MPEG) one is first expanded from ``16 * 2**(b-8) .. 235 * 2**(b-8)``:
+  ``round((v - 16 * 2**(b-8)) * 255 / (219 * 2**(b-8)))``, clipped to 0-255.
+
+The range is the file's: ``yuvj*`` pixel formats and streams flagged full (``pc``) are full
+range, streams flagged limited (``tv``) limited; a stream **without a range flag is read as
+full range**, its code values as they are, because cameras commonly fill 0-255 without
+flagging it (and :func:`write_video` writes gray values into luma unflagged); FFmpeg's own
+``gray`` conversion would instead assume limited range and clip such files. For YUV-like and
+gray pixel formats the gray image is the luma plane itself: 8-bit full range is a numpy view of
+``frame.planes[0]`` that respects the plane's stride (``line_size``), cropped before any copy,
+about 2.4 times as fast as ``frame.to_ndarray(format="gray")`` on the mouseflow sample (782x582
+H.264: about 1100 vs 450 frames/s on 2 cores, decode included); other depths and limited range
+go through a lookup table. RGB formats go through ``to_ndarray(format="gray")`` (ITU-R 601
+luma, full range). Image files: 8-bit images are their gray values; **16-bit images** (TIFF,
+PNG) are scaled by the bit depth of the data they hold, which is the TIFF ``MaxSampleValue``
+tag when there is one, else inferred once per folder from the largest value of a few frames
+spread through it (the smallest of 8, 10, 12, 14 or 16 bits that holds it; a warning says
+what was inferred): 12-bit camera data in 16-bit TIFFs is not read as its top byte. A later
+frame above the inferred range is an error naming it.
 
 Timestamps come from the container (``frame.pts * stream.time_base``), relative to the first
 frame; a frame without pts gets ``index / fps``. An ``fps`` argument overrides the container:
@@ -76,17 +90,15 @@ from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.io.tables import check_roi, natural_key
 
-__all__ = ["Chunk", "Crops", "VideoReader", "frame_luma", "open_video", "write_video",
-           "IMAGE_SUFFIXES", "image_files"]
+__all__ = ["Chunk", "Crops", "VideoReader", "frame_luma", "gray_table", "open_video",
+           "write_video", "IMAGE_SUFFIXES", "image_files"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
-# Pixel formats whose first plane is 8-bit luma, usable as the gray image as it is.
-_LUMA_FORMATS = frozenset({
-    "gray", "gray8", "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
-    "yuv440p", "yuvj440p", "yuv411p", "yuvj411p", "yuv410p", "yuva420p", "yuva422p",
-    "yuva444p", "nv12", "nv21", "nv16", "nv24", "nv42",
-})
+# Pixel formats whose first plane is luma (or gray) with one sample per pixel, LSB-aligned:
+# the gray image is that plane, through the gray-level convention (module notes).
+_LUMA_PREFIXES = ("gray", "yuv", "yuvj", "yuva", "nv")
+_FULL_RANGE, _LIMITED_RANGE = 2, 1  # AVColorRange: JPEG (pc), MPEG (tv); 0 = unspecified
 
 _MIB = 1 << 20
 
@@ -624,17 +636,73 @@ def _packet_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def frame_luma(frame) -> np.ndarray:
     """The grayscale image of a decoded PyAV video frame, (H, W) uint8.
 
-    For luma formats (see the module notes) a view of the frame's own luma plane, no copy and
-    no range expansion; other formats through ``to_ndarray(format="gray")``. Files, cameras
-    and streams all go through here, so one camera frame gives the same pixels live and when
-    its recording is read back.
+    Gray levels follow the one convention of the module notes (bit depth and range taken into
+    account). 8-bit full-range (or unflagged) luma is a view of the frame's own luma plane, no
+    copy; other luma formats go through a lookup table; RGB formats through
+    ``to_ndarray(format="gray")``. Files, cameras and streams all go through here, so one
+    camera frame gives the same pixels live and when its recording is read back.
     """
-    if frame.format.name in _LUMA_FORMATS:
-        plane = frame.planes[0]
-        h, w = frame.height, frame.width
-        flat = np.frombuffer(plane, np.uint8)
-        return flat[: plane.line_size * h].reshape(h, plane.line_size)[:, :w]
-    return frame.to_ndarray(format="gray")
+    layout = _luma_layout(frame.format.name)
+    if layout is None:
+        return frame.to_ndarray(format="gray")
+    bits, dtype = layout
+    plane = frame.planes[0]
+    h, w = frame.height, frame.width
+    row = plane.line_size // dtype.itemsize
+    y = np.frombuffer(plane, dtype)[: row * h].reshape(h, row)[:, :w]
+    limited = frame.color_range == _LIMITED_RANGE and not frame.format.name.startswith("yuvj")
+    if bits == 8 and not limited:
+        return y
+    return gray_table(bits, limited=limited, size=1 << (8 * dtype.itemsize))[y]
+
+
+@functools.cache
+def _luma_layout(name: str) -> tuple[int, np.dtype] | None:
+    """``(bits, dtype)`` of the luma plane of pixel format ``name``, None when the format has
+    no plain luma plane (RGB, packed YUV, float, MSB-aligned P010...)."""
+    import av
+
+    if not name.startswith(_LUMA_PREFIXES) or "f32" in name or "f16" in name:
+        return None
+    try:
+        fmt = av.VideoFormat(name)
+    except (ValueError, av.error.FFmpegError):
+        return None
+    c = fmt.components[0]
+    if not c.is_luma and not name.startswith("gray") or c.plane != 0 or c.bits > 16:
+        return None
+    if c.bits <= 8:
+        return 8, np.dtype(np.uint8)
+    return c.bits, np.dtype(">u2" if name.endswith("be") else "<u2")
+
+
+@functools.lru_cache(maxsize=32)
+def gray_table(bits: int, *, limited: bool = False, size: int | None = None) -> np.ndarray:
+    """Lookup table from ``bits``-bit code values to gray levels 0-255 (module notes).
+
+    Parameters
+    ----------
+    bits : int
+        Bit depth of the samples (8 to 16).
+    limited : bool, default=False
+        Limited (TV) range: ``16 * 2**(bits-8)`` is black, ``235 * 2**(bits-8)`` white.
+    size : int, optional
+        Entries of the table (default ``2**bits``); values beyond the bit depth map to 255.
+
+    Examples
+    --------
+    >>> gray_table(10)[[0, 512, 1023]].tolist()
+    [0, 128, 255]
+    >>> gray_table(8, limited=True)[[16, 126, 235]].tolist()
+    [0, 128, 255]
+    """
+    v = np.arange(size or (1 << bits), dtype=np.float64)
+    if limited:
+        k = 2.0 ** (bits - 8)
+        g = (v - 16 * k) * 255 / (219 * k)
+    else:
+        g = v * 255 / ((1 << bits) - 1)
+    return np.clip(np.round(g), 0, 255).astype(np.uint8)
 
 
 def _chain(first, rest: Iterator) -> Iterator:
@@ -676,14 +744,16 @@ class _ImageSource(_Source):
         self.files = files
         self.fps = fps
         self.n_frames = len(files)
-        self.frame_shape = _read_image(files[0]).shape
+        first, max_sample = _read_raw(files[0])
+        self.frame_shape = first.shape
+        self.bits = 8 if first.dtype == np.uint8 else _folder_bits(path, files, max_sample)
 
     def frames(
         self, start: int, stop: int | None, status: dict
     ) -> Iterator[tuple[int, float, np.ndarray]]:
         end = len(self.files) if stop is None else min(stop, len(self.files))
         for i in range(start, end):
-            image = _read_image(self.files[i])
+            image = _read_image(self.files[i], self.bits)
             self.frames_out += 1
             if image.shape != self.frame_shape:
                 raise InputError(f"frame size {image.shape[1]}x{image.shape[0]} differs from the "
@@ -739,24 +809,66 @@ class _ArraySource(_Source):
 # --------------------------------------------------------------------------- helpers
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One image file as 2-D uint8 gray (RGB to luma by ITU-R 601; 16-bit keeps the top byte)."""
+def _read_raw(path: Path) -> tuple[np.ndarray, int | None]:
+    """One image file as a 2-D array: uint8 gray (RGB to luma by ITU-R 601), or uint16 for
+    16-bit images; and its TIFF ``MaxSampleValue`` tag, if any."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
+            tag = getattr(im, "tag_v2", {}).get(281)
+            max_sample = int(tag[0] if isinstance(tag, tuple) else tag) if tag else None
             if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
                 a = np.asarray(im)
                 if a.dtype.itemsize > 1:
-                    a = (a.astype(np.uint32) >> (8 * (a.dtype.itemsize - 1))).astype(np.uint8)
-                return np.ascontiguousarray(a)
+                    if a.min() < 0 or a.max() > 65535:
+                        raise ValueError("values outside 0-65535")
+                    a = a.astype(np.uint16)
+                return np.ascontiguousarray(a), max_sample
             if im.mode != "L":
                 im = im.convert("L")
-            return np.asarray(im)
+            return np.asarray(im), max_sample
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise InputError(f"not a readable image ({e})", path) from None
 
 
+def _bits_of(value: int) -> int:
+    """The smallest of 8, 10, 12, 14 or 16 bits that holds ``value``."""
+    return next(b for b in (8, 10, 12, 14, 16) if value < (1 << b))
+
+
+def _folder_bits(folder: Path, files: list[Path], max_sample: int | None) -> int:
+    """The bit depth of the data in a folder of 16-bit images: the TIFF ``MaxSampleValue`` tag
+    when there is one, else inferred from the largest value of up to 5 frames spread through
+    the folder (with a warning saying so)."""
+    if max_sample:
+        return max(8, int(max_sample).bit_length())
+    picks = sorted({round(k * (len(files) - 1) / 4) for k in range(5)})
+    top = max(int(_read_raw(files[i])[0].max()) for i in picks)
+    bits = _bits_of(top)
+    if bits < 16:
+        warnings.warn(f"{folder}: 16-bit frames hold values up to {top} (largest of "
+                      f"{len(picks)} frames spread through the folder): read as {bits}-bit "
+                      f"data, gray = value x 255 / {(1 << bits) - 1} (a TIFF MaxSampleValue tag "
+                      "states the depth exactly)", stacklevel=3)
+    return bits
+
+
+def _read_image(path: Path, bits: int | None = None) -> np.ndarray:
+    """One image file as 2-D uint8 gray levels (module notes): a 16-bit image scaled by the bit
+    depth ``bits`` of its data (default: its own ``MaxSampleValue`` tag, else inferred from
+    its largest value)."""
+    a, max_sample = _read_raw(path)
+    if a.dtype == np.uint8:
+        return a
+    top = int(a.max())
+    if bits is None:
+        bits = max(8, int(max_sample).bit_length()) if max_sample else _bits_of(top)
+    if top >= (1 << bits):
+        raise InputError(f"value {top} is above the {bits}-bit range the folder's frames were "
+                         f"read with (0-{(1 << bits) - 1}): give every frame the same bit "
+                         "depth, or a TIFF MaxSampleValue tag", path)
+    return gray_table(bits, size=65536)[a]
 def _file_fingerprint(path: Path) -> str:
     size = path.stat().st_size
     h = hashlib.blake2b(digest_size=16)
