@@ -96,8 +96,7 @@ def embed(
     e = analysis.embed(results, features=features, method=method, max_frames=max_frames,
                        per_animal=not pooled_only, n_pca=n_pca, perplexity=perplexity,
                        random_state=seed)
-    typer.echo(f"{len(e)} points in {e['scope'].nunique()} embeddings: "
-               f"{results / 'analysis' / 'embedding.csv'}")
+    typer.echo(f"{len(e)} points in {e['scope'].nunique()} embeddings: {e.attrs['files'][0]}")
 
 
 @app.command()
@@ -126,6 +125,7 @@ def cluster(
         typer.echo(f"{s['scope']}: {s['n_frames']} frames, purity {s['purity']:.3f} "
                    f"(majority class {s['majority_fraction']:.3f}), adjusted Rand "
                    f"{s['adjusted_rand']:.3f}")
+    typer.echo(f"written: {c['files'][0]}")
 
 
 @app.command()
@@ -148,9 +148,8 @@ def trials(
     from mouseface.workflows import analysis
 
     m = analysis.trial_metrics(results, normalize=normalize, k=k, post=post, noise_sd=noise_sd)
-    name = "trial_metrics_normalized.csv" if normalize else "trial_metrics.csv"
     typer.echo(f"{m['event'].nunique()} trials x {m['prototype'].nunique()} traces: "
-               f"{results / 'analysis' / name}")
+               f"{m.attrs['files'][0]}")
 
 
 @app.command()
@@ -179,6 +178,7 @@ def dose(
     for row in t.itertuples():
         typer.echo(f"{row.prototype:<14} {row.scope:<10} n={row.n:<4} rho {row.rho:+.3f} "
                    f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p = {row.p_value:.3g}")
+    typer.echo(f"written: {t.attrs['files'][0]}")
 
 
 @app.command()
@@ -199,7 +199,7 @@ def stats(
 
     t = analysis.stats(results, correction=correction, unit=unit, score=score, alpha=alpha)
     typer.echo(f"{int(t['significant'].sum())} of {len(t)} prototype x condition tests "
-               f"significant after {correction}: {results / 'analysis' / 'stats.csv'}")
+               f"significant after {correction}: {t.attrs['files'][0]}")
 
 
 @app.command()
@@ -231,6 +231,6 @@ def analyze(
         if isinstance(v, dict):
             detail = v.get("error") or ", ".join(f"{k}={x}" for k, x in v.items() if k != "ok")
             typer.echo(f"{name:<16} {'ok    ' if v['ok'] else 'FAILED'} {detail}")
-    typer.echo(f"written: {results / 'analysis'}")
+    typer.echo(f"written: {s['files'][0]}")
     if not all(v["ok"] for v in s.values() if isinstance(v, dict)):
         raise typer.Exit(1)

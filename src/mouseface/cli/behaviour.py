@@ -101,12 +101,11 @@ def bouts(
                    f"{counts['active_fear']:>3} escape")
     if s["rejected"]:
         typer.echo(f"  {len(s['rejected'])} bouts rejected (no bout-free baseline): see "
-                   "bouts_summary.json")
+                   f"{s['paths']['summary']}")
     for sess, why in s["skipped_sessions"].items():
         typer.echo(f"  skipped {sess}: {why}")
-    root = Path(s["files"][0]).parent
-    typer.echo(f"bouts:  {root / 'bouts.tsv'}")
-    typer.echo(f"events with the bouts (give them to run): {root / 'events.tsv'}")
+    typer.echo(f"bouts:  {s['paths']['bouts']}")
+    typer.echo(f"events with the bouts (give them to run): {s['paths']['events']}")
 
 
 @app.command()

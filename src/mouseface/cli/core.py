@@ -74,8 +74,9 @@ def fit(
     from mouseface.workflows import pipeline
 
     settings = load_settings(config, compute=_compute(workers, scheduler))
-    pipeline.fit(sessions, events, out, config=config, settings=settings, quiet=quiet)
-    typer.echo(f"model written to {out} (give it to `mouseface score`)")
+    written = pipeline.fit(sessions, events, out, config=config, settings=settings,
+                           quiet=quiet)
+    typer.echo(f"model written to {written} (give it to `mouseface score`)")
 
 
 @app.command()

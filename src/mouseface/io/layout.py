@@ -10,9 +10,12 @@ what every later command reads) looks like this::
       report.html              the self-contained report
       simulation_check.json    `demo` only: the results against the simulation's truth
       features/<session>.zarr  HOG (frames x cells_y x cells_x x orientations), times, drift
-      model/                   prototypes.npz, model.json, template.npy
-      registration/            sessions.csv, summary.json, qc*.png
-      analysis/                classify, embed, cluster, trials, dose, stats, compare outputs
+      model/                   prototypes.npz, model.json, <array>.npy (e.g. template.npy)
+      registration/            sessions.csv, summary.json, faces.npz, qc*.png
+      analysis/                classification.json, classification_predictions.csv,
+                               embedding.csv, clusters.csv, clustering.json,
+                               trial_metrics[_normalized].csv, dose_<column>.csv, stats.csv,
+                               compare_<by>.csv/.json, summary.json, figures
       neural/                  neurons.csv, neural_summary.json, figures
       behaviour/               motion.parquet, bouts.tsv, events.tsv, thresholds.csv,
                                bouts_summary.json, bouts.png (spontaneous states)
@@ -21,7 +24,11 @@ what every later command reads) looks like this::
       calibration.npz          `live --record`: the session's calibration (a reference file)
       .mouseface.lock          while a command writes the folder (one at a time)
 
-Nothing else in the package spells these names: code asks :class:`ResultsLayout` for a path.
+Nothing else in the package spells these names: code asks :class:`ResultsLayout` for a path
+(:class:`ModelFiles` and :class:`NeuralFiles` for the folders a user may put elsewhere: a model
+given on its own, ``neural --out``). ``tests/unit/test_results_paths.py`` fails on a results
+file name spelled outside this module. A figure is named by its stem: the figure writers add
+``.png`` and ``.svg``. Nothing here creates a folder: writers create what they write into.
 """
 
 from __future__ import annotations
@@ -75,7 +82,83 @@ def safe_name(name: str, what: str = "session id") -> str:
                          "m01_day1")
     return str(name)
 
-__all__ = ["ResultsLayout"]
+
+__all__ = ["ModelFiles", "NeuralFiles", "ResultsLayout", "safe_name", "unsafe_name"]
+
+
+def _safe(name: str) -> str:
+    """``name`` usable in a file name: characters other than letters, digits, ``-``, ``_``
+    become ``_``."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name))
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files of a model folder (``model/`` of a results folder, or one on its own).
+
+    Examples
+    --------
+    >>> ModelFiles("results/model").array("template").as_posix()
+    'results/model/template.npy'
+    """
+
+    folder: Path
+
+    def __init__(self, folder: str | Path) -> None:
+        object.__setattr__(self, "folder", Path(folder))
+
+    @property
+    def meta(self) -> Path:
+        """Names, parameters, settings and mode of the model."""
+        return self.folder / "model.json"
+
+    @property
+    def prototypes(self) -> Path:
+        return self.folder / "prototypes.npz"
+
+    def array(self, name: str) -> Path:
+        """An array saved beside the prototypes (e.g. ``template``)."""
+        return self.folder / f"{name}.npy"
+
+
+@dataclass(frozen=True)
+class NeuralFiles:
+    """The files ``mouseface neural`` writes (into ``neural/``, or the folder of ``--out``).
+
+    Examples
+    --------
+    >>> NeuralFiles("results/neural").neurons.as_posix()
+    'results/neural/neurons.csv'
+    """
+
+    folder: Path
+
+    def __init__(self, folder: str | Path) -> None:
+        object.__setattr__(self, "folder", Path(folder))
+
+    @property
+    def neurons(self) -> Path:
+        return self.folder / "neurons.csv"
+
+    @property
+    def summary(self) -> Path:
+        return self.folder / "neural_summary.json"
+
+    @property
+    def correlations_figure(self) -> Path:
+        return self.folder / "correlations"
+
+    @property
+    def movement_figure(self) -> Path:
+        return self.folder / "movement"
+
+    @property
+    def examples_figure(self) -> Path:
+        return self.folder / "examples"
+
+    @property
+    def psth_figure(self) -> Path:
+        return self.folder / "psth"
 
 
 @dataclass(frozen=True)
@@ -169,12 +252,20 @@ class ResultsLayout:
 
     # files inside them
     @property
+    def model_files(self) -> ModelFiles:
+        return ModelFiles(self.model)
+
+    @property
+    def neural_files(self) -> NeuralFiles:
+        return NeuralFiles(self.neural)
+
+    @property
     def neurons(self) -> Path:
-        return self.neural / "neurons.csv"
+        return self.neural_files.neurons
 
     @property
     def neural_summary(self) -> Path:
-        return self.neural / "neural_summary.json"
+        return self.neural_files.summary
 
     @property
     def registration_table(self) -> Path:
@@ -188,6 +279,14 @@ class ResultsLayout:
     def registration_faces(self) -> Path:
         """Reference faces before and after registration, per template group (QC)."""
         return self.registration / "faces.npz"
+
+    def registration_qc(self, animal: str | None = None) -> Path:
+        """The QC figure of ``animal``'s sessions (``None``: of all sessions together)."""
+        return self.registration / ("qc.png" if animal is None else f"qc_{animal}.png")
+
+    def registration_figure(self, stem: str) -> Path:
+        """The PNG figure ``stem`` in ``registration/`` (e.g. a QC figure's stem)."""
+        return self.registration / f"{stem}.png"
 
     @property
     def behaviour_motion(self) -> Path:
@@ -217,10 +316,74 @@ class ResultsLayout:
         """Stem of the bouts QC figure (``.png`` and ``.svg``)."""
         return self.behaviour / "bouts"
 
+    # analysis/
+    @property
+    def classification(self) -> Path:
+        """``classify``'s settings and scores."""
+        return self.analysis / "classification.json"
+
+    @property
+    def classification_predictions(self) -> Path:
+        return self.analysis / "classification_predictions.csv"
+
+    @property
+    def confusion_figure(self) -> Path:
+        return self.analysis / "confusion"
+
+    @property
+    def embedding(self) -> Path:
+        return self.analysis / "embedding.csv"
+
+    @property
+    def embedding_figure(self) -> Path:
+        return self.analysis / "embedding"
+
+    @property
+    def clusters(self) -> Path:
+        """Cluster and leaf position of every clustered frame."""
+        return self.analysis / "clusters.csv"
+
+    @property
+    def clustering(self) -> Path:
+        """``cluster``'s purity, adjusted Rand index and composition."""
+        return self.analysis / "clustering.json"
+
+    @property
+    def clustering_figure(self) -> Path:
+        return self.analysis / "clustering"
+
+    def trial_metrics(self, normalized: bool = False) -> Path:
+        return self.analysis / ("trial_metrics_normalized.csv" if normalized
+                                else "trial_metrics.csv")
+
+    def trial_metrics_figure(self, normalized: bool = False) -> Path:
+        return self.trial_metrics(normalized).with_suffix("")
+
+    def dose(self, column: str) -> Path:
+        """Dose–response against the events column ``column``."""
+        return self.analysis / f"dose_{_safe(column)}.csv"
+
+    def dose_figure(self, column: str) -> Path:
+        return self.dose(column).with_suffix("")
+
+    @property
+    def stats(self) -> Path:
+        return self.analysis / "stats.csv"
+
+    @property
+    def analysis_summary(self) -> Path:
+        """What ``analyze`` ran, where it wrote, what failed."""
+        return self.analysis / "summary.json"
+
     def comparison(self, by: str) -> Path:
-        """Stem of ``compare --by <by>``'s table, figure and summary in ``analysis/``."""
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(by))
-        return self.analysis / f"compare_{safe}"
+        """``compare --by <by>``'s table."""
+        return self.analysis / f"compare_{_safe(by)}.csv"
+
+    def comparison_summary(self, by: str) -> Path:
+        return self.comparison(by).with_suffix(".json")
+
+    def comparison_figure(self, by: str) -> Path:
+        return self.comparison(by).with_suffix("")
 
     def overlay_video(self, session: str) -> Path:
         return self.overlay / f"{safe_name(session)}.mp4"

@@ -11,7 +11,7 @@ import numpy as np
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
-from mouseface.io.layout import ResultsLayout
+from mouseface.io.layout import ModelFiles, ResultsLayout
 
 MODEL_FORMAT = 1
 
@@ -34,10 +34,11 @@ def save_model(path: str | Path, models: dict, *, mode: str, settings,
     path = Path(path)
     with atomic_path(path, directory=True) as tmp:
         tmp.mkdir(parents=True)
-        np.savez(tmp / "prototypes.npz", **{k: m.prototypes_ for k, m in models.items()})
+        files = ModelFiles(tmp)
+        np.savez(files.prototypes, **{k: m.prototypes_ for k, m in models.items()})
         for name, arr in (arrays or {}).items():
-            np.save(tmp / f"{name}.npy", np.asarray(arr))
-        write_json(tmp / "model.json", {
+            np.save(files.array(name), np.asarray(arr))
+        write_json(files.meta, {
             "format": MODEL_FORMAT,
             "mode": mode,
             "names": {k: [str(c) for c in m.classes_] for k, m in models.items()},
@@ -54,15 +55,15 @@ def load_model(path: str | Path) -> tuple[dict[str, tuple[list[str], np.ndarray]
     Returns ``{key: (names, prototypes)}`` and the metadata of ``model.json``.
     """
     path = _model_folder(path)
-    meta_path = path / "model.json"
-    if not meta_path.is_file():
-        raise InputError("not a mouseface model folder (no model.json)", path)
+    files = ModelFiles(path)
+    if not files.meta.is_file():
+        raise InputError(f"not a mouseface model folder (no {files.meta.name})", path)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(files.meta.read_text())
         names = dict(meta["names"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read the model: {_problem(exc)}", meta_path) from None
-    npz = path / "prototypes.npz"
+        raise InputError(f"cannot read the model: {_problem(exc)}", files.meta) from None
+    npz = files.prototypes
     # every array read here, inside the try: a half-copied npz fails on its first read, and a
     # damaged member only when it is decompressed (a CRC or zlib error)
     try:
@@ -85,7 +86,7 @@ def _problem(exc: BaseException) -> str:
 def load_array(path: str | Path, name: str) -> np.ndarray | None:
     """An array saved with a model (``save_model(arrays=...)``), or None when it has none."""
     path = _model_folder(path)
-    f = path / f"{name}.npy"
+    f = ModelFiles(path).array(name)
     if not f.is_file():
         return None
     try:
@@ -98,12 +99,12 @@ def load_array(path: str | Path, name: str) -> np.ndarray | None:
 def _model_folder(path: str | Path) -> Path:
     """A model folder, or the ``model/`` of a results folder given instead."""
     path = Path(path)
-    inner = ResultsLayout(path).model
-    if (inner / "model.json").is_file() and not (path / "model.json").is_file():
-        return inner
+    inner = ResultsLayout(path).model_files
+    if inner.meta.is_file() and not ModelFiles(path).meta.is_file():
+        return inner.folder
     return path
 
 
 def has_model(results_dir: str | Path) -> bool:
     """Whether a results folder holds a saved model."""
-    return (ResultsLayout(results_dir).model / "model.json").is_file()
+    return ResultsLayout(results_dir).model_files.meta.is_file()

@@ -61,7 +61,7 @@ import pandas as pd
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.io import nwb_metadata as md
-from mouseface.io.layout import ResultsLayout
+from mouseface.io.layout import ModelFiles, ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
 
@@ -171,7 +171,7 @@ def _models(res: Results) -> tuple[dict, dict]:
     if has_model(res.path):
         return load_model(res.path)
     applied = res.run.get("model")
-    if applied and ((Path(applied) / "model.json").is_file() or has_model(applied)):
+    if applied and (ModelFiles(applied).meta.is_file() or has_model(applied)):
         return load_model(applied)
     return {}, {}
 

@@ -92,13 +92,6 @@ class Results:
                                  f"{getattr(self.layout, name).name}); run `mouseface run` "
                                  "first", self.path)
 
-    @property
-    def analysis_dir(self) -> Path:
-        """``DIR/analysis``, created on first use."""
-        out = self.layout.analysis
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-
     @classmethod
     def from_memory(cls, path: str | Path, *, frames: pd.DataFrame, trials: pd.DataFrame | None,
                     run: dict, model: tuple[dict, dict] | None = None,

@@ -641,10 +641,10 @@ def _registration_figures(layout: ResultsLayout, res: Results | None) -> dict[st
     groups = handed.get("qc") if handed else _load_qc_faces(layout.registration_faces)
     out = {}
     for g in groups or []:
-        name = f"{g['name']}.png"
-        out[name] = registration_qc(g["before"], g["after"], g["template"],
-                                    layout.registration / name, names=list(g["names"]),
-                                    title=str(g["title"]))
+        path = layout.registration_figure(str(g["name"]))
+        out[path.name] = registration_qc(g["before"], g["after"], g["template"],
+                                         path, names=list(g["names"]),
+                                         title=str(g["title"]))
     return out
 
 

@@ -268,15 +268,15 @@ def classify(
         out["note"] = SIMILARITY_NOTE
     predictions = out.pop("predictions")
     if write:
-        a = r.analysis_dir
+        lay = r.layout
         pred = ids.assign(true=y, predicted=predictions)
-        files = [_write_csv(pred, a / "classification_predictions.csv")]
+        files = [_write_csv(pred, lay.classification_predictions)]
         what = "frames" if level == "frame" else ("windows" if neutral else "trials")
         files += figures.confusion_figure(
-            out, a / "confusion",
+            out, lay.confusion_figure,
             title=f"{what}, {features}, {classifier}, held-out {split}s")
-        out["files"] = [str(f) for f in [a / "classification.json", *files]]
-        write_json(a / "classification.json", out)
+        out["files"] = [str(f) for f in [lay.classification, *files]]
+        write_json(lay.classification, out)
     out["predictions"] = predictions
     return out
 
@@ -403,11 +403,12 @@ def embed(
         ["scope", "session", "animal", "frame", "time", "event", "label", "method", "features",
          "x", "y"]]
     if write:
-        a = r.analysis_dir
-        _write_csv(out, a / "embedding.csv")
-        figures.embedding_figure(out, a / "embedding",
-                                 title=f"{method.upper() if method == 'umap' else 't-SNE'} of "
-                                       f"{features} (PCA {n_pca})")
+        files = [_write_csv(out, r.layout.embedding)]
+        files += figures.embedding_figure(
+            out, r.layout.embedding_figure,
+            title=f"{method.upper() if method == 'umap' else 't-SNE'} of {features} "
+                  f"(PCA {n_pca})")
+        out.attrs["files"] = [str(f) for f in files]
     return out
 
 
@@ -469,11 +470,12 @@ def cluster(
     out = {"features": features, "max_frames": max_frames, "method": "complete linkage, "
            "correlation distance, optimal leaf ordering", "scopes": summary}
     if write:
-        a = r.analysis_dir
-        _write_csv(pd.concat(tables, ignore_index=True), a / "clusters.csv")
-        figures.cluster_figure(panels, a / "clustering",
-                               title=f"frame x frame correlation of {features}")
-        write_json(a / "clustering.json", out)
+        lay = r.layout
+        files = [lay.clustering, _write_csv(pd.concat(tables, ignore_index=True), lay.clusters)]
+        files += figures.cluster_figure(panels, lay.clustering_figure,
+                                        title=f"frame x frame correlation of {features}")
+        out["files"] = [str(f) for f in files]
+        write_json(lay.clustering, out)
     return out
 
 
@@ -496,12 +498,12 @@ def trial_metrics(
     m = _metrics.trial_metrics(r.frames, r.trials, baseline=r.baseline, post=post,
                                noise_sd=noise_sd, smooth=smooth, normalize=normalize, k=k)
     if write:
-        a = r.analysis_dir
-        name = "trial_metrics_normalized" if normalize else "trial_metrics"
-        _write_csv(m, a / f"{name}.csv")
+        files = [_write_csv(m, r.layout.trial_metrics(normalize))]
         if m["own"].any():
-            figures.metrics_figure(m, a / name, title="own-prototype trial metrics"
-                                   + (" (normalised)" if normalize else ""))
+            files += figures.metrics_figure(m, r.layout.trial_metrics_figure(normalize),
+                                            title="own-prototype trial metrics"
+                                            + (" (normalised)" if normalize else ""))
+        m.attrs["files"] = [str(f) for f in files]
     return m
 
 
@@ -530,12 +532,10 @@ def dose(
     except (KeyError, ValueError) as exc:
         raise InputError(str(exc).strip("'\""), r.layout.trials) from None
     if write:
-        a = r.analysis_dir
         flat = table.copy()
         for c in ("doses", "fitted", "mean_score"):
             flat[c] = flat[c].map(json.dumps)
-        stem = f"dose_{_safe(column)}"
-        _write_csv(flat, a / f"{stem}.csv")
+        files = [_write_csv(flat, r.layout.dose(column))]
         points = []
         for proto in table["prototype"].unique():
             mask = (trials["trial_type"].astype(str) == proto) if prototype is None else (
@@ -545,13 +545,11 @@ def dose(
             points.append(pd.DataFrame({"prototype": proto, "animal": t["animal"],
                                         "dose": pd.to_numeric(t[column], errors="coerce"),
                                         "score": t[f"{score}_{proto}"]}))
-        figures.dose_figure(pd.concat(points, ignore_index=True), table, a / stem,
-                            title=f"dose-response: {score} against {column}")
+        files += figures.dose_figure(pd.concat(points, ignore_index=True), table,
+                                     r.layout.dose_figure(column),
+                                     title=f"dose-response: {score} against {column}")
+        table.attrs["files"] = [str(f) for f in files]
     return table
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name))
 
 
 # ---------------------------------------------------------------------------- stats
@@ -578,7 +576,7 @@ def stats(
     except KeyError as exc:
         raise InputError(str(exc).strip("'\""), r.layout.trials) from None
     if write:
-        _write_csv(table, r.analysis_dir / "stats.csv")
+        table.attrs["files"] = [str(_write_csv(table, r.layout.stats))]
     return table
 
 
@@ -649,7 +647,8 @@ def analyze(
                     summary[name] = {"ok": True, **job()}
             except InputError as exc:
                 summary[name] = {"ok": False, "error": str(exc)}
-    write_json(r.analysis_dir / "summary.json", summary)
+    summary["files"] = [str(r.layout.analysis_summary)]
+    write_json(r.layout.analysis_summary, summary)
     return summary
 
 

@@ -240,7 +240,8 @@ def bouts(
     Returns
     -------
     dict
-        What ``bouts_summary.json`` holds, plus ``bouts`` (the DataFrame) and ``files``.
+        What ``bouts_summary.json`` holds, plus ``bouts`` (the DataFrame), ``files`` (all
+        written) and ``paths`` (``bouts``, ``events``, ``summary``: where each went).
 
     Raises
     ------
@@ -329,7 +330,9 @@ def bouts(
         source=source, events=ev_path, measured=measured, layout=layout, table=table_path)
     write_json(layout.bouts_summary, summary)
     files.append(layout.bouts_summary)
-    return {**summary, "bouts": res.bouts, "files": [str(f) for f in files]}
+    return {**summary, "bouts": res.bouts, "files": [str(f) for f in files],
+            "paths": {"bouts": str(layout.bouts), "events": str(layout.bouts_events),
+                      "summary": str(layout.bouts_summary)}}
 
 
 def _from_results(source: Path, events, out, baseline):

@@ -2,7 +2,7 @@
 
 Reads ``trials.csv`` of a results folder, compares every condition and prototype between the
 levels of ``COLUMN`` (:func:`mouseface.expressions.compare.compare_levels`), and writes into
-``DIR/analysis/`` (stem from :meth:`~mouseface.io.layout.ResultsLayout.comparison`):
+``DIR/analysis/`` (paths from :meth:`~mouseface.io.layout.ResultsLayout.comparison`):
 ``compare_<column>.csv`` (the table), ``compare_<column>.json`` (settings and, per condition,
 its own prototype's difference: the headline the report shows) and
 ``compare_<column>.png/.svg``.
@@ -63,14 +63,13 @@ def compare(
     if write:
         from mouseface.report.behaviour_figures import compare_figure
 
-        stem = r.layout.comparison(by)
-        r.analysis_dir  # noqa: B018 - creates analysis/
-        with atomic_path(stem.with_name(stem.name + ".csv")) as tmp:
+        lay = r.layout
+        with atomic_path(lay.comparison(by)) as tmp:
             table.to_csv(tmp, index=False)
         points = _own_scores(trials, table, by, score)
-        files = [stem.with_name(stem.name + ".csv")]
-        files += compare_figure(table, points, stem)
-        files.append(stem.with_name(stem.name + ".json"))
+        files = [lay.comparison(by)]
+        files += compare_figure(table, points, lay.comparison_figure(by))
+        files.append(lay.comparison_summary(by))
         write_json(files[-1], _headline(table, by, score))
         table.attrs["files"] = [str(f) for f in files]
     return table

@@ -48,6 +48,7 @@ import pandas as pd
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
+from mouseface.io.layout import NeuralFiles
 from mouseface.io.neural import NeuralTraces, guess_kind, read_traces
 from mouseface.io.results import Results
 from mouseface.neural.decoding import decode_conditions
@@ -238,7 +239,7 @@ def neural_correlates(
     step = progress or (lambda name: None)
     res = Results(results)
     sessions = _sessions(res, session)
-    out = Path(out) if out is not None else res.layout.neural
+    paths = NeuralFiles(out) if out is not None else res.layout.neural_files
     offsets = [float(offset)] * len(sessions) if np.isscalar(offset) else list(offset)
     if len(offsets) != len(sessions):
         raise InputError(f"{len(offsets)} offsets for {len(sessions)} sessions")
@@ -328,8 +329,7 @@ def neural_correlates(
             warnings.warn(str(w.message), w.category, stacklevel=2)
 
     step(STEPS[6])
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "neurons.csv"]
+    files = [paths.neurons]
     table = enc.to_frame()
     if control is not None:
         table = pd.concat([table, control.columns()], axis=1)
@@ -338,21 +338,22 @@ def neural_correlates(
     counts = enc.counts()
     if draw:
         order, groups = figures.neuron_order(enc)
-        files += figures.correlation_matrix_figure(enc, out / "correlations", control=control)
+        files += figures.correlation_matrix_figure(enc, paths.correlations_figure,
+                                                   control=control)
         if control is not None:
-            files += figures.movement_figure(control, out / "movement")
+            files += figures.movement_figure(control, paths.movement_figure)
         view, moved = _concatenated(aligned, bases, motion)
         files += figures.example_traces_figure(
-            view, enc, out / "examples", movement=moved,
+            view, enc, paths.examples_figure, movement=moved,
             movement_name=movement_names[0] if motion else None,
             xlabel=("time from the first video frame (s)" if len(sessions) == 1 else
                     f"time (s), sessions {', '.join(sessions)} one after another"))
-        files += figures.psth_figure(resp, out / "psth", order=order, groups=groups) or []
+        files += figures.psth_figure(resp, paths.psth_figure, order=order, groups=groups) or []
     summary = _summary(enc, control, sessions, per, aligned, decoding, resp, caught, counts,
                        fs=fs, tau=tau, rate=rate, offsets=offsets, neuropil=neuropil,
                        pre=pre, post=post)
-    summary["files"] = [str(p) for p in [*files, out / "neural_summary.json"]]
-    write_json(out / "neural_summary.json", summary)
+    summary["files"] = [str(p) for p in [*files, paths.summary]]
+    write_json(paths.summary, summary)
     return summary
 
 

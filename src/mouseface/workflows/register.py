@@ -170,7 +170,7 @@ def write_registration(out: Path, sessions, plan: RegistrationPlan, settings,
     for names in groups:
         animal = animal_of[names[0]]
         qc.append({
-            "name": f"qc_{animal}" if per_animal else "qc",
+            "name": layout.registration_qc(animal if per_animal else None).stem,
             "names": names,
             "before": np.stack([inner(plan.references[s]) for s in names]),
             "after": np.stack([warp_frames(plan.references[s], plan.alignments[s].transform(),

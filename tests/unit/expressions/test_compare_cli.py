@@ -29,12 +29,13 @@ def folder(results_dir, tmp_path):
 
 def test_compare_from_python_writes_table_figure_and_headline(folder):
     table = compare(folder, "day", n_perm=500, n_boot=200)
-    stem = ResultsLayout(folder).comparison("day")
+    stem = ResultsLayout(folder).comparison_figure("day")
     assert set(table["condition"]) == {"pleasure", "disgust", "pain"}
     assert (table[["level_a", "level_b"]].drop_duplicates().values.tolist() == [[1, 2]])
     assert (table["unit"] == "trial").all()  # 3 animals: fewer than 6
     for ext in (".csv", ".png", ".svg", ".json"):
         assert stem.with_name(stem.name + ext).stat().st_size > 200
+        assert str(stem.with_name(stem.name + ext)) in table.attrs["files"]
     head = json.loads(stem.with_name(stem.name + ".json").read_text())
     assert {r["condition"] for r in head["own_prototype"]} == {"pleasure", "disgust", "pain"}
     assert len(pd.read_csv(stem.with_name(stem.name + ".csv"))) == len(table)
