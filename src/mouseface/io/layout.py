@@ -382,6 +382,11 @@ class ResultsLayout:
     def comparison_summary(self, by: str) -> Path:
         return self.comparison(by).with_suffix(".json")
 
+    def stored_comparisons(self) -> dict[str, Path]:
+        """The comparisons' summaries in ``analysis/``, by their (file-safe) column, sorted."""
+        return {p.stem.removeprefix("compare_"): p
+                for p in sorted(self.analysis.glob("compare_*.json"))}
+
     def comparison_figure(self, by: str) -> Path:
         return self.comparison(by).with_suffix("")
 

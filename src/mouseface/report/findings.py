@@ -80,14 +80,13 @@ def findings(results_dir: str | Path) -> dict[str, Any]:
         out["bouts"] = {"counts": bouts.get("bouts", {}), "context": bouts.get("context"),
                         "rejected": len(bouts.get("rejected") or []),
                         "sessions": len(bouts.get("per_session") or {})}
-    for path in sorted(layout.analysis.glob("compare_*.json")) if layout.analysis.is_dir() \
-            else []:
+    for by, path in layout.stored_comparisons().items():
         c = _json(path, bad)
         if c and c.get("own_prototype"):
-            out["comparisons"].append({"by": c.get("by", path.stem.removeprefix("compare_")),
+            out["comparisons"].append({"by": c.get("by", by),
                                        "correction": c.get("correction", ""),
                                        "rows": c["own_prototype"], "file": path.name})
-    cls = _json(layout.analysis / "classification.json", bad)
+    cls = _json(layout.classification, bad)
     if cls and "balanced_accuracy" in cls:
         chance = cls.get("chance", {})
         out["classification"] = {
