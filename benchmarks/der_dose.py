@@ -46,9 +46,10 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from mouseface.expressions.intensity import ExpressionAxis, trial_grades
+from mouseface.expressions.intensity import ExpressionAxis
 from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.transfer import TransferModel
+from mouseface.expressions.trials import window_scores
 from mouseface.expressions.windows import NEUTRAL
 from mouseface.io.store import FeatureStore
 
@@ -69,8 +70,8 @@ def load(out: Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarra
 
 
 def _trial_values(trace: np.ndarray, window: np.ndarray, condition: str) -> tuple[float, float]:
-    peak, mean = trial_grades(trace[:, None], window == condition, window == NEUTRAL)
-    return float(peak[0]), float(mean[0])
+    s = window_scores(trace[window == NEUTRAL, None], trace[window == condition, None])
+    return float(s["peak"][0]), float(s["score"][0])
 
 
 def readouts(trials: pd.DataFrame, data: dict) -> pd.DataFrame:

@@ -22,9 +22,10 @@ position, in the direction that this expression moves it?
   new animal are needed).
 
 A trial's grade is the **peak** of the frame grades in its stimulus window minus their mean in
-its baseline window (:func:`trial_grades`): an expression evoked by a brief stimulus is brief,
-and a window mean dilutes it with the frames before and after it. Both the peak and the mean are
-returned; ``benchmarks/der_dose.py`` compares them with the paper's score on real mice.
+its baseline window (:func:`~mouseface.expressions.trials.window_scores`, as for the paper's
+``peak_`` score): an expression evoked by a brief stimulus is brief, and a window mean dilutes it
+with the frames around it. ``benchmarks/der_dose.py`` compares the peak and the mean with the
+paper's score on real mice.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mouseface.expressions.windows import NEUTRAL
 
-__all__ = ["ExpressionAxis", "trial_grades"]
+__all__ = ["ExpressionAxis"]
 
 
 class ExpressionAxis(TransformerMixin, BaseEstimator):
@@ -96,6 +97,27 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
     def __init__(self, *, neutral_label: str = NEUTRAL, ignore_label: str = ""):
         self.neutral_label = neutral_label
         self.ignore_label = ignore_label
+
+    @classmethod
+    def from_means(cls, classes, neutral, means, scale=None, **params) -> ExpressionAxis:
+        """A fitted axis from an animal's neutral mean and its conditions' mean HOGs.
+
+        For data read block by block: ``means[k]`` is the mean of condition ``classes[k]``'s
+        frames, ``scale[k]`` the spread of the baseline frames' projections on its axis (1 when
+        not known yet).
+        """
+        axis = cls(**params)
+        neutral = np.asarray(neutral, dtype=np.float64)
+        change = np.atleast_2d(np.asarray(means, dtype=np.float64)) - neutral
+        norm = np.linalg.norm(change, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            axis.axes_ = np.where(norm > 0, change / norm, np.nan)
+        axis.classes_ = np.asarray(classes).astype(str)
+        axis.neutral_ = neutral
+        axis.scale_ = _floor(np.ones(len(change)) if scale is None else np.asarray(scale, float))
+        axis.n_features_in_ = len(neutral)
+        axis.groups_ = np.array([], dtype=object)
+        return axis
 
     def fit(self, X, y, groups=None):
         """Learn each condition's axis from labelled frames.
@@ -188,43 +210,3 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
 def _floor(scale: np.ndarray) -> np.ndarray:
     """A baseline spread of exactly 0 (a still image) would divide by 0: use 1 (raw units)."""
     return np.where(scale > 0, scale, 1.0)
-
-
-def trial_grades(grades: np.ndarray, stimulus: np.ndarray, baseline: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """A trial's grade: the peak and the mean in its stimulus window minus its baseline mean.
-
-    Parameters
-    ----------
-    grades : ndarray, shape (n_frames, n_conditions)
-        Frame grades of one session (:meth:`ExpressionAxis.transform`).
-    stimulus, baseline : ndarray of bool, shape (n_frames,)
-        The trial's stimulus and baseline frames.
-
-    Returns
-    -------
-    peak, mean : ndarray, shape (n_conditions,)
-        NaN where a window has no finite frame.
-
-    Examples
-    --------
-    >>> g = np.array([[0.], [0.2], [-0.2], [3.], [1.]])
-    >>> peak, mean = trial_grades(g, np.r_[False, False, False, True, True],
-    ...                           np.r_[True, True, True, False, False])
-    >>> float(peak[0]), float(mean[0])
-    (3.0, 2.0)
-    """
-    grades = np.asarray(grades, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        base = _nanmean(grades[np.asarray(baseline, bool)])
-        window = grades[np.asarray(stimulus, bool)]
-        finite = np.isfinite(window).any(axis=0) if len(window) else np.zeros(grades.shape[1], bool)
-        peak = np.where(finite, np.nanmax(np.where(np.isfinite(window), window, -np.inf), axis=0)
-                        if len(window) else np.nan, np.nan)
-        return peak - base, _nanmean(window) - base
-
-
-def _nanmean(a: np.ndarray) -> np.ndarray:
-    n = np.isfinite(a).sum(axis=0)
-    total = np.where(np.isfinite(a), a, 0.0).sum(axis=0)
-    return np.where(n > 0, total / np.maximum(n, 1), np.nan)

@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mouseface.expressions.intensity import ExpressionAxis, trial_grades
+from mouseface.expressions.intensity import ExpressionAxis
 from mouseface.expressions.prototypes import PrototypeModel
 
 N_FEATURES = 48
@@ -71,14 +71,15 @@ def test_transfer_keeps_the_grading_through_the_new_animals_own_neutral(rng):
     assert axis.transform(base)[:, 0].mean() > 3
 
 
-def test_trial_grades_take_the_peak_and_the_mean_against_the_baseline_mean():
-    g = np.array([[0.0, 1.0], [1.0, 1.0], [5.0, 2.0], [3.0, np.nan], [np.nan, np.nan]])
-    base = np.r_[True, True, False, False, False]
-    stim = np.r_[False, False, True, True, True]
-    peak, mean = trial_grades(g, stim, base)
-    assert peak.tolist() == [4.5, 1.0] and mean.tolist() == [3.5, 1.0]
-    peak, mean = trial_grades(g, np.zeros(5, bool), base)
-    assert np.isnan(peak).all() and np.isnan(mean).all()
+def test_from_means_is_the_fit_of_the_frames_it_summarises(rng):
+    change = np.r_[np.ones(6), np.zeros(N_FEATURES - 6)]
+    base, stim, _ = _animal(rng, rng.random(N_FEATURES), change, [0.5, 1.5])
+    X = np.vstack([base, stim])
+    y = np.r_[["neutral"] * len(base), ["pain"] * len(stim)]
+    fitted = ExpressionAxis().fit(X, y)
+    summed = ExpressionAxis.from_means(["pain"], base.mean(axis=0), stim.mean(axis=0)[None],
+                                       scale=fitted.scale_)
+    assert np.allclose(summed.transform(stim), fitted.transform(stim), atol=1e-12)
 
 
 def test_it_is_a_scikit_learn_transformer(rng):
