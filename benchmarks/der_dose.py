@@ -5,8 +5,8 @@ frame's HOG; every readout below is then computed from the same feature stores, 
 trials, cross-fitted:
 
 - **within** an animal: a trial is never scored with a prototype or axis built from its own
-  frames (the paper's prototype: the run's own cross-fitted ``score_500uA``; the axis: refitted
-  without the trial);
+  frames: the run's own cross-fitted ``score_500uA`` and ``peak_500uA`` (the paper's prototype)
+  and ``grade_500uA`` and ``grade_mean_500uA`` (the expression axis), as ``trials.csv`` has them;
 - **leave one animal out** (transfer): prototypes or axes learned on the two other mice, applied
   to the third through its own baseline frames only.
 
@@ -102,13 +102,9 @@ def readouts(trials: pd.DataFrame, data: dict) -> pd.DataFrame:
             hog, window = data[trial.session]
             window = np.where(window == NEUTRAL, NEUTRAL,
                               np.where(window == "", "", CONDITION))
-            X_in, y_in = stack(mine, leave_out=trial.session)
-            axis_in = ExpressionAxis().fit(X_in[y_in != ""], y_in[y_in != ""])
-            within = axis_in.transform(hog, baseline=X_in[y_in == NEUTRAL])
             row = {"animal": animal, "session": trial.session, "uA": trial.intensity,
-                   "paper": trial.score_500uA, "paper, peak": trial.peak_500uA}
-            row["axis, peak"], row["axis, mean"] = _trial_values(
-                within[:, list(axis_in.classes_).index(CONDITION)], window, CONDITION)
+                   "paper": trial.score_500uA, "paper, peak": trial.peak_500uA,
+                   "axis, peak": trial.grade_500uA, "axis, mean": trial.grade_mean_500uA}
             row["LOAO paper (pooled)"] = _trial_values(
                 pooled.transform(hog)[:, p_col], window, CONDITION)[1]
             row["LOAO transfer (default)"] = _trial_values(

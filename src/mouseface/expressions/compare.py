@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import stats as _sp
 
 from mouseface.expressions.stats import CORRECTIONS, with_adjusted
+from mouseface.io.tables import event_columns
 
 UNITS = ("auto", "animal", "trial")
 #: columns of :func:`compare_levels`
@@ -243,7 +244,7 @@ def compare_levels(
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     if by not in trials.columns:
-        own = [c for c in trials.columns if not c.startswith(("score_", "peak_"))]
+        own = event_columns(trials)
         raise KeyError(f"no column '{by}' in the trials (columns: {', '.join(own)})")
     prefix = f"{score}_"
     names = list(prototypes) if prototypes else [c.removeprefix(prefix) for c in trials.columns

@@ -48,6 +48,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from mouseface.expressions.windows import TrialWindow, trial_windows
+from mouseface.io.tables import event_columns
 
 VALENCE = "valence"
 POSITIVE = ("pleasure",)
@@ -216,7 +217,7 @@ def trial_metrics(
     ev = events.copy()
     if "animal" not in ev.columns:
         ev["animal"] = ev["session"].astype(str).map(animal_of)
-    ev = ev[[c for c in ev.columns if not c.startswith(("score_", "peak_"))]]
+    ev = ev[event_columns(ev)]
     traces = {e: {p: s[w.rows] for p, s in sims.items()} for e, w in windows.items()}
     if normalize:
         traces = _normalize(traces, windows, ev, k)

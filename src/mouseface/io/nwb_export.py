@@ -426,6 +426,13 @@ def _add_trials(nwbfile, trials: pd.DataFrame) -> None:
         elif c.startswith("peak_"):
             desc = (f"peak similarity to prototype {c[5:]} in the stimulus window minus the "
                     "baseline mean")
+        elif c.startswith("grade_mean_"):
+            desc = (f"mean grade on the neutral-to-{c[11:]} expression axis in the stimulus "
+                    "window minus the baseline mean, in baseline standard deviations")
+        elif c.startswith("grade_"):
+            desc = (f"peak grade on the neutral-to-{c[6:]} expression axis in the stimulus "
+                    "window minus the baseline mean, in baseline standard deviations "
+                    "(cross-fitted)")
         else:
             desc = _TRIAL_DESCRIPTIONS.get(c, f"events column {c!r}")
         nwbfile.add_trial_column(name=nwb_name(c), description=desc)

@@ -6,7 +6,8 @@ viewer and users (:func:`load_results`). It reads lazily, each file at most once
     res = load_results("results")
     res.frames        frames.parquet: one row per frame, session, animal, frame, time, window,
                       sim_<p>, quality and drift columns
-    res.trials        trials.csv: one row per event, score_<p>, peak_<p>
+    res.trials        trials.csv: one row per event, score_<p>, peak_<p>, grade_<c>,
+                      grade_mean_<c>
     res.prototypes    {name: (models, cells_y, cells_x, orientations)} from model/
     res.run           run.json
 
@@ -28,7 +29,7 @@ import pandas as pd
 from mouseface._errors import InputError
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
-from mouseface.io.tables import NEUTRAL
+from mouseface.io.tables import NEUTRAL, event_columns
 
 #: seconds of baseline before each onset when run.json does not say
 DEFAULT_BASELINE = 2.0
@@ -307,8 +308,7 @@ class Results:
             # events columns along "trial"; those whose names the frames use too (session,
             # animal) and the "trial" column itself get a "trial_" prefix
             coords.update({(f"trial_{c}" if c in f.columns or c == "trial" else c):
-                           ("trial", t[c].to_numpy()) for c in t.columns
-                           if not c.startswith(("score_", "peak_"))})
+                           ("trial", t[c].to_numpy()) for c in event_columns(t)})
         if self.prototypes:
             nan = np.full((len(self.models), *self.feature_shape), np.nan)
             data["prototype_hog"] = (

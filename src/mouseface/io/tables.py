@@ -829,3 +829,14 @@ def parse_regions(text: str | None) -> _Regions:
             raise ValueError(f"region {part!r} in {text!r}: a rectangle has 4 numbers "
                              "(x,y,w,h), a polygon an even number >= 6 (x1,y1,x2,y2,...)")
     return rects, polys
+
+
+#: Prefixes of the columns a run adds to each event in ``trials.csv``: the paper's scores
+#: (``score_``, ``peak_``, per prototype) and the expression-axis grades (``grade_``,
+#: ``grade_mean_``, per condition). Every other column is the event's own.
+TRIAL_SCORE_PREFIXES = ("score_", "peak_", "grade_")
+
+
+def event_columns(trials: pd.DataFrame) -> list[str]:
+    """The columns of ``trials`` that came with the events (not added by scoring)."""
+    return [c for c in trials.columns if not str(c).startswith(TRIAL_SCORE_PREFIXES)]

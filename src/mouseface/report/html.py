@@ -35,7 +35,7 @@ from mouseface._errors import InputError
 from mouseface.expressions.windows import NEUTRAL, baseline_window, window_index
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results, load_results
-from mouseface.io.tables import natural_key
+from mouseface.io.tables import event_columns, natural_key
 from mouseface.report import figures
 from mouseface.report.findings import findings, format_p
 from mouseface.report.overlay import iter_frames, session_source
@@ -526,7 +526,7 @@ def _scores(res: Results, max_rows: int) -> dict[str, Any] | None:
     emotion = [n for n in names if n != NEUTRAL]
     first = [c for c in ("session", "animal", "trial_type", "onset", "duration")
              if c in t.columns]
-    other = [c for c in t.columns if c not in first and not c.startswith(("score_", "peak_"))]
+    other = [c for c in event_columns(t) if c not in first]
     header = first + other + [f"score_{n}" for n in names]
     rows = []
     for r in t.head(max_rows).itertuples(index=False):

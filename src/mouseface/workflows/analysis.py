@@ -60,6 +60,7 @@ from mouseface.expressions import stats as _stats
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.windows import assign_windows
 from mouseface.io.results import Results
+from mouseface.io.tables import event_columns
 from mouseface.report import analysis_figures as figures
 from mouseface.runlog import logs_warnings
 
@@ -587,8 +588,9 @@ def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
     """The events' own numeric columns that vary (candidates for dose–response)."""
     skip = {"onset", "duration", "event", "trial"}  # ids and times, not doses
     out = []
+    own = set(event_columns(trials))
     for c in trials.columns:
-        if c in skip or c.startswith(("score_", "peak_")):
+        if c in skip or c not in own:
             continue
         v = pd.to_numeric(trials[c], errors="coerce")
         if v.notna().all() and v.nunique() > 1 and trials[c].dtype.kind in "iuf":

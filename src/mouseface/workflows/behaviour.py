@@ -47,6 +47,7 @@ from mouseface.expressions import bouts as _bouts
 from mouseface.io import tables
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import DEFAULT_BASELINE
+from mouseface.io.tables import event_columns
 
 _RESERVED = ("trial", "event")
 
@@ -361,8 +362,7 @@ def _from_results(source: Path, events, out, baseline):
     elif layout.trials.is_file():
         ev_path = layout.trials
         raw = pd.read_csv(ev_path, dtype={"session": str, "trial_type": str})
-        raw = raw[[c for c in raw.columns if not c.startswith(("score_", "peak_"))
-                   and c not in _RESERVED]]
+        raw = raw[[c for c in event_columns(raw) if c not in _RESERVED]]
         ev = tables.validate_events(raw, path=ev_path)
     elif earlier.get("events") and Path(earlier["events"]).is_file():
         ev_path = Path(earlier["events"])

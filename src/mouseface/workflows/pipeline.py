@@ -22,7 +22,7 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.lock import results_lock
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.results import Results
-from mouseface.io.tables import natural_sorted
+from mouseface.io.tables import event_columns, natural_sorted
 from mouseface.runlog import RunLog
 from mouseface.settings import Settings, load_settings
 
@@ -337,9 +337,9 @@ def _check_windows(p, settings: Settings) -> pd.DataFrame:
 def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
                   sessions: pd.DataFrame, windows: pd.DataFrame | None = None) -> pd.DataFrame:
     """``trials.csv``: the events' columns, ``animal``, the frames found in each trial's
-    windows with their flag, then ``score_<p>`` and ``peak_<p>`` in the order people read
-    conditions (numbers in names by value: 50uA before 500uA). A flagged trial's scores are
-    NaN."""
+    windows with their flag, then ``score_<p>``, ``peak_<p>``, ``grade_<c>`` and
+    ``grade_mean_<c>``, each in the order people read conditions (numbers in names by value:
+    50uA before 500uA). A flagged trial's scores are NaN."""
     s = pd.concat(scores) if scores else pd.DataFrame()
     if windows is not None and len(s):
         short = windows.index[windows["window_flag"] != ""]
@@ -351,10 +351,13 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
     if "animal" not in trials.columns:
         animal = dict(zip(sessions["session"], sessions["animal"], strict=True))
         trials.insert(1, "animal", trials["session"].map(animal))
-    score_cols = natural_sorted(c for c in trials.columns if c.startswith("score_"))
-    peak_cols = natural_sorted(c for c in trials.columns if c.startswith("peak_"))
-    other = [c for c in trials.columns if c not in score_cols + peak_cols]
-    trials = trials[other + score_cols + peak_cols]
+    added: dict[str, list[str]] = {"score_": [], "peak_": [], "grade_": [], "grade_mean_": []}
+    for c in trials.columns:
+        prefix = next((p for p in ("grade_mean_", *added) if c.startswith(p)), None)
+        if prefix:
+            added[prefix].append(c)
+    trials = trials[event_columns(trials) + [c for cols in added.values()
+                                             for c in natural_sorted(cols)]]
     with atomic_path(ResultsLayout(out).trials) as tmp:
         trials.to_csv(tmp, index=False)
     return trials

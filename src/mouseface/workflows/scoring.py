@@ -14,6 +14,7 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
+from mouseface.expressions.intensity import ExpressionAxis
 from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.similarity import similarity
 from mouseface.expressions.transfer import BaselineMoments, TransferModel, reference_from_moments
@@ -56,12 +57,13 @@ def per_animal(p, settings: Settings, reporter: Reporter):
                 task.advance()
             continue
         model, s = frames_of.fit_and_crossfit(settings.prototypes.n_frames)
+        axis, grades = frames_of.grade()
         models[str(animal)] = model
-        scores.append(s)
+        scores.append(s if grades is None else s.join(grades))
         for session, st in a_stores.items():
             frames.append(_frame_table(st, session, str(animal), model.transform,
                                        p.labels[session], model.classes_,
-                                       p.frame_extras(session, st.n_frames)))
+                                       p.frame_extras(session, st.n_frames), grade=axis))
             task.advance()
     return frames, scores, models
 
@@ -259,6 +261,64 @@ class _AnimalFrames:
         return model, scores
 
 
+    def grade(self) -> tuple[ExpressionAxis | None, pd.DataFrame | None]:
+        """Each condition's expression axis and every trial's grade on it, cross-fitted.
+
+        The axis of a condition runs from the neutral mean to the mean of all its kept frames
+        (:class:`~mouseface.expressions.intensity.ExpressionAxis`); a trial is graded on its
+        condition's axis rebuilt without its own frames, in units of the spread of the
+        baseline frames on the full axis. Trial columns: ``grade_<c>`` (peak in the stimulus
+        window minus the baseline mean) and ``grade_mean_<c>`` (window mean minus it). Two more
+        reads of the stores (sums, then the baseline spread and the windows), no decoding.
+        """
+        neutral = self.neutral()
+        conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
+                            - {"", NEUTRAL})
+        if neutral.n == 0 or not conditions:
+            return None, None
+        col = {c: j for j, c in enumerate(conditions)}
+        sums = np.zeros((len(conditions), self.n_features))
+        counts = np.zeros(len(conditions))
+        own = np.zeros((len(self.trials), self.n_features))
+        own_n = np.zeros(len(self.trials))
+        for session, start, x in self._blocks():
+            stop = start + len(x)
+            lab = self.labels[session][start:stop]
+            keep = self.keep[session][start:stop]
+            for c, j in col.items():
+                m = keep & (lab == c)
+                if m.any():
+                    sums[j] += x[m].sum(axis=0, dtype=np.float64)
+                    counts[j] += m.sum()
+            for k, _, rows in self._in_block(session, "stimulus", start, stop):
+                rows = rows[keep[rows] & (lab[rows] == self.trials[k]["condition"])]
+                own[k] += x[rows].sum(axis=0, dtype=np.float64)
+                own_n[k] += len(rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts[:, None]
+        full = ExpressionAxis.from_means(conditions, neutral.mean, means)
+        spread = BaselineMoments()
+        for x, _ in self.kept_blocks("neutral"):
+            spread.add(full.transform(x))
+        scale = spread.sd
+        axis = ExpressionAxis.from_means(conditions, neutral.mean, means, scale)
+
+        def crossfit(k: int) -> ExpressionAxis:
+            j = col.get(self.trials[k]["condition"])
+            if j is None or not own_n[k]:
+                return axis
+            rest = means.copy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
+            return ExpressionAxis.from_means(conditions, neutral.mean, rest, scale)
+
+        axes = [crossfit(k) for k in range(len(self.trials))]
+        scores = self.window_scores(lambda k, x: axes[k].transform(x), conditions)
+        renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
+        renamed |= {f"score_{c}": f"grade_mean_{c}" for c in conditions}
+        return axis, scores[list(renamed)].rename(columns=renamed)
+
+
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, n))
 
@@ -399,10 +459,16 @@ def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):
 
 
 def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarray | None,
-                 names, extras: pd.DataFrame | None = None) -> pd.DataFrame:
+                 names, extras: pd.DataFrame | None = None,
+                 grade: ExpressionAxis | None = None) -> pd.DataFrame:
     """Rows of ``frames.parquet`` for one session; ``similarity(hog)`` gives the ``sim_``
-    columns (one per name), ``extras`` the quality and drift columns."""
-    sims = [similarity(x) for _, x in store.iter_blocks()]
+    columns (one per name), ``grade`` the ``grade_`` columns (one per condition of its axis),
+    ``extras`` the quality and drift columns."""
+    sims, grades = [], []
+    for _, x in store.iter_blocks():
+        sims.append(similarity(x))
+        if grade is not None:
+            grades.append(grade.transform(x))
     sim = np.concatenate(sims) if sims else np.empty((0, len(names)))
     n = len(sim)
     df = pd.DataFrame({"session": session, "animal": animal, "frame": np.arange(n),
@@ -410,6 +476,10 @@ def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarra
     df["window"] = labels[:n] if labels is not None else ""
     for j, name in enumerate(names):
         df[f"sim_{name}"] = sim[:, j].astype(np.float32)
+    if grade is not None:
+        g = np.concatenate(grades) if grades else np.empty((0, len(grade.classes_)))
+        for j, name in enumerate(grade.classes_):
+            df[f"grade_{name}"] = g[:n, j].astype(np.float32)
     if extras is not None:
         df = pd.concat([df, extras.iloc[:n].reset_index(drop=True)], axis=1)
     return df
