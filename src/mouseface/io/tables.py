@@ -614,14 +614,23 @@ def validate_events(
 #: Columns ``trials.csv`` writes beside the events' own (see :mod:`mouseface.expressions.windows`
 #: for the window counts): an events table may not bring its own.
 TRIAL_OUTPUT_COLUMNS = ("n_frames", "n_baseline", "window_flag")
-TRIAL_OUTPUT_PREFIXES = ("score_", "peak_")
+#: the paper's scores (``score_``, ``peak_``, per prototype) and the expression-axis grades
+#: (``grade_``, ``grade_mean_``, per condition)
+TRIAL_OUTPUT_PREFIXES = ("score_", "peak_", "grade_")
+
+
+def event_columns(trials: pd.DataFrame) -> list[str]:
+    """The columns of ``trials`` that came with the events (not written by a run)."""
+    return [c for c in trials.columns if not (str(c).startswith(TRIAL_OUTPUT_PREFIXES)
+                                              or c in TRIAL_OUTPUT_COLUMNS)]
 
 
 def _check_reserved_columns(df: pd.DataFrame, path) -> None:
     for c in map(str, df.columns):
         if c in TRIAL_OUTPUT_COLUMNS or c.startswith(TRIAL_OUTPUT_PREFIXES):
             raise InputError(f"header (row 1): column '{c}' is reserved (trials.csv writes "
-                             "it: score_<p>, peak_<p>, n_frames, n_baseline, window_flag): "
+                             "it: score_<p>, peak_<p>, grade_<c>, n_frames, n_baseline, "
+                             "window_flag): "
                              "rename it", path)
 
 
@@ -830,13 +839,3 @@ def parse_regions(text: str | None) -> _Regions:
                              "(x,y,w,h), a polygon an even number >= 6 (x1,y1,x2,y2,...)")
     return rects, polys
 
-
-#: Prefixes of the columns a run adds to each event in ``trials.csv``: the paper's scores
-#: (``score_``, ``peak_``, per prototype) and the expression-axis grades (``grade_``,
-#: ``grade_mean_``, per condition). Every other column is the event's own.
-TRIAL_SCORE_PREFIXES = ("score_", "peak_", "grade_")
-
-
-def event_columns(trials: pd.DataFrame) -> list[str]:
-    """The columns of ``trials`` that came with the events (not added by scoring)."""
-    return [c for c in trials.columns if not str(c).startswith(TRIAL_SCORE_PREFIXES)]

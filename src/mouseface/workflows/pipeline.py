@@ -22,7 +22,7 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.lock import results_lock
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.results import Results
-from mouseface.io.tables import event_columns, natural_sorted
+from mouseface.io.tables import natural_sorted
 from mouseface.runlog import RunLog
 from mouseface.settings import Settings, load_settings
 
@@ -356,8 +356,8 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
         prefix = next((p for p in ("grade_mean_", *added) if c.startswith(p)), None)
         if prefix:
             added[prefix].append(c)
-    trials = trials[event_columns(trials) + [c for cols in added.values()
-                                             for c in natural_sorted(cols)]]
+    scored = [c for cols in added.values() for c in natural_sorted(cols)]
+    trials = trials[[c for c in trials.columns if c not in scored] + scored]
     with atomic_path(ResultsLayout(out).trials) as tmp:
         trials.to_csv(tmp, index=False)
     return trials
