@@ -8,9 +8,16 @@ Two outlets (pylsl, whose wheels carry liblsl):
   just before this one to stay current) and ``frame`` (the frame's number in the source).
   Channel labels and the model are in the stream's description (``desc/channels``,
   ``desc/mouseface``).
-- ``<name>-markers`` (type ``Markers``, strings): ``calibrated`` when calibration is done, and
+- ``<name>-markers`` (type ``Markers``, strings): ``calibrated`` when calibration is done,
   ``trigger:<prototype>`` each time a trigger fires (:mod:`mouseface.live.triggers`), stamped
-  with the capture time of the frame that decided it.
+  with the capture time of the frame that decided it, and ``end`` when the session ends,
+  stamped like its last sample.
+
+The end. An outlet that goes away under a connected inlet makes the inlet's liblsl log "Stream
+transmission broke off ... re-connecting" (in the consumer's process, at error level), however
+normal the end. So a session ends in the order that keeps it quiet: the ``end`` marker, then up
+to ``linger`` seconds for the inlets to close (a consumer that reads the marker closes its
+inlets once it holds the sample stamped like it: the last one), and only then the outlets.
 
 Which machines see the streams is liblsl's configuration, read once per process from the first
 file found of ``$LSLAPICFG``, ``./lsl_api.cfg``, ``~/lsl_api/lsl_api.cfg`` and
@@ -164,10 +171,18 @@ class Outlets:
         """Wait up to ``timeout`` s for an inlet on the expression stream."""
         return bool(self.expression.wait_for_consumers(timeout))
 
-    def close(self, linger: float = 0.5) -> None:
-        """Drop the outlets; with inlets connected, wait ``linger`` s first so samples in
-        flight reach them."""
-        if self.expression.have_consumers() or self.markers.have_consumers():
-            _time.sleep(linger)
+    def close(self, end: float | None = None, linger: float = 1.0) -> bool:
+        """Send the ``end`` marker (stamped ``end``, default now), wait up to ``linger`` s for
+        the inlets to close (samples in flight reach them, and they close before the outlets
+        go: see the module notes), then drop the outlets. True when no inlet was left
+        connected (a quiet end)."""
+        pylsl = _pylsl()
+        self.markers.push_sample(["end"], pylsl.local_clock() if end is None else end)
+        deadline = _time.monotonic() + linger
+        while ((self.expression.have_consumers() or self.markers.have_consumers())
+               and _time.monotonic() < deadline):
+            _time.sleep(0.01)
+        quiet = not (self.expression.have_consumers() or self.markers.have_consumers())
         del self.expression
         del self.markers
+        return quiet

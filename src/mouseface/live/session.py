@@ -107,6 +107,7 @@ def run_live(
     on_reading: Callable[[Reading], None] | None = None,
     on_event: Callable[[str], None] | None = None,
     version: str | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> LiveSummary:
     """Read a source out live, frame by frame, onto LSL (and into a record).
 
@@ -143,6 +144,10 @@ def run_live(
         Called with one-line progress messages (calibration done, ...).
     version
         The mouseface version, for ``run.json``.
+    clock
+        The session clock (seconds) that stamps arrivals and pushes; default LSL's
+        ``local_clock`` (``time.monotonic`` without LSL). Tests give a clock they advance
+        themselves, so that latencies and rates do not depend on the machine's speed.
 
     Returns
     -------
@@ -167,9 +172,9 @@ def run_live(
     if lsl:
         from mouseface.live.lsl import Outlets, local_clock
 
-        clock = local_clock
+        clock = clock or local_clock
     else:
-        clock = _monotonic
+        clock = clock or _monotonic
     # errors before the first frame leave nothing to keep
     try:
         if reference is not None:
@@ -189,7 +194,7 @@ def run_live(
     slot = LatestFrame(wait=source.wait)
     grabber = Grabber(source, slot, clock)
     latencies: list[float] = []
-    first_push = last_push = None
+    first_push = last_push = last_capture = None
     pending_skip = 0  # frames dropped before the next streamed one, not yet reported
     cal_frames: list[tuple[int, int]] = []  # (frame, frames skipped before it)
     error: BaseException | None = None
@@ -267,7 +272,7 @@ def run_live(
             latency = (now - item.arrival) * 1e3
             latencies.append(latency)
             first_push = now if first_push is None else first_push
-            last_push = now
+            last_push, last_capture = now, item.capture
             summary.processed += 1
             for t in triggers:
                 j = names.index(t.prototype)
@@ -306,7 +311,7 @@ def run_live(
                                      lsl, version, session))
     finally:
         if outlets is not None:
-            outlets.close()
+            outlets.close(end=last_capture)
     if error is not None:
         raise error
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -72,3 +73,31 @@ def test_samples_and_markers_reach_a_real_inlet(lsl_machine_scope):
     assert [row[1] for row in got] == pytest.approx([-0.2 * i for i in range(5)])
     assert stamps == pytest.approx([t0 + i / 20 for i in range(5)], abs=1e-9)
     assert (m, mt) == (["trigger:pain"], pytest.approx(t0 + 0.15, abs=1e-9))
+
+
+def test_a_normal_end_is_quiet(lsl_machine_scope, capfd):
+    """The session says ``end`` and waits for the inlets to close before its outlets go, so
+    the consumer's liblsl never logs "Stream transmission broke off ... re-connecting"."""
+    import pylsl
+    from tests.fixtures.live import read_to_end
+
+    from mouseface.live.lsl import Outlets
+
+    name = f"mf-unit-{uuid.uuid4().hex[:8]}"
+    out = Outlets(name, ["neutral", "pain"], fps=20.0)
+    inlet = _inlet(pylsl, "name", name)
+    markers = _inlet(pylsl, "name", f"{name}-markers")
+    t0 = pylsl.local_clock()
+    for i in range(5):
+        out.push([0.1 * i, -0.2 * i], False, 0, i, t0 + i / 20)
+    quiet = []
+    closer = threading.Thread(target=lambda: quiet.append(out.close(end=t0 + 4 / 20,
+                                                                     linger=60.0)))
+    closer.start()
+    rows, stamps, marks = read_to_end(inlet, markers)
+    closer.join(60)
+    assert quiet == [True]  # every inlet had closed when the outlets went
+    assert [r[4] for r in rows] == [0, 1, 2, 3, 4]
+    assert marks == [("end", pytest.approx(t0 + 4 / 20, abs=1e-9))]
+    del inlet, markers
+    assert "broke off" not in capfd.readouterr().err
