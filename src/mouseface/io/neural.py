@@ -42,6 +42,21 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
 # --------------------------------------------------------------------------------- container
+def _check_some_value(traces: np.ndarray, neuron: np.ndarray, source) -> None:
+    """A trace that is NaN at every frame cannot track anything: all of them is an error (it
+    would read as "0 of n neurons"), some of them a warning naming the neurons."""
+    empty = ~np.isfinite(traces).any(axis=1)
+    if empty.all():
+        raise InputError(f"every one of the {len(empty)} traces is NaN (or infinite) at every "
+                         "frame: nothing to correlate (check the file, or the neuropil "
+                         "coefficient and baseline of dF/F)", source)
+    if empty.any():
+        ids = ", ".join(map(str, neuron[empty][:10])) + (", ..." if empty.sum() > 10 else "")
+        warnings.warn(f"{source or 'traces'}: {int(empty.sum())} of {len(empty)} neurons have "
+                      f"no value at any frame (all NaN): {ids}; they are counted but can "
+                      "track nothing", stacklevel=4)
+
+
 @dataclass(eq=False)
 class NeuralTraces:
     """Activity of a population: traces, imaging frame times and neuron ids.
@@ -101,6 +116,7 @@ class NeuralTraces:
         self.time = time
         self.neuron = neuron
         self.attrs = dict(self.attrs)
+        _check_some_value(self.traces, neuron, source)
 
     @classmethod
     def from_numpy(
