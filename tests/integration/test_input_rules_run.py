@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 from tests.helpers import one_line_error
 from tests.integration.test_cli_core import _invoke, _tables
 
@@ -56,3 +58,25 @@ def test_a_condition_named_neutral_is_one_line(tmp_path, moving_video):
     pd.read_csv(events).replace({"trial_type": {"b": "neutral"}}).to_csv(events, index=False)
     code, output = _invoke("run", sessions, events, "--out", tmp_path / "o", "-c", config)
     one_line_error(code, output, "events.csv", "'neutral' is reserved")
+
+
+def test_a_run_whose_similarities_are_all_nan_says_so(tmp_path):
+    """White noise with the paper's 32-px cells and L2-Hys: every cell's histogram is so flat
+    that the clipping at 0.2 makes every HOG vector constant, and every Pearson r NaN. The run
+    must not end quietly with an empty result."""
+    from mouseface.io.video import write_video
+
+    rng = np.random.default_rng(0)
+    video = write_video(tmp_path / "noise.mp4", rng.integers(0, 256, (64, 96, 128), np.uint8),
+                        20.0)
+    sessions, events, config = _tables(tmp_path / "in", video)
+    config.write_text(config.read_text().replace("pixels_per_cell = 16", "pixels_per_cell = 32"))
+    out = tmp_path / "o"
+    with pytest.warns(UserWarning, match="every similarity is NaN"):  # the terminal's line
+        code, output = _invoke("run", sessions, events, "--out", out, "-c", config,
+                               "--no-report")
+    assert code == 0, output
+    frames = pd.read_parquet(out / "frames.parquet")
+    assert frames.filter(like="sim_").isna().all().all()  # the premise
+    warnings = json.loads((out / "run.json").read_text())["warnings"]
+    assert any("every similarity is NaN" in w for w in warnings), warnings

@@ -111,6 +111,7 @@ def run_results(
         with log.stage("prototypes_and_scores"):
             frames, scores, models = scoring.per_animal(p, settings, reporter)
             windows = _check_windows(p, settings)
+            _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
         trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
@@ -210,6 +211,7 @@ def score(
             frames, scores, note = scoring.apply_model(p, saved, meta, settings, model_dir,
                                                        events_path, sessions_path)
             windows = _check_windows(p, settings) if events_path is not None else None
+            _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
         trials_df = None
         if events_path is not None:
@@ -307,6 +309,29 @@ def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFram
 
 
 
+
+
+def _warn_all_nan(frames: list[pd.DataFrame], scores: list[pd.DataFrame]) -> None:
+    """Say so when a result is empty: animals whose every similarity is NaN (their HOG vectors
+    do not vary: a featureless crop), or trial scores that are all NaN."""
+    blank: dict[str, int] = {}
+    for f in frames:
+        sim = f.filter(like="sim_")
+        if sim.shape[1] and len(sim) and sim.isna().all().all():
+            animal = str(f["animal"].iloc[0])
+            blank[animal] = blank.get(animal, 0) + len(sim)
+    if blank:
+        warnings.warn(
+            f"animal{'s' if len(blank) > 1 else ''} {', '.join(blank)}: every similarity is NaN "
+            f"({sum(blank.values())} frames): their HOG vectors do not vary (a crop without "
+            "edges: white noise, a blank or saturated image, or HOG cells too large for the "
+            "face; L2-Hys clips flat histograms to one value), so there are no scores",
+            stacklevel=2)
+    s = pd.concat(scores) if scores else pd.DataFrame()
+    cols = [c for c in s.columns if c.startswith("score_")]
+    if cols and len(s) and s[cols].isna().all().all() and not blank:
+        warnings.warn(f"every trial score is NaN ({len(s)} trials): see the window counts "
+                      "and flags in trials.csv", stacklevel=2)
 
 
 def _check_windows(p, settings: Settings) -> pd.DataFrame:
