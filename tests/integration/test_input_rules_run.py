@@ -80,3 +80,22 @@ def test_a_run_whose_similarities_are_all_nan_says_so(tmp_path):
     assert frames.filter(like="sim_").isna().all().all()  # the premise
     warnings = json.loads((out / "run.json").read_text())["warnings"]
     assert any("every similarity is NaN" in w for w in warnings), warnings
+
+
+def test_too_few_hog_cells_for_the_face_is_a_warning(tmp_path, moving_video):
+    """The 96x128 test video with 32-px cells: 3x4 = 12 cells (the tutorial without its
+    config had 2x2). The run is valid; run.json says the face is compared over few cells."""
+    sessions, events, config = _tables(tmp_path / "in", moving_video)
+    out = tmp_path / "o"
+    code, output = _invoke("run", sessions, events, "--out", out, "-c", config, "--no-report")
+    assert code == 0, output
+    before = json.loads((out / "run.json").read_text())["warnings"]
+    assert not [w for w in before if "HOG cells" in w]  # 6x8 = 48 cells of 16 px: fine
+    config.write_text(config.read_text().replace("pixels_per_cell = 16", "pixels_per_cell = 32"))
+    with pytest.warns(UserWarning, match="HOG cells"):
+        code, output = _invoke("run", sessions, events, "--out", out, "-c", config,
+                               "--no-report")
+    assert code == 0, output
+    warnings = json.loads((out / "run.json").read_text())["warnings"]
+    assert any("3x4 = 12 HOG cells of 32x32 px" in w and "fewer than 16" in w
+               for w in warnings), warnings

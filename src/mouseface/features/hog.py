@@ -48,7 +48,13 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-__all__ = ["hog", "hog_shape", "n_features"]
+__all__ = ["MIN_CELLS", "hog", "hog_shape", "n_features"]
+
+#: Fewer HOG cells than this over the face crop is too coarse a description of a face: the
+#: paper's 32-px cells give 35-80 cells on a mouse face filmed at its resolution; a crop of
+#: 2x2 cells (the der tutorial run without its config) loses most of what tells expressions
+#: apart. `run`, `fit` and `score` warn below it (docs/your-data.md).
+MIN_CELLS = 16
 
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5

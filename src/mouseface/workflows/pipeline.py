@@ -111,6 +111,7 @@ def run_results(
         with log.stage("prototypes_and_scores"):
             frames, scores, models = scoring.per_animal(p, settings, reporter)
             windows = _check_windows(p, settings)
+            _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
         trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
@@ -150,6 +151,7 @@ def fit(
         sessions = p.sessions
         scoring = _scoring(preload)
         with log.stage("prototypes"):
+            _warn_few_cells(p, settings)
             mode, model = scoring.fit_model(p, settings, events_path)
         _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode,
               animals=sorted(map(str, sessions["animal"].unique())))
@@ -211,6 +213,7 @@ def score(
             frames, scores, note = scoring.apply_model(p, saved, meta, settings, model_dir,
                                                        events_path, sessions_path)
             windows = _check_windows(p, settings) if events_path is not None else None
+            _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
         trials_df = None
@@ -309,6 +312,27 @@ def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFram
 
 
 
+
+
+def _warn_few_cells(p, settings: Settings) -> None:
+    """One warning naming the sessions whose face crop holds fewer than
+    :data:`~mouseface.features.hog.MIN_CELLS` HOG cells."""
+    from mouseface.features.hog import MIN_CELLS
+
+    few: dict[tuple, list[str]] = {}
+    for s, st in p.stores.items():
+        cy, cx = (int(v) for v in tuple(st.feature_shape)[:2])
+        if cy * cx < MIN_CELLS:
+            crop = "x".join(map(str, st.attrs.get("crop_shape", [])))
+            few.setdefault((cy, cx, crop), []).append(str(s))
+    py, px = settings.hog.pixels_per_cell
+    for (cy, cx, crop), names in few.items():
+        listed = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        warnings.warn(
+            f"session{'s' if len(names) > 1 else ''} {listed}: the face crop ({crop} px, height x "
+            f"width) gives {cy}x{cx} = {cy * cx} HOG cells of {py}x{px} px, fewer than "
+            f"{MIN_CELLS}: too few to tell expressions apart; use smaller [hog] pixels_per_cell "
+            "(e.g. 8 for a face 64 px across) or a larger ROI", stacklevel=2)
 
 
 def _warn_all_nan(frames: list[pd.DataFrame], scores: list[pd.DataFrame]) -> None:
