@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface.expressions.windows import assign_windows
+from mouseface.io.intervals import frames_in
 
 FREEZING = "passive_fear"
 ESCAPE = "active_fear"
@@ -309,12 +310,13 @@ def detect_bouts(
     for c in candidates:
         reason = ""
         if baseline > 0:
-            lo = np.searchsorted(t, c["onset"] - baseline - 1e-9)
+            # the bout's baseline frames (to 1 ns: the onset is a frame time)
+            before = frames_in(t, c["onset"] - baseline - 1e-9, c["onset"])
             if c["onset"] - baseline < t[0] - 1e-9:
                 reason = "no baseline: the session starts less than baseline s before"
-            elif in_bout[lo:c["_start"]].any():
+            elif in_bout[before].any():
                 reason = "no baseline: another bout in the baseline window"
-            elif stimulus[lo:c["_start"]].any():
+            elif stimulus[before].any():
                 reason = "no baseline: a stimulus in the baseline window"
         (rejected if reason else kept).append({**c, "reason": reason})
     cols = ["onset", "duration", "trial_type", "measure", "movement", "threshold"]

@@ -32,6 +32,7 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 
 from mouseface.features import registration as reg
+from mouseface.io.intervals import Intervals
 from mouseface.io.tables import check_roi
 from mouseface.io.video import open_video
 
@@ -267,9 +268,8 @@ def read_baselines(
                         if room <= 0:
                             continue
                         w = chosen[k]
-                        if len(w):
-                            t = c.time[:, None]
-                            sel = ((t >= w[:, 0] - 1e-9) & (t < w[:, 1] - 1e-9)).any(1)
+                        if len(w):  # to 1 ns: container times are rounded
+                            sel = Intervals(w[:, 0] - 1e-9, w[:, 1] - 1e-9).restrict(c.time)
                         else:
                             sel = c.index < max_frames
                         idx = np.flatnonzero(sel)[:room]

@@ -26,6 +26,8 @@ import numba
 import numpy as np
 import pandas as pd
 
+from mouseface.io.intervals import Intervals
+
 __all__ = ["region_motion", "speed_on_frames", "video_motion"]
 
 
@@ -198,12 +200,9 @@ def speed_on_frames(frame_time: np.ndarray, time: np.ndarray, speed: np.ndarray)
     mid = (ft[1:] + ft[:-1]) / 2
     lo = np.concatenate([[ft[0] - (mid[0] - ft[0] if len(mid) else 0.5)], mid])
     hi = np.concatenate([mid, [ft[-1] + (ft[-1] - mid[-1] if len(mid) else 0.5)]])
-    a = np.searchsorted(t, lo, side="left")
-    b = np.searchsorted(t, hi, side="left")
-    csum = np.concatenate([[0.0], np.cumsum(v)])
-    n = b - a
-    has = n > 0
-    out[has] = (csum[b[has]] - csum[a[has]]) / n[has]
+    shown = Intervals(lo, hi)  # the stretch of time each frame stands for
+    has = shown.count(t) > 0
+    out[has] = shown.mean(t, v)[has]
     inside = (ft >= t[0]) & (ft <= t[-1])
     fill = ~has & inside
     out[fill] = np.interp(ft[fill], t, v)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
+from mouseface.io.intervals import frame_at
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results
 from mouseface.io.store import FeatureStore
@@ -393,8 +394,7 @@ class SessionTraces:
 
     def frame_at(self, t: float) -> int:
         """The video frame shown at ``t`` seconds (the first at or after it)."""
-        i = min(int(np.searchsorted(self.time, float(t) - 1e-9)), len(self.time) - 1)
-        return int(self.frame[i])
+        return int(self.frame[frame_at(self.time, t)])
 
     def flagged_frames(self, name: str = "flag") -> np.ndarray:
         """Video frames flagged ``name``."""

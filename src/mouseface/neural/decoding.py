@@ -18,6 +18,7 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface.expressions.windows import baseline_window, stimulus_window
+from mouseface.io.intervals import Intervals
 
 
 def trial_features(
@@ -52,16 +53,9 @@ def trial_features(
     """
     time = np.asarray(time, dtype=np.float64)
     traces = np.asarray(traces, dtype=np.float64)
-    valid = np.isfinite(traces)
-    csum = np.concatenate([np.zeros((traces.shape[0], 1)),
-                           np.cumsum(np.where(valid, traces, 0.0), axis=1)], axis=1)
-    ccount = np.concatenate([np.zeros((traces.shape[0], 1)), np.cumsum(valid, axis=1)], axis=1)
 
     def window_mean(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-        lo = np.searchsorted(time, start, side="left")
-        hi = np.searchsorted(time, stop, side="left")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return ((csum[:, hi] - csum[:, lo]) / (ccount[:, hi] - ccount[:, lo])).T
+        return Intervals(start, stop).mean(time, traces).T
 
     onset = trials["onset"].to_numpy(np.float64)
     dur = (np.full(onset.shape, float(window)) if window is not None

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mouseface._errors import InputError
+from mouseface.io.intervals import Intervals
 from mouseface.io.neural import NeuralTraces
 
 
@@ -122,17 +123,11 @@ def bin_average(video_time: np.ndarray, values: np.ndarray,
         (bins,) bool: the bin held the previous video frame.
     """
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    finite = np.isfinite(values)
-    csum = np.concatenate([np.zeros((values.shape[0], 1)),
-                           np.cumsum(np.where(finite, values, 0.0), axis=1)], axis=1)
-    ccount = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(finite, axis=1)], axis=1)
-    lo = np.searchsorted(video_time, edges[:-1], side="left")
-    hi = np.searchsorted(video_time, edges[1:], side="left")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = (csum[:, hi] - csum[:, lo]) / (ccount[:, hi] - ccount[:, lo])
-    held = hi == lo
+    bins = Intervals.from_edges(edges)
+    means = bins.mean(video_time, values)
+    held = bins.count(video_time) == 0
     if held.any():
-        prev = lo[held] - 1
+        prev = np.searchsorted(video_time, bins.starts[held], side="left") - 1
         ok = prev >= 0
         fill = np.full((values.shape[0], held.sum()), np.nan)
         fill[:, ok] = values[:, prev[ok]]

@@ -32,7 +32,8 @@ import pandas as pd
 
 from mouseface._atomic import write_text
 from mouseface._errors import InputError
-from mouseface.expressions.windows import NEUTRAL, baseline_window, window_index
+from mouseface.expressions.windows import NEUTRAL, baseline_window
+from mouseface.io.intervals import Intervals, align_to_events
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.results import Results, load_results
 from mouseface.io.tables import event_columns, natural_key
@@ -486,15 +487,11 @@ def _align(res: Results, baseline: float) -> dict[str, dict] | None:
             if got is None:
                 continue
             t, sim, animal = got
-            b = window_index(t, *baseline_window(r.onset, baseline))
-            if not len(b):
+            before = Intervals(*baseline_window(float(r.onset), baseline))
+            if not before.count(t)[0]:
                 continue
-            base = np.nanmean(sim[b], axis=0)
-            x = np.full((len(t_rel), len(names)), np.nan)
-            inside = (r.onset + t_rel >= t[0]) & (r.onset + t_rel <= t[-1])
-            for j in range(len(names)):
-                x[inside, j] = np.interp(r.onset + t_rel[inside], t, sim[:, j]) - base[j]
-            traces.append(x)
+            base = before.mean(t, sim.T)[:, 0]
+            traces.append(align_to_events(t, sim, float(r.onset), t_rel)[0] - base)
             labels.append(animal)
         if not traces:
             continue
