@@ -26,7 +26,10 @@ unit            same animals in     difference, confidence interval, test
                                     between animals are part of it: say so)
 ==============  ==================  ============================================================
 
-Animals seen in only one level are left out of a paired comparison. ``standardized`` is the
+A paired comparison over trials in which some animal has a single trial at a level is made
+over animals instead (a bootstrap within animal and level would resample that one trial: a
+zero-width interval); ``unit`` and ``note`` say so. Animals seen in only one level are left out
+of a paired comparison. ``standardized`` is the
 difference in units of the pooled within-level standard deviation of the trial scores (a
 Cohen's d). p-values are two-sided, ``(1 + #|null| >= |observed|) / (1 + n)``, and adjusted
 over every condition x prototype x level row (Holm by default, :mod:`.stats`).
@@ -315,6 +318,14 @@ def _one(g: pd.DataFrame, is_b: pd.Series, x: np.ndarray, *, condition, prototyp
         left = n_animals < len(set(g["animal"]))
         if left:
             row["note"] = "animals seen in one level only are left out"
+        cells = pd.Series(is_b).groupby([animal, is_b]).size()
+        if chosen == "trial" and cells.min() < 2:
+            # a bootstrap within animal and level would resample one trial (a zero-width
+            # interval): each animal's own difference is the unit there is
+            chosen = row["unit"] = "animal"
+            row["note"] = "; ".join(filter(None, [
+                row["note"], "one trial per level in some animal: nothing to resample within "
+                "animals, compared over animals (paired)"]))
         if chosen == "animal":
             means = pd.DataFrame({"x": x, "b": is_b, "animal": animal}).groupby(
                 ["animal", "b"])["x"].mean().unstack()
