@@ -46,3 +46,28 @@ def test_several_trials_per_level_keep_the_within_animal_bootstrap():
     row = compare_levels(t, "intensity").iloc[0]
     assert row.unit == "trial" and "one trial" not in row.note
     assert row.ci_high > row.ci_low
+
+
+def test_the_demo_prints_what_the_compare_command_gives(results_dir, tmp_path):
+    """The demo once ran fewer permutations than the command: p = 0.0005 (1/2001, none as
+    extreme) beside the command's 0.0002 (1/5001) for the same comparison."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mouseface.cli import app
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.workflows.demo import comparison_summary
+
+    out = shutil.copytree(results_dir, tmp_path / "results")
+    trials = pd.read_csv(out / "trials.csv")
+    trials["day"] = (trials.groupby("session").cumcount() >= 2).astype(int) + 1
+    trials.to_csv(out / "trials.csv", index=False)
+    demo = comparison_summary(out, "day", "pain")
+    res = CliRunner().invoke(app, ["compare", str(out), "--by", "day"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(ResultsLayout(out).comparison("day").with_suffix(".csv"))
+    own = table[(table["condition"] == "pain") & (table["prototype"] == "pain")].iloc[0]
+    assert demo["p_value"] == own.p_value
+    assert demo["ci"] == [round(own.ci_low, 3), round(own.ci_high, 3)]
+    assert demo["difference"] == round(own.difference, 3)
