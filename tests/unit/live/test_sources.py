@@ -43,7 +43,7 @@ def test_latest_frame_raises_stalled_then_the_end_once_empty():
     t0 = time.monotonic()
     with pytest.raises(SourceStalled):
         slot.take(timeout=0.2)
-    assert 0.15 < time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 >= 0.2  # not before its timeout (a busy machine: later)
     slot.put(_frame(0))
     slot.end(SourceEnded("end of file"))
     assert slot.take(timeout=0.1)[0].index == 0  # the last frame is still delivered
@@ -64,7 +64,7 @@ def test_a_waiting_slot_blocks_the_producer_and_loses_nothing():
     t.start()
     with pytest.raises(SourceEnded):
         while True:
-            item, skipped = slot.take(timeout=2.0)
+            item, skipped = slot.take(timeout=60.0)  # a hang guard, not a pace
             assert skipped == 0
             got.append(item.index)
             time.sleep(0.001)
@@ -81,7 +81,7 @@ def test_closing_the_slot_releases_a_waiting_producer():
     time.sleep(0.1)
     assert not done.is_set()
     assert slot.close() == 1  # one frame left untaken
-    t.join(2.0)
+    t.join(60.0)
     assert done.is_set()
 
 
@@ -116,7 +116,7 @@ def _drain(source, clock=time.monotonic):
     out = []
     try:
         while True:
-            out.append(slot.take(timeout=5.0))
+            out.append(slot.take(timeout=60.0))  # a hang guard, not a pace
     except SourceEnded as end:
         return out, end.reason
     finally:
@@ -147,7 +147,8 @@ def test_replay_delivers_frames_at_the_video_rate(tmp_path, moving_frames):
     assert frames[-1][0].index == 39
     arrival = np.array([f.arrival for f, _ in frames])
     due = np.array([f.time for f, _ in frames])
-    assert 0.35 <= arrival[-1] - arrival[0] <= 0.39 + 0.5  # 39 intervals of 10 ms
+    # 39 intervals of 10 ms at least (a busy machine may deliver later, never sooner)
+    assert arrival[-1] - arrival[0] >= 0.39 - 2e-3
     assert wall >= 0.35
     # never early: each frame arrives at or after its due time
     assert np.all(arrival - arrival[0] >= due - due[0] - 2e-3)

@@ -2,7 +2,6 @@
 warning about its own settings, one neuron count everywhere, a few seconds."""
 
 import json
-import time
 import warnings
 from types import SimpleNamespace
 
@@ -61,12 +60,10 @@ def _demo_shaped(root, fps=20.0, n_trials=6):
 
 def test_demo_neural_step(tmp_path):
     exp, results = _demo_shaped(tmp_path)
-    t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         folder, sessions = demo._demo_population(exp, results, tmp_path / "suite2p", 0)
         s = neural_correlates(results, folder, session=sessions, n_permutations=20)
-    seconds = time.perf_counter() - t0
     own = [str(w.message) for w in caught if "mouseface" in str(w.filename)
            or "shifts" in str(w.message)]
     assert not own and s["warnings"] == [], (own, s["warnings"])
@@ -82,4 +79,3 @@ def test_demo_neural_step(tmp_path):
             "follow it in truth") in "\n".join(truth_lines({"neurons": found}))
     assert f"neurons tracking an expression (q <= 0.05): {c['tracking']} of 60" in \
         "\n".join(summary_lines(s))
-    assert seconds < 30  # a few seconds on an idle machine; generous for a loaded one
