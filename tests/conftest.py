@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.real",
     "tests.fixtures.viewer",
     "tests.fixtures.live",
+    "tests.fixtures.demo",
 ]

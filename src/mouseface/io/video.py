@@ -888,6 +888,23 @@ def _ffmpeg_message(e: Exception) -> str:
 # --------------------------------------------------------------------------- writing
 
 
+def _rgb_to_yuv420p(rgb: np.ndarray, buf: np.ndarray) -> None:
+    """Fill a yuv420p buffer ``(H * 3 // 2, W)`` from an RGB frame: full-range BT.601 (the
+    JPEG equations), so gray stays its own luma as in the gray frames; chroma 2x2-averaged."""
+    h, w = rgb.shape[:2]
+    x = rgb.astype(np.float32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u = (b - y) * 0.564 + 128.0
+    v = (r - y) * 0.713 + 128.0
+    flat = buf.reshape(-1)
+    flat[:h * w] = np.clip(np.rint(y), 0, 255).ravel()
+    n = (h // 2) * (w // 2)
+    for k, c in enumerate((u, v)):
+        sub = c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        flat[h * w + k * n:h * w + (k + 1) * n] = np.clip(np.rint(sub), 0, 255).ravel()
+
+
 def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
@@ -898,7 +915,8 @@ def write_video(
     preset: str = "veryfast",
     keyframe_interval: int | None = None,
 ) -> Path:
-    """Encode grayscale uint8 frames as an H.264 (yuv420p) video; the gray values become luma.
+    """Encode uint8 frames as an H.264 (yuv420p) video: gray values become luma as they are;
+    colour (RGB) frames are converted to YUV (for figures such as the overlay).
 
     Parameters
     ----------
@@ -908,7 +926,7 @@ def write_video(
         (``faststart``), so a file cut short still opens and its first frames decode.
     frames
         2-D uint8 arrays of one shape ``(H, W)``, both even (yuv420p halves the chroma), or a
-        ``(n, H, W)`` array.
+        ``(n, H, W)`` array; or ``(H, W, 3)`` RGB arrays.
     fps
         Frame rate (a fraction close to it with denominator at most 1001 is used).
     codec
@@ -958,19 +976,24 @@ def write_video(
             for i, img in enumerate(frames):
                 img = np.asarray(img)
                 if buf is None:
-                    if img.ndim != 2 or img.dtype != np.uint8:
-                        raise ValueError(f"frames must be 2-D uint8, got {img.dtype} with shape "
-                                         f"{img.shape}")
-                    h, w = img.shape
+                    colour = img.ndim == 3 and img.shape[2] == 3
+                    if (img.ndim != 2 and not colour) or img.dtype != np.uint8:
+                        raise ValueError(f"frames must be 2-D (gray) or H x W x 3 (RGB) uint8, "
+                                         f"got {img.dtype} with shape {img.shape}")
+                    shape = img.shape
+                    h, w = shape[:2]
                     if h % 2 or w % 2:
                         raise ValueError(f"frame size {w}x{h} (width x height) must be even for "
                                          "yuv420p: crop or pad by one pixel")
                     stream.width, stream.height = w, h
                     buf = np.full((h * 3 // 2, w), 128, dtype=np.uint8)
-                elif img.shape != (h, w) or img.dtype != np.uint8:
+                elif img.shape != shape or img.dtype != np.uint8:
                     raise ValueError(f"frame {i} is {img.dtype} {img.shape}, expected uint8 "
-                                     f"{(h, w)}")
-                buf[:h] = img
+                                     f"{shape}")
+                if colour:
+                    _rgb_to_yuv420p(img, buf)
+                else:
+                    buf[:h] = img
                 frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
                 frame.pts = i
                 frame.time_base = 1 / rate

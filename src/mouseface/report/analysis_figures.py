@@ -89,10 +89,11 @@ def confusion_figure(result: dict, stem: str | Path, *, title: str = "") -> list
 
 
 def embedding_figure(embedding: pd.DataFrame, stem: str | Path, *, title: str = "",
-                     max_panels: int = 9) -> list[Path]:
+                     max_panels: int = 9, method: str = "embedding") -> list[Path]:
     """Scatter of a 2-D embedding, one panel per ``scope`` (pooled first), coloured by label.
 
-    ``embedding`` has columns ``scope``, ``label``, ``x``, ``y`` (``embedding.csv``).
+    ``embedding`` has columns ``scope``, ``label``, ``x``, ``y`` (``embedding.csv``);
+    ``method`` names the axes (``t-SNE 1``: an embedding's axes have no unit).
     """
     scopes = list(dict.fromkeys(embedding["scope"]))
     scopes = (["pooled"] if "pooled" in scopes else []) + [s for s in scopes if s != "pooled"]
@@ -110,6 +111,8 @@ def embedding_figure(embedding: pd.DataFrame, stem: str | Path, *, title: str = 
         ax.set_title(f"{scope} (n={len(d)})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel(f"{method} 1 (no unit)", fontsize=8)
+        ax.set_ylabel(f"{method} 2 (no unit)", fontsize=8)
     for ax in list(axes.flat)[len(scopes):]:
         ax.axis("off")
     labels = sorted(embedding["label"].unique(), key=lambda s: (s != NEUTRAL, s))
@@ -167,6 +170,8 @@ def cluster_figure(panels: list[dict], stem: str | Path, *, title: str = "") -> 
         for a in (ax, top, left):
             a.set_xticks([])
             a.set_yticks([])
+        ax.set_xlabel("frame (tree order)", fontsize=8)
+        left.set_ylabel("frame (tree order)", fontsize=8)
         extra = f", purity {p['purity']:.2f}" if p.get("purity") == p.get("purity") \
             and p.get("purity") is not None else ""
         top.set_title(f"{p['title']} ({len(codes)} frames{extra})", fontsize=9)
@@ -225,6 +230,12 @@ def dose_figure(points: pd.DataFrame, table: pd.DataFrame, stem: str | Path, *,
     return save(fig, stem)
 
 
+#: y-axis label (with the unit) of each trial metric
+_METRIC_UNITS = {"intensity_mean": "Δ similarity (r)", "intensity_peak": "Δ similarity (r)",
+                 "latency_s": "seconds from onset", "persistence_s": "seconds after offset",
+                 "decay_tau_s": "time constant (s)"}
+
+
 def metrics_figure(metrics: pd.DataFrame, stem: str | Path, *,
                    columns: Sequence[str] = ("intensity_mean", "latency_s", "persistence_s",
                                              "decay_tau_s"),
@@ -246,6 +257,7 @@ def metrics_figure(metrics: pd.DataFrame, stem: str | Path, *,
                 ax.hlines(v.median(), i - 0.3, i + 0.3, color="black", lw=1.5)
         ax.set_xticks(range(len(conditions)), conditions, rotation=40, ha="right")
         ax.set_title(col, fontsize=9)
+        ax.set_ylabel(_METRIC_UNITS.get(col, col), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

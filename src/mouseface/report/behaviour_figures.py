@@ -20,8 +20,15 @@ _BOUT_COLOURS = {"passive_fear": FREEZE_COLOUR, "active_fear": ESCAPE_COLOUR}
 _LABELS = {"motion_energy": "face", "speed": "speed"}
 
 
-def _label(measure: str) -> str:
-    return _LABELS.get(measure, measure.removeprefix("motion_"))
+def movement_label(measure: str) -> str:
+    """An axis label with the unit: camera movement energy is the mean absolute difference of
+    gray levels between consecutive frames; a speed table's unit is the table's own."""
+    name = _LABELS.get(measure, measure.removeprefix("motion_"))
+    if measure == "speed":
+        return "speed\n(table's unit)"
+    if measure.startswith("motion_"):
+        return f"{name}\n(Δ gray level)"
+    return name
 
 
 def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
@@ -82,7 +89,7 @@ def bouts_figure(res, events: pd.DataFrame | None, stem: str | Path, *,
                 ax.axvspan(r.onset, r.onset + r.duration, facecolor="none",
                            edgecolor=_BOUT_COLOURS[r.trial_type], lw=0.8, ls=":")
             ax.set_xlim(t[0], t[-1])
-            ax.set_ylabel(_label(m), fontsize=8)
+            ax.set_ylabel(movement_label(m), fontsize=8)
             ax.tick_params(labelsize=7)
             if j == 0:
                 nf = int((bouts["trial_type"] == "passive_fear").sum())

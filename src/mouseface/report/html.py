@@ -205,12 +205,15 @@ def _read_json(path: Path, notes: list[str]) -> dict | None:
         return None
 
 
-def _img(fig) -> str:
-    return _data_uri(figures.png_bytes(fig))
+def _img(fig, *, photo: bool = False) -> str:
+    # a photograph goes to WebP from the full-colour render, not from its palette version
+    return _data_uri(figures.png_bytes(fig, palette=not photo), photo=photo)
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _data_uri(png: bytes, *, photo: bool = False) -> str:
+    """The image as a data URI, in its smallest encoding (:func:`figures.web_image`)."""
+    mime, data = figures.web_image(png, photo=photo)
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 # ---------------------------------------------------------------------------- summary
@@ -419,7 +422,7 @@ def _prototypes(res: Results, results_dir: Path, n_frames: int, ppc: tuple,
                  if key == "transfer" else f"animal {key}")
         fig = figures.prototype_figure(shown, hogs, faces, pixels_per_cell=ppc,
                                        n_frames=counts, title=f"Prototypes: {label}")
-        out.append({"label": label, "src": _img(fig)})
+        out.append({"label": label, "src": _img(fig, photo=True)})  # mean faces
     if len(res.models) > max_animals:
         notes.append(f"report: prototypes drawn for {max_animals} of {len(res.models)} "
                      "models (animals); all are in model/prototypes.npz")
@@ -593,7 +596,8 @@ def _extras(results_dir: Path, res: Results | None = None) -> list[dict[str, Any
         drawn = _registration_figures(layout, res) if sub == "registration" else {}
         if not folder.is_dir() and not drawn:
             continue
-        images = [{"src": _data_uri(data), "caption": f"{sub}/{name}",
+        # the registration's QC figures drawn here: faces
+        images = [{"src": _data_uri(data, photo=True), "caption": f"{sub}/{name}",
                    "title": Path(name).stem.replace("_", " "), "width": _css_width(data)}
                   for name, data in drawn.items()]
         for png in sorted(folder.rglob("*.png")) if folder.is_dir() else []:

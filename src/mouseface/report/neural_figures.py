@@ -23,6 +23,7 @@ from mouseface.neural.movement import MovementControl  # noqa: E402
 from mouseface.neural.psth import PSTH  # noqa: E402
 from mouseface.neural.sync import Aligned  # noqa: E402
 from mouseface.report.analysis_figures import save
+from mouseface.report.behaviour_figures import movement_label
 
 NEUTRAL_COLOUR = "#7f7f7f"
 
@@ -222,7 +223,8 @@ def example_traces_figure(aligned: Aligned, enc: Encoding, stem: str | Path, *,
     ax.set_title("expression traces (top) and the neurons that track them best", fontsize=10)
     if movement is not None:
         axes[1].plot(t[sl], movement[sl], lw=0.8, color="0.4")
-        axes[1].set_ylabel(movement_name or "movement", fontsize=8)
+        axes[1].set_ylabel(movement_label(movement_name) if movement_name else "movement",
+                           fontsize=8)
         axes[1].tick_params(labelsize=7)
     for ax, (i, j) in zip(axes[top:], picks, strict=True):  # enc rows follow aligned rows
         ax.plot(t[sl], aligned.traces.traces[i, sl], lw=0.8,

@@ -110,7 +110,15 @@ class _Painter:
 
     def __init__(self, crop_shape: tuple[int, int], names: list[str], sims: np.ndarray,
                  time: np.ndarray, events: pd.DataFrame):
+        from matplotlib.colors import to_rgb
         from PIL import Image, ImageDraw
+
+        from mouseface.report.analysis_figures import label_colours
+
+        # the report's colours: a prototype's bar and a condition's stimuli in the timeline
+        conditions = sorted(set(events["trial_type"].astype(str)) - set(names))
+        self.colour = {k: tuple(round(255 * c) for c in to_rgb(v))
+                       for k, v in label_colours([*names, *conditions]).items()}
 
         self.Image, self.ImageDraw = Image, ImageDraw
         h, w = crop_shape
@@ -145,21 +153,23 @@ class _Painter:
         self.background = self._background()
 
     def _background(self):
-        img = self.Image.new("L", (self.W, self.H), 16)
+        img = self.Image.new("RGB", (self.W, self.H), _gray(16))
         d = self.ImageDraw.Draw(img)
-        d.text((self.margin, 7), "face crop", fill=200, font=self.font)
+        d.text((self.margin, 7), "face crop", fill=_gray(200), font=self.font)
         x0 = self.cw + 2 * self.margin + 4
-        d.text((x0, 7), "similarity r (bar: 1st to 99th percentile of session)", fill=200,
-               font=self.small)
+        d.text((x0, 7), "similarity r (bar: 1st to 99th percentile of session)",
+               fill=_gray(200), font=self.small)
         for k, name in enumerate(self.names):
             y = self.head + 6 + k * self.row
-            d.text((x0, y), name[:18], fill=230, font=self.small)
-        # timeline of stimuli
+            d.text((x0, y), name[:18], fill=self.colour.get(name, _gray(230)), font=self.small)
+        # timeline of stimuli, each in its condition's colour
         ty = self.head + self.body + 6
-        d.rectangle((self.margin, ty, self.W - self.margin, ty + 14), outline=90, fill=30)
+        d.rectangle((self.margin, ty, self.W - self.margin, ty + 14), outline=_gray(90),
+                    fill=_gray(30))
         for row in self.events.itertuples(index=False):
             a, b = (self._tx(x) for x in stimulus_window(row.onset, row.duration))
-            d.rectangle((a, ty + 1, max(a + 1, b), ty + 13), fill=110)
+            d.rectangle((a, ty + 1, max(a + 1, b), ty + 13),
+                        fill=self.colour.get(str(row.trial_type), _gray(110)))
         return img
 
     def _tx(self, t: float) -> int:
@@ -171,35 +181,41 @@ class _Painter:
               stimulus: str | None) -> np.ndarray:
         img = self.background.copy()
         big = np.repeat(np.repeat(crop, self.scale, axis=0), self.scale, axis=1)
-        img.paste(self.Image.fromarray(big), self.crop_xy)
+        img.paste(self.Image.fromarray(big).convert("RGB"), self.crop_xy)
         d = self.ImageDraw.Draw(img)
         x, y = self.crop_xy
         if stimulus is not None:
             for k in range(4):  # a bright frame around the crop while a stimulus is on
                 d.rectangle((x - 1 - k, y - 1 - k, x + self.cw + k, y + self.ch + k),
-                            outline=255)
+                            outline=_gray(255))
             label = f"STIMULUS: {stimulus}"
-            d.rectangle((x, y, x + 8 + 7 * len(label), y + 18), fill=255)
-            d.text((x + 4, y + 2), label, fill=0, font=self.small)
-        d.text((self.margin + 80, 7), f"t = {t:7.2f} s   frame {index}", fill=255,
+            d.rectangle((x, y, x + 8 + 7 * len(label), y + 18), fill=_gray(255))
+            d.text((x + 4, y + 2), label, fill=_gray(0), font=self.small)
+        d.text((self.margin + 80, 7), f"t = {t:7.2f} s   frame {index}", fill=_gray(255),
                font=self.small)
         x0 = self.cw + 2 * self.margin + 4
         bar_x0, bar_x1 = x0 + 100, self.W - 60
         for k, name in enumerate(self.names):
             yy = self.head + 6 + k * self.row
-            d.rectangle((bar_x0, yy, bar_x1, yy + 14), outline=110, fill=40)
+            d.rectangle((bar_x0, yy, bar_x1, yy + 14), outline=_gray(110), fill=_gray(40))
             if sim is not None and np.isfinite(sim[k]):
                 frac = float(np.clip((sim[k] - self.lo[k]) / (self.hi[k] - self.lo[k]), 0, 1))
-                lit = 255 if stimulus is not None and name == stimulus else 190
+                lit = stimulus is not None and name == stimulus  # its own stimulus: full colour
+                c = self.colour.get(name, _gray(190))
+                fill = c if lit else tuple(round(0.7 * v + 0.3 * 40) for v in c)
                 d.rectangle((bar_x0, yy, bar_x0 + int(frac * (bar_x1 - bar_x0)), yy + 14),
-                            fill=lit)
-                d.text((bar_x1 + 5, yy), f"{sim[k]:+.3f}", fill=230, font=self.small)
+                            fill=fill)
+                d.text((bar_x1 + 5, yy), f"{sim[k]:+.3f}", fill=_gray(230), font=self.small)
         ty = self.head + self.body + 6
         cx = self._tx(t)
-        d.line((cx, ty - 3, cx, ty + 17), fill=255, width=2)
-        d.text((self.margin, ty + 19), "stimuli (grey) and now (white line)", fill=160,
-               font=self.small)
+        d.line((cx, ty - 3, cx, ty + 17), fill=_gray(255), width=2)
+        d.text((self.margin, ty + 19), "stimuli (coloured by condition) and now (white line)",
+               fill=_gray(160), font=self.small)
         return np.asarray(img, dtype=np.uint8)
+
+
+def _gray(v: int) -> tuple[int, int, int]:
+    return (v, v, v)
 
 
 def _even(n: int) -> int:
@@ -228,7 +244,7 @@ def write_overlay(results_dir: str | Path, session: str, out: str | Path | None 
     -------
     Path
         The video written: one frame per decoded input frame, at the input's frame rate,
-        grayscale H.264.
+        H.264 (colour: the report's colours for prototypes and conditions).
 
     Raises
     ------

@@ -145,7 +145,8 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     """Simulate a head-fixed experiment and write it to ``out``.
 
     Writes ``out/videos/<session>.mp4`` (H.264, one per animal and condition),
-    ``out/sessions.csv`` (session, video, animal, roi, fps), ``out/events.csv`` (session, onset,
+    ``out/sessions.csv`` (session, video, animal, roi, fps, and the animal's sex, age, species
+    and strain; with ``fear`` the body's regions), ``out/events.csv`` (session, onset,
     duration, trial_type, ``dose_column``) and ``out/truth.parquet`` (one row per frame).
 
     Parameters
@@ -339,6 +340,13 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
         for name, roi in _behaviour.body_regions(size).items():
             sessions[f"roi_{name}"] = [",".join(map(str, roi)) if _is_fear(p) else ""
                                        for p in plans]
+    # the subject metadata an archive asks for (DANDI: sex, age, species), as a lab's sessions
+    # table carries it: `export-nwb` writes it into each file's Subject
+    order = {a: i for i, a in enumerate(dict.fromkeys(sessions["animal"]))}
+    sessions["sex"] = [("F", "M")[order[a] % 2] for a in sessions["animal"]]
+    sessions["age"] = [f"P{84 + 7 * order[a]}D" for a in sessions["animal"]]
+    sessions["species"] = "Mus musculus"
+    sessions["strain"] = "C57BL/6J"
     columns = ["session", "onset", "duration", "trial_type", dose_column]
     events = pd.DataFrame(events, columns=columns + ([need_column] if needs else []))
     truth = pd.concat([t for t, _ in truths], ignore_index=True)

@@ -405,10 +405,9 @@ def embed(
          "x", "y"]]
     if write:
         files = [_write_csv(out, r.layout.embedding)]
-        files += figures.embedding_figure(
-            out, r.layout.embedding_figure,
-            title=f"{method.upper() if method == 'umap' else 't-SNE'} of {features} "
-                  f"(PCA {n_pca})")
+        name = method.upper() if method == "umap" else "t-SNE"
+        files += figures.embedding_figure(out, r.layout.embedding_figure, method=name,
+                                          title=f"{name} of {features} (PCA {n_pca})")
         out.attrs["files"] = [str(f) for f in files]
     return out
 

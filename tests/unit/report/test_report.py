@@ -39,6 +39,34 @@ def test_hog_glyph_is_a_line_along_the_edge():
     assert np.ptp(cols) > 3 * np.ptp(rows)
 
 
+def test_images_are_embedded_in_their_smallest_fitting_encoding():
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    face = (rng.normal(128, 30, (200, 240)).clip(0, 255)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(face).save(buf, format="PNG")
+    png = buf.getvalue()
+    # a photograph may go lossy: WebP, smaller than the PNG
+    mime, data = figures.web_image(png, photo=True)
+    assert mime == "image/webp" and len(data) < len(png)
+    # a figure never does: line art keeps a (palette) PNG, as drawn up to the palette
+    fig, ax = figures.plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1], color="tab:red")
+    ax.set_xlabel("time (s)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    figures.plt.close(fig)
+    mime, data = figures.web_image(buf.getvalue())
+    assert mime == "image/png"
+    original = np.asarray(Image.open(buf).convert("RGB"))
+    got = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert got.shape == original.shape
+    assert np.abs(got.astype(int) - original).mean() < 1.0  # gray levels
+
+
 def test_hog_glyphs_scale_with_value_and_ignore_negatives():
     h = np.zeros((2, 3, 8))
     h[1, 2, 3] = 2.0
@@ -57,8 +85,12 @@ def test_hog_glyphs_scale_with_value_and_ignore_negatives():
 def _images(html: str) -> list[bytes]:
     import base64
 
-    return [base64.b64decode(m) for m in
-            re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)]
+    found = re.findall(r'<img src="data:image/(png|webp);base64,([^"]+)"', html)
+    images = [base64.b64decode(m) for _, m in found]
+    # each is what its mime type says
+    assert all(i.startswith(b"\x89PNG") if kind == "png" else i[8:12] == b"WEBP"
+               for (kind, _), i in zip(found, images, strict=True))
+    return images
 
 
 def test_report_is_self_contained_with_every_section(results):
@@ -77,7 +109,6 @@ def test_report_is_self_contained_with_every_section(results):
     # 2 prototype figures, traces, aligned, heatmaps, score matrix, 2 registration QC figures
     assert len(images) == 8
     assert "registration/qc_mA.png" in html and "registration/summary.json" in html
-    assert all(i.startswith(b"\x89PNG") for i in images)
     # run summary: settings, versions, inputs; no warnings and no failed section
     assert "hog.pixels_per_cell" in html and "pynwb" in html and "mA_s1.mp4" in html
     assert "could not be drawn" not in html
