@@ -87,7 +87,7 @@ def _versions() -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for pkg in ("numpy", "numba", "av", "scikit-image", "scikit-learn", "scipy", "pandas",
-                "zarr", "dask", "pynwb"):
+                "zarr", "dask", "pynwb", "pylsl"):
         with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
     return out

@@ -207,6 +207,12 @@ def load_settings(path: str | Path | None = None, **overrides) -> Settings:
     for section, values in overrides.items():
         if values:
             data.setdefault(section, {}).update(values)
+    return settings_from_dict(data, path or "settings")
+
+
+def settings_from_dict(data: dict, source: str | Path = "settings") -> Settings:
+    """Validate settings of the config's shape (a model's ``model.json`` keeps them so);
+    a bad key or value is an :class:`~mouseface._errors.InputError` naming ``source``."""
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -214,4 +220,4 @@ def load_settings(path: str | Path | None = None, **overrides) -> Settings:
         key = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
-        raise InputError(f"{key}: {msg}" if key else msg, path or "settings") from None
+        raise InputError(f"{key}: {msg}" if key else msg, source) from None

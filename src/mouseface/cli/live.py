@@ -68,7 +68,6 @@ def live(
     frame's capture time) and NAME-markers ('calibrated', 'trigger:<prototype>'). Frames the
     loop is too slow for are skipped and counted, never queued. Stop with Ctrl-C.
     """
-    from mouseface import __version__
     from mouseface._errors import InputError
     from mouseface.live import LiveReadout, open_source, parse_trigger, run_live
 
@@ -101,7 +100,7 @@ def live(
     summary = run_live(readout, src, calibrate=calibrate, reference=reference,
                        lsl=name if lsl else None, triggers=triggers, record=record,
                        session=session, animal=animal, stall=stall, duration=duration,
-                       wait_for_consumers=wait, on_event=say, version=__version__)
+                       wait_for_consumers=wait, on_event=say)
     typer.echo(summary.line())
     if record is not None:
         say(f"record written to {record}")

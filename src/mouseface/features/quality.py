@@ -55,10 +55,18 @@ from scipy import ndimage
 
 __all__ = ["frame_metrics", "dropped_frames", "OcclusionReference", "occlusion_reference",
            "occlusion_area", "hog_distance", "distance_spread", "neutral_distances",
-           "hog_outlier_z", "quality_table", "quality_flags"]
+           "hog_outlier_z", "quality_table", "quality_flags", "session_quality",
+           "CausalQuality", "MAX_FRACTION", "BLUR_RATIO", "GAP_FACTOR"]
 
 FLAG_COLUMNS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded",
                 "large_shift")
+
+#: Fraction of dark (saturated) pixels above which a frame is ``dark`` (``saturated``).
+MAX_FRACTION = 0.25
+#: A frame is ``blurry`` below this fraction of the session's (or calibration's) median blur.
+BLUR_RATIO = 0.3
+#: A frame is ``dropped`` after a gap longer than this many median frame intervals.
+GAP_FACTOR = 1.5
 
 
 def _batch(frames, name="frames") -> np.ndarray:
@@ -216,7 +224,7 @@ def _measure_frames(frames, prev, has_prev, dark, saturated, out):  # pragma: no
         out[i, 3] = n_sat / area
 
 
-def dropped_frames(time: np.ndarray, gap_factor: float = 1.5) -> np.ndarray:
+def dropped_frames(time: np.ndarray, gap_factor: float = GAP_FACTOR) -> np.ndarray:
     """True for frames that follow a gap longer than ``gap_factor`` median frame intervals.
 
     Examples
@@ -435,9 +443,9 @@ def quality_table(
     occlusion: np.ndarray | None = None,
     hog_z: np.ndarray | None = None,
     large_shift: np.ndarray | None = None,
-    max_fraction: float = 0.25,
-    blur_ratio: float = 0.3,
-    gap_factor: float = 1.5,
+    max_fraction: float = MAX_FRACTION,
+    blur_ratio: float = BLUR_RATIO,
+    gap_factor: float = GAP_FACTOR,
     min_area: float = 0.025,
     min_z: float = 3.0,
 ) -> pd.DataFrame:
@@ -499,6 +507,107 @@ def quality_table(
                           else np.asarray(large_shift, dtype=bool))
     out["flag"] = out[list(FLAG_COLUMNS)].any(axis=1)
     return out
+
+
+def session_quality(
+    measures: dict[str, np.ndarray],
+    time: np.ndarray,
+    baseline: np.ndarray,
+    large_shift: np.ndarray | None = None,
+    *,
+    min_area: float = 0.025,
+    min_z: float = 3.0,
+) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """The quality columns of one session from the one pass's measures.
+
+    The HOG outlier score is the distance to neutral against the spread of the session's own
+    ``baseline`` frames (``run``, ``fit`` and ``score``: its baseline windows; ``live``: its
+    calibration frames).
+
+    Parameters
+    ----------
+    measures : dict of (N,) arrays
+        ``motion_energy``, ``blur``, ``dark_fraction``, ``saturated_fraction``,
+        ``duplicate``, ``occlusion`` and ``hog_distance`` per frame
+        (:data:`mouseface.features.facepass.MEASURES`).
+    time : (N,) array
+        Frame times in seconds.
+    baseline : (N,) bool array
+        The frames whose distances to neutral give the spread.
+    large_shift : (N,) bool array, optional
+        From :func:`mouseface.features.registration.drift_table`.
+    min_area, min_z
+        Thresholds of ``occluded`` (see :func:`quality_table`).
+
+    Returns
+    -------
+    table : DataFrame
+        The columns of :func:`quality_table`.
+    spread : (median, scale)
+        Of the baseline frames' distances (NaN, NaN without any).
+    """
+    metrics = pd.DataFrame({k: measures[k] for k in ("motion_energy", "blur", "dark_fraction",
+                                                     "saturated_fraction")})
+    metrics["duplicate"] = measures["duplicate"] > 0
+    d = measures["hog_distance"].astype(np.float64)
+    base = np.asarray(baseline, bool) & np.isfinite(d)
+    z = np.full(len(d), np.nan)
+    spread = (np.nan, np.nan)
+    if base.any():
+        spread = distance_spread(d[base])
+        z = (d - spread[0]) / spread[1]
+    table = quality_table(metrics, time, occlusion=measures["occlusion"], hog_z=z,
+                          large_shift=large_shift, min_area=min_area, min_z=min_z)
+    return table, spread
+
+
+@dataclass(frozen=True)
+class CausalQuality:
+    """The quality flags of frames judged as they arrive (``mouseface live``).
+
+    Offline, ``blurry`` and ``dropped`` look at the whole session and the HOG outlier score at
+    its baseline windows (:func:`session_quality`); a live frame cannot wait for the session,
+    so each is judged against the calibration frames: their distance spread, their median blur
+    and their median frame interval. The thresholds are :func:`quality_table`'s.
+
+    Attributes
+    ----------
+    distance_median, distance_scale
+        Spread of the calibration frames' HOG distances to neutral.
+    blur
+        Median blur of the calibration frames.
+    interval
+        Their median frame interval (seconds; 0: ``dropped`` is never set).
+    min_area, min_z
+        Thresholds of ``occluded``.
+    """
+
+    distance_median: float
+    distance_scale: float
+    blur: float
+    interval: float
+    min_area: float = 0.025
+    min_z: float = 3.0
+    max_fraction: float = MAX_FRACTION
+    blur_ratio: float = BLUR_RATIO
+    gap_factor: float = GAP_FACTOR
+
+    def flags(self, measures: dict[str, float], time: float | None = None,
+              previous_time: float | None = None) -> dict:
+        """The quality columns of one frame from its measures (a dict by measure name);
+        ``time`` and the previous frame's ``previous_time`` (seconds) give ``dropped``."""
+        z = (measures["hog_distance"] - self.distance_median) / self.distance_scale
+        occ = measures["occlusion"]
+        dropped = False
+        if time is not None and previous_time is not None and self.interval > 0:
+            dropped = bool(time - previous_time > self.gap_factor * self.interval)
+        return {"motion_energy": measures["motion_energy"], "blur": measures["blur"],
+                "blurry": bool(measures["blur"] < self.blur_ratio * self.blur),
+                "dark": bool(measures["dark_fraction"] > self.max_fraction),
+                "saturated": bool(measures["saturated_fraction"] > self.max_fraction),
+                "duplicate": bool(measures["duplicate"] > 0), "dropped": dropped,
+                "occlusion": occ, "hog_z": z,
+                "occluded": bool(occ > self.min_area and z > self.min_z)}
 
 
 def quality_flags(

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -53,39 +52,30 @@ import pandas as pd
 
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
-from mouseface.expressions.prototypes import PrototypeModel
-from mouseface.expressions.transfer import NeutralReference, TransferModel
+from mouseface.expressions.animal_model import AnimalModel, prototypes_for
+from mouseface.expressions.transfer import BaselineMoments, NeutralReference
 from mouseface.features.alignment import (
     REFERENCE_FRAMES,
     Alignment,
     Baseline,
     Region,
-    fill_masked,
-    fill_value,
-    plan_alignments,
     region_of,
 )
+from mouseface.features.face_setup import FaceSetup
 from mouseface.features.facepass import (
     MEASURES,
     FaceFrames,
     FacePass,
     FaceSpec,
-    QualityParams,
-    calibrate,
 )
 from mouseface.features.facepass import (
     Calibration as PassCalibration,
 )
 from mouseface.features.hog import hog_shape
-from mouseface.features.masks import cell_mask, feature_keep, region_pixels
-from mouseface.features.quality import (
-    OcclusionReference,
-    distance_spread,
-    quality_table,
-)
-from mouseface.features.registration import drift_table
+from mouseface.features.quality import OcclusionReference
 from mouseface.io.model import load_array, load_model
 from mouseface.io.tables import check_roi, parse_regions
+from mouseface.settings import Settings, settings_from_dict
 
 __all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
            "one_core"]
@@ -96,11 +86,6 @@ DRIFT_COLUMNS = ("shift_y", "shift_x", "shift")
 _FLAGS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded", "large_shift")
 _REFERENCE_FORMAT = 2
 _THREADPOOLS = None
-_QT = inspect.signature(quality_table).parameters
-# the flags' thresholds that `score` leaves at quality_table's defaults
-_MAX_FRACTION = _QT["max_fraction"].default
-_BLUR_RATIO = _QT["blur_ratio"].default
-_GAP = _QT["gap_factor"].default
 
 
 @contextlib.contextmanager
@@ -173,7 +158,8 @@ class _Saved:
     mode: str
     names: list[str]
     prototypes: np.ndarray  # full HOG length, NaN in masked entries
-    settings: dict
+    settings: dict  # as model.json keeps them (the run record repeats them)
+    parsed: Settings
     feature_shape: tuple[int, ...]
     crop_shape: tuple[int, ...]
     template: np.ndarray | None
@@ -184,17 +170,9 @@ class _Saved:
 def _load(path: str | Path, animal: str | None) -> _Saved:
     path = Path(path)
     saved, meta = load_model(path)
-    if len(saved) == 1 and next(iter(saved)) in ("pooled", "transfer"):
-        names, protos = next(iter(saved.values()))
-    elif animal is not None and animal in saved:
-        names, protos = saved[animal]
-    elif animal is None:
-        raise InputError(f"the model has per-animal prototypes ({', '.join(sorted(saved))}): "
-                         "say whose with --animal, or fit a model with `mouseface fit`", path)
-    else:
-        raise InputError(f"the model has per-animal prototypes for {sorted(saved)} but not for "
-                         f"animal {animal}: fit a model with `mouseface fit`", path)
+    names, protos = prototypes_for(saved, animal, path)
     settings = meta.get("settings", {})
+    parsed = settings_from_dict(settings, path / "model.json")
     try:
         regions = parse_regions(meta.get("mask_regions", ""))
     except ValueError as exc:
@@ -202,17 +180,9 @@ def _load(path: str | Path, animal: str | None) -> _Saved:
     h = hashlib.blake2b(digest_size=12)
     h.update(json.dumps([meta.get("names"), meta.get("settings")], sort_keys=True).encode())
     h.update(np.ascontiguousarray(protos).tobytes())
-    return _Saved(path, meta.get("mode", "pooled"), [str(n) for n in names], protos, settings,
+    return _Saved(path, meta.get("mode", "pooled"), names, protos, settings, parsed,
                   tuple(meta["feature_shape"]), tuple(meta.get("crop_shape") or ()),
                   load_array(path, "template"), regions, h.hexdigest())
-
-
-def _hog_params(settings: dict) -> dict:
-    hp = dict(settings.get("hog", {}))
-    for k in ("pixels_per_cell", "cells_per_block"):
-        if k in hp:
-            hp[k] = tuple(hp[k])
-    return hp
 
 
 class LiveReadout:
@@ -272,58 +242,35 @@ class LiveReadout:
         s = self.saved_
         frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
         x, y, w, h = roi = check_roi(self.roi, frame_shape, source)
-        hp = _hog_params(s.settings)
+        # as `score` sets up a session of this model; without a template nothing is aligned
+        face = FaceSetup.from_settings(s.parsed, scope="model", regions=s.regions,
+                                       align="none" if s.template is None else None)
+        hp = face.hog_params
         why, n = "", None
         try:
             n = int(np.prod(hog_shape((h, w), **{k: hp[k] for k in (
-                "orientations", "pixels_per_cell", "cells_per_block") if k in hp})))
+                "orientations", "pixels_per_cell", "cells_per_block")})))
         except ValueError as exc:
             why = f" ({exc})"
         if (s.crop_shape and tuple(s.crop_shape) != (h, w)) or n != int(np.prod(s.feature_shape)):
             fitted = (f"{s.crop_shape[1]} x {s.crop_shape[0]} (width x height)" if s.crop_shape
                       else f"crops whose HOG has {int(np.prod(s.feature_shape))} entries")
-            cell = "x".join(str(v) for v in hp.get("pixels_per_cell", ()))
+            cell = "x".join(str(v) for v in hp["pixels_per_cell"])
             raise InputError(f"the model was fitted on {fitted} face crops (HOG cells of {cell} "
                              f"px) but the source's crop is {w} x {h} (ROI {x},{y},{w},{h})"
                              f"{why}: give --roi x,y,w,h of the model's crop size", s.path)
-        reg = s.settings.get("registration", {})
-        align = reg.get("align", "auto")
-        align = "translation" if align == "auto" else align  # what `score` resolves for a model
-        if s.template is None:
-            align = "none"  # fitted without registration: nothing to register onto
-        drift = bool(reg.get("drift", True))
-        margin = int(reg.get("margin", 12)) if (align != "none" or drift) else 0
-        if s.template is not None and align != "none" and s.template.shape != (h + 2 * margin,
-                                                                                w + 2 * margin):
-            raise InputError(f"the model's template is {s.template.shape} (ROI plus margin) but "
-                             f"the source's crop gives {(h + 2 * margin, w + 2 * margin)}: use an "
-                             "ROI of the model's size", s.path)
-        rects, polys = s.regions
-        q = s.settings.get("quality", {})
+        face.check_template(s.template, face.region_shape((h, w)), s.path)
+        self.setup_ = face
         self.frame_shape_ = frame_shape
         self.roi_ = roi
         self.roi_shape_ = (h, w)
-        self.margin_ = margin
-        self.region_: Region = region_of(roi, margin, frame_shape)
-        self.align_ = align
-        self.drift_ = drift
+        self.margin_ = face.margin
+        self.region_: Region = region_of(roi, face.margin, frame_shape)
+        self.align_ = face.align
+        self.drift_ = face.drift
         self.hog_params_ = hp
-        self.fill_ = None
-        self.keep_ = None
-        if rects or polys:
-            px = np.pad(region_pixels((h, w), rects, polys), margin)
-            self.fill_ = px if px.any() else None
-            mask = cell_mask((h, w), hp.get("pixels_per_cell", (32, 32)), rects, polys)
-            self.keep_ = feature_keep(mask, hp.get("orientations", 8),
-                                      hp.get("cells_per_block", (1, 1)))
-        self.quality_ = (QualityParams(occlusion_gate=float(q.get("occlusion_gate",
-                                                                    QualityParams.occlusion_gate)))
-                         if q.get("enabled", True) else None)
-        self.exclude_flagged_ = bool(q.get("enabled", True)) and bool(
-            q.get("exclude_flagged", True))
-        self.min_area_ = float(q.get("min_area", 0.025))
-        self.min_z_ = float(q.get("min_z", 3.0))
-        self.shift_threshold_ = float(reg.get("shift_threshold", 2.0))
+        self.fill_ = face.fill((h, w))
+        _, self.keep_ = face.cells((h, w))
         self.names_ = tuple(s.names)
         self.mode_ = s.mode
 
@@ -338,16 +285,9 @@ class LiveReadout:
 
     def _alignment(self, baseline: Baseline) -> Alignment:
         """The session's alignment from its reference face, as ``score`` plans it."""
-        if self.align_ == "none" and not self.drift_:
-            fill = self.fill_
-            return Alignment(0, fill=fill, fill_value=0.0 if fill is None
-                             else fill_value(baseline.reference, fill))
-        ref = fill_masked(baseline.reference, self.fill_)
         template = self.saved_.template if self.align_ != "none" else None
         try:
-            return plan_alignments({"live": ref}, {"live": template}, margin=self.margin_,
-                                   align=self.align_, drift=self.drift_,
-                                   masks={"live": self.fill_})["live"]
+            return self.setup_.alignment(baseline.reference, template, self.fill_)
         except ValueError as exc:
             raise InputError(str(exc), self.saved_.path) from None
 
@@ -385,50 +325,40 @@ class LiveReadout:
         cal.finish(source)
         return self
 
-    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray):
-        """The animal's own neutral face from calibration HOGs, as ``score`` takes it from the
-        baseline frames: their mean (pooled, per-animal; None when every frame is flagged: the
-        saved neutral prototype stays) or a :class:`NeutralReference` (transfer)."""
-        s = self.saved_
-        base = hogs[~flagged] if self.exclude_flagged_ else hogs
-        if s.mode == "transfer":
-            if len(base) == 0:
-                raise InputError("every calibration frame is quality-flagged: a transfer model "
-                                 "needs the animal's own neutral face; calibrate on a quiet "
-                                 "period", s.path)
-            return TransferModel.from_prototypes(s.names, s.prototypes[:1]).reference(base)
-        return base.mean(axis=0) if len(base) else None
+    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray) -> BaselineMoments:
+        """The moments of the animal's calibration HOGs, as ``score`` takes them from the
+        baseline frames (flagged frames left out where the settings say so)."""
+        base = hogs[~flagged] if self.setup_.exclude_flagged else hogs
+        if self.mode_ == "transfer" and len(base) == 0:
+            raise InputError("every calibration frame is quality-flagged: a transfer model "
+                             "needs the animal's own neutral face; calibrate on a quiet "
+                             "period", self.saved_.path)
+        moments = BaselineMoments()
+        moments.add(base)
+        return moments
 
     def _finish(self, face: FacePass, neutral, spread: tuple[float, float], blur: float,
                 interval: float, info: dict) -> None:
-        """Set the learned state: the pass, the neutral face (see :meth:`_neutral`) and what
-        the causal quality flags compare with."""
+        """Set the learned state: the pass, the model made the animal's own
+        (:class:`~mouseface.expressions.animal_model.AnimalModel`) and what the causal quality
+        flags compare with."""
         s = self.saved_
         protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
-        n_frames = int(s.settings.get("prototypes", {}).get("n_frames", 10))
-        if s.mode == "transfer":
-            model = TransferModel.from_prototypes(s.names, protos)
-            self.neutral_ = neutral
-        else:
-            model = PrototypeModel.from_prototypes(s.names, protos, n_frames=n_frames)
-            if neutral is not None:  # as `score` does: the animal's own neutral face
-                own = model.prototypes_.copy()
-                own[0] = neutral
-                model = PrototypeModel.from_prototypes(model.classes_, own, n_frames=n_frames)
-            self.neutral_ = None
-        self.model_ = model
+        self.own_ = AnimalModel.from_saved(s.mode, s.names, protos, neutral,
+                                           n_frames=s.parsed.prototypes.n_frames)
+        self.model_ = self.own_.model
+        self.neutral_ = self.own_.reference
         self.pass_ = face
         self.spread_ = (float(spread[0]), float(spread[1]))
         self.blur_ = float(blur)
         self.interval_ = float(interval)
+        self.causal_ = self.setup_.causal_quality(self.spread_, self.blur_, self.interval_)
         self.calibration_ = info
         self._index = None
         self._previous_time = None
 
     def _similarity(self, hogs: np.ndarray) -> np.ndarray:
-        if self.neutral_ is not None:
-            return self.model_.transform(hogs, self.neutral_)
-        return self.model_.transform(hogs)
+        return self.own_.transform(hogs)
 
     def _kept(self, hogs: np.ndarray) -> np.ndarray:
         return hogs if self.keep_ is None else hogs[:, self.keep_]
@@ -468,23 +398,11 @@ class LiveReadout:
         q: dict = {}
         if faces.measures is not None:
             m = dict(zip(MEASURES, faces.measures[0].tolist(), strict=True))
-            med, scale = self.spread_
-            z = (m["hog_distance"] - med) / scale
-            occ = m["occlusion"]
-            dropped = False
-            if time is not None and self._previous_time is not None and self.interval_ > 0:
-                dropped = bool(time - self._previous_time > _GAP * self.interval_)
-            q = {"motion_energy": m["motion_energy"], "blur": m["blur"],
-                 "blurry": bool(m["blur"] < _BLUR_RATIO * self.blur_),
-                 "dark": bool(m["dark_fraction"] > _MAX_FRACTION),
-                 "saturated": bool(m["saturated_fraction"] > _MAX_FRACTION),
-                 "duplicate": bool(m["duplicate"] > 0), "dropped": dropped,
-                 "occlusion": occ, "hog_z": z,
-                 "occluded": bool(occ > self.min_area_ and z > self.min_z_)}
+            q = self.causal_.flags(m, time, self._previous_time)
         self._previous_time = time
         q["large_shift"] = False
         if faces.shift is not None:
-            d = drift_table(faces.shift, self.shift_threshold_).iloc[0]
+            d = self.setup_.drift_table(faces.shift).iloc[0]
             q.update(shift_y=float(d["shift_y"]), shift_x=float(d["shift_x"]),
                      shift=float(d["shift"]), large_shift=bool(d["large_shift"]))
         q["flag"] = any(bool(q.get(k, False)) for k in _FLAGS)
@@ -513,7 +431,7 @@ class LiveReadout:
             arrays.update(neutral_mean=self.neutral_.mean, neutral_scale=self.neutral_.scale)
             meta["neutral_frames"] = self.neutral_.n_frames
         else:
-            arrays["neutral_prototype"] = self.model_.prototypes_[0]
+            arrays["neutral_prototype"] = self.own_.neutral
         if c is not None:
             arrays["pass_neutral"] = c.neutral
             meta["pass"] = {"distance_median": c.distance_median,
@@ -575,7 +493,7 @@ class LiveReadout:
             cal = PassCalibration(arrays["pass_neutral"], p["distance_median"],
                                   p["distance_scale"], occ, p["occlusion_bin"], p["n_frames"])
         face = FacePass(FaceSpec(self.roi_shape_, self.hog_params_, alignment, 1,
-                                 self.quality_ if cal is not None else None, cal))
+                                 self.setup_.quality if cal is not None else None, cal))
         if "neutral_mean" in arrays:
             neutral = NeutralReference(arrays["neutral_mean"], arrays["neutral_scale"],
                                        int(meta["neutral_frames"]))
@@ -627,10 +545,9 @@ class Calibration:
         self._held = []
         baseline = Baseline.from_frames(held)
         alignment = r._alignment(baseline)
-        spec = FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_, None)
-        cal = calibrate(baseline.frames, spec) if r.quality_ is not None else None
-        self._pass = FacePass(FaceSpec(r.roi_shape_, r.hog_params_, alignment, 1, r.quality_,
-                                       cal))
+        cal = r.setup_.calibrate(baseline.frames, r.roi_shape_, alignment)
+        # drift on every frame: a live frame cannot wait for the next measured one
+        self._pass = FacePass(r.setup_.spec(r.roi_shape_, alignment, cal, drift_every=1))
         self._push(held)
 
     def _push(self, regions: np.ndarray) -> None:
@@ -659,27 +576,19 @@ class Calibration:
         hogs = np.concatenate([f.hog for f in faces])
         time = np.asarray(self.time)
         shifts = None if faces[0].shift is None else np.concatenate([f.shift for f in faces])
-        drift = None if shifts is None else drift_table(shifts, r.shift_threshold_)
+        drift = None if shifts is None else r.setup_.drift_table(shifts)
+        large = None if drift is None else drift["large_shift"].to_numpy()
         interval = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
         spread, blur = (math.nan, math.nan), math.nan
         if faces[0].measures is not None:
             m = np.concatenate([f.measures for f in faces])
             col = {name: m[:, j] for j, name in enumerate(MEASURES)}
-            metrics = pd.DataFrame({k: col[k] for k in ("motion_energy", "blur",
-                                                        "dark_fraction",
-                                                        "saturated_fraction")})
-            metrics["duplicate"] = col["duplicate"] > 0
-            d = col["hog_distance"].astype(np.float64)
-            spread = distance_spread(d[np.isfinite(d)])  # as `score`: the baseline's spread
-            q = quality_table(metrics, time, occlusion=col["occlusion"],
-                              hog_z=(d - spread[0]) / spread[1],
-                              large_shift=None if drift is None
-                              else drift["large_shift"].to_numpy(),
-                              min_area=r.min_area_, min_z=r.min_z_)
-            blur = float(np.nanmedian(metrics["blur"]))
+            # as `score`: the calibration frames are the baseline whose spread they give
+            q, spread = r.setup_.quality_table(col, time, np.ones(len(time), bool), large)
+            blur = float(np.nanmedian(col["blur"]))
         else:
-            q = pd.DataFrame({"large_shift": np.zeros(len(time), bool) if drift is None
-                              else drift["large_shift"].to_numpy()})
+            q = pd.DataFrame({"large_shift": np.zeros(len(time), bool) if large is None
+                              else large})
             q["flag"] = q["large_shift"]
         flagged = q["flag"].to_numpy(dtype=bool)
         kept = r._kept(hogs)

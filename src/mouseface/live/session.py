@@ -17,8 +17,6 @@ the record is closed, so what was streamed is kept. Ctrl-C ends it normally.
 
 from __future__ import annotations
 
-import contextlib
-import platform
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +29,7 @@ from mouseface.live.readout import LiveReadout, Reading
 from mouseface.live.record import Recorder
 from mouseface.live.sources import Grabber, LatestFrame, Source, SourceEnded, SourceStalled
 from mouseface.live.triggers import Trigger
+from mouseface.runlog import RunLog
 
 __all__ = ["LiveSummary", "run_live"]
 
@@ -106,7 +105,6 @@ def run_live(
     wait_for_consumers: float = 0.0,
     on_reading: Callable[[Reading], None] | None = None,
     on_event: Callable[[str], None] | None = None,
-    version: str | None = None,
     clock: Callable[[], float] | None = None,
 ) -> LiveSummary:
     """Read a source out live, frame by frame, onto LSL (and into a record).
@@ -142,8 +140,6 @@ def run_live(
         counts in the latency).
     on_event
         Called with one-line progress messages (calibration done, ...).
-    version
-        The mouseface version, for ``run.json``.
     clock
         The session clock (seconds) that stamps arrivals and pushes; default LSL's
         ``local_clock`` (``time.monotonic`` without LSL). Tests give a clock they advance
@@ -308,7 +304,7 @@ def run_live(
     try:
         if recorder is not None:
             recorder.close(_run_json(readout, source, summary, triggers, calibrate, reference,
-                                     lsl, version, session))
+                                     lsl, session))
     finally:
         if outlets is not None:
             outlets.close(end=last_capture)
@@ -327,23 +323,21 @@ def _note(mode: str) -> str:
             "frames")
 
 
-def _run_json(readout, source, summary, triggers, calibrate, reference, lsl, version,
+def _run_json(readout, source, summary, triggers, calibrate, reference, lsl,
               session) -> dict:
-    import importlib.metadata as md
-
-    versions = {"python": platform.python_version()}
-    for pkg in ("numpy", "numba", "av", "pylsl", "scikit-learn", "pandas"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            versions[pkg] = md.version(pkg)
+    """What ``run.json`` records of a live session (:class:`~mouseface.runlog.RunLog`, as
+    every command writes it)."""
     s = readout.saved_
+    log = RunLog("live", s.parsed)
     model_path = Path(readout.model).resolve()
-    inputs = [{"kind": "model", "path": str(model_path), "size": None,
-               "fingerprint": s.fingerprint},
-              {"kind": source.kind, "path": str(source.path), "session": session,
-               "frames": summary.received}]
+    log.inputs = [{"kind": "model", "path": str(model_path), "size": None,
+                   "fingerprint": s.fingerprint},
+                  {"kind": source.kind, "path": str(source.path), "session": session,
+                   "frames": summary.received}]
     if source.kind == "file":
         p = Path(source.path)
-        inputs[1].update(path=str(p.resolve()), size=p.stat().st_size if p.is_file() else None)
+        log.inputs[1].update(path=str(p.resolve()), size=p.stat().st_size if p.is_file() else None)
+    log.timings["live"] = round(summary.seconds, 3)
     live = asdict(summary)
     live.update(source=source.describe(), roi=list(readout.roi_),
                 calibration={"seconds": calibrate, "reference": None if reference is None
@@ -352,11 +346,8 @@ def _run_json(readout, source, summary, triggers, calibrate, reference, lsl, ver
                            "frames": t.frames, "refractory_s": t.refractory, "fired": t.fired}
                           for t in triggers],
                 lsl=None if not lsl else _lsl_entry(lsl))
-    return {"mouseface": version or "unknown", "command": "live", "versions": versions,
-            "settings": s.settings, "inputs": inputs,
-            "timings_s": {"live": round(summary.seconds, 3)},
-            "warnings": [], "frames_note": _note(readout.mode_),
-            "model": str(model_path), "model_mode": readout.mode_, "live": live}
+    return log.record(frames_note=_note(readout.mode_), model=str(model_path),
+                      model_mode=readout.mode_, live=live)
 
 
 def _lsl_entry(name: str) -> dict:

@@ -361,13 +361,15 @@ class RegionsWidget(QWidget):
         self._refresh()
 
     def _mask_cells(self, roi, mask: str) -> np.ndarray | None:
-        from mouseface.features.masks import cell_mask, parse_regions
+        """The HOG cells the mask leaves out, as `run` sets up the session (FaceSetup)."""
+        from mouseface.features.face_setup import FaceSetup
+        from mouseface.features.masks import parse_regions
 
         if not mask:
             return None
         try:
-            return cell_mask((roi[3], roi[2]), self.hog_params["pixels_per_cell"],
-                             *parse_regions(mask))
+            return FaceSetup(self.hog_params, regions=parse_regions(mask)).cells(
+                (roi[3], roi[2]))[0]
         except ValueError as exc:
             raise InputError(f"mask: {exc}") from None
 

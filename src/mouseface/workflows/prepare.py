@@ -28,10 +28,9 @@ import pandas as pd
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.expressions.windows import NEUTRAL, trial_intervals
-from mouseface.features.alignment import Alignment, read_baselines
+from mouseface.features.alignment import read_baselines
 from mouseface.features.extract import Keep, Target
-from mouseface.features.facepass import FaceSpec, QualityParams, calibrate
-from mouseface.features.quality import distance_spread, quality_table
+from mouseface.features.face_setup import FaceSetup
 from mouseface.io import tables
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
@@ -156,12 +155,8 @@ def prepare(
             events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
                                            "event"])
     regions = _regions(sessions, settings, model_regions, sessions_path)
-    r = settings.registration
-    align = r.resolved(scope)
-    registering = align != "none" or r.drift
-    margin = r.margin if registering else 0
-    quality = (QualityParams(occlusion_gate=settings.quality.occlusion_gate)
-               if settings.quality.enabled else None)
+    setup = FaceSetup.from_settings(settings, scope=scope, regions=regions)
+    margin = setup.margin
     groups = by_video(sessions)
     intervals = {s: trial_intervals(events[events["session"] == s],
                                     settings.prototypes.baseline)
@@ -186,34 +181,32 @@ def prepare(
             baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
             infos[key] = info
             task.advance()
-    _check_roi_sizes(sessions, baselines, scope, r.template, sessions_path)
+    template_session = settings.registration.template
+    _check_roi_sizes(sessions, baselines, scope, template_session, sessions_path)
 
     references = {s: b.reference for s, b in baselines.items()}
-    fills = _fills(references, regions, margin)
+    crops = {s: (f.shape[0] - 2 * margin, f.shape[1] - 2 * margin)
+             for s, f in references.items()}
+    fills = {s: setup.fill(crops[s]) for s in references}
     plan = None
-    if registering:
+    if setup.registering:
         with log.stage("registration"):
-            plan = plan_registration(sessions, references, fills, settings, scope=scope,
-                                     align=align, template=template, path=sessions_path)
+            plan = plan_registration(sessions, references, fills, setup, scope=scope,
+                                     template_session=template_session, template=template,
+                                     path=sessions_path)
         alignments = plan.alignments
     else:
-        alignments = {s: Alignment(0, fill=f, fill_value=_fill_value(references[s], f))
-                      for s, f in fills.items() if f is not None}
+        alignments = setup.alignments(references, {}, fills)
 
-    hog_params = settings.hog_params()
     keep_n = KEEP_FACTOR * settings.prototypes.n_frames
     targets = {}
     with log.stage("calibration"):
         for row in sessions.itertuples(index=False):
             s = str(row.session)
             a = alignments.get(s)
-            cal = None
-            if quality is not None:
-                h, w = (np.array(baselines[s].reference.shape) - 2 * margin).tolist()
-                spec = FaceSpec((h, w), hog_params, a or Alignment(0), quality=quality)
-                cal = calibrate(baselines[s].frames, spec)
+            cal = setup.calibrate(baselines[s].frames, crops[s], a)
             iv = intervals[s]
-            targets[s] = Target(Path(), _roi(row), a, cal, quality, r.drift_every,
+            targets[s] = Target(Path(), _roi(row), a, cal, setup.quality, setup.drift_every,
                                 tables.motion_regions(row),
                                 Keep(iv, NEUTRAL, keep_n) if len(iv) else None)
 
@@ -226,28 +219,29 @@ def prepare(
                           frames=st.n_frames, truncated=st.attrs.get("truncated", False))
     if events_path is not None:
         _check_events(events, raw, Path(events_path))
-    mask, keep = _mask(regions, raw, settings, sessions_path)
+    mask, keep = _mask(setup, raw, sessions_path)
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
-    drift, motion, qualities = {}, {}, {} if quality is not None else None
+    drift, motion, qualities = {}, {}, {} if setup.quality is not None else None
     with log.stage("quality"):
-        from mouseface.features.registration import drift_table
-
         for s, st in raw.items():
             shifts = st.shifts
             if shifts is not None:
-                drift[s] = drift_table(shifts, r.shift_threshold)
+                drift[s] = setup.drift_table(shifts)
             m = st.measures()
             moves = {k: v for k, v in m.items() if k.startswith("motion_")
                      and k != "motion_energy"}
             if moves:
                 motion[s] = pd.DataFrame(moves)
             if qualities is not None:
-                qualities[s] = _quality(m, st.time, labels[s], drift.get(s), settings)
+                d = drift.get(s)
+                qualities[s], _ = setup.quality_table(
+                    m, st.time, labels[s] == NEUTRAL,
+                    None if d is None else d["large_shift"].to_numpy())
     registration = None
     if plan is not None:
         registration = write_registration(out, sessions, plan, settings, drift,
-                                          per_animal=scope == "animal" and not r.template)
+                                          per_animal=scope == "animal" and not template_session)
     kept = {s: st.kept for s, st in raw.items() if getattr(st, "kept", None) is not None}
     return Prepared(sessions, events, stores, labels, qualities, drift, motion, mask, keep,
                     None if plan is None else plan.template, _regions_text(regions), kept,
@@ -316,28 +310,6 @@ def _check_roi_sizes(sessions: pd.DataFrame, baselines: dict, scope: str, templa
                              "size", path)
 
 
-# ---------------------------------------------------------------------------- quality
-
-
-def _quality(m: dict[str, np.ndarray], time: np.ndarray, labels: np.ndarray,
-             drift: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:
-    """The quality columns of one session from its stored measures: the HOG outlier score is
-    the distance to neutral against the spread of the session's own baseline frames."""
-    metrics = pd.DataFrame({k: m[k] for k in ("motion_energy", "blur", "dark_fraction",
-                                              "saturated_fraction")})
-    metrics["duplicate"] = m["duplicate"] > 0
-    d = m["hog_distance"].astype(np.float64)
-    base = (labels == NEUTRAL) & np.isfinite(d)
-    z = np.full(len(d), np.nan)
-    if base.any():
-        med, scale = distance_spread(d[base])
-        z = (d - med) / scale
-    q = settings.quality
-    return quality_table(metrics, time, occlusion=m["occlusion"], hog_z=z,
-                         large_shift=None if drift is None else drift["large_shift"].to_numpy(),
-                         min_area=q.min_area, min_z=q.min_z)
-
-
 # ---------------------------------------------------------------------------- masks
 
 
@@ -367,40 +339,15 @@ def _regions_text(regions) -> str:
     return "; ".join(parts)
 
 
-def _fills(references: dict[str, np.ndarray], regions, margin: int) -> dict:
-    """Each session's masked pixels over its region (None: no mask)."""
-    if not regions[0] and not regions[1]:
-        return dict.fromkeys(references)
-    from mouseface.features.masks import region_pixels
-
-    out = {}
-    for s, f in references.items():
-        h, w = f.shape[0] - 2 * margin, f.shape[1] - 2 * margin
-        px = np.pad(region_pixels((h, w), *regions), margin)
-        out[s] = px if px.any() else None
-    return out
-
-
-def _fill_value(face: np.ndarray, mask: np.ndarray | None) -> float:
-    from mouseface.features.alignment import fill_value
-
-    return 0.0 if mask is None else fill_value(face, mask)
-
-
-def _mask(regions, stores, settings: Settings, path: Path):
+def _mask(setup: FaceSetup, stores, path: Path):
     """The HOG cells the mask regions exclude, and which HOG entries are kept."""
-    from mouseface.features.masks import cell_mask, feature_keep
-
-    if not regions[0] and not regions[1]:
+    if not setup.masked:
         return None, None
     st = next(iter(stores.values()))
-    crop = tuple(st.attrs["crop_shape"])
-    hp = settings.hog
     try:
-        mask = cell_mask(crop, hp.pixels_per_cell, *regions)
+        mask, keep = setup.cells(tuple(st.attrs["crop_shape"]))
     except ValueError as exc:
         raise InputError(f"mask: {exc}", path) from None
-    keep = feature_keep(mask, hp.orientations, hp.cells_per_block)
     if len(keep) != st.n_features:
         raise InputError(f"a mask over {mask.shape} cells does not fit HOG vectors of "
                          f"{st.n_features} entries", path)

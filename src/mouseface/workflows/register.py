@@ -20,14 +20,9 @@ import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
-from mouseface.features.alignment import (
-    Alignment,
-    fill_masked,
-    plan_alignments,
-    template_face,
-)
+from mouseface.features.alignment import Alignment, fill_masked, template_face
+from mouseface.features.face_setup import FaceSetup
 from mouseface.io.layout import ResultsLayout
-from mouseface.settings import Settings
 
 
 @dataclass
@@ -53,24 +48,25 @@ class RegistrationPlan:
 
 
 def plan_registration(sessions: pd.DataFrame, references: dict[str, np.ndarray],
-                      fills: dict[str, np.ndarray | None], settings: Settings, *, scope: str,
-                      align: str, template: np.ndarray | None, path: Path) -> RegistrationPlan:
+                      fills: dict[str, np.ndarray | None], setup: FaceSetup, *, scope: str,
+                      template_session: str = "", template: np.ndarray | None,
+                      path: Path) -> RegistrationPlan:
     """Templates and alignments of every session from their reference faces (see module).
 
-    ``fills`` are each session's masked pixels over its region (None: no mask); ``template``
-    the saved model's template (``scope="model"``).
+    ``fills`` are each session's masked pixels over its region (None: no mask);
+    ``template_session`` a session whose face is every session's template
+    (``registration.template``); ``template`` the saved model's template (``scope="model"``).
     """
-    r = settings.registration
     references = {s: fill_masked(f, fills.get(s)) for s, f in references.items()}
     shapes = {f.shape for f in references.values()}
     templates: dict[str, np.ndarray | None] = {}
     tmpl = None
-    if r.template and scope != "model":
-        if r.template not in references:
-            raise InputError(f"registration.template: session {r.template!r} is not in the "
-                             "sessions table", path)
-        tmpl = references[r.template]
-        templates = {s: (None if s == r.template else tmpl) for s in references}
+    if template_session and scope != "model":
+        if template_session not in references:
+            raise InputError(f"registration.template: session {template_session!r} is not in "
+                             "the sessions table", path)
+        tmpl = references[template_session]
+        templates = {s: (None if s == template_session else tmpl) for s in references}
     elif scope == "animal":
         for _, srows in sessions.groupby("animal", sort=False):
             first = srows["session"].iloc[0]
@@ -78,20 +74,15 @@ def plan_registration(sessions: pd.DataFrame, references: dict[str, np.ndarray],
                 templates[s] = None if s == first else references[first]
     else:
         if scope == "all":
-            tmpl = template_face(list(references.values()), align)
+            tmpl = template_face(list(references.values()), setup.align)
         else:
             tmpl = template
-            shape = next(iter(shapes))
-            if tmpl is not None and tmpl.shape != shape:
-                raise InputError(f"the model's template is {tmpl.shape} (ROI plus margin) but "
-                                 f"these sessions give {shape}: use ROIs of the model's size",
-                                 path)
+            setup.check_template(tmpl, next(iter(shapes)), path)
         templates = dict.fromkeys(references, tmpl)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            alignments = plan_alignments(references, templates, margin=r.margin, align=align,
-                                         drift=r.drift, masks=fills)
+            alignments = setup.alignments(references, templates, fills)
         except ValueError as exc:
             raise InputError(str(exc), path) from None
     own = {s: (t if t is not None else references[s]) for s, t in templates.items()}

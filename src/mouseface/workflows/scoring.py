@@ -14,10 +14,11 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
+from mouseface.expressions.animal_model import AnimalModel, prototypes_for
 from mouseface.expressions.intensity import ExpressionAxis
 from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.similarity import similarity
-from mouseface.expressions.transfer import BaselineMoments, TransferModel, reference_from_moments
+from mouseface.expressions.transfer import BaselineMoments, TransferModel
 from mouseface.expressions.trials import (
     TrialFrames,
     crossfit_prototypes,
@@ -397,20 +398,18 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
     frames, scores = [], []
     for animal, srows in sessions.groupby("animal", sort=False):
         a_stores = {s: stores[s] for s in srows["session"]}
-        names, protos = _saved_for(saved, str(animal), model_dir)
+        names, protos = prototypes_for(saved, str(animal), model_dir)
         frames_of = _AnimalFrames(a_stores, events, settings, None,
                                   _excluding(p.quality, settings))
         frames_of.missing()  # warns of conditions whose every frame is flagged
         neutral = frames_of.neutral()
-        if mode == "transfer":
-            transform, names = _transfer_scoring(names, protos[:, keep], neutral, animal,
-                                                 events_path)
-        else:
-            model = PrototypeModel.from_prototypes(
-                names, protos[:, keep], n_frames=settings.prototypes.n_frames)
-            if neutral.n:  # the animal's own neutral face
-                model.prototypes_[0] = neutral.mean
-            transform, names = model.transform, model.classes_
+        if mode == "transfer" and neutral.n == 0:
+            raise InputError(f"animal {animal}: no baseline frames (none before any onset, or "
+                             "all flagged): a transfer model needs the animal's own neutral "
+                             "face", events_path)
+        own = AnimalModel.from_saved(mode, names, protos[:, keep], neutral,
+                                     n_frames=settings.prototypes.n_frames)
+        transform, names = own.transform, own.names
         s = frames_of.window_scores(lambda k, x, f=transform: f(x), list(names))
         if s is not None:
             scores.append(s)
@@ -487,28 +486,6 @@ def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarra
 
 def _no_similarity(x: np.ndarray) -> np.ndarray:
     return np.empty((len(x), 0))
-
-
-def _transfer_scoring(names, prototypes, neutral: BaselineMoments, animal, events_path):
-    """A transfer model's similarity for one new animal, from its own baseline frames."""
-    model = TransferModel.from_prototypes(names, prototypes)
-    if neutral.n == 0:
-        raise InputError(f"animal {animal}: no baseline frames (none before any onset, or all "
-                         "flagged): a transfer model needs the animal's own neutral face",
-                         events_path)
-    ref = reference_from_moments(neutral.mean, neutral.sd, neutral.n,
-                                 standardize=model.standardize, scale_floor=model.scale_floor)
-    return (lambda x: model.transform(x, ref)), model.classes_
-
-
-def _saved_for(saved: dict, animal: str, model_dir) -> tuple[list[str], np.ndarray]:
-    """The saved prototypes that score ``animal``: the model's one set, or the animal's own."""
-    if len(saved) == 1 and next(iter(saved)) in ("pooled", "transfer"):
-        return next(iter(saved.values()))
-    if animal in saved:
-        return saved[animal]
-    raise InputError(f"the model has per-animal prototypes for {sorted(saved)} but not for "
-                     f"animal {animal}: fit a model with `mouseface fit`", model_dir)
 
 
 TRANSFER_NOTE = ("transfer model: sim_neutral is the correlation of each frame's HOG with the "

@@ -1,0 +1,209 @@
+"""How a face session is set up before its frames are read: one object for ``run``/``fit``/
+``score`` (:mod:`mouseface.workflows.prepare`), ``mouseface live`` and the napari viewer.
+
+::
+
+    setup = FaceSetup.from_settings(settings, scope="animal", regions=(rects, polys))
+    setup.margin, setup.align, setup.drift          # the registration plan
+    fill = setup.fill((h, w))                       # masked pixels over the region
+    alignment = setup.alignment(reference, template, fill)   # one session onto its template
+    cal = setup.calibrate(baseline_frames, (h, w), alignment)
+    spec = setup.spec((h, w), alignment, cal)       # what the one pass needs (FaceSpec)
+    quality, spread = setup.quality_table(measures, time, baseline, large_shift)
+    live = setup.causal_quality(spread, blur, interval)
+
+From :class:`~mouseface.settings.Settings` it fixes, once:
+
+- **registration**: the alignment for the scope (``"animal"`` in ``run``, ``"all"`` in
+  ``fit``, ``"model"`` in ``score`` and ``live``), drift correction, and the margin read
+  around the ROI (none when nothing moves);
+- **masks**: the regions whose pixels take one value before drift and warp (:meth:`fill`) and
+  whose HOG cells are dropped (:meth:`cells`);
+- **quality**: the pass's measures (:class:`~mouseface.features.facepass.QualityParams`), the
+  thresholds of ``occluded`` and ``large_shift``, and whether flagged frames stay out of
+  prototypes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mouseface._errors import InputError
+from mouseface.features.alignment import Alignment, fill_masked, fill_value, plan_alignments
+from mouseface.features.facepass import Calibration, FaceSpec, QualityParams, calibrate
+from mouseface.features.masks import cell_mask, feature_keep, region_pixels
+from mouseface.features.quality import CausalQuality, session_quality
+from mouseface.settings import Settings
+
+__all__ = ["FaceSetup"]
+
+_Regions = tuple[list, list]
+
+
+@dataclass(frozen=True)
+class FaceSetup:
+    """What every session of a run (or a live session) is read with (see the module notes).
+
+    Attributes
+    ----------
+    hog_params
+        Arguments of :func:`mouseface.features.hog.hog`.
+    align
+        The resolved alignment onto the template: ``"none"``, ``"translation"`` or
+        ``"similarity"``.
+    drift
+        Per-frame drift against the session's reference face.
+    margin
+        Pixels read around the ROI (0 when frames are neither aligned nor drift-corrected).
+    drift_every, shift_threshold
+        Drift measured on every n-th frame; frames beyond ``shift_threshold`` px are
+        ``large_shift``.
+    regions
+        Mask rectangles and polygons in ROI pixels.
+    quality
+        The pass's quality measures; None: quality off.
+    exclude_flagged
+        Flagged frames stay out of prototypes (and of a live animal's neutral face).
+    min_area, min_z
+        Thresholds of ``occluded``.
+    """
+
+    hog_params: dict
+    align: str = "none"
+    drift: bool = False
+    margin: int = 0
+    drift_every: int = 1
+    shift_threshold: float = 2.0
+    regions: _Regions = ((), ())
+    quality: QualityParams | None = None
+    exclude_flagged: bool = True
+    min_area: float = 0.025
+    min_z: float = 3.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, scope: str, regions: _Regions = ((), ()),
+                      align: str | None = None) -> FaceSetup:
+        """The setup of ``settings`` for ``scope`` (``"animal"``, ``"all"`` or ``"model"``).
+
+        ``regions`` are the mask regions in force (config, sessions table and model together);
+        ``align`` overrides the resolved alignment (``live`` with a model that has no template:
+        ``"none"``, nothing to align onto).
+        """
+        r, q = settings.registration, settings.quality
+        align = align or r.resolved(scope)
+        margin = r.margin if (align != "none" or r.drift) else 0
+        return cls(hog_params=settings.hog_params(), align=align, drift=r.drift, margin=margin,
+                   drift_every=r.drift_every, shift_threshold=r.shift_threshold,
+                   regions=(list(regions[0]), list(regions[1])),
+                   quality=QualityParams(occlusion_gate=q.occlusion_gate) if q.enabled else None,
+                   exclude_flagged=q.enabled and q.exclude_flagged,
+                   min_area=q.min_area, min_z=q.min_z)
+
+    # ------------------------------------------------------------------ registration
+
+    @property
+    def registering(self) -> bool:
+        """Whether frames move at all (an alignment onto a template, or drift)."""
+        return self.align != "none" or self.drift
+
+    def region_shape(self, roi_shape: tuple[int, int]) -> tuple[int, int]:
+        """The region read around a crop of ``roi_shape`` (h, w)."""
+        return roi_shape[0] + 2 * self.margin, roi_shape[1] + 2 * self.margin
+
+    def check_template(self, template: np.ndarray | None, roi_shape: tuple[int, int],
+                       path: str | Path | None = None) -> None:
+        """A model's template must be the region of these crops (ROI plus margin)."""
+        shape = self.region_shape(roi_shape)
+        if template is not None and template.shape != shape:
+            raise InputError(f"the model's template is {template.shape} (ROI plus margin) but "
+                             f"these crops give {shape}: use an ROI of the model's size", path)
+
+    def alignments(self, references: dict[str, np.ndarray],
+                   templates: dict[str, np.ndarray | None],
+                   fills: dict[str, np.ndarray | None]) -> dict[str, Alignment]:
+        """Each session's alignment from its reference face (masked pixels filled, see
+        :func:`~mouseface.features.alignment.fill_masked`) onto its template (None: its own).
+
+        Without registration only masked sessions get one (the fill); the others none.
+        Raises ValueError when a region differs from its template's.
+        """
+        if not self.registering:
+            return {s: Alignment(0, fill=f, fill_value=fill_value(references[s], f))
+                    for s, f in fills.items() if f is not None}
+        return plan_alignments(references, templates, margin=self.margin, align=self.align,
+                               drift=self.drift, masks=fills)
+
+    def alignment(self, reference: np.ndarray, template: np.ndarray | None,
+                  fill: np.ndarray | None) -> Alignment:
+        """One session's alignment from its reference face (unfilled) onto ``template``."""
+        ref = fill_masked(reference, fill) if self.registering else reference
+        got = self.alignments({"s": ref}, {"s": template}, {"s": fill})
+        return got.get("s", Alignment(0))
+
+    # ------------------------------------------------------------------ masks
+
+    @property
+    def masked(self) -> bool:
+        return bool(self.regions[0] or self.regions[1])
+
+    def fill(self, roi_shape: tuple[int, int]) -> np.ndarray | None:
+        """The masked pixels over the region of a crop of ``roi_shape`` (None: no mask)."""
+        if not self.masked:
+            return None
+        px = np.pad(region_pixels(tuple(roi_shape), *self.regions), self.margin)
+        return px if px.any() else None
+
+    def cells(self, roi_shape: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The HOG cells the mask leaves out (cells_y, cells_x) and the HOG entries kept
+        (None, None: no mask). Raises ValueError for a mask that fits no cell grid."""
+        if not self.masked:
+            return None, None
+        hp = self.hog_params
+        mask = cell_mask(tuple(roi_shape), hp.get("pixels_per_cell", (32, 32)), *self.regions)
+        keep = feature_keep(mask, hp.get("orientations", 8), hp.get("cells_per_block", (1, 1)))
+        return mask, keep
+
+    # ------------------------------------------------------------------ the pass
+
+    def spec(self, roi_shape: tuple[int, int], alignment: Alignment | None,
+             calibration: Calibration | None = None, *,
+             drift_every: int | None = None) -> FaceSpec:
+        """What the one pass needs for a session (``drift_every``: live measures every
+        frame)."""
+        return FaceSpec(tuple(roi_shape), self.hog_params, alignment or Alignment(0),
+                        self.drift_every if drift_every is None else drift_every,
+                        self.quality, calibration)
+
+    def calibrate(self, baseline_frames: np.ndarray, roi_shape: tuple[int, int],
+                  alignment: Alignment | None) -> Calibration | None:
+        """The pass's neutral HOG and occlusion reference from a session's baseline frames at
+        its region (None: quality off)."""
+        if self.quality is None:
+            return None
+        return calibrate(baseline_frames, self.spec(roi_shape, alignment))
+
+    # ------------------------------------------------------------------ quality
+
+    def quality_table(self, measures: dict[str, np.ndarray], time: np.ndarray,
+                      baseline: np.ndarray, large_shift: np.ndarray | None = None
+                      ) -> tuple[pd.DataFrame, tuple[float, float]]:
+        """A session's quality columns and its baseline's distance spread
+        (:func:`~mouseface.features.quality.session_quality` with this setup's thresholds)."""
+        return session_quality(measures, time, baseline, large_shift,
+                               min_area=self.min_area, min_z=self.min_z)
+
+    def causal_quality(self, spread: tuple[float, float], blur: float,
+                       interval: float) -> CausalQuality:
+        """The frame-by-frame flags judged against calibration frames (``live``)."""
+        return CausalQuality(float(spread[0]), float(spread[1]), float(blur), float(interval),
+                             min_area=self.min_area, min_z=self.min_z)
+
+    def drift_table(self, shifts: np.ndarray) -> pd.DataFrame:
+        """The drift columns of ``frames.parquet`` (``large_shift`` beyond the threshold)."""
+        from mouseface.features.registration import drift_table
+
+        return drift_table(shifts, self.shift_threshold)
