@@ -88,7 +88,7 @@ def breakdown(model: Path, video: Path, n: int = 300) -> dict[str, float]:
     frames, times = c.frames, c.time
     readout = LiveReadout(model).calibrate(frames[:200], times[:200])
     push, sim, whole, one, eight = [], [], [], [], []
-    from mouseface.features import registration as reg
+    from mouseface.features.drift import estimate_shifts
     from mouseface.features.facepass import _drift_bin
 
     a = readout.pass_.spec.alignment
@@ -97,9 +97,9 @@ def breakdown(model: Path, video: Path, n: int = 300) -> dict[str, float]:
     with one_core():
         for _ in range(50):  # drift alone: one frame per call, or eight (the reference once)
             t0 = time.process_time()
-            reg.estimate_shifts(regions[:1], a.reference, bin=b)
+            estimate_shifts(regions[:1], a.reference, bin=b)
             t1 = time.process_time()
-            reg.estimate_shifts(regions, a.reference, bin=b)
+            estimate_shifts(regions, a.reference, bin=b)
             one.append(t1 - t0)
             eight.append((time.process_time() - t1) / len(regions))
     for i in range(200, len(frames)):

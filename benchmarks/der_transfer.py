@@ -51,8 +51,15 @@ from mouseface.expressions.prototypes import PrototypeModel
 from mouseface.expressions.similarity import similarity
 from mouseface.expressions.transfer import TransferModel
 from mouseface.expressions.trials import TrialFrames, crossfit_trial_scores
-from mouseface.features import registration as reg
+from mouseface.features.drift import estimate_shifts, reference_face
 from mouseface.features.quality import quality_flags
+from mouseface.features.similarity_fit import (
+    alignment_score,
+    estimate_similarity_transform,
+    mean_template,
+    transform_summary,
+)
+from mouseface.features.warp import expand_roi, warp_frames
 from mouseface.io.video import open_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,24 +116,24 @@ def registered_hogs(tiles, train, base, *, similarity_tf: bool) -> tuple[dict, d
         q = np.load(qc_path, allow_pickle=True)
         return {m: z[m] for m in z.files}, {k: q[k] for k in q.files}
     kw = {"rotation": similarity_tf, "scale": similarity_tf}
-    region = reg.expand_roi(ROI, MARGIN, (TILE_H, TILE_W))
-    refs = {m: np.stack([reg.reference_face(t[base]) for t in tiles[m]]) for m in tiles}
+    region = expand_roi(ROI, MARGIN, (TILE_H, TILE_W))
+    refs = {m: np.stack([reference_face(t[base]) for t in tiles[m]]) for m in tiles}
     faces = [f for m in train for f in refs[m]]
-    template, _ = reg.mean_template(faces, roi=region, **kw)
+    template, _ = mean_template(faces, roi=region, **kw)
     out, summary, before, after = {}, [], [], []
     for m, ts in tiles.items():
         hs = []
         for i, t in enumerate(ts):
-            tf = reg.estimate_similarity_transform(refs[m][i], template, roi=region, **kw)
-            hs.append(hog(reg.warp_frames(t, tf, ROI), **HOG))
+            tf = estimate_similarity_transform(refs[m][i], template, roi=region, **kw)
+            hs.append(hog(warp_frames(t, tf, ROI), **HOG))
             summary.append({"mouse": m, "tile": i,
-                            **reg.transform_summary(tf, (ROI[0] + ROI[2] / 2,
+                            **transform_summary(tf, (ROI[0] + ROI[2] / 2,
                                                          ROI[1] + ROI[3] / 2)),
-                            "r_before": reg.alignment_score(refs[m][i], template, None, ROI),
-                            "r_after": reg.alignment_score(refs[m][i], template, tf, ROI)})
+                            "r_before": alignment_score(refs[m][i], template, None, ROI),
+                            "r_after": alignment_score(refs[m][i], template, tf, ROI)})
             if i % 6 == 0:
                 before.append(crop(refs[m][i]))
-                after.append(reg.warp_frames(refs[m][i], tf, ROI))
+                after.append(warp_frames(refs[m][i], tf, ROI))
         out[m] = np.stack(hs)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, **out)
@@ -298,7 +305,7 @@ def synthetic(out: Path) -> dict:
             rot = rng.uniform(-4, 4)
             img = render_face("neutral", 0.0, size=size, animal=animal, noise_std=2.5,
                               rng=rng, pose=Pose(dx, dy, rot))
-            s = reg.transform_summary(reg.estimate_similarity_transform(
+            s = transform_summary(estimate_similarity_transform(
                 img, ref, roi=(16, 16, 128, 128)), centre)
             errs.append([s["dx"] - dx, s["dy"] - dy, s["rotation_deg"] - rot])
         frames, truth = [], []
@@ -307,7 +314,7 @@ def synthetic(out: Path) -> dict:
             frames.append(render_face("neutral", 0.0, size=size, animal=animal,
                                       noise_std=2.5, rng=rng, pose=Pose(d[1], d[0], 0.0)))
             truth.append(d)
-        shifts.append(reg.estimate_shifts(np.stack(frames), ref.astype(np.float32))
+        shifts.append(estimate_shifts(np.stack(frames), ref.astype(np.float32))
                       - np.array(truth))
     errs = np.abs(np.array(errs))
     shift_err = np.abs(np.concatenate(shifts))
@@ -344,16 +351,16 @@ def synthetic(out: Path) -> dict:
             hogs = {}
             template = None
             if registered:
-                refs = {s: reg.reference_face(d[1][d[4] == "neutral"])
+                refs = {s: reference_face(d[1][d[4] == "neutral"])
                         for s, d in data.items()}
-                template, _ = reg.mean_template(
+                template, _ = mean_template(
                     [refs[s] for s, d in data.items() if d[0] in train],
                     roi=(8, 8, 144, 144))
             for s, (_, frames, _, _, _) in data.items():
                 if registered:
-                    tf = reg.estimate_similarity_transform(refs[s], template,
+                    tf = estimate_similarity_transform(refs[s], template,
                                                            roi=(8, 8, 144, 144))
-                    frames = reg.warp_frames(frames, tf, None)
+                    frames = warp_frames(frames, tf, None)
                 hogs[s] = hog(frames, **hp)
             X = np.concatenate([hogs[s] for s, d in data.items() if d[0] in train])
             y = np.concatenate([d[4] for s, d in data.items() if d[0] in train])

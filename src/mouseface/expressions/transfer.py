@@ -18,7 +18,7 @@ and the difference prototype; the scaling gives cells that fluctuate a lot at re
 fur, a moving background) less weight, and the animal's own neutral removes what makes its
 face (and its placement in the frame) its own. A new animal needs only baseline frames.
 
-Register the faces first (:mod:`mouseface.features.registration`): the cells of a difference
+Register the faces first (:mod:`mouseface.features.similarity_fit`): the cells of a difference
 prototype must cover the same face parts in every animal.
 """
 

@@ -1,7 +1,8 @@
 """Registration inside the pipeline: a session's reference face, its transform, the warp per chunk.
 
-:mod:`mouseface.features.registration` holds the image functions; this module decides what they
-are applied to when features are extracted:
+:mod:`mouseface.features.drift`, :mod:`~mouseface.features.warp` and
+:mod:`~mouseface.features.similarity_fit` hold the image functions; this module decides what
+they are applied to when features are extracted:
 
 1. **Region.** A session is read at its ROI grown by ``margin`` pixels on every side (pixels
    beyond the frame repeat the edge), so that a moved or rotated crop still finds image
@@ -31,7 +32,13 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import SimilarityTransform
 
-from mouseface.features import registration as reg
+from mouseface.features.drift import estimate_shifts
+from mouseface.features.similarity_fit import (
+    estimate_similarity_transform,
+    mean_template,
+    transform_summary,
+)
+from mouseface.features.warp import expand_roi, warp_frames
 from mouseface.io.intervals import Intervals
 from mouseface.io.tables import check_roi
 from mouseface.io.video import open_video
@@ -71,7 +78,7 @@ def region_of(roi: _Roi, margin: int, frame_shape: tuple[int, int]) -> Region:
     Region(read=(0, 8, 97, 88), pad=((0, 0), (7, 0)))
     """
     x, y, w, h = roi
-    read = reg.expand_roi(roi, margin, frame_shape)
+    read = expand_roi(roi, margin, frame_shape)
     rx, ry, rw, rh = read
     top, left = margin - (y - ry), margin - (x - rx)
     bottom = (h + 2 * margin) - rh - top
@@ -132,7 +139,7 @@ class Alignment:
         t = self.transform() or SimilarityTransform()
         return {"margin": int(self.margin), "drift": self.drift,
                 "matrix": None if self.matrix is None else np.asarray(self.matrix).tolist(),
-                **reg.transform_summary(t, centre)}
+                **transform_summary(t, centre)}
 
     def apply(self, frames: np.ndarray, roi_shape: tuple[int, int]
               ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -146,8 +153,8 @@ class Alignment:
             # faces are smooth at a few pixels: correlating ~100-150 px binned images costs a
             # fraction and stays within 0.3-0.4 px on synthetic faces of 184 and 424 px
             b = max(1, -(-min(frames.shape[1:]) // 150))
-            shifts = reg.estimate_shifts(frames, self.reference, bin=b)
-        crops = reg.warp_frames(frames, self.transform(), (self.margin, self.margin, w, h),
+            shifts = estimate_shifts(frames, self.reference, bin=b)
+        crops = warp_frames(frames, self.transform(), (self.margin, self.margin, w, h),
                                 shifts=shifts)
         return crops, shifts
 
@@ -365,7 +372,7 @@ def plan_alignments(
             if template.shape != ref.shape:
                 raise ValueError(f"session {s}: its region {ref.shape} differs from the "
                                  f"template's {template.shape}: use ROIs of one size")
-            matrix = reg.estimate_similarity_transform(ref, template, **kw).params
+            matrix = estimate_similarity_transform(ref, template, **kw).params
         fill = masks.get(s)
         if fill is not None and not fill.any():
             fill = None
@@ -395,5 +402,5 @@ def template_face(references: Sequence[np.ndarray], align: str = "translation") 
     if len(refs) == 1 or align == "none":
         return np.mean(refs, axis=0).astype(np.float32)
     kw = {"rotation": align == "similarity", "scale": align == "similarity"}
-    template, _ = reg.mean_template(refs, **kw)
+    template, _ = mean_template(refs, **kw)
     return template

@@ -204,6 +204,6 @@ class FaceSetup:
 
     def drift_table(self, shifts: np.ndarray) -> pd.DataFrame:
         """The drift columns of ``frames.parquet`` (``large_shift`` beyond the threshold)."""
-        from mouseface.features.registration import drift_table
+        from mouseface.features.drift import drift_table
 
         return drift_table(shifts, self.shift_threshold)

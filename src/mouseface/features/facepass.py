@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mouseface.features import registration as reg
 from mouseface.features.alignment import Alignment
+from mouseface.features.drift import ShiftEstimator
 from mouseface.features.hog import hog
 from mouseface.features.quality import (
     OcclusionReference,
@@ -51,6 +51,7 @@ from mouseface.features.quality import (
     occlusion_area,
     occlusion_reference,
 )
+from mouseface.features.warp import _block_means, warp_frames
 
 __all__ = ["MEASURES", "Calibration", "FaceFrames", "FacePass", "FaceSpec", "QualityParams",
            "calibrate"]
@@ -228,7 +229,7 @@ class FacePass:
         self._first = -1
         #: frames whose drift was measured (the rest were interpolated)
         self.n_measured = 0
-        self._estimator: reg.ShiftEstimator | None = None
+        self._estimator: ShiftEstimator | None = None
 
     # ---------------------------------------------------------------- the stream
     def prime(self, region_frame: np.ndarray) -> None:
@@ -285,7 +286,7 @@ class FacePass:
     def _measure(self, frames: np.ndarray, index: np.ndarray) -> None:
         if len(index):
             if self._estimator is None:  # the reference's spectrum, once per stream
-                self._estimator = reg.ShiftEstimator(self.spec.alignment.reference,
+                self._estimator = ShiftEstimator(self.spec.alignment.reference,
                                                      bin=_drift_bin(frames.shape[1:]))
             got = self._estimator(frames)
             self._measured.update({int(i): s for i, s in zip(index, got, strict=True)})
@@ -342,7 +343,7 @@ class FacePass:
         else:
             m = spec.alignment.margin
             h, w = spec.roi_shape
-            crops = reg.warp_frames(frames, self._transform, (m, m, w, h), shifts=shifts)
+            crops = warp_frames(frames, self._transform, (m, m, w, h), shifts=shifts)
         x = hog(crops, **spec.hog_params)
         measures = None
         if spec.quality is not None:
@@ -400,7 +401,7 @@ def _binned(frames: np.ndarray, b: int) -> np.ndarray:
         return frames
     n, h, w = frames.shape
     out = np.empty((n, h // b, w // b), np.float32)
-    reg._block_means(np.ascontiguousarray(frames), b, out)
+    _block_means(np.ascontiguousarray(frames), b, out)
     return out
 
 

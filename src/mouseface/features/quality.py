@@ -462,7 +462,7 @@ def quality_table(
         exceed their thresholds; with only one given, that one decides; with neither,
         ``occluded`` is False.
     large_shift : (N,) bool array, optional
-        From :func:`mouseface.features.registration.drift_table`.
+        From :func:`mouseface.features.drift.drift_table`.
     max_fraction
         Fraction of dark (saturated) pixels above which a frame is ``dark`` (``saturated``).
     blur_ratio
@@ -535,7 +535,7 @@ def session_quality(
     baseline : (N,) bool array
         The frames whose distances to neutral give the spread.
     large_shift : (N,) bool array, optional
-        From :func:`mouseface.features.registration.drift_table`.
+        From :func:`mouseface.features.drift.drift_table`.
     min_area, min_z
         Thresholds of ``occluded`` (see :func:`quality_table`).
 

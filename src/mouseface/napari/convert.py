@@ -303,7 +303,7 @@ def registered_crop(
     from skimage.transform import SimilarityTransform
 
     from mouseface.features.alignment import region_of
-    from mouseface.features.registration import warp_frames
+    from mouseface.features.warp import warp_frames
 
     x, y, w, h = (int(v) for v in roi)
     region = region_of((x, y, w, h), int(margin), frame.shape[:2])

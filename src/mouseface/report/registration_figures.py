@@ -1,6 +1,6 @@
 """Registration QC: each session's reference face over the template, before and after.
 
-Draws what :mod:`mouseface.features.registration` computed; computes nothing but the overlay
+Draws what :mod:`mouseface.features.similarity_fit` computed; computes nothing but the overlay
 colours and a correlation printed beside each row.
 """
 

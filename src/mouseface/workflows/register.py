@@ -90,7 +90,7 @@ def plan_registration(sessions: pd.DataFrame, references: dict[str, np.ndarray],
 
 
 def _registration_table(sessions, plan: RegistrationPlan, settings) -> pd.DataFrame:
-    from mouseface.features.registration import alignment_score
+    from mouseface.features.similarity_fit import alignment_score
 
     m = settings.registration.margin
     rows = []
@@ -117,7 +117,7 @@ def write_registration(out: Path, sessions, plan: RegistrationPlan, settings,
     figures draw); returns the summary with the table under ``"table"`` and the faces under
     ``"qc"`` (what the report takes in memory)."""
     from mouseface._atomic import atomic_path, write_json
-    from mouseface.features.registration import warp_frames
+    from mouseface.features.warp import warp_frames
 
     layout = ResultsLayout(out)
     folder = layout.registration

@@ -15,7 +15,9 @@ from mouseface.expressions.transfer import (
     transfer_trial_scores,
 )
 from mouseface.expressions.trials import TrialFrames
-from mouseface.features import registration as reg
+from mouseface.features.drift import reference_face
+from mouseface.features.similarity_fit import estimate_similarity_transform
+from mouseface.features.warp import warp_frames
 from mouseface.synth import Pose, make_animal, render_face
 
 CONDITIONS = ("pain", "disgust", "pleasure")
@@ -154,12 +156,12 @@ def test_synthetic_held_out_animals():
                 trials.append((c, np.stack([render(c, amp * rng.uniform(0.7, 1))
                                             for _ in range(8)])))
         data.append((a, neutral, trials))
-    template = reg.reference_face(data[0][1])
+    template = reference_face(data[0][1])
     feats = []
     for a, neutral, trials in data:
-        tf = reg.estimate_similarity_transform(reg.reference_face(neutral), template, roi=roi)
-        feats.append((a, hog(reg.warp_frames(neutral, tf, None), **hp),
-                      [(c, hog(reg.warp_frames(f, tf, None), **hp)) for c, f in trials]))
+        tf = estimate_similarity_transform(reference_face(neutral), template, roi=roi)
+        feats.append((a, hog(warp_frames(neutral, tf, None), **hp),
+                      [(c, hog(warp_frames(f, tf, None), **hp)) for c, f in trials]))
     correct = []
     for test in range(4):
         X, y, g = [], [], []

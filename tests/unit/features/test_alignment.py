@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from mouseface.features import registration as reg
 from mouseface.features.alignment import (
     Alignment,
     fill_masked,
@@ -15,6 +14,7 @@ from mouseface.features.alignment import (
     reference_faces,
     region_of,
 )
+from mouseface.features.drift import estimate_shifts
 from mouseface.features.extract import extract_features
 
 
@@ -113,7 +113,7 @@ def test_binned_phase_correlation_keeps_sub_pixel_precision():
     truth = np.array([[1.3, -2.6], [0.0, 0.7], [-3.2, 2.1]])
     moved = np.stack([ndimage.shift(ref, t, order=3, mode="nearest") for t in truth])
     for b in (1, 2):
-        est = reg.estimate_shifts(moved, ref, bin=b)
+        est = estimate_shifts(moved, ref, bin=b)
         assert np.abs(est - truth).max() < 0.2, (b, est)
     with pytest.raises(ValueError, match="bin must be a positive integer"):
-        reg.estimate_shifts(moved, ref, bin=0)
+        estimate_shifts(moved, ref, bin=0)

@@ -5,7 +5,13 @@ import pytest
 from scipy import ndimage
 from skimage.transform import SimilarityTransform, warp
 
-from mouseface.features import registration as reg
+from mouseface.features.drift import drift_table, estimate_shifts, reference_face, shift_frames
+from mouseface.features.similarity_fit import (
+    estimate_similarity_transform,
+    mean_template,
+    transform_summary,
+)
+from mouseface.features.warp import expand_roi, warp_frames
 from mouseface.synth import Pose, make_animal, render_face
 
 SIZE = (160, 160)
@@ -28,7 +34,7 @@ def test_shifts_of_synthetic_faces_within_a_pixel(animal):
     ref = face(animal, rng).astype(np.float32)
     truth = rng.uniform(-4, 4, (12, 2))
     frames = np.stack([face(animal, rng, Pose(dx, dy, 0.0)) for dy, dx in truth])
-    est = reg.estimate_shifts(frames, ref)
+    est = estimate_shifts(frames, ref)
     assert est.shape == (12, 2)
     assert np.abs(est - truth).max() < 0.5  # acceptance: 1 px
 
@@ -39,9 +45,9 @@ def test_shifts_subpixel_exact_on_fourier_shifted_texture():
     truth = np.array([[0.3, -1.7], [-2.4, 0.0], [5.0, 3.1]])
     frames = np.stack([np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(ref), d)).real
                        for d in truth])
-    est = reg.estimate_shifts(frames, ref, upsample_factor=20, window=False)
+    est = estimate_shifts(frames, ref, upsample_factor=20, window=False)
     assert np.abs(est - truth).max() <= 0.05
-    whole = reg.estimate_shifts(frames, ref, upsample_factor=1, window=False)
+    whole = estimate_shifts(frames, ref, upsample_factor=1, window=False)
     assert np.array_equal(whole, np.rint(whole))
 
 
@@ -49,16 +55,16 @@ def test_shift_frames_undoes_integer_shift_exactly_and_keeps_dtype():
     rng = np.random.default_rng(2)
     img = rng.integers(0, 255, (30, 40)).astype(np.uint8)
     moved = np.roll(img, (2, -3), axis=(0, 1))  # content moved down 2, left 3
-    back = reg.shift_frames(moved[None], [[2, -3]])
+    back = shift_frames(moved[None], [[2, -3]])
     assert back.dtype == np.uint8
     assert np.array_equal(back[0, :28, 3:], img[:28, 3:])
     # border: edge pixels repeat ('edge'), or cval ('constant')
-    const = reg.shift_frames(moved, [2, -3], mode="constant", cval=7)
+    const = shift_frames(moved, [2, -3], mode="constant", cval=7)
     assert (const[28:] == 7).all()
 
 
 def test_drift_table_flags_large_shifts():
-    t = reg.drift_table(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), threshold=2.0)
+    t = drift_table(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), threshold=2.0)
     assert list(t.columns) == ["shift_y", "shift_x", "shift", "large_shift"]
     assert t["large_shift"].tolist() == [False, False, True]
 
@@ -69,8 +75,8 @@ def test_similarity_transform_recovers_synthetic_pose(animal):
     ref = face(animal, rng)
     for dx, dy, rot in [(2.5, -1.5, 3.0), (-3.2, 0.7, -4.0), (0.4, 3.6, 1.2)]:
         img = face(animal, rng, Pose(dx, dy, rot))
-        t = reg.estimate_similarity_transform(img, ref, roi=ROI)
-        s = reg.transform_summary(t, CENTRE)
+        t = estimate_similarity_transform(img, ref, roi=ROI)
+        s = transform_summary(t, CENTRE)
         assert abs(s["dx"] - dx) < 0.3 and abs(s["dy"] - dy) < 0.3
         assert abs(s["rotation_deg"] - rot) < 0.3
         assert abs(s["scale"] - 1) < 0.01
@@ -84,7 +90,7 @@ def test_similarity_transform_recovers_scale():
                                @ SimilarityTransform(rotation=np.deg2rad(-5), scale=1.08).params
                                @ SimilarityTransform(translation=-c).params)
     moving = warp(ref.astype(float), true.inverse, mode="edge", preserve_range=True)
-    t = reg.estimate_similarity_transform(moving, ref, roi=ROI)
+    t = estimate_similarity_transform(moving, ref, roi=ROI)
     # moving -> template is the inverse of the template -> moving map
     assert abs(np.rad2deg(t.rotation) - 5) < 0.2
     assert abs(t.scale - 1 / 1.08) < 0.005
@@ -94,12 +100,12 @@ def test_translation_only_and_fallback(animal):
     rng = np.random.default_rng(6)
     ref = face(animal, rng)
     img = face(animal, rng, Pose(3.0, -2.0, 0.0))
-    t = reg.estimate_similarity_transform(img, ref, roi=ROI, rotation=False, scale=False)
+    t = estimate_similarity_transform(img, ref, roi=ROI, rotation=False, scale=False)
     assert t.rotation == 0 and t.scale == pytest.approx(1.0)
-    assert reg.transform_summary(t, CENTRE)["dx"] == pytest.approx(3.0, abs=0.3)
+    assert transform_summary(t, CENTRE)["dx"] == pytest.approx(3.0, abs=0.3)
     # a featureless image cannot be registered: the answer stays bounded and finite
     flat = np.full(SIZE, 100.0)
-    t = reg.estimate_similarity_transform(flat, ref, roi=ROI)
+    t = estimate_similarity_transform(flat, ref, roi=ROI)
     assert np.isfinite(t.params).all()
     assert abs(np.rad2deg(t.rotation)) <= 20
 
@@ -108,7 +114,7 @@ def test_warp_frames_before_crop_matches_skimage_warp(animal):
     rng = np.random.default_rng(7)
     frames = np.stack([face(animal, rng, Pose(2.0, 1.0, 2.0)) for _ in range(3)])
     t = SimilarityTransform(rotation=np.deg2rad(2.0), translation=(-3.0, 2.0))
-    out = reg.warp_frames(frames, t, (20, 30, 80, 64))
+    out = warp_frames(frames, t, (20, 30, 80, 64))
     assert out.shape == (3, 64, 80) and out.dtype == np.uint8
     full = warp(frames[0].astype(float), t.inverse, order=1, mode="edge",
                 preserve_range=True)
@@ -120,33 +126,33 @@ def test_warp_frames_with_per_frame_drift():
     ref = ndimage.gaussian_filter(rng.random((50, 60)), 2)
     shifts = np.array([[1.0, 2.0], [-2.0, 0.0]])
     frames = np.stack([ndimage.shift(ref, d, order=1, mode="nearest") for d in shifts])
-    out = reg.warp_frames(frames, None, (10, 10, 30, 20), shifts=shifts)
+    out = warp_frames(frames, None, (10, 10, 30, 20), shifts=shifts)
     assert np.allclose(out, ref[10:30, 10:40], atol=1e-9)
 
 
 def test_mean_template_and_expand_roi(animal):
     rng = np.random.default_rng(9)
     faces = [face(animal, rng, Pose(dx, 0.0, 0.0)).astype(np.float32) for dx in (0, 2, -2)]
-    template, ts = reg.mean_template(faces, roi=ROI, rotation=False, scale=False)
+    template, ts = mean_template(faces, roi=ROI, rotation=False, scale=False)
     assert template.shape == SIZE
     assert [round(float(t.translation[0])) for t in ts] == [0, -2, 2]
-    assert reg.expand_roi((5, 5, 10, 10), 8, (20, 30)) == (0, 0, 23, 20)
+    assert expand_roi((5, 5, 10, 10), 8, (20, 30)) == (0, 0, 23, 20)
 
 
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="reference has shape"):
-        reg.estimate_shifts(np.zeros((2, 8, 8)), np.zeros((8, 9)))
+        estimate_shifts(np.zeros((2, 8, 8)), np.zeros((8, 9)))
     with pytest.raises(ValueError, match="normalization"):
-        reg.estimate_shifts(np.zeros((8, 8)), np.zeros((8, 8)), normalization="x")
+        estimate_shifts(np.zeros((8, 8)), np.zeros((8, 8)), normalization="x")
     with pytest.raises(ValueError, match="does not fit"):
-        reg.warp_frames(np.zeros((8, 8)), None, (4, 4, 8, 8))
+        warp_frames(np.zeros((8, 8)), None, (4, 4, 8, 8))
     with pytest.raises(ValueError, match="too small"):
-        reg.estimate_similarity_transform(np.zeros((40, 40)), np.zeros((40, 40)),
+        estimate_similarity_transform(np.zeros((40, 40)), np.zeros((40, 40)),
                                           roi=(0, 0, 10, 10))
     with pytest.raises(ValueError, match="baseline"):
-        reg.reference_face(np.zeros((0, 4, 4)))
+        reference_face(np.zeros((0, 4, 4)))
     with pytest.raises(ValueError, match="shifts for"):
-        reg.shift_frames(np.zeros((3, 4, 4)), np.zeros((2, 2)))
+        shift_frames(np.zeros((3, 4, 4)), np.zeros((2, 2)))
 
 
 def test_registration_qc_figure(tmp_path, animal):
@@ -155,10 +161,10 @@ def test_registration_qc_figure(tmp_path, animal):
     rng = np.random.default_rng(10)
     ref = face(animal, rng)
     moved = [face(animal, rng, Pose(3.0, -2.0, 2.0)) for _ in range(2)]
-    ts = [reg.estimate_similarity_transform(m, ref, roi=ROI) for m in moved]
+    ts = [estimate_similarity_transform(m, ref, roi=ROI) for m in moved]
     x, y, w, h = ROI
     png = registration_qc([m[y:y + h, x:x + w] for m in moved],
-                          [reg.warp_frames(m, t, ROI) for m, t in zip(moved, ts, strict=True)],
+                          [warp_frames(m, t, ROI) for m, t in zip(moved, ts, strict=True)],
                           ref[y:y + h, x:x + w], tmp_path / "qc.png", names=["a", "b"])
     path = tmp_path / "qc.png"
     assert png.startswith(b"\x89PNG") and path.read_bytes() == png and len(png) > 1000
