@@ -63,10 +63,10 @@ from mouseface._errors import InputError
 from mouseface.features.alignment import Alignment, Region, region_of
 from mouseface.features.facepass import (
     MEASURES,
-    Calibration,
     FaceFrames,
     FacePass,
     FaceSpec,
+    PassCalibration,
     QualityParams,
 )
 from mouseface.features.hog import hog_shape
@@ -206,7 +206,7 @@ class Target:
     store_path: Path
     roi: tuple[int, int, int, int] | None = None
     alignment: Alignment | None = None
-    calibration: Calibration | None = None
+    calibration: PassCalibration | None = None
     quality: QualityParams | None = None
     drift_every: int = 1
     regions: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()

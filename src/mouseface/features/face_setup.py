@@ -34,7 +34,7 @@ import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface.features.alignment import Alignment, fill_masked, fill_value, plan_alignments
-from mouseface.features.facepass import Calibration, FaceSpec, QualityParams, calibrate
+from mouseface.features.facepass import FaceSpec, PassCalibration, QualityParams, calibrate
 from mouseface.features.masks import cell_mask, feature_keep, region_pixels
 from mouseface.features.quality import CausalQuality, session_quality
 from mouseface.settings import Settings
@@ -170,7 +170,7 @@ class FaceSetup:
     # ------------------------------------------------------------------ the pass
 
     def spec(self, roi_shape: tuple[int, int], alignment: Alignment | None,
-             calibration: Calibration | None = None, *,
+             calibration: PassCalibration | None = None, *,
              drift_every: int | None = None) -> FaceSpec:
         """What the one pass needs for a session (``drift_every``: live measures every
         frame)."""
@@ -179,7 +179,7 @@ class FaceSetup:
                         self.quality, calibration)
 
     def calibrate(self, baseline_frames: np.ndarray, roi_shape: tuple[int, int],
-                  alignment: Alignment | None) -> Calibration | None:
+                  alignment: Alignment | None) -> PassCalibration | None:
         """The pass's neutral HOG and occlusion reference from a session's baseline frames at
         its region (None: quality off)."""
         if self.quality is None:

@@ -53,7 +53,7 @@ from mouseface.features.quality import (
 )
 from mouseface.features.warp import _block_means, warp_frames
 
-__all__ = ["MEASURES", "Calibration", "FaceFrames", "FacePass", "FaceSpec", "QualityParams",
+__all__ = ["MEASURES", "FaceFrames", "FacePass", "FaceSpec", "PassCalibration", "QualityParams",
            "calibrate"]
 
 #: Pixels by which a probe (the frame half-way between two measured frames) may leave the
@@ -96,7 +96,7 @@ class QualityParams:
 
 
 @dataclass(frozen=True)
-class Calibration:
+class PassCalibration:
     """What a session's baseline frames give the pass.
 
     Attributes
@@ -147,7 +147,7 @@ class FaceSpec:
         Drift measured on frames whose index is a multiple of this (1: every frame).
     quality : QualityParams or None
         None: no quality measures.
-    calibration : Calibration or None
+    calibration : PassCalibration or None
         None: no HOG distance and no occlusion test.
     """
 
@@ -156,7 +156,7 @@ class FaceSpec:
     alignment: Alignment
     drift_every: int = 1
     quality: QualityParams | None = None
-    calibration: Calibration | None = None
+    calibration: PassCalibration | None = None
 
     @property
     def region_shape(self) -> tuple[int, int]:
@@ -370,7 +370,8 @@ class FacePass:
         return out
 
 
-def calibrate(region_frames: np.ndarray, spec: FaceSpec, *, max_frames: int = 60) -> Calibration:
+def calibrate(region_frames: np.ndarray, spec: FaceSpec, *,
+              max_frames: int = 60) -> PassCalibration:
     """The neutral HOG, baseline distance spread and occlusion reference of a session.
 
     ``region_frames`` are its baseline frames at its region (any order: each frame's drift is
@@ -392,7 +393,7 @@ def calibrate(region_frames: np.ndarray, spec: FaceSpec, *, max_frames: int = 60
     size = spec.quality.occlusion_size if spec.quality is not None else QualityParams.occlusion_size
     b = max(1, min(h, w) // size)
     occ = occlusion_reference(_binned(raw, b)) if min(h, w) // b >= 8 else None
-    return Calibration(neutral, median, scale, occ, b, len(frames))
+    return PassCalibration(neutral, median, scale, occ, b, len(frames))
 
 
 def _binned(frames: np.ndarray, b: int) -> np.ndarray:

@@ -12,10 +12,10 @@ video, streamed over Lab Streaming Layer:
 pylsl is imported only when a session streams, so this package imports without it.
 """
 
-from mouseface.live.readout import Calibration, LiveReadout, Reading, one_core
+from mouseface.live.readout import LiveCalibration, LiveReadout, Reading, one_core
 from mouseface.live.session import LiveSummary, run_live
 from mouseface.live.sources import Frame, LatestFrame, open_source
 from mouseface.live.triggers import Trigger, parse_trigger
 
-__all__ = ["Calibration", "Frame", "LatestFrame", "LiveReadout", "LiveSummary", "Reading",
+__all__ = ["Frame", "LatestFrame", "LiveCalibration", "LiveReadout", "LiveSummary", "Reading",
            "Trigger", "one_core", "open_source", "parse_trigger", "run_live"]

@@ -67,9 +67,7 @@ from mouseface.features.facepass import (
     FaceFrames,
     FacePass,
     FaceSpec,
-)
-from mouseface.features.facepass import (
-    Calibration as PassCalibration,
+    PassCalibration,
 )
 from mouseface.features.hog import hog_shape
 from mouseface.features.quality import OcclusionReference
@@ -77,7 +75,7 @@ from mouseface.io.model import load_array, load_model
 from mouseface.io.tables import check_roi, parse_regions
 from mouseface.settings import Settings, settings_from_dict
 
-__all__ = ["Calibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
+__all__ = ["LiveCalibration", "LiveReadout", "Reading", "QUALITY_COLUMNS", "DRIFT_COLUMNS",
            "one_core"]
 
 QUALITY_COLUMNS = ("motion_energy", "blur", "blurry", "dark", "saturated", "duplicate",
@@ -294,10 +292,10 @@ class LiveReadout:
     # ------------------------------------------------------------------ calibration
 
     def start_calibration(self, frame_shape: tuple[int, int],
-                          source: str | Path | None = None) -> Calibration:
-        """An empty :class:`Calibration` for frames of ``frame_shape`` (what ``live`` feeds)."""
+                          source: str | Path | None = None) -> LiveCalibration:
+        """An empty :class:`LiveCalibration` for frames of ``frame_shape`` (what ``live`` feeds)."""
         self.setup(frame_shape, source)
-        return Calibration(self)
+        return LiveCalibration(self)
 
     def calibrate(self, frames, time=None, *, source: str | Path | None = None) -> LiveReadout:
         """Learn the animal's reference face and neutral face from quiet baseline frames.
@@ -504,7 +502,7 @@ class LiveReadout:
         return self
 
 
-class Calibration:
+class LiveCalibration:
     """A calibration fed frame by frame (``mouseface live --calibrate``).
 
     The first :data:`~mouseface.features.alignment.REFERENCE_FRAMES` frames are held (as region
