@@ -6,7 +6,6 @@ Each public function here is what one CLI verb runs; the stages after the pass l
 
 from __future__ import annotations
 
-import importlib
 import threading
 import warnings
 from collections.abc import Callable
@@ -31,17 +30,6 @@ FRAMES_NOTE = ("sim_<prototype> columns use prototypes built from all trials of 
                "trial scores in trials.csv are cross-fitted (a trial's own condition prototype "
                "is rebuilt without its frames)")
 
-# ---------------------------------------------------------------------------- stages
-
-
-
-
-
-
-
-
-
-
 
 def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFrame:
     """Write the per-frame rows of all sessions to ``frames.parquet`` atomically.
@@ -61,9 +49,6 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFr
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return df
-
-
-# ---------------------------------------------------------------------------- verbs
 
 
 def run(
@@ -228,22 +213,23 @@ def score(
     return out
 
 
-
-
 def _preload() -> threading.Thread:
     """Import the scoring stage (scikit-learn and SciPy's statistics, a second of CPU) in the
     background while the baseline pre-read and the pass decode."""
-    t = threading.Thread(target=importlib.import_module, args=("mouseface.workflows.scoring",),
-                         name="mouseface-import", daemon=True)
+    t = threading.Thread(target=_import_scoring, name="mouseface-import", daemon=True)
     t.start()
     return t
 
 
-def _scoring(preload: threading.Thread):
-    preload.join()
+def _import_scoring():
     import mouseface.workflows.scoring as scoring
 
     return scoring
+
+
+def _scoring(preload: threading.Thread):
+    preload.join()
+    return _import_scoring()
 
 
 def _mask_record(p) -> dict:
@@ -251,12 +237,6 @@ def _mask_record(p) -> dict:
     if p.mask is None:
         return {}
     return {"mask": {"regions": p.mask_regions, "cells": p.mask.astype(int).tolist()}}
-
-
-
-
-
-
 
 
 def _save(path: Path, models: dict, p, settings: Settings, *, mode: str,
@@ -306,12 +286,6 @@ def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFram
         task.finish()
         results.__dict__["run"] = log.write(out)
     return results
-
-
-
-
-
-
 
 
 def _warn_few_cells(p, settings: Settings) -> None:
