@@ -161,156 +161,210 @@ def run_live(
                          "baseline) or a reference file (--reference FILE)", source.path)
     if calibrate is not None and not calibrate > 0:
         raise InputError(f"--calibrate must be > 0 s, got {calibrate}", source.path)
-    say = on_event or (lambda text: None)
     session = session or source.name
-    animal = animal or session
-    outlets = None
-    if lsl:
-        from mouseface.live.lsl import Outlets, local_clock
+    live = _LiveRun(readout, source, calibrate=calibrate, reference=reference, lsl=lsl,
+                    triggers=triggers, record=record, session=session,
+                    animal=animal or session, on_reading=on_reading,
+                    say=on_event or (lambda text: None), clock=clock)
+    try:
+        live.loop(stall=stall, duration=duration, wait_for_consumers=wait_for_consumers)
+    finally:
+        live.close()
+    return live.summary
 
-        clock = clock or local_clock
-    else:
-        clock = clock or _monotonic
-    # errors before the first frame leave nothing to keep
-    try:
-        if reference is not None:
-            readout.load_reference(reference, source.frame_shape, source.path)
-            cal = None
-        else:
-            cal = readout.start_calibration(source.frame_shape, source.path)
-        names = readout.names_
-        recorder = None
-        if record is not None:
-            recorder = Recorder(record, session=session, animal=animal, names=names,
-                                drift=readout.drift_, note=_note(readout.mode_))
-    except BaseException:
-        source.close()
-        raise
-    summary = LiveSummary(names=tuple(names), record=None if record is None else str(record))
-    slot = LatestFrame(wait=source.wait)
-    grabber = Grabber(source, slot, clock)
-    latencies: list[float] = []
-    first_push = last_push = last_capture = None
-    pending_skip = 0  # frames dropped before the next streamed one, not yet reported
-    cal_frames: list[tuple[int, int]] = []  # (frame, frames skipped before it)
-    error: BaseException | None = None
-    t_start = clock()
-    try:
+
+class _LiveRun:
+    """One live session in three steps: set up (calibration or reference, record), the loop
+    (each frame calibrates or is read out, streamed, triggered and recorded), and the summary
+    (latency, rate, ``run.json``), which :meth:`close` writes even when the loop failed."""
+
+    def __init__(self, readout: LiveReadout, source: Source, *, calibrate, reference, lsl,
+                 triggers, record, session, animal, on_reading, say, clock=None):
+        self.readout, self.source = readout, source
+        self.calibrate, self.reference, self.lsl = calibrate, reference, lsl
+        self.triggers, self.session, self.animal = triggers, session, animal
+        self.on_reading, self.say = on_reading, say
+        self.clock = clock or _monotonic
         if lsl:
-            outlets = Outlets(lsl, names, fps=source.fps, meta={
-                "model": Path(readout.model).resolve(), "mode": readout.mode_,
-                "roi": ",".join(map(str, readout.roi_)), "source": source.path,
-                "session": session, "animal": animal})
-            if wait_for_consumers > 0:
-                say(f"waiting up to {wait_for_consumers:g} s for an LSL inlet on {lsl}")
-                outlets.wait_for_consumers(wait_for_consumers)
-        if cal is not None:
-            say(f"calibrating on the first {calibrate:g} s")
-        grabber.start()
-        t_start = clock()
-        while True:
-            if duration is not None and clock() - t_start >= duration:
-                summary.ended = "duration"
-                break
-            try:
-                item, skipped = slot.take(timeout=stall)
-                if source.wait:  # fast replay: a frame arrives when the loop takes it
-                    item = replace(item, arrival=clock())
-            except SourceEnded as end:
-                if source.kind != "file":
-                    raise InputError(f"{end.reason} after {summary.received} frames",
-                                     source.path) from None
-                summary.ended = end.reason
-                break
-            except SourceStalled:
-                raise InputError(f"no frame for {stall:g} s after {summary.received} "
-                                 "frames: the source stalled", source.path) from None
-            summary.received += 1 + skipped
-            summary.skipped += skipped
-            if cal is not None:
-                if item.time < calibrate:
-                    cal.add(item.image, item.time)
-                    cal_frames.append((item.index, skipped))
-                    continue
-                if not len(cal):
-                    raise InputError(f"no frame of the first {calibrate:g} s reached the "
-                                     f"calibration: the first frame taken is {item.time:.2f} s "
-                                     f"into the source ({summary.skipped} skipped before it)",
-                                     source.path)
-                readings = cal.finish(source.path)
-                summary.calibration_frames = len(readings)
-                if recorder is not None:
-                    for (i, k), r in zip(cal_frames, readings, strict=True):
-                        recorder.add(r, frame=i, time=r.time, window="neutral", skipped=k)
-                    readout.save_reference(recorder.layout.calibration)
-                cal = None
-                if outlets is not None:
-                    outlets.marker("calibrated", item.capture)
-                summary.markers.append({"marker": "calibrated", "frame": item.index,
-                                        "time": item.time, "lsl_time": item.capture})
-                say(f"calibrated on {len(readings)} frames "
-                    f"({readout.calibration_['flagged']} flagged)")
-                if not source.wait:
-                    # the frame that ended calibration waited for it: stale, skip to the newest
-                    summary.skipped += 1
-                    pending_skip = 1
-                    continue
-                item = replace(item, arrival=clock())
-            skipped += pending_skip
-            pending_skip = 0
-            reading = readout.update(item.image, item.time)
-            if on_reading is not None:
-                on_reading(reading)
-            if outlets is not None:
-                outlets.push(reading.similarity, reading.flag, skipped, item.index,
-                             item.capture)
-            now = clock()
-            latency = (now - item.arrival) * 1e3
-            latencies.append(latency)
-            first_push = now if first_push is None else first_push
-            last_push, last_capture = now, item.capture
-            summary.processed += 1
-            for t in triggers:
-                j = names.index(t.prototype)
-                if t.update(float(reading.similarity[j]), reading.flag, item.time):
-                    if outlets is not None:
-                        outlets.marker(t.marker, item.capture)
-                    summary.markers.append({"marker": t.marker, "frame": item.index,
-                                            "time": item.time, "lsl_time": item.capture})
-            if recorder is not None:
-                recorder.add(reading, frame=item.index, time=item.time,
-                             lsl_time=item.capture, latency_ms=latency, skipped=skipped)
-    except KeyboardInterrupt:
-        summary.ended = "interrupted"
-    except BaseException as exc:
-        error = exc
-        summary.ended = str(exc)
-    finally:
-        left = grabber.stop()
-        summary.received += left
-        summary.skipped += left
-        summary.seconds = float(clock() - t_start)
-    if cal is not None and error is None and summary.received:
-        error = InputError(f"the source ended during calibration ({len(cal)} frames, "
-                           f"{calibrate:g} s asked)", source.path)
-        summary.ended = str(error)
-    if latencies:
-        lat = np.asarray(latencies)
-        summary.latency_ms = {"p50": float(np.percentile(lat, 50)),
-                              "p99": float(np.percentile(lat, 99)),
-                              "max": float(lat.max()), "mean": float(lat.mean())}
-    if first_push is not None and last_push > first_push:
-        summary.rate = (summary.processed - 1) / (last_push - first_push)
-    try:
-        if recorder is not None:
-            recorder.close(_run_json(readout, source, summary, triggers, calibrate, reference,
-                                     lsl, session))
-    finally:
-        if outlets is not None:
-            outlets.close(end=last_capture)
-    if error is not None:
-        raise error
-    return summary
+            from mouseface.live.lsl import local_clock
+
+            self.clock = clock or local_clock
+        self.outlets = None
+        # errors before the first frame leave nothing to keep
+        try:
+            if reference is not None:
+                readout.load_reference(reference, source.frame_shape, source.path)
+                self.cal = None
+            else:
+                self.cal = readout.start_calibration(source.frame_shape, source.path)
+            self.names = readout.names_
+            self.recorder = None
+            if record is not None:
+                self.recorder = Recorder(record, session=session, animal=animal,
+                                         names=self.names, drift=readout.drift_,
+                                         note=_note(readout.mode_))
+        except BaseException:
+            source.close()
+            raise
+        self.summary = LiveSummary(names=tuple(self.names),
+                                   record=None if record is None else str(record))
+        self.slot = LatestFrame(wait=source.wait)
+        self.grabber = Grabber(source, self.slot, self.clock)
+        self.latencies: list[float] = []
+        self.first_push = self.last_push = self.last_capture = None
+        self.pending_skip = 0  # frames dropped before the next streamed one, not yet reported
+        self.cal_frames: list[tuple[int, int]] = []  # (frame, frames skipped before it)
+        self.error: BaseException | None = None
+        self.t_start = self.clock()
+
+    # ------------------------------------------------------------------ the loop
+
+    def loop(self, *, stall: float, duration: float | None, wait_for_consumers: float) -> None:
+        """Take the newest frame until the source ends, ``duration`` passes or Ctrl-C;
+        remember an error for :meth:`close` to raise once the record is kept."""
+        source, summary, clock = self.source, self.summary, self.clock
+        try:
+            self._open_outlets(wait_for_consumers)
+            if self.cal is not None:
+                self.say(f"calibrating on the first {self.calibrate:g} s")
+            self.grabber.start()
+            self.t_start = clock()
+            while True:
+                if duration is not None and clock() - self.t_start >= duration:
+                    summary.ended = "duration"
+                    break
+                try:
+                    item, skipped = self.slot.take(timeout=stall)
+                    if source.wait:  # fast replay: a frame arrives when the loop takes it
+                        item = replace(item, arrival=clock())
+                except SourceEnded as end:
+                    if source.kind != "file":
+                        raise InputError(f"{end.reason} after {summary.received} frames",
+                                         source.path) from None
+                    summary.ended = end.reason
+                    break
+                except SourceStalled:
+                    raise InputError(f"no frame for {stall:g} s after {summary.received} "
+                                     "frames: the source stalled", source.path) from None
+                summary.received += 1 + skipped
+                summary.skipped += skipped
+                if self.cal is not None:
+                    item = self._calibrating(item, skipped)
+                    if item is None:
+                        continue
+                self._stream(item, skipped)
+        except KeyboardInterrupt:
+            summary.ended = "interrupted"
+        except BaseException as exc:
+            self.error = exc
+            summary.ended = str(exc)
+        finally:
+            left = self.grabber.stop()
+            summary.received += left
+            summary.skipped += left
+            summary.seconds = float(clock() - self.t_start)
+
+    def _open_outlets(self, wait_for_consumers: float) -> None:
+        if not self.lsl:
+            return
+        from mouseface.live.lsl import Outlets
+
+        r, source = self.readout, self.source
+        self.outlets = Outlets(self.lsl, self.names, fps=source.fps, meta={
+            "model": Path(r.model).resolve(), "mode": r.mode_,
+            "roi": ",".join(map(str, r.roi_)), "source": source.path,
+            "session": self.session, "animal": self.animal})
+        if wait_for_consumers > 0:
+            self.say(f"waiting up to {wait_for_consumers:g} s for an LSL inlet on {self.lsl}")
+            self.outlets.wait_for_consumers(wait_for_consumers)
+
+    def _calibrating(self, item, skipped: int):
+        """Feed a calibration frame (None back), or finish the calibration on the first frame
+        past it and return that frame to stream (None: it waited, skip to the newest)."""
+        summary, cal = self.summary, self.cal
+        if item.time < self.calibrate:
+            cal.add(item.image, item.time)
+            self.cal_frames.append((item.index, skipped))
+            return None
+        if not len(cal):
+            raise InputError(f"no frame of the first {self.calibrate:g} s reached the "
+                             f"calibration: the first frame taken is {item.time:.2f} s "
+                             f"into the source ({summary.skipped} skipped before it)",
+                             self.source.path)
+        readings = cal.finish(self.source.path)
+        summary.calibration_frames = len(readings)
+        if self.recorder is not None:
+            for (i, k), r in zip(self.cal_frames, readings, strict=True):
+                self.recorder.add(r, frame=i, time=r.time, window="neutral", skipped=k)
+            self.readout.save_reference(self.recorder.layout.calibration)
+        self.cal = None
+        if self.outlets is not None:
+            self.outlets.marker("calibrated", item.capture)
+        summary.markers.append({"marker": "calibrated", "frame": item.index,
+                                "time": item.time, "lsl_time": item.capture})
+        self.say(f"calibrated on {len(readings)} frames "
+                 f"({self.readout.calibration_['flagged']} flagged)")
+        if not self.source.wait:
+            # the frame that ended calibration waited for it: stale, skip to the newest
+            summary.skipped += 1
+            self.pending_skip = 1
+            return None
+        return replace(item, arrival=self.clock())
+
+    def _stream(self, item, skipped: int) -> None:
+        """Read one frame out, push it, fire triggers and record it."""
+        skipped += self.pending_skip
+        self.pending_skip = 0
+        reading = self.readout.update(item.image, item.time)
+        if self.on_reading is not None:
+            self.on_reading(reading)
+        if self.outlets is not None:
+            self.outlets.push(reading.similarity, reading.flag, skipped, item.index,
+                              item.capture)
+        now = self.clock()
+        latency = (now - item.arrival) * 1e3
+        self.latencies.append(latency)
+        self.first_push = now if self.first_push is None else self.first_push
+        self.last_push, self.last_capture = now, item.capture
+        self.summary.processed += 1
+        for t in self.triggers:
+            j = self.names.index(t.prototype)
+            if t.update(float(reading.similarity[j]), reading.flag, item.time):
+                if self.outlets is not None:
+                    self.outlets.marker(t.marker, item.capture)
+                self.summary.markers.append({"marker": t.marker, "frame": item.index,
+                                             "time": item.time, "lsl_time": item.capture})
+        if self.recorder is not None:
+            self.recorder.add(reading, frame=item.index, time=item.time,
+                              lsl_time=item.capture, latency_ms=latency, skipped=skipped)
+
+    # ------------------------------------------------------------------ the summary
+
+    def close(self) -> None:
+        """Latency and rate into the summary, the record closed with its ``run.json``, the
+        outlets closed; then the loop's error, if any, is raised."""
+        summary, error = self.summary, self.error
+        if self.cal is not None and error is None and summary.received:
+            error = InputError(f"the source ended during calibration ({len(self.cal)} frames, "
+                               f"{self.calibrate:g} s asked)", self.source.path)
+            summary.ended = str(error)
+        if self.latencies:
+            lat = np.asarray(self.latencies)
+            summary.latency_ms = {"p50": float(np.percentile(lat, 50)),
+                                  "p99": float(np.percentile(lat, 99)),
+                                  "max": float(lat.max()), "mean": float(lat.mean())}
+        if self.first_push is not None and self.last_push > self.first_push:
+            summary.rate = (summary.processed - 1) / (self.last_push - self.first_push)
+        try:
+            if self.recorder is not None:
+                self.recorder.close(_run_json(self.readout, self.source, summary,
+                                              self.triggers, self.calibrate, self.reference,
+                                              self.lsl, self.session))
+        finally:
+            if self.outlets is not None:
+                self.outlets.close(end=self.last_capture)
+        if error is not None:
+            raise error
 
 
 def _note(mode: str) -> str:
