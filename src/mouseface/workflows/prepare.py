@@ -148,96 +148,31 @@ def prepare(
     """
     sessions_path = Path(sessions_path)
     with log.stage("read_tables"):
-        sessions = tables.read_sessions(sessions_path)
-        if events_path is not None:
-            events = tables.read_events(events_path, sessions)
-        else:
-            events = pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
-                                           "event"])
+        sessions, events = _read_tables(sessions_path, events_path)
     regions = _regions(sessions, settings, model_regions, sessions_path)
     setup = FaceSetup.from_settings(settings, scope=scope, regions=regions)
-    margin = setup.margin
-    groups = by_video(sessions)
     intervals = {s: trial_intervals(events[events["session"] == s],
                                     settings.prototypes.baseline)
                  for s in sessions["session"]}
-
     with log.stage("baseline"):
-        task = reporter.task("baseline frames", total=len(groups), unit="videos")
-        baselines, infos = {}, {}
-        for key, rows in groups.items():
-            video, fps = key
-            try:
-                got, info = read_baselines(
-                    video, [_roi(row) for row in rows],
-                    [intervals[row.session].select(NEUTRAL).array for row in rows],
-                    margin=margin, fps=fps,
-                    check=lambda info, rows=rows: _check_videos(
-                        rows, info, events, events_path, sessions_path, settings.hog))
-            except InputError:
-                raise  # it names its file
-            except ValueError as exc:
-                raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
-            baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
-            infos[key] = info
-            task.advance()
+        baselines, infos = _pre_read(sessions, events, intervals, setup, settings, reporter,
+                                     sessions_path, events_path)
     template_session = settings.registration.template
     _check_roi_sizes(sessions, baselines, scope, template_session, sessions_path)
-
-    references = {s: b.reference for s, b in baselines.items()}
-    crops = {s: (f.shape[0] - 2 * margin, f.shape[1] - 2 * margin)
-             for s, f in references.items()}
-    fills = {s: setup.fill(crops[s]) for s in references}
-    plan = None
-    if setup.registering:
-        with log.stage("registration"):
-            plan = plan_registration(sessions, references, fills, setup, scope=scope,
-                                     template_session=template_session, template=template,
-                                     path=sessions_path)
-        alignments = plan.alignments
-    else:
-        alignments = setup.alignments(references, {}, fills)
-
-    keep_n = KEEP_FACTOR * settings.prototypes.n_frames
-    targets = {}
+    plan, alignments, crops = _register(sessions, baselines, setup, log, scope=scope,
+                                        template_session=template_session, template=template,
+                                        path=sessions_path)
     with log.stage("calibration"):
-        for row in sessions.itertuples(index=False):
-            s = str(row.session)
-            a = alignments.get(s)
-            cal = setup.calibrate(baselines[s].frames, crops[s], a)
-            iv = intervals[s]
-            targets[s] = Target(Path(), _roi(row), a, cal, setup.quality, setup.drift_every,
-                                tables.motion_regions(row),
-                                Keep(iv, NEUTRAL, keep_n) if len(iv) else None)
-
-    layout = ResultsLayout(out)
+        targets = _targets(sessions, baselines, alignments, crops, intervals, setup, settings)
     with log.stage("extract"):
-        raw = extract_sessions(sessions, layout.features, settings, reporter, targets, infos)
-        for row in sessions.itertuples(index=False):
-            st = raw[row.session]
-            log.add_input(row.video, st.attrs.get("fingerprint"), session=row.session,
-                          frames=st.n_frames, truncated=st.attrs.get("truncated", False))
+        raw = _extract(sessions, targets, infos, settings, reporter, log, out)
     if events_path is not None:
         _check_events(events, raw, Path(events_path))
     mask, keep = _mask(setup, raw, sessions_path)
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
-    drift, motion, qualities = {}, {}, {} if setup.quality is not None else None
     with log.stage("quality"):
-        for s, st in raw.items():
-            shifts = st.shifts
-            if shifts is not None:
-                drift[s] = setup.drift_table(shifts)
-            m = st.measures()
-            moves = {k: v for k, v in m.items() if k.startswith("motion_")
-                     and k != "motion_energy"}
-            if moves:
-                motion[s] = pd.DataFrame(moves)
-            if qualities is not None:
-                d = drift.get(s)
-                qualities[s], _ = setup.quality_table(
-                    m, st.time, labels[s] == NEUTRAL,
-                    None if d is None else d["large_shift"].to_numpy())
+        drift, motion, qualities = _columns(raw, labels, setup)
     registration = None
     if plan is not None:
         registration = write_registration(out, sessions, plan, settings, drift,
@@ -246,6 +181,111 @@ def prepare(
     return Prepared(sessions, events, stores, labels, qualities, drift, motion, mask, keep,
                     None if plan is None else plan.template, _regions_text(regions), kept,
                     registration)
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+def _read_tables(sessions_path: Path, events_path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions and events tables, read and checked (no events: an empty table)."""
+    sessions = tables.read_sessions(sessions_path)
+    if events_path is not None:
+        return sessions, tables.read_events(events_path, sessions)
+    return sessions, pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
+                                           "event"])
+
+
+def _pre_read(sessions, events, intervals, setup: FaceSetup, settings: Settings,
+              reporter: Reporter, sessions_path: Path, events_path):
+    """Each video's sessions' earliest baseline frames at their regions, in one read per
+    video; the tables are checked against the video (ROIs, events, HOG block) once it is
+    open and before any frame is decoded."""
+    groups = by_video(sessions)
+    task = reporter.task("baseline frames", total=len(groups), unit="videos")
+    baselines, infos = {}, {}
+    for key, rows in groups.items():
+        video, fps = key
+        try:
+            got, info = read_baselines(
+                video, [_roi(row) for row in rows],
+                [intervals[row.session].select(NEUTRAL).array for row in rows],
+                margin=setup.margin, fps=fps,
+                check=lambda info, rows=rows: _check_videos(
+                    rows, info, events, events_path, sessions_path, settings.hog))
+        except InputError:
+            raise  # it names its file
+        except ValueError as exc:
+            raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
+        baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
+        infos[key] = info
+        task.advance()
+    return baselines, infos
+
+
+def _register(sessions, baselines, setup: FaceSetup, log, *, scope: str,
+              template_session: str, template, path: Path):
+    """Each session's alignment from its reference face (the registration plan, None when
+    frames do not move) and its crop size."""
+    references = {s: b.reference for s, b in baselines.items()}
+    m = setup.margin
+    crops = {s: (f.shape[0] - 2 * m, f.shape[1] - 2 * m) for s, f in references.items()}
+    fills = {s: setup.fill(crops[s]) for s in references}
+    if not setup.registering:
+        return None, setup.alignments(references, {}, fills), crops
+    with log.stage("registration"):
+        plan = plan_registration(sessions, references, fills, setup, scope=scope,
+                                 template_session=template_session, template=template,
+                                 path=path)
+    return plan, plan.alignments, crops
+
+
+def _targets(sessions, baselines, alignments, crops, intervals, setup: FaceSetup,
+             settings: Settings) -> dict[str, Target]:
+    """What the pass needs per session: its ROI, alignment, calibration (from its baseline
+    frames), quality, extra regions and the mean-face candidates to keep."""
+    keep_n = KEEP_FACTOR * settings.prototypes.n_frames
+    targets = {}
+    for row in sessions.itertuples(index=False):
+        s = str(row.session)
+        a = alignments.get(s)
+        cal = setup.calibrate(baselines[s].frames, crops[s], a)
+        iv = intervals[s]
+        targets[s] = Target(Path(), _roi(row), a, cal, setup.quality, setup.drift_every,
+                            tables.motion_regions(row),
+                            Keep(iv, NEUTRAL, keep_n) if len(iv) else None)
+    return targets
+
+
+def _extract(sessions, targets, infos, settings: Settings, reporter: Reporter, log,
+             out: Path) -> dict[str, FeatureStore]:
+    """The one pass into the feature stores; each video is an input of the run log."""
+    raw = extract_sessions(sessions, ResultsLayout(out).features, settings, reporter, targets,
+                           infos)
+    for row in sessions.itertuples(index=False):
+        st = raw[row.session]
+        log.add_input(row.video, st.attrs.get("fingerprint"), session=row.session,
+                      frames=st.n_frames, truncated=st.attrs.get("truncated", False))
+    return raw
+
+
+def _columns(raw: dict[str, FeatureStore], labels: dict[str, np.ndarray], setup: FaceSetup):
+    """Per session, from the stored measures: the drift columns, the ``motion_<region>``
+    columns and the quality columns (None: quality off)."""
+    drift, motion, qualities = {}, {}, {} if setup.quality is not None else None
+    for s, st in raw.items():
+        shifts = st.shifts
+        if shifts is not None:
+            drift[s] = setup.drift_table(shifts)
+        m = st.measures()
+        moves = {k: v for k, v in m.items() if k.startswith("motion_") and k != "motion_energy"}
+        if moves:
+            motion[s] = pd.DataFrame(moves)
+        if qualities is not None:
+            d = drift.get(s)
+            qualities[s], _ = setup.quality_table(
+                m, st.time, labels[s] == NEUTRAL,
+                None if d is None else d["large_shift"].to_numpy())
+    return drift, motion, qualities
 
 
 # ---------------------------------------------------------------------------- checks
