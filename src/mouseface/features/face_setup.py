@@ -114,10 +114,11 @@ class FaceSetup:
         """The region read around a crop of ``roi_shape`` (h, w)."""
         return roi_shape[0] + 2 * self.margin, roi_shape[1] + 2 * self.margin
 
-    def check_template(self, template: np.ndarray | None, roi_shape: tuple[int, int],
+    def check_template(self, template: np.ndarray | None, shape: tuple[int, int],
                        path: str | Path | None = None) -> None:
-        """A model's template must be the region of these crops (ROI plus margin)."""
-        shape = self.region_shape(roi_shape)
+        """A model's template must be the region of these crops (``shape``: ROI plus
+        margin)."""
+        shape = tuple(shape)
         if template is not None and template.shape != shape:
             raise InputError(f"the model's template is {template.shape} (ROI plus margin) but "
                              f"these crops give {shape}: use an ROI of the model's size", path)
