@@ -261,7 +261,6 @@ class _AnimalFrames:
         scores = self.window_scores(lambda k, x: similarity(x, protos[k]), names)
         return model, scores
 
-
     def grade(self) -> tuple[ExpressionAxis | None, pd.DataFrame | None]:
         """Each condition's expression axis and every trial's grade on it, cross-fitted.
 
@@ -278,9 +277,10 @@ class _AnimalFrames:
         if neutral.n == 0 or not conditions:
             return None, None
         col = {c: j for j, c in enumerate(conditions)}
-        sums = np.zeros((len(conditions), self.n_features))
+        width = len(neutral.mean)  # the kept HOG entries (a mask drops some of the store's)
+        sums = np.zeros((len(conditions), width))
         counts = np.zeros(len(conditions))
-        own = np.zeros((len(self.trials), self.n_features))
+        own = np.zeros((len(self.trials), width))
         own_n = np.zeros(len(self.trials))
         for session, start, x in self._blocks():
             stop = start + len(x)
