@@ -273,3 +273,35 @@ def test_a_store_another_run_replaced_is_never_written(tmp_path, moving_video):
     assert extract_range(moving_video, [Target(path, theirs.roi, fingerprint=prepare_stores(
         moving_video, [theirs], hog_params=hog, chunk_size=16)[0].attrs["fingerprint"])],
         hog_params=hog, chunk_size=16).chunks_written == 4
+
+
+def test_two_runs_started_together_never_mix_the_folder(tmp_path, moving_video):
+    """The lab's case: two runs into one folder with different ROIs, started at once. However
+    they interleave, each exits 0 or refuses with the lock's line, and the folder is the whole
+    of one run: its tables equal a clean run with that run's ROI (never a mix, never a
+    crash)."""
+    rois = ["0,0,96,80", "32,16,96,80"]
+    tables = [_tables(tmp_path / f"in{k}", moving_video, roi=[r]) for k, r in enumerate(rois)]
+    out = tmp_path / "out"
+    procs = [subprocess.Popen([sys.executable, "-c", "from mouseface.cli import main; main()",
+                               "run", str(s), str(e), "--out", str(out), "-c", str(c), "-q",
+                               "--no-report"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for s, e, c in tables]
+    ended = [(p.wait(300), p.stdout.read()) for p in procs]
+    for code, output in ended:
+        if code != 0:
+            one_line_error(code, output, str(out), "is writing this results folder")
+    assert any(code == 0 for code, _ in ended), ended
+    trials = pd.read_csv(out / "trials.csv")
+    clean = []
+    for k, (s, e, c) in enumerate(tables):
+        code, output = _invoke("run", s, e, "--out", tmp_path / f"clean{k}", "-c", c, "-q",
+                               "--no-report")
+        assert code == 0, output
+        clean.append(pd.read_csv(tmp_path / f"clean{k}" / "trials.csv"))
+    same = [k for k in range(2) if trials.equals(clean[k])]
+    assert len(same) == 1 and ended[same[0]][0] == 0, (same, ended)
+    from mouseface.io.store import FeatureStore
+
+    roi = FeatureStore(out / "features" / "s0.zarr").attrs["roi"]
+    assert ",".join(map(str, roi)) == rois[same[0]]
