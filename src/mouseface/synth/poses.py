@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from mouseface.features.action_units import ActionUnits
 from mouseface.synth.animals import Animal
@@ -166,6 +167,10 @@ def body_pose_session(seed: int = 0, *, fps: float = 30.0, px_per_cm: float = 8.
         speed[i:i + dur] = rng.uniform(*WALK_SPEED) if rng.random() < 0.7 else 0.0
         i += dur
     for k, onset, duration in items:
+        # the mouse walks up to each item (an item's onset is where its movement changes,
+        # not somewhere in a pause before it), then runs or stops
+        before = (t >= onset - 1.0) & (t < onset) & (speed == 0)
+        speed[before] = WALK_SPEED[1]
         sel = (t >= onset) & (t < onset + duration)
         speed[sel] = rng.uniform(*ESCAPE_SPEED) if k == "active_fear" else 0.0
     speed = np.convolve(speed, np.ones(5) / 5, mode="same")  # ~0.15 s acceleration
@@ -192,14 +197,18 @@ def body_pose_session(seed: int = 0, *, fps: float = 30.0, px_per_cm: float = 8.
     for k, onset, duration in items:
         sel = (t >= onset) & (t < onset + duration)
         if k in ("whisking_stillness", "grooming"):
-            f = 0.6 if k == "whisking_stillness" else 1.5
-            amp = 0.8 if k == "whisking_stillness" else 0.5
+            # head scanning: ~1 cm sweeps, up to ~5 cm/s; grooming: fast small strokes
+            f = 0.8 if k == "whisking_stillness" else 1.5
+            amp = 1.0 if k == "whisking_stillness" else 0.5
             ph = rng.uniform(0, 2 * np.pi, 2)
             head[sel] = amp * np.column_stack([np.sin(2 * np.pi * f * t[sel] + ph[0]),
                                                np.sin(2 * np.pi * 1.3 * f * t[sel] + ph[1])])
     explore = kind == "explore"
-    head[explore] += 0.3 * np.column_stack([np.sin(2 * np.pi * 0.8 * t[explore]),
-                                            np.cos(2 * np.pi * 0.5 * t[explore])])
+    # exploring, the head scans and sniffs, also in the pauses of walking
+    # (smooth random head movement of about 5 cm/s RMS)
+    scan = ndimage.gaussian_filter1d(rng.normal(size=(n, 2)), 0.15 * fps, axis=0)
+    scan *= 5.0 / (np.sqrt(np.mean(np.sum(np.diff(scan, axis=0) ** 2, axis=1))) * fps)
+    head[explore] += scan[explore]
     breath = 0.04 * np.sin(2 * np.pi * 3.0 * t)  # cm
 
     c, s = np.cos(heading), np.sin(heading)
