@@ -30,9 +30,10 @@ def _thresholds(freeze: str | None, escape: str | None) -> dict:
 @app.command()
 @user_errors
 def bouts(
-    source: Path = typer.Argument(..., help="A sessions table (movement is measured here, one "
-                                  "decoding pass per video) or a results folder (its "
-                                  "frames.parquet movement columns).", show_default=False),
+    source: Path | None = typer.Argument(None, help="A sessions table (movement is measured "
+                                         "here, one decoding pass per video) or a results "
+                                         "folder (its frames.parquet movement columns); "
+                                         "none with --poses.", show_default=False),
     events: Path | None = typer.Argument(None, help="Events table: the stimuli and the event "
                                          "that starts the fear context (default for a results "
                                          "folder: its trials.csv)."),
@@ -57,8 +58,9 @@ def bouts(
     freeze_fraction: float = typer.Option(0.4, "--freeze-fraction", help="Freezing: below "
                                           "floor + this x (typical - floor) of each animal's "
                                           "movement."),
-    escape_factor: float = typer.Option(5.0, "--escape-factor", help="Escape: above typical + "
-                                        "this x (typical - floor)."),
+    escape_factor: float | None = typer.Option(None, "--escape-factor", help="Escape: above "
+                                               "typical + this x (typical - floor) (default 5;"
+                                               " 10 with --poses)."),
     typical_quantile: float = typer.Option(0.5, "--typical-quantile", help="Quantile of each "
                                            "animal's movement taken as typical (0.75 for an "
                                            "animal that freezes most of the time)."),
@@ -76,13 +78,39 @@ def bouts(
     escape_measure: str | None = typer.Option(None, "--escape-measure", help="Measure of "
                                               "escape (default speed, else motion_wheel, else "
                                               "motion_body)."),
-    smooth: float = typer.Option(0.5, "--smooth", help="Seconds of moving mean first."),
+    smooth: float | None = typer.Option(None, "--smooth", help="Seconds of moving mean "
+                                        "first (default 0.5; 0.25 with --poses)."),
+    poses: Path | None = typer.Option(None, "--poses", help="A pose file (DeepLabCut .h5/.csv,"
+                                      " SLEAP .slp/.h5, Lightning Pose .csv, Facemap .h5): "
+                                      "bouts from the tracked body, no video; writes "
+                                      "OUT/bouts.tsv.", show_default=False),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of the poses (when the "
+                                     "file has none)."),
+    individual: str | None = typer.Option(None, "--individual", help="The animal of a "
+                                          "multi-animal pose file."),
+    min_likelihood: float = typer.Option(0.6, "--min-likelihood", help="Pose points below "
+                                         "this likelihood are dropped (DeepLabCut's pcutoff)."),
+    max_gap: int = typer.Option(5, "--max-gap", help="Frames of a pose gap filled by "
+                                "interpolation; longer gaps stay missing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Find freezing and escape bouts from body and face movement.
+    """Find freezing and escape bouts from body and face movement, or from poses.
 
     Freezing (passive fear) and escape (active fear) bouts from the body, wheel and face
-    movement, written as events for `run`, `fit` and `score`."""
+    movement, written as events for `run`, `fit` and `score`; with --poses, from a pose
+    file's tracked body parts (freezing: every part still)."""
+    if poses is not None:
+        _pose_bouts(source, poses, out, fps=fps, individual=individual,
+                    min_likelihood=min_likelihood, max_gap=max_gap, min_freeze=min_freeze,
+                    min_escape=min_escape, baseline=baseline, freeze_fraction=freeze_fraction,
+                    escape_factor=escape_factor, typical_quantile=typical_quantile,
+                    thresholds=_thresholds(freeze_threshold, escape_threshold) or None,
+                    smooth=smooth)
+        return
+    if source is None:
+        raise typer.BadParameter("give a sessions table or a results folder (or --poses)")
+    escape_factor = 5.0 if escape_factor is None else escape_factor
+    smooth = 0.5 if smooth is None else smooth
     from mouseface.workflows import behaviour
 
     freeze = [m.strip() for m in freeze_measures.split(",") if m.strip()] \
@@ -106,6 +134,31 @@ def bouts(
         typer.echo(f"  skipped {sess}: {why}")
     typer.echo(f"bouts:  {s['paths']['bouts']}")
     typer.echo(f"events with the bouts (give them to run): {s['paths']['events']}")
+
+
+def _pose_bouts(source, poses, out, *, smooth, escape_factor, **kw) -> None:
+    from mouseface._errors import InputError
+    from mouseface.workflows.pose_bouts import POSE_DEFAULTS, bouts_from_poses
+
+    if source is not None:
+        raise InputError("--poses finds bouts without a video or results folder: give "
+                         "--poses FILE --out DIR and no SOURCE", source)
+    if out is None:
+        raise InputError("give --out: the folder to write bouts.tsv into", poses)
+    if kw.get("baseline") is None:
+        kw["baseline"] = 2.0
+    s = bouts_from_poses(poses, out=out,
+                         smooth=POSE_DEFAULTS["smooth"] if smooth is None else smooth,
+                         escape_factor=POSE_DEFAULTS["escape_factor"] if escape_factor is None
+                         else escape_factor, **kw)
+    c = s["cleaning"]
+    typer.echo(f"  {s['individual']}: {s['frames']} frames at {s['fps']:g} fps; "
+               f"{c['below_threshold']} points below likelihood {c['min_likelihood']}, "
+               f"{c['filled']} filled, {c['left']} missing")
+    typer.echo(f"  {s['counts']['passive_fear']} freezing  {s['counts']['active_fear']} escape"
+               + (f"  ({len(s['rejected'])} rejected: no bout-free baseline)"
+                  if s["rejected"] else ""))
+    typer.echo(f"bouts:  {s['files'][0]}")
 
 
 @app.command()

@@ -70,10 +70,19 @@ def body_motion(ds, *, fps: float | None = None, smooth: float = DEFAULT_POSE_SM
     >>> m["speed"].iloc[[10, 50]].round(6).tolist()
     [0.0, 20.0]
     """
+    import xarray as xr
+
+    fps = fps or ds.attrs.get("fps")
+    # xarray hands rolling and nan-reductions to numbagg when it is installed (movement brings
+    # it); numbagg compiles them in every new process, minutes on a small machine
+    with xr.set_options(use_numbagg=False, use_bottleneck=True):
+        return _body_motion(ds, fps, smooth, individual)
+
+
+def _body_motion(ds, fps, smooth, individual) -> pd.DataFrame:
     from movement.filtering import rolling_filter
     from movement.kinematics import compute_speed
 
-    fps = fps or ds.attrs.get("fps")
     if not fps:
         raise ValueError("the poses have no frame rate: give --fps")
     pos = ds["position"].isel(individuals=[individual])

@@ -83,7 +83,8 @@ def safe_name(name: str, what: str = "session id") -> str:
     return str(name)
 
 
-__all__ = ["ModelFiles", "NeuralFiles", "ResultsLayout", "safe_name", "unsafe_name"]
+__all__ = ["ModelFiles", "NeuralFiles", "PoseBoutsLayout", "ResultsLayout", "safe_name",
+           "unsafe_name"]
 
 
 def _safe(name: str) -> str:
@@ -399,3 +400,42 @@ class ResultsLayout:
     def is_results(self) -> bool:
         """Whether the folder looks like a results folder (``run.json`` or ``frames.parquet``)."""
         return self.root.is_dir() and (self.run_json.is_file() or self.frames.is_file())
+
+
+@dataclass(frozen=True)
+class PoseBoutsLayout:
+    """The folder ``mouseface bouts --poses FILE --out DIR`` writes (no results folder needed).
+
+    Examples
+    --------
+    >>> PoseBoutsLayout("out").bouts.as_posix()
+    'out/bouts.tsv'
+    """
+
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def bouts(self) -> Path:
+        """The bouts: onset, duration (s), trial_type (passive_fear / active_fear), ..."""
+        return self.root / "bouts.tsv"
+
+    @property
+    def motion(self) -> Path:
+        """Per frame: time, centroid speed, fastest part (px/s), from the poses."""
+        return self.root / "pose_motion.parquet"
+
+    @property
+    def thresholds(self) -> Path:
+        return self.root / "thresholds.csv"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "bouts_summary.json"
+
+    @property
+    def figure(self) -> Path:
+        """Stem of the figure (``.png`` and ``.svg``)."""
+        return self.root / "bouts"

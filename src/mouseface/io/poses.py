@@ -308,6 +308,14 @@ def clean_poses(ds, *, min_likelihood: float | None = DEFAULT_MIN_LIKELIHOOD,
     InputError
         Every point is below the threshold (the message gives the highest likelihood).
     """
+    import xarray as xr
+
+    # numbagg (which movement brings) compiles xarray's filling in every process: minutes
+    with xr.set_options(use_numbagg=False, use_bottleneck=True):
+        return _clean_poses(ds, min_likelihood, max_gap, path)
+
+
+def _clean_poses(ds, min_likelihood, max_gap, path):
     _movement_quiet()
     from movement.filtering import filter_by_confidence, interpolate_over_time
 

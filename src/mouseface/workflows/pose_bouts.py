@@ -1,0 +1,149 @@
+"""``mouseface bouts --poses FILE``: freezing and escape bouts from a pose file, no video.
+
+The pose file is read through ``movement`` (:func:`mouseface.io.poses.read_poses`), points
+below the likelihood threshold dropped and short gaps filled
+(:func:`mouseface.io.poses.clean_poses`), the body's movement measured
+(:func:`mouseface.features.body_motion.body_motion`: centroid speed and the fastest part), and
+the same detector as for pixel motion finds the bouts
+(:func:`mouseface.expressions.bouts.find_bouts`): freezing when the fastest part stays below
+its threshold (every part still) for more than ``min_freeze`` seconds, escape when the
+centroid runs above its threshold for more than ``min_escape``. Thresholds come from the
+animal's own movement (floor, typical, scale: see :mod:`mouseface.expressions.bouts`) unless
+given.
+
+``DIR`` gets (paths from :class:`~mouseface.io.layout.PoseBoutsLayout`): ``bouts.tsv``,
+``thresholds.csv``, ``pose_motion.parquet``, ``bouts_summary.json`` and ``bouts.png/.svg``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mouseface._atomic import atomic_path, write_json
+from mouseface._errors import InputError
+from mouseface.expressions import bouts as _bouts
+from mouseface.features.body_motion import DEFAULT_POSE_SMOOTH, body_motion
+from mouseface.io import poses as _poses
+from mouseface.io.layout import PoseBoutsLayout
+
+#: defaults of the pose way in that differ from the pixel-motion one, and why
+POSE_DEFAULTS = {
+    # the speed of tracked points needs less smoothing than pixel motion energy: the points
+    # are already de-jittered by a 0.2 s running median, and every 0.1 s of smoothing delays
+    # a freezing onset by about as much
+    "smooth": 0.25,
+    # a freely moving mouse's typical speed includes walking: escape (a run at 40-70 cm/s)
+    # is well above typical + 5 x scale, which fast walking reaches
+    "escape_factor": 10.0,
+}
+
+
+def bouts_from_poses(
+    poses: str | Path,
+    *,
+    out: str | Path,
+    fps: float | None = None,
+    individual: str | None = None,
+    source_software: str | None = None,
+    min_likelihood: float | None = _poses.DEFAULT_MIN_LIKELIHOOD,
+    max_gap: int = _poses.DEFAULT_MAX_GAP,
+    point_smooth: float = DEFAULT_POSE_SMOOTH,
+    smooth: float = POSE_DEFAULTS["smooth"],
+    min_freeze: float = 5.0,
+    min_escape: float = 2.0,
+    merge_gap: float = 0.3,
+    baseline: float = 2.0,
+    freeze_fraction: float = 0.4,
+    escape_factor: float = POSE_DEFAULTS["escape_factor"],
+    typical_quantile: float = 0.5,
+    thresholds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    figure: bool = True,
+) -> dict[str, Any]:
+    """Find freezing and escape bouts in one pose file and write them to ``out``.
+
+    Parameters
+    ----------
+    poses : path
+        A pose file :func:`mouseface.io.poses.read_poses` reads.
+    out : path
+        Folder to write into (created).
+    fps : float, optional
+        Frame rate, when the file has none (DeepLabCut and Facemap files have none; SLEAP's
+        may).
+    individual : str, optional
+        The animal of a multi-animal file.
+    source_software, min_likelihood, max_gap
+        See :func:`mouseface.io.poses.read_poses` and :func:`~mouseface.io.poses.clean_poses`.
+    point_smooth : float, default=0.2
+        Seconds of running median over each point.
+    smooth, min_freeze, min_escape, merge_gap, baseline, freeze_fraction, escape_factor,
+    typical_quantile, thresholds
+        See :func:`mouseface.expressions.bouts.find_bouts`; ``thresholds`` keys are
+        ``motion_parts`` (freezing) and ``speed`` (escape), in pixels per second.
+
+    Returns
+    -------
+    dict
+        What ``bouts_summary.json`` holds, plus ``bouts`` (DataFrame) and ``files``.
+    """
+    path = Path(poses)
+    ds = _poses.read_poses(path, source_software=source_software, fps=fps,
+                           individual=individual)
+    ds = _poses.one_individual(ds, path)
+    animal = str(ds["individuals"].values[0])
+    fps = fps or ds.attrs.get("fps")
+    if not fps:
+        raise InputError("the poses carry no frame rate: give --fps", path)
+    clean, report = _poses.clean_poses(ds, min_likelihood=min_likelihood, max_gap=max_gap,
+                                       path=path)
+    motion = body_motion(clean, fps=fps, smooth=point_smooth)
+    session = path.stem
+    frames = motion.assign(session=session, animal=animal)
+    try:
+        res = _bouts.find_bouts(
+            frames, None, context=None, freeze=["motion_parts"], escape="speed",
+            thresholds=thresholds, smooth=smooth, min_freeze=min_freeze,
+            min_escape=min_escape, merge_gap=merge_gap, baseline=baseline,
+            freeze_fraction=freeze_fraction, escape_factor=escape_factor,
+            typical_quantile=typical_quantile)
+    except (KeyError, ValueError) as exc:
+        raise InputError(str(exc).strip("'\""), path) from None
+
+    layout = PoseBoutsLayout(out)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with atomic_path(layout.bouts) as tmp:
+        res.bouts.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(layout.thresholds) as tmp:
+        res.thresholds.to_csv(tmp, index=False)
+    with atomic_path(layout.motion) as tmp:
+        frames.to_parquet(tmp, index=False)
+    files = [layout.bouts, layout.thresholds, layout.motion]
+    if figure:
+        from mouseface.report.behaviour_figures import bouts_figure
+
+        files += bouts_figure(res, None, layout.figure)
+    summary = {
+        "poses": str(path), "source_software": ds.attrs.get("source_software"),
+        "individual": animal, "fps": float(fps), "frames": int(ds.sizes["time"]),
+        "cleaning": {"min_likelihood": clean.attrs["min_likelihood"], "max_gap": max_gap,
+                     **_poses.summary(report),
+                     "per_keypoint": json.loads(report.to_json(orient="records"))},
+        "counts": {k: int((res.bouts["trial_type"] == k).sum()) for k in _bouts.BOUT_TYPES},
+        "rejected": json.loads(res.rejected.to_json(orient="records")),
+        "thresholds": json.loads(res.thresholds.to_json(orient="records")),
+        "settings": dict(point_smooth=point_smooth, smooth=smooth, min_freeze=min_freeze,
+                         min_escape=min_escape, merge_gap=merge_gap, baseline=baseline,
+                         freeze_fraction=freeze_fraction, escape_factor=escape_factor,
+                         typical_quantile=typical_quantile,
+                         thresholds=dict(thresholds or {})),
+        "units": "px/s",
+    }
+    write_json(layout.summary, summary)
+    files.append(layout.summary)
+    return {**summary, "bouts": res.bouts, "files": [str(f) for f in files]}
+
+
+__all__ = ["POSE_DEFAULTS", "bouts_from_poses"]
