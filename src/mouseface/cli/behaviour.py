@@ -60,7 +60,8 @@ def bouts(
                                           "movement."),
     escape_factor: float | None = typer.Option(None, "--escape-factor", help="Escape: above "
                                                "typical + this x (typical - floor) (default 5;"
-                                               " 10 with --poses)."),
+                                               " with --poses 2, typical = the 75th percentile "
+                                               "of the centroid speed)."),
     typical_quantile: float = typer.Option(0.5, "--typical-quantile", help="Quantile of each "
                                            "animal's movement taken as typical (0.75 for an "
                                            "animal that freezes most of the time)."),
@@ -94,7 +95,7 @@ def bouts(
                                 "interpolation; longer gaps stay missing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Find freezing and escape bouts from body and face movement, or from poses.
+    """Find freezing and escape bouts from body, face or pose movement.
 
     Freezing (passive fear) and escape (active fear) bouts from the body, wheel and face
     movement, written as events for `run`, `fit` and `score`; with --poses, from a pose

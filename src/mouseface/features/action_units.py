@@ -22,18 +22,22 @@ action unit          geometry                                           unit
                      centre -> nose_tip``
 ``nose_displacement``  ``|nose_tip - its neutral position|``            px (mm)
 ``whisker_angle``    direction of the line through the whisker points   degrees, + forward
-                     (principal axis)                                   rotation
+                     (principal axis) against the snout (``eye centre   (protraction)
+                     -> nose_tip``; the image's x axis without them)
 ``whisker_spread``   RMS distance of the whisker points from their      px (mm)
                      centre
-``mouth_opening``    ``|mouth - lip|`` (upper to lower lip)             px (mm)
+``mouth_opening``    ``mouth -> lip`` (upper to lower lip) across the   px (mm)
+                     snout (perpendicular to ``eye centre ->
+                     nose_tip``; ``|mouth - lip|`` without them)
 ===================  =================================================  ====================
 
 Every action unit is expressed against the animal's own **neutral**: the median of its raw
 measure over neutral frames (baseline windows, as the neutral prototype is), learned by
 :meth:`ActionUnits.fit`. Ratios are divided by it (``eye_opening`` 0.6 = the eye 60 % as open
 as at rest), angles and distances have it subtracted (``ear_angle`` -30 = ears 30° further
-back). Angles turn clockwise on screen for a face looking right (forward = towards the nose);
-a face looking left is mirrored first, so the signs mean the same for both.
+back). The ear's angle turns clockwise on screen for a face looking right (forward = towards
+the nose), the whiskers' counter-clockwise (forward and up, protraction); a face looking left
+is mirrored first, so the signs mean the same for both.
 
 References
 ----------
@@ -206,14 +210,26 @@ def face_measures(position: np.ndarray, keypoints: Sequence[str],
                 np.linalg.norm(chord, axis=1)
     if "nose_tip" in have:
         out["nose_tip_x"], out["nose_tip_y"] = P("nose_tip").T
+    # the snout's direction (eye centre -> nose tip): whiskers and lips are measured against
+    # it, so that the snout turning down (pleasure) or up is not read as whisker or mouth
+    # movement
+    snout = None
+    if "nose_tip" in have and eye:
+        snout = P("nose_tip") - centre
+        snout /= np.linalg.norm(snout, axis=1, keepdims=True)
     w = [r for r in WHISKERS if r in have]
     if len(w) >= 2:
         pts = np.stack([P(r) for r in w], axis=1)                  # (n, m, 2)
         c = pts.mean(axis=1, keepdims=True)
         out["whisker_spread"] = np.sqrt(np.mean(np.sum((pts - c) ** 2, axis=2), axis=1))
-        out["whisker_angle"] = _principal_angle(pts - c)
+        # + = counter-clockwise on screen for a face looking right: the fan turning forward
+        # and up (protraction)
+        a = -_principal_angle(pts - c)
+        out["whisker_angle"] = a if snout is None else a + _angle(snout)
     if "mouth" in have and "lip" in have:
-        out["mouth_opening"] = np.linalg.norm(P("mouth") - P("lip"), axis=1)
+        gap = P("lip") - P("mouth")
+        out["mouth_opening"] = (np.linalg.norm(gap, axis=1) if snout is None else
+                                np.abs(snout[:, 0] * gap[:, 1] - snout[:, 1] * gap[:, 0]))
     df = pd.DataFrame(out)
     df.attrs["facing"] = int(facing)
     return df

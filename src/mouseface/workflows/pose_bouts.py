@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
 from mouseface.expressions import bouts as _bouts
@@ -35,9 +37,13 @@ POSE_DEFAULTS = {
     # are already de-jittered by a 0.2 s running median, and every 0.1 s of smoothing delays
     # a freezing onset by about as much
     "smooth": 0.25,
-    # a freely moving mouse's typical speed includes walking: escape (a run at 40-70 cm/s)
-    # is well above typical + 5 x scale, which fast walking reaches
-    "escape_factor": 10.0,
+    # escape: centroid speed above q + 2 x (q - floor), q its 75th percentile. A freely
+    # moving mouse stands, pauses or freezes a good part of the time, so its median speed
+    # sits near the floor and moves with how much it walks; the 75th percentile is its usual
+    # moving speed (the detector's advice for an animal still most of the time), and twice
+    # its range above it clears fast walking and stays below a flight (40-70 cm/s)
+    "escape_factor": 2.0,
+    "escape_quantile": 0.75,
 }
 
 
@@ -58,6 +64,7 @@ def bouts_from_poses(
     baseline: float = 2.0,
     freeze_fraction: float = 0.4,
     escape_factor: float = POSE_DEFAULTS["escape_factor"],
+    escape_quantile: float = POSE_DEFAULTS["escape_quantile"],
     typical_quantile: float = 0.5,
     thresholds: Mapping[str, tuple[float | None, float | None]] | None = None,
     figure: bool = True,
@@ -79,10 +86,15 @@ def bouts_from_poses(
         See :func:`mouseface.io.poses.read_poses` and :func:`~mouseface.io.poses.clean_poses`.
     point_smooth : float, default=0.2
         Seconds of running median over each point.
-    smooth, min_freeze, min_escape, merge_gap, baseline, freeze_fraction, escape_factor,
-    typical_quantile, thresholds
-        See :func:`mouseface.expressions.bouts.find_bouts`; ``thresholds`` keys are
+    smooth, min_freeze, min_escape, merge_gap, baseline, freeze_fraction, typical_quantile,
+    thresholds
+        See :func:`mouseface.expressions.bouts.find_bouts` (``escape_factor`` there is
+        unused: the escape threshold is set here); ``thresholds`` keys are
         ``motion_parts`` (freezing) and ``speed`` (escape), in pixels per second.
+    escape_factor, escape_quantile : float, default=2.0, 0.75
+        Escape threshold ``q + escape_factor * (q - floor)`` of the smoothed centroid speed,
+        ``q`` its ``escape_quantile`` (see ``POSE_DEFAULTS`` for why), unless given in
+        ``thresholds``.
 
     Returns
     -------
@@ -102,15 +114,27 @@ def bouts_from_poses(
     motion = body_motion(clean, fps=fps, smooth=point_smooth)
     session = path.stem
     frames = motion.assign(session=session, animal=animal)
+    given = dict(thresholds or {})
+    computed = given.get("speed", (None, None))[1] is None
+    if computed:
+        speed = _bouts.smooth_movement(motion["speed"].to_numpy(), int(round(smooth * fps)))
+        if np.isfinite(speed).any():
+            escape = _bouts.movement_thresholds(speed, typical_quantile=escape_quantile,
+                                                escape_factor=escape_factor)
+            given["speed"] = (given.get("speed", (None, None))[0],
+                              escape["escape_threshold"])
     try:
         res = _bouts.find_bouts(
             frames, None, context=None, freeze=["motion_parts"], escape="speed",
-            thresholds=thresholds, smooth=smooth, min_freeze=min_freeze,
+            thresholds=given, smooth=smooth, min_freeze=min_freeze,
             min_escape=min_escape, merge_gap=merge_gap, baseline=baseline,
-            freeze_fraction=freeze_fraction, escape_factor=escape_factor,
+            freeze_fraction=freeze_fraction,
             typical_quantile=typical_quantile)
     except (KeyError, ValueError) as exc:
         raise InputError(str(exc).strip("'\""), path) from None
+    if computed:  # set from the data here, not given by the user
+        res.thresholds.loc[res.thresholds["measure"] == "speed", "source"] = \
+            f"data (quantile {escape_quantile:g})"
 
     layout = PoseBoutsLayout(out)
     layout.root.mkdir(parents=True, exist_ok=True)
@@ -137,7 +161,7 @@ def bouts_from_poses(
         "settings": dict(point_smooth=point_smooth, smooth=smooth, min_freeze=min_freeze,
                          min_escape=min_escape, merge_gap=merge_gap, baseline=baseline,
                          freeze_fraction=freeze_fraction, escape_factor=escape_factor,
-                         typical_quantile=typical_quantile,
+                         escape_quantile=escape_quantile, typical_quantile=typical_quantile,
                          thresholds=dict(thresholds or {})),
         "units": "px/s",
     }

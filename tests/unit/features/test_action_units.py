@@ -41,8 +41,12 @@ def test_known_geometry():
     assert got["au_ear_angle"] == pytest.approx(-30.0)      # rotated back (towards the neck)
     assert got["au_nose_bulge"] == pytest.approx(2.0, abs=1e-6)
     assert got["au_nose_displacement"] == pytest.approx(5.0)
-    assert got["au_mouth_opening"] == pytest.approx(4.0)
-    assert got["au_whisker_angle"] == pytest.approx(-15.0)
+    # the lips and whiskers are measured against the snout (eye centre -> nose tip), which
+    # turned from atan2(10, 40) to atan2(14, 43)
+    s0, s1 = np.arctan2(10, 40), np.arctan2(14, 43)
+    assert got["au_mouth_opening"] == pytest.approx(6 * np.cos(s1) - 2 * np.cos(s0))
+    # the fan turned 15 degrees counter-clockwise (forward): +15, less the snout's turn
+    assert got["au_whisker_angle"] == pytest.approx(15.0 + np.degrees(s1 - s0))
     assert got["au_whisker_spread"] == pytest.approx(5 * np.sqrt(2 / 3) * 0.5)
     assert set(au.units_) == {f"au_{n}" for n in ACTION_UNITS}
     assert au.units_["au_ear_angle"] == "deg" and au.units_["au_mouth_opening"] == "px"
@@ -64,6 +68,7 @@ def test_mirrored_face_and_scale():
     pd.testing.assert_frame_equal(left_au.transform(changed * flip), right, atol=1e-9)
     mm = ActionUnits(mm_per_px=0.05).fit(neutral, NAMES).transform(changed)
     assert mm["au_mouth_opening"].iloc[0] == pytest.approx(0.05 * right["au_mouth_opening"][0])
+    assert right["au_whisker_angle"].iloc[0] == pytest.approx(-10.0)  # turned back
     assert mm["au_ear_angle"].iloc[0] == pytest.approx(right["au_ear_angle"][0])
 
 
@@ -118,13 +123,15 @@ def test_real_labels_finite_wherever_points_exist(clip, name):
     assert set(table.columns) == {"au_eye_opening", "au_nose_bulge", "au_nose_displacement",
                                   "au_whisker_angle", "au_whisker_spread", "au_mouth_opening"}
     have = np.isfinite(pos).all(axis=2)         # (frames, keypoints)
+    eye = ["eye_top", "eye_bottom", "eye_front", "eye_back"]
     needs = {"au_eye_opening": ["eye_top", "eye_bottom", "eye_front", "eye_back"],
              "au_nose_bulge": ["nose_top", "nose_tip", "eye_top", "eye_bottom", "eye_front",
                                "eye_back"],
              "au_nose_displacement": ["nose_tip"],
-             "au_whisker_angle": ["whisker_1", "whisker_2", "whisker_3"],
+             # against the snout: the eye and the nose tip too
+             "au_whisker_angle": ["whisker_1", "whisker_2", "whisker_3", "nose_tip", *eye],
              "au_whisker_spread": ["whisker_1", "whisker_2", "whisker_3"],
-             "au_mouth_opening": ["mouth", "lip"]}
+             "au_mouth_opening": ["mouth", "lip", "nose_tip", *eye]}
     for col, roles in needs.items():
         ok = have[:, [names.index(au.roles_[r]) for r in roles]].all(axis=1)
         assert ok.sum() >= 0.9 * len(ok)
