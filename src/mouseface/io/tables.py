@@ -694,26 +694,27 @@ def _check_frames_not_shared(events: pd.DataFrame, sessions: pd.DataFrame, path)
     groups = [g for g in by_key.values() if len(g) > 1]
     if not groups:
         return
-    ev_of = dict(list(events.groupby("session", sort=False)))
+    spans = {s: (ev["onset"].to_numpy(), (ev["onset"] + ev["duration"]).to_numpy(),
+                 ev["event"].to_numpy())
+             for s, ev in events.groupby("session", sort=False)}
     for group in groups:
         for i, a in enumerate(group):
             for b in group[i + 1:]:
-                if a not in ev_of or b not in ev_of or \
+                if a not in spans or b not in spans or \
                         not _overlap(info.at[a, "roi"], info.at[b, "roi"]):
                     continue
-                ea, eb = ev_of[a], ev_of[b]
-                for ra in ea.itertuples(index=False):
-                    hit = eb[(eb["onset"] < ra.onset + ra.duration)
-                             & (eb["onset"] + eb["duration"] > ra.onset)]
-                    if len(hit):
-                        r1, r2 = sorted((int(ra.event), int(hit["event"].iloc[0])))
-                        raise InputError(
-                            f"rows {r1 + _FIRST_ROW} and {r2 + _FIRST_ROW}: sessions '{a}' and "
-                            f"'{b}' of animal '{info.at[a, 'animal']}' read the same frames "
-                            f"(video {Path(info.at[a, 'video']).name}, overlapping ROIs and "
-                            "stimulus windows): a trial would be cross-fitted against its own "
-                            "copy; keep one session, or give them ROIs or times that do not "
-                            "overlap", path)
+                (on_a, end_a, ev_a), (on_b, end_b, ev_b) = spans[a], spans[b]
+                hit = (on_a[:, None] < end_b[None, :]) & (end_a[:, None] > on_b[None, :])
+                if hit.any():
+                    j, k = np.argwhere(hit)[0]
+                    r1, r2 = sorted((int(ev_a[j]), int(ev_b[k])))
+                    raise InputError(
+                        f"rows {r1 + _FIRST_ROW} and {r2 + _FIRST_ROW}: sessions '{a}' and "
+                        f"'{b}' of animal '{info.at[a, 'animal']}' read the same frames "
+                        f"(video {Path(info.at[a, 'video']).name}, overlapping ROIs and "
+                        "stimulus windows): a trial would be cross-fitted against its own "
+                        "copy; keep one session, or give them ROIs or times that do not "
+                        "overlap", path)
 
 
 def check_events_within(
