@@ -283,7 +283,8 @@ class ResultsLayout:
 
     def registration_qc(self, animal: str | None = None) -> Path:
         """The QC figure of ``animal``'s sessions (``None``: of all sessions together)."""
-        return self.registration / ("qc.png" if animal is None else f"qc_{animal}.png")
+        return self.registration / ("qc.png" if animal is None
+                                    else f"qc_{safe_name(animal, 'animal id')}.png")
 
     def registration_figure(self, stem: str) -> Path:
         """The PNG figure ``stem`` in ``registration/`` (e.g. a QC figure's stem)."""

@@ -210,6 +210,7 @@ def validate_sessions(
     check_unique(session, "session", path)
     _check_ids(session, path)
     animal = _text(df["animal"], "animal", path) if "animal" in df.columns else list(session)
+    _check_animal_ids(animal, path)
 
     fps = _numbers(df["fps"], "fps", path, allow_empty=True) if "fps" in df.columns \
         else np.full(len(df), np.nan)
@@ -279,6 +280,21 @@ def _check_ids(session: list[str], path) -> None:
             raise InputError(f"{_row(i)}: session '{s}' differs from '{session[first]}' "
                              f"({_row(first)}) only in case: their files would be one on "
                              "macOS and Windows", path)
+
+
+def _check_animal_ids(animal: list[str], path) -> None:
+    """Animal ids name files too (``registration/qc_<animal>.png``)."""
+    by_case: dict[str, str] = {}
+    for i, a in enumerate(animal):
+        why = unsafe_name(a)
+        if why is not None:
+            raise InputError(f"{_row(i)}: animal id {a!r} is not a safe file name ({why}): it "
+                             "names the animal's files in the results folder; use letters, "
+                             "digits, '-', '_' and '.', e.g. m01", path)
+        other = by_case.setdefault(a.casefold(), a)
+        if other != a:
+            raise InputError(f"{_row(i)}: animal '{a}' differs from '{other}' only in case: "
+                             "their files would be one on macOS and Windows", path)
 
 
 def natural_key(text: object) -> list:
@@ -585,6 +601,12 @@ def validate_events(
                              "baseline frames before every onset and their prototype; rename "
                              "the condition (e.g. neutral_stimulus)", path)
     _check_reserved_columns(df, path)
+    kinds = set(trial_type)
+    for i, t in enumerate(trial_type):
+        if t.startswith("mean_") and t.removeprefix("mean_") in kinds:
+            raise InputError(f"{_row(i)}: trial_type '{t}' beside '{t.removeprefix('mean_')}': "
+                             f"both would write the column grade_{t} of trials.csv; rename "
+                             "one", path)
     if sessions is not None and "animal" in df.columns:
         _check_animals(df["animal"], session, sessions, path)
     df["session"] = pd.Series(session, dtype=object).astype(str)

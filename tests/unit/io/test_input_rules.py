@@ -130,6 +130,17 @@ def test_event_columns_that_trials_csv_writes_are_refused(folder, column):
         _events(folder, text, _sessions(folder, TWO))
 
 
+def test_conditions_whose_output_columns_collide_are_refused(folder):
+    """trials.csv writes grade_<c> and grade_mean_<c>: 'mean_pain' beside 'pain' is one
+    column twice."""
+    text = "session,onset,duration,trial_type\ns1,2,1,pain\ns1,5,1,mean_pain\n"
+    with pytest.raises(InputError, match=r"row 3: trial_type 'mean_pain' beside 'pain'.*"
+                                         r"grade_mean_pain"):
+        _events(folder, text, _sessions(folder, TWO))
+    ok = "session,onset,duration,trial_type\ns1,2,1,pain\ns1,5,1,mean_sucrose\n"
+    assert len(_events(folder, ok, _sessions(folder, TWO))) == 2
+
+
 def test_an_animal_column_that_disagrees_with_the_sessions_is_refused(folder):
     text = "session,onset,duration,trial_type,animal\ns1,2,1,pain,m1\ns2,2,1,pain,m9\n"
     with pytest.raises(InputError, match=r"row 3: animal 'm9' but the sessions table gives "
@@ -163,6 +174,14 @@ def test_session_ids_that_are_not_safe_file_names_are_refused(folder, session, w
     assert why in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("animal", ["cage1/m01", "..", "M:1"])
+def test_animal_ids_that_are_not_safe_file_names_are_refused(folder, animal):
+    """An animal id names registration/qc_<animal>.png."""
+    rows = [{"session": "s1", "video": "videos/m1.mp4", "animal": animal}]
+    with pytest.raises(InputError, match=r"row 2: animal id .* is not a safe file name"):
+        read_sessions(_write_rows(folder, rows))
+
+
 def test_session_ids_equal_but_for_case_are_refused(folder):
     rows = [{"session": "M01", "video": "videos/m1.mp4"},
             {"session": "m01", "video": "videos/m2.mp4"}]
@@ -181,6 +200,8 @@ def test_the_layout_never_joins_an_unsafe_id_into_a_path(tmp_path):
             layout.store(bad)
         with pytest.raises(InputError, match="not a safe file name"):
             layout.nwb_file(bad)
+        with pytest.raises(InputError, match="animal id .* not a safe file name"):
+            layout.registration_qc(bad)
 
 
 def _write_rows(folder: Path, rows: list[dict]) -> Path:
