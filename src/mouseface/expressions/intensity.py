@@ -106,16 +106,24 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
         frames, ``scale[k]`` the spread of the baseline frames' projections on its axis (1 when
         not known yet).
         """
-        axis = cls(**params)
         neutral = np.asarray(neutral, dtype=np.float64)
         change = np.atleast_2d(np.asarray(means, dtype=np.float64)) - neutral
-        norm = np.linalg.norm(change, axis=1, keepdims=True)
+        return cls.from_axes(classes, change, neutral, scale, **params)
+
+    @classmethod
+    def from_axes(cls, classes, axes, neutral, scale=None, **params) -> ExpressionAxis:
+        """A fitted axis from saved directions (normalised here), applied from ``neutral`` in
+        units of ``scale`` (1 when not known yet): how a model fitted on other animals grades
+        a new one, from that animal's own neutral face and baseline spread."""
+        axis = cls(**params)
+        axes = np.atleast_2d(np.asarray(axes, dtype=np.float64))
+        norm = np.linalg.norm(axes, axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            axis.axes_ = np.where(norm > 0, change / norm, np.nan)
+            axis.axes_ = np.where(norm > 0, axes / norm, np.nan)
         axis.classes_ = np.asarray(classes).astype(str)
-        axis.neutral_ = neutral
-        axis.scale_ = _floor(np.ones(len(change)) if scale is None else np.asarray(scale, float))
-        axis.n_features_in_ = len(neutral)
+        axis.neutral_ = np.asarray(neutral, dtype=np.float64)
+        axis.scale_ = _floor(np.ones(len(axes)) if scale is None else np.asarray(scale, float))
+        axis.n_features_in_ = axes.shape[1]
         axis.groups_ = np.array([], dtype=object)
         return axis
 

@@ -138,7 +138,8 @@ def fit(
         with log.stage("prototypes"):
             _warn_few_cells(p, settings)
             mode, model = scoring.fit_model(p, settings, events_path)
-        _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode,
+            axis = scoring.fit_axis(p, settings)
+        _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode, axis=axis,
               animals=sorted(map(str, sessions["animal"].unique())))
         log.add_input(sessions_path, kind="sessions")
         log.add_input(events_path, kind="events")
@@ -239,25 +240,32 @@ def _mask_record(p) -> dict:
     return {"mask": {"regions": p.mask_regions, "cells": p.mask.astype(int).tolist()}}
 
 
-def _save(path: Path, models: dict, p, settings: Settings, *, mode: str,
+def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, axis=None,
           **extra) -> tuple[dict, dict]:
-    """Save prototypes at full HOG length (masked entries NaN) with the mask and template."""
+    """Save prototypes (and the expression ``axis`` of a fit) at full HOG length (masked
+    entries NaN) with the mask and template."""
     from types import SimpleNamespace
 
     st = next(iter(p.stores.values()))
-    full = {}
-    for k, m in models.items():
-        protos = np.asarray(m.prototypes_, dtype=np.float64)
-        if p.keep is not None:
-            wide = np.full((len(protos), st.n_features), np.nan)
-            wide[:, p.keep] = protos
-            protos = wide
-        full[k] = SimpleNamespace(classes_=m.classes_, prototypes_=protos)
+
+    def full_length(rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        if p.keep is None:
+            return rows
+        wide = np.full((len(rows), st.n_features), np.nan)
+        wide[:, p.keep] = rows
+        return wide
+
+    full = {k: SimpleNamespace(classes_=m.classes_, prototypes_=full_length(m.prototypes_))
+            for k, m in models.items()}
     if p.mask is not None:
         extra["mask"] = p.mask.astype(int).tolist()
         extra["mask_regions"] = p.mask_regions
     extra["crop_shape"] = list(st.attrs.get("crop_shape", []))
     arrays = {"template": p.template} if p.template is not None else {}
+    if axis is not None:
+        arrays["axes"] = full_length(axis.axes_)
+        extra["axis_names"] = [str(c) for c in axis.classes_]
     save_model(path, full, mode=mode, settings=settings, feature_shape=st.feature_shape,
                arrays=arrays, **extra)
     return load_model(path)

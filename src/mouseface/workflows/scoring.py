@@ -25,6 +25,7 @@ from mouseface.expressions.trials import (
     score_row,
 )
 from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
+from mouseface.io.model import load_array
 from mouseface.io.store import FeatureStore
 from mouseface.settings import Settings
 
@@ -272,17 +273,43 @@ class _AnimalFrames:
         reads of the stores (sums, then the baseline spread and the windows), no decoding.
         """
         neutral = self.neutral()
+        means = self.condition_means(per_trial=True)
+        if neutral.n == 0 or means is None:
+            return None, None
+        conditions, sums, counts, own, own_n = means
+        col = {c: j for j, c in enumerate(conditions)}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts[:, None]
+        axis = self.scaled(ExpressionAxis.from_means(conditions, neutral.mean, mean))
+
+        def crossfit(k: int) -> ExpressionAxis:
+            j = col.get(self.trials[k]["condition"])
+            if j is None or not own_n[k]:
+                return axis
+            rest = mean.copy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
+            return ExpressionAxis.from_means(conditions, neutral.mean, rest, axis.scale_)
+
+        axes = [crossfit(k) for k in range(len(self.trials))]
+        return axis, self.trial_grades(lambda k, x: axes[k].transform(x), conditions)
+
+    def condition_means(self, *, per_trial: bool = False):
+        """Sums and counts of each condition's kept frames (and, with ``per_trial``, of each
+        trial's own frames of its condition), in one read of the stores: ``(conditions, sums,
+        counts, trial_sums, trial_counts)``, or None without conditions."""
         conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
                             - {"", NEUTRAL})
-        if neutral.n == 0 or not conditions:
-            return None, None
+        if not conditions:
+            return None
         col = {c: j for j, c in enumerate(conditions)}
-        width = len(neutral.mean)  # the kept HOG entries (a mask drops some of the store's)
-        sums = np.zeros((len(conditions), width))
         counts = np.zeros(len(conditions))
-        own = np.zeros((len(self.trials), width))
         own_n = np.zeros(len(self.trials))
+        sums = own = None
         for session, start, x in self._blocks():
+            if sums is None:  # as wide as the kept HOG entries (a mask drops some)
+                sums = np.zeros((len(conditions), x.shape[1]))
+                own = np.zeros((len(self.trials), x.shape[1]))
             stop = start + len(x)
             lab = self.labels[session][start:stop]
             keep = self.keep[session][start:stop]
@@ -291,33 +318,31 @@ class _AnimalFrames:
                 if m.any():
                     sums[j] += x[m].sum(axis=0, dtype=np.float64)
                     counts[j] += m.sum()
-            for k, _, rows in self._in_block(session, "stimulus", start, stop):
+            for k, _, rows in (self._in_block(session, "stimulus", start, stop)
+                               if per_trial else ()):
                 rows = rows[keep[rows] & (lab[rows] == self.trials[k]["condition"])]
                 own[k] += x[rows].sum(axis=0, dtype=np.float64)
                 own_n[k] += len(rows)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / counts[:, None]
-        full = ExpressionAxis.from_means(conditions, neutral.mean, means)
+        if sums is None:
+            return None
+        return conditions, sums, counts, own, own_n
+
+    def scaled(self, axis: ExpressionAxis) -> ExpressionAxis:
+        """``axis`` in units of the spread of this animal's kept baseline frames along it."""
         spread = BaselineMoments()
         for x, _ in self.kept_blocks("neutral"):
-            spread.add(full.transform(x))
-        scale = spread.sd
-        axis = ExpressionAxis.from_means(conditions, neutral.mean, means, scale)
+            spread.add((x - axis.neutral_) @ axis.axes_.T)
+        return ExpressionAxis.from_axes(axis.classes_, axis.axes_, axis.neutral_, spread.sd)
 
-        def crossfit(k: int) -> ExpressionAxis:
-            j = col.get(self.trials[k]["condition"])
-            if j is None or not own_n[k]:
-                return axis
-            rest = means.copy()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
-            return ExpressionAxis.from_means(conditions, neutral.mean, rest, scale)
-
-        axes = [crossfit(k) for k in range(len(self.trials))]
-        scores = self.window_scores(lambda k, x: axes[k].transform(x), conditions)
+    def trial_grades(self, grade_of, conditions) -> pd.DataFrame | None:
+        """``grade_<c>`` (peak minus baseline) and ``grade_mean_<c>`` of every trial;
+        ``grade_of(k, hog)`` gives trial ``k``'s frame grades."""
+        scores = self.window_scores(grade_of, list(conditions))
+        if scores is None:
+            return None
         renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
         renamed |= {f"score_{c}": f"grade_mean_{c}" for c in conditions}
-        return axis, scores[list(renamed)].rename(columns=renamed)
+        return scores[list(renamed)].rename(columns=renamed)
 
 
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -381,6 +406,32 @@ def fit_model(p, settings: Settings, events_path):
     return mode, model
 
 
+def fit_axis(p, settings: Settings) -> ExpressionAxis | None:
+    """`fit`: each condition's expression axis over the training animals (each animal's change
+    from its own neutral face, averaged over the animals that have the condition), for ``score``
+    to grade new animals from their own neutral. None when no animal has baseline and stimulus
+    frames."""
+    exclude = (_first_trials(p.events, p.sessions)
+               if settings.prototypes.exclude_first_trial else None)
+    changes: dict[str, list[np.ndarray]] = {}
+    for _, srows in p.sessions.groupby("animal", sort=False):
+        frames_of = _AnimalFrames({s: p.stores[s] for s in srows["session"]}, p.events,
+                                  settings, exclude, _excluding(p.quality, settings))
+        neutral = frames_of.neutral()
+        means = frames_of.condition_means()
+        if neutral.n == 0 or means is None:
+            continue
+        conditions, sums, counts, _, _ = means
+        for c, s, n in zip(conditions, sums, counts, strict=True):
+            if n:
+                changes.setdefault(c, []).append(s / n - neutral.mean)
+    if not changes:
+        return None
+    names = sorted(changes)
+    return ExpressionAxis.from_axes(names, [np.mean(changes[c], axis=0) for c in names],
+                                    np.zeros(len(changes[names[0]][0])))
+
+
 def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, events_path,
                 sessions_path):
     """`score`: a saved model applied to new sessions; returns the frame tables, the trial
@@ -395,6 +446,7 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
                 f"{shape}: use an ROI of the model's size "
                 f"({meta.get('crop_shape', 'see model.json')})", sessions_path)
     keep = p.keep if p.keep is not None else slice(None)
+    axes = load_array(model_dir, "axes")  # models fitted before the axis have none
     frames, scores = [], []
     for animal, srows in sessions.groupby("animal", sort=False):
         a_stores = {s: stores[s] for s in srows["session"]}
@@ -411,12 +463,18 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
                                      n_frames=settings.prototypes.n_frames)
         transform, names = own.transform, own.names
         s = frames_of.window_scores(lambda k, x, f=transform: f(x), list(names))
+        grade = None
+        if axes is not None and neutral.n:  # graded from the animal's own neutral and spread
+            grade = frames_of.scaled(ExpressionAxis.from_axes(
+                meta["axis_names"], axes[:, keep], neutral.mean))
+            g = frames_of.trial_grades(lambda k, x, a=grade: a.transform(x), grade.classes_)
+            s = s if s is None or g is None else s.join(g)
         if s is not None:
             scores.append(s)
         for session, st in a_stores.items():
             frames.append(_frame_table(st, session, str(animal), transform,
                                        p.labels[session], names,
-                                       p.frame_extras(session, st.n_frames)))
+                                       p.frame_extras(session, st.n_frames), grade=grade))
     note = (TRANSFER_NOTE if mode == "transfer" else
             "prototypes from the saved model; neutral from each animal's own baseline "
             "where events were given")
