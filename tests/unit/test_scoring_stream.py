@@ -240,3 +240,45 @@ def test_pooled_fit_of_an_animal_without_baseline_frames_says_so(animal):
     flagged = dict(quality, s2=quality["s2"].assign(flag=labels == "neutral"))
     with pytest.raises(InputError, match="group 'm2' has .* frames but no baseline frames"):
         scoring.fit_model(_prepared(stores, events, sessions, flagged), settings, "events.csv")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_streamed_grades_are_the_expression_axis_refitted_without_each_trial(animal, masked):
+    """The run's ``grade_`` columns: per trial, ExpressionAxis fitted on every kept labelled
+    frame but the trial's own, in units of the baseline spread on the full axis; with a mask the
+    stores yield only the kept HOG entries."""
+    from mouseface.expressions.intensity import ExpressionAxis
+    from mouseface.expressions.trials import window_scores
+    from mouseface.workflows.prepare import MaskedStore
+
+    stores, events, sessions, quality = animal
+    if masked:
+        keep = np.ones(int(np.prod(SHAPE)), bool)
+        keep[::5] = False
+        stores = {s: MaskedStore(st, keep) for s, st in stores.items()}
+    settings = load_settings(prototypes={"baseline": 2.0, "n_frames": 10})
+    frames = scoring._AnimalFrames(stores, events, settings, None, quality)
+    axis, grades = frames.grade()
+
+    X, y, _ = _in_memory(stores, events, settings, None, quality)
+    X = X.astype(np.float64)
+    full = ExpressionAxis().fit(X, y)
+    np.testing.assert_allclose(axis.axes_, full.axes_, atol=1e-12)
+    np.testing.assert_allclose(axis.scale_, full.scale_, rtol=1e-9)
+    for tr in frames.trials:
+        x = stores[tr["session"]].read().astype(np.float64)
+        labels = frames.labels[tr["session"]]
+        mine = np.zeros(len(labels), bool)
+        mine[tr["stimulus"]] = True
+        c = tr["condition"]
+        j = list(full.classes_).index(c)
+        # rebuild the condition's mean without the trial's kept frames of its condition
+        kept = frames.keep[tr["session"]] & (labels == c) & mine
+        rest_sum = X[y == c].sum(axis=0) - x[kept].sum(axis=0)
+        rest_mean = rest_sum / ((y == c).sum() - kept.sum())
+        axis_k = (rest_mean - full.neutral_) / np.linalg.norm(rest_mean - full.neutral_)
+        trace = (x - full.neutral_) @ axis_k / full.scale_[j]
+        want = window_scores(trace[tr["baseline"], None], trace[tr["stimulus"], None])
+        got = grades.loc[tr["event"]]
+        assert got[f"grade_{c}"] == pytest.approx(want["peak"][0], abs=1e-9)
+        assert got[f"grade_mean_{c}"] == pytest.approx(want["score"][0], abs=1e-9)
