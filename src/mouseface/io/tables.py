@@ -764,6 +764,49 @@ def check_events_within(
                              "are seconds (not ms or frames)", path)
 
 
+def check_sessions_in_video(rows, info, events: pd.DataFrame, *,
+                            pixels_per_cell: tuple[int, int], cells_per_block: tuple[int, int],
+                            sessions_path: str | Path, events_path=None) -> None:
+    """The sessions of one video against the open video, before any frame is decoded: every
+    ROI (and extra region) inside the frame and at least one HOG block large, every event of
+    theirs inside the video.
+
+    ``rows`` are the sessions' table rows (named tuples), ``info`` the video's
+    :class:`~mouseface.io.video.VideoInfo`.
+    """
+    duration = info.n_frames / info.fps if info.fps else float("inf")
+    for row in rows:
+        video = Path(row.video).name
+        roi = parse_roi(getattr(row, "roi", None))
+        for name, region in (("ROI", roi), *((f"roi_{n}", r) for n, r in motion_regions(row))):
+            try:
+                check_roi(region, info.frame_shape)
+            except InputError as exc:
+                raise InputError(f"session {row.session!r}: {name} of video {video}: "
+                                 f"{exc.problem}", sessions_path) from None
+        h, w = info.frame_shape if roi is None else (roi[3], roi[2])
+        cell, cells = pixels_per_cell, cells_per_block
+        need_h, need_w = cell[0] * cells[0], cell[1] * cells[1]
+        if h < need_h or w < need_w:
+            raise InputError(f"session {row.session!r}: its ROI of {w}x{h} px (video {video}) "
+                             f"is smaller than one HOG block of {need_w}x{need_h} px "
+                             f"(pixels_per_cell {cell[1]}x{cell[0]}, cells_per_block "
+                             f"{cells[1]}x{cells[0]}): give a larger ROI or smaller "
+                             "[hog] pixels_per_cell", sessions_path)
+        if events_path is not None:
+            check_events_within(events, row.session, duration, events_path)
+
+
+def check_events_in_frames(events: pd.DataFrame, times: dict[str, np.ndarray],
+                           path: str | Path) -> None:
+    """Every event inside its session's frames, from the frame times the decoder found
+    (``times``: session -> seconds; a truncated file ends before its container says)."""
+    for session, ev in events.groupby("session", sort=False):
+        t = times[session]
+        duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
+        check_events_within(ev, session, duration, path)
+
+
 # --------------------------------------------------------------------------- helpers
 
 

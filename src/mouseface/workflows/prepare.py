@@ -166,8 +166,9 @@ def prepare(
         targets = _targets(sessions, baselines, alignments, crops, intervals, setup, settings)
     with log.stage("extract"):
         raw = _extract(sessions, targets, infos, settings, reporter, log, out)
-    if events_path is not None:
-        _check_events(events, raw, Path(events_path))
+    if events_path is not None:  # again with the exact frame times (a truncated file ends early)
+        tables.check_events_in_frames(events, {s: st.time for s, st in raw.items()},
+                                      Path(events_path))
     mask, keep = _mask(setup, raw, sessions_path)
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
@@ -210,8 +211,10 @@ def _pre_read(sessions, events, intervals, setup: FaceSetup, settings: Settings,
                 video, [_roi(row) for row in rows],
                 [intervals[row.session].select(NEUTRAL).array for row in rows],
                 margin=setup.margin, fps=fps,
-                check=lambda info, rows=rows: _check_videos(
-                    rows, info, events, events_path, sessions_path, settings.hog))
+                check=lambda info, rows=rows: tables.check_sessions_in_video(
+                    rows, info, events, pixels_per_cell=settings.hog.pixels_per_cell,
+                    cells_per_block=settings.hog.cells_per_block, sessions_path=sessions_path,
+                    events_path=events_path))
         except InputError:
             raise  # it names its file
         except ValueError as exc:
@@ -289,42 +292,6 @@ def _columns(raw: dict[str, FeatureStore], labels: dict[str, np.ndarray], setup:
 
 
 # ---------------------------------------------------------------------------- checks
-
-
-def _check_videos(rows, info, events: pd.DataFrame, events_path, sessions_path: Path,
-                  hog) -> None:
-    """Before any frame is decoded: every event inside its video, every ROI inside the frame
-    and large enough for one HOG block."""
-    duration = info.n_frames / info.fps if info.fps else float("inf")
-    for row in rows:
-        video = Path(row.video).name
-        for name, roi in (("ROI", _roi(row)), *((f"roi_{n}", r)
-                                                for n, r in tables.motion_regions(row))):
-            try:
-                tables.check_roi(roi, info.frame_shape)
-            except InputError as exc:
-                raise InputError(f"session {row.session!r}: {name} of video {video}: "
-                                 f"{exc.problem}", sessions_path) from None
-        roi = _roi(row)
-        h, w = info.frame_shape if roi is None else (roi[3], roi[2])
-        cell, block = hog.pixels_per_cell, hog.cells_per_block
-        need_h, need_w = cell[0] * block[0], cell[1] * block[1]
-        if h < need_h or w < need_w:
-            raise InputError(f"session {row.session!r}: its ROI of {w}x{h} px (video {video}) "
-                             f"is smaller than one HOG block of {need_w}x{need_h} px "
-                             f"(pixels_per_cell {cell[1]}x{cell[0]}, cells_per_block "
-                             f"{block[1]}x{block[0]}): give a larger ROI or smaller "
-                             "[hog] pixels_per_cell", sessions_path)
-        if events_path is not None:
-            tables.check_events_within(events, row.session, duration, events_path)
-
-
-def _check_events(events: pd.DataFrame, stores: dict[str, FeatureStore], path: Path) -> None:
-    """Again with the exact frame times the pass found (a truncated file ends early)."""
-    for session, ev in events.groupby("session", sort=False):
-        t = stores[session].time
-        duration = float(t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 0.0)) if len(t) else 0
-        tables.check_events_within(ev, session, duration, path)
 
 
 def _check_roi_sizes(sessions: pd.DataFrame, baselines: dict, scope: str, template: str,
