@@ -4,11 +4,9 @@ from outside (issue 2's acceptance)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +84,24 @@ def _mtimes(folder: Path) -> dict[str, int]:
             for p in folder.rglob("*") if p.is_file()}
 
 
+#: ``mouseface`` that SIGKILLs itself as it is about to write chunk ARGV[2] of store ARGV[1]
+#: (the rest of the arguments are the command's).
+KILL_AT_CHUNK = """
+import os, signal, sys
+from mouseface.io.store import FeatureStore
+store, chunk = sys.argv[1], int(sys.argv[2])
+write = FeatureStore.write_chunk
+def write_chunk(self, i, *args, **kwargs):
+    if self.path.name == store and i == chunk:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write(self, i, *args, **kwargs)
+FeatureStore.write_chunk = write_chunk
+sys.argv = ["mouseface", *sys.argv[3:]]
+from mouseface.cli import main
+main()
+"""
+
+
 def _run(*args) -> None:
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
@@ -104,28 +120,19 @@ def test_mouseface_run_killed_during_extraction_resumes(tmp_path):
     first = [feats / "v0_roi0.zarr", feats / "v0_roi1.zarr"]  # one video, two sessions
     second = feats / "v1_roi0.zarr"
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from mouseface.cli import main; main()", "run", str(sessions),
+    # the run kills itself (SIGKILL, as `kill -9` would) when it is about to write chunk 2 of
+    # the second video's store: the same point on any machine, where polling for it from here
+    # would race the run
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT_CHUNK, second.name, "2", "run", str(sessions),
          str(events), "--out", str(out), "--config", str(config), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if all(_complete(s) for s in first) and (second / "done" / "c" / "0").is_file():
-                break
-            time.sleep(0.005)
-        assert proc.poll() is None, "the run ended before it could be interrupted: " + (
-            proc.stdout.read().decode() if proc.stdout else "")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     assert not (out / "frames.parquet").exists()
     assert not _complete(second)
     done_before = FeatureStore(second).done_mask()
-    assert done_before.any() and not done_before.all()
+    assert np.flatnonzero(done_before).tolist() == [0, 1]  # killed where it was told
+    assert all(_complete(s) for s in first)
     kept = {s.name: _mtimes(s) for s in first}
     chunks_before = {k: v for k, v in _mtimes(second / "hog").items()
                      if k.startswith("c") and int(Path(k).parts[1]) in np.flatnonzero(done_before)}
