@@ -34,7 +34,7 @@ class InputError(ValueError):
 #: these against ``[project.optional-dependencies]`` in pyproject.toml.
 EXTRAS: dict[str, str] = {
     "live": "pip install pylsl",
-    "napari": 'pip install "napari[pyqt5]"',
+    "napari": 'pip install "napari[pyqt6]"',
     "umap": "pip install umap-learn",
     "slurm": "pip install dask-jobqueue",
 }

@@ -114,6 +114,25 @@ def test_results_traces_trials_flags_and_registered_crop(make_napari_viewer, tmp
     frames = Results(path).frames
     f = frames[frames["session"] == "mB_s1"]
     assert results.trial_list.count() == len(t.trials) == 6
+    # the first view: at the session's first stimulus, on its face, every field filled
+    first = t.frame_at(float(t.trials["onset"].iloc[0]))
+    assert first > 0 and viewer.dims.current_step[0] == first
+    assert regions.table == Results(path).sessions_table and regions.table.is_file()
+    assert regions.table_edit.text() == str(regions.table)
+    assert regions.session_box.currentText() == regions.session == "mB_s1"
+    scene = getattr(viewer, "scene", None)
+    camera = scene.camera if scene is not None else viewer.camera
+    x, y, w, h = t.roi
+    assert camera.center[-2:] == pytest.approx((y + h / 2 - 0.5, x + w / 2 - 0.5))
+    # the legend beside the traces, not on them; flag labels apart
+    fig = results.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    traces = fig.axes[0]
+    legend = traces.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= traces.get_window_extent(renderer).x1
+    labels = [lab.get_window_extent(renderer) for lab in fig.axes[1].get_yticklabels()]
+    assert all(a.y1 <= b.y0 or b.y1 <= a.y0 for a, b in zip(labels, labels[1:], strict=False))
     assert [ax.get_ylabel() for ax in results.figure.axes][::len(results.figure.axes) - 1] \
         == ["similarity (r)", "drift (px)"]
     # every axis shades the six stimulus windows

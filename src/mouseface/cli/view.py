@@ -18,7 +18,7 @@ def _napari_missing() -> str | None:
     """Why napari cannot start here, or None."""
     try:
         import napari  # noqa: F401
-        import qtpy.QtCore  # noqa: F401  (napari needs a Qt binding: the extra brings PyQt5)
+        import qtpy.QtCore  # noqa: F401  (napari needs a Qt binding: the extra brings PyQt6)
     except Exception:  # ImportError, or qtpy's error when no Qt binding is installed
         return MISSING
     on_x11 = sys.platform.startswith(("linux", "freebsd"))
@@ -46,7 +46,7 @@ def view(
 
     On a video: draw the face ROI and mask regions and write them into a sessions table. On a
     results folder: its similarity traces, stimuli, quality flags and drift beside its video.
-    Needs napari and a Qt binding: pip install "napari[pyqt5]"."""
+    Needs napari and a Qt binding: pip install "napari[pyqt6]"."""
     why = _napari_missing()
     if why:
         raise fail(why)
@@ -57,5 +57,20 @@ def view(
     if path is not None:
         kind_of(path)  # a missing path stops here with one line, before a window opens
     viewer = napari.Viewer(title=f"mouseface view {path.name if path else ''}".strip())
+    _fit_window(viewer)
     open_path(viewer, path, session=session, table=table, fps=fps)
     napari.run()
+
+
+def _fit_window(viewer, largest: tuple[int, int] = (1600, 1050)) -> None:
+    """Most of the screen for the window: the ROI and results docks leave the canvas too
+    little room in napari's default size."""
+    from qtpy.QtWidgets import QApplication
+
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return
+    free = screen.availableGeometry()
+    width = min(largest[0], int(free.width() * 0.95))
+    height = min(largest[1], int(free.height() * 0.92))
+    viewer.window._qt_window.resize(width, height)  # napari has no public resize

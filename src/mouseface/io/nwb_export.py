@@ -181,12 +181,12 @@ def _sessions_table(res: Results, path: str | Path | None):
     was); also the recorded path when that file is gone."""
     if path is not None:
         return md.read_sessions_metadata(path), None
-    recorded = [i["path"] for i in res.run.get("inputs", []) if i.get("kind") == "sessions"]
-    if not recorded:
+    recorded = res.sessions_table
+    if recorded is None:
         return None, None
-    if not Path(recorded[0]).is_file():
-        return None, recorded[0]
-    return md.read_sessions_metadata(recorded[0]), None
+    if not recorded.is_file():
+        return None, str(recorded)
+    return md.read_sessions_metadata(recorded), None
 
 
 def _warn_missing(metas: dict[str, md.SessionMetadata], gone: str | None) -> None:

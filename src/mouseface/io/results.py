@@ -131,6 +131,13 @@ class Results:
             raise InputError(f"not valid JSON: {exc}", path) from None
 
     @property
+    def sessions_table(self) -> Path | None:
+        """The sessions table the run read (``run.json``'s inputs), None when not recorded."""
+        recorded = [i.get("path") for i in self.run.get("inputs", []) or []
+                    if i.get("kind") == "sessions" and i.get("path")]
+        return Path(recorded[0]) if recorded else None
+
+    @property
     def baseline(self) -> float:
         """Seconds of baseline before each onset (``prototypes.baseline`` of the run)."""
         try:

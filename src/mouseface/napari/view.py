@@ -77,6 +77,12 @@ def open_path(viewer, path: str | Path | None = None, *, session: str | None = N
         results = ResultsWidget(viewer, regions=regions)
         viewer.window.add_dock_widget(results, name="mouseface: results", area="bottom")
         results.open_results(path, session)
+        if regions.video is not None:
+            from qtpy.QtCore import QTimer
+
+            # again once the window is laid out: the docks shrink the canvas the first zoom
+            # was computed for, and the face must be on screen
+            QTimer.singleShot(0, lambda: regions._try(regions.zoom_to_roi))
     elif kind == "table":
         regions.open_table(path, session)
     elif kind == "video":

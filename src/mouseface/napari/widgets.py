@@ -45,8 +45,10 @@ __all__ = ["RegionsWidget", "ResultsWidget", "LAYERS"]
 LAYERS = {"video": "video", "roi": "face ROI", "mask": "mask"}
 _SCOPE_TEXT = {"session": "this session", "animal": "all sessions of this animal",
                "video": "all sessions of this video"}
-#: the previews' size in the dock (longer side, screen pixels): crops, and the HOG glyphs
-_PREVIEW_PX = {"crop": 140, "registered": 140, "hog": 284}
+#: the previews' size in the dock (longer side, screen pixels): two a row, so that all three
+#: fit the dock's width and the height left beside the results dock (the glyphs at twice the
+#: size were cut off)
+_PREVIEW_PX = {"crop": 120, "registered": 120, "hog": 120}
 
 
 def _notify(message: str, error: bool = False) -> None:
@@ -124,8 +126,8 @@ class RegionsWidget(QWidget):
         grid = QGridLayout()
         for key, title, (r, c, span) in (
                 ("crop", "crop (mask in red)", (0, 0, 1)),
-                ("registered", "registered crop (as HOG saw it)", (0, 1, 1)),
-                ("hog", "HOG glyphs of this frame (masked cells empty)", (2, 0, 2))):
+                ("registered", "registered (as HOG saw it)", (0, 1, 1)),
+                ("hog", "HOG glyphs (masked cells empty)", (2, 0, 2))):
             caption = QLabel(title)
             caption.setWordWrap(True)
             grid.addWidget(caption, r, c, 1, span)
@@ -550,7 +552,29 @@ class ResultsWidget(QWidget):
         self.path_edit.setText(str(path))
         self.session_box.clear()
         self.session_box.addItems(sessions)
+        self._open_run_table()
         self.select_session(session or sessions[0])
+
+    def _open_run_table(self) -> None:
+        """The ROI dock's table: the sessions table the run read (``run.json``), when it is
+        still there and no table is open; a write then goes where the run will read it."""
+        from mouseface.io.results import Results
+
+        if self.regions.table is not None:
+            return
+        table = Results(self.results).sessions_table
+        if table is None or not table.is_file():
+            return
+        try:
+            from mouseface.io.tables import read_sessions
+
+            r = self.regions
+            r.table, r.sessions = table, read_sessions(table)
+            r.table_edit.setText(str(table))
+            r.session_box.clear()
+            r.session_box.addItems(list(r.sessions["session"]))
+        except InputError as exc:  # the table changed since the run: say so, browse anyway
+            self._say(str(exc), error=True)
 
     def select_session(self, session: str) -> None:
         """Show one session: its video, ROI, mask, registration and traces."""
@@ -590,6 +614,11 @@ class ResultsWidget(QWidget):
             return
         r.open_video(t.video, fps=t.fps)
         r.set_regions(t.roi, t.mask)
+        # the first view: the session's face, at its first stimulus
+        if t.roi is not None:
+            r.zoom_to_roi()
+        if len(t.trials):
+            self.go_to_trial(0)
         self._moved()
 
     # ------------------------------------------------------------------ navigation
@@ -646,8 +675,10 @@ class ResultsWidget(QWidget):
         fig = self.figure
         fig.clear()
         fg, bg = "#d6d6d6", "#262930"
-        n_flags = sum(bool(f.any()) for f in t.flags.values()) or len(t.flags)
-        rows = ([3] + ([0.4 + 0.2 * min(n_flags, 6)] if t.flags else [])
+        # the flags that happen in this session; none: one row saying so
+        happen = [n for n, f in t.flags.items() if f.any()]
+        n_flags = max(len(happen), 1)
+        rows = ([3] + ([0.35 + 0.3 * n_flags] if t.flags else [])
                 + ([1] if t.shift is not None else []))
         axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": rows})
         axes = np.atleast_1d(axes)
@@ -668,23 +699,25 @@ class ResultsWidget(QWidget):
         ax.set_ylabel("similarity (r)", color=fg, fontsize=8)
         ax.set_title(f"session {t.session} (animal {t.animal}); shaded: stimulus windows",
                      color=fg, fontsize=9, loc="left")
-        leg = ax.legend(fontsize=7, ncol=min(len(t.names), 6), loc="lower left",
-                        frameon=False)
+        # beside the traces, not over them
+        leg = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.02),
+                        frameon=False, handlelength=1.2, borderaxespad=0)
         for text in leg.get_texts():
             text.set_color(fg)
         k = 1
         if t.flags:
             from matplotlib.colors import ListedColormap
 
-            # the flags that happen in this session (all of them when none does)
-            names = [n for n, f in t.flags.items() if f.any()] or list(t.flags)
-            raster = np.array([t.flags[n] for n in names], float)
+            names = happen or ["flag"]
+            raster = np.array([t.flags.get(n, np.zeros(len(t.time), bool)) for n in names],
+                              float)
             half = 0.5 * (t.time[-1] - t.time[0]) / max(len(t.time) - 1, 1)
             axes[k].imshow(raster, aspect="auto", interpolation="nearest",
                            cmap=ListedColormap([bg, "#ff5c5c"]), vmin=0, vmax=1,
                            extent=(t.time[0] - half, t.time[-1] + half, len(names) - 0.5,
                                    -0.5))
-            axes[k].set_yticks(range(len(names)), names, fontsize=6, color=fg)
+            axes[k].set_yticks(range(len(names)), names if happen else ["none flagged"],
+                               fontsize=6, color=fg)
             axes[k].set_ylabel("flags", color=fg, fontsize=8)
             k += 1
         if t.shift is not None:
@@ -694,7 +727,7 @@ class ResultsWidget(QWidget):
         axes[-1].set_xlabel("time from the video's first frame (s)", color=fg, fontsize=8)
         axes[-1].set_xlim(t.time[0], t.time[-1])
         self._lines = [a.axvline(t.time[0], color="#ffe66d", linewidth=1.2) for a in axes]
-        fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.16, hspace=0.12)
+        fig.subplots_adjust(left=0.08, right=0.86, top=0.9, bottom=0.16, hspace=0.12)
         self.canvas.draw_idle()
 
     def _moved(self, *_) -> None:
