@@ -31,6 +31,12 @@ Example ``mouseface.toml``::
     [compute]
     chunk_size = 256
     workers = 1
+
+    [poses]
+    min_likelihood = 0.6      # pose points below it are dropped (DeepLabCut's pcutoff)
+    max_gap = 5               # frames of a pose gap filled by interpolation
+    [poses.roles]             # your keypoint names for the action units' roles
+    ear_tip = "L_ear"
 """
 
 from __future__ import annotations
@@ -165,6 +171,18 @@ class ComputeSettings(_Strict):
                                 "(ranges of a video, or videos); default: one per core")
 
 
+class PoseSettings(_Strict):
+    """Keypoints (``mouseface au``; docs/poses.md): the user's keypoint names for
+    the action units' roles, the likelihood threshold, the longest gap filled, the scale."""
+
+    roles: dict[str, str] = Field(default_factory=dict, description="role -> keypoint name, "
+                                  "e.g. ear_tip = \"L_ear\"; roles not named are matched by "
+                                  "name")
+    min_likelihood: float | None = Field(0.6, ge=0.0, le=1.0)
+    max_gap: int = Field(5, ge=0)
+    mm_per_px: float | None = Field(None, gt=0.0)
+
+
 class Settings(_Strict):
     """All settings of a run."""
 
@@ -174,6 +192,7 @@ class Settings(_Strict):
     registration: RegistrationSettings = RegistrationSettings()
     masks: MaskSettings = MaskSettings()
     compute: ComputeSettings = ComputeSettings()
+    poses: PoseSettings = PoseSettings()
 
     @model_validator(mode="after")
     def _drift_step_fits_chunks(self):

@@ -12,6 +12,7 @@ from mouseface.cli import (  # noqa: F401  (registers commands)
     demo,
     live,  # noqa: F401
     neural,  # noqa: F401
+    poses,  # noqa: F401
     report,  # noqa: F401
     view,  # noqa: F401
 )

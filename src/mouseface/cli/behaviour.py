@@ -95,7 +95,7 @@ def bouts(
                                 "interpolation; longer gaps stay missing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Find freezing and escape bouts from body, face or pose movement.
+    """Find freezing and escape bouts from movement or poses.
 
     Freezing (passive fear) and escape (active fear) bouts from the body, wheel and face
     movement, written as events for `run`, `fit` and `score`; with --poses, from a pose

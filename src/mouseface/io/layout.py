@@ -83,7 +83,8 @@ def safe_name(name: str, what: str = "session id") -> str:
     return str(name)
 
 
-__all__ = ["ModelFiles", "NeuralFiles", "PoseBoutsLayout", "ResultsLayout", "safe_name",
+__all__ = ["ActionUnitsLayout", "ModelFiles", "NeuralFiles", "PoseBoutsLayout", "ResultsLayout",
+           "safe_name",
            "unsafe_name"]
 
 
@@ -440,3 +441,34 @@ class PoseBoutsLayout:
     def figure(self) -> Path:
         """Stem of the figure (``.png`` and ``.svg``)."""
         return self.root / "bouts"
+
+
+@dataclass(frozen=True)
+class ActionUnitsLayout:
+    """The folder ``mouseface au POSES --out DIR`` writes.
+
+    Examples
+    --------
+    >>> ActionUnitsLayout("out").table.as_posix()
+    'out/action_units.csv'
+    """
+
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def table(self) -> Path:
+        """Per frame: frame, time, au_<name>."""
+        return self.root / "action_units.csv"
+
+    @property
+    def summary(self) -> Path:
+        """Roles, neutral, units, the cleaning report."""
+        return self.root / "action_units.json"
+
+    @property
+    def figure(self) -> Path:
+        """Stem of the traces figure (``.png``)."""
+        return self.root / "action_units"
