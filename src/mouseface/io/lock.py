@@ -118,8 +118,13 @@ def _acquire(path: Path, folder: Path, command: str) -> int:
                  _describe(stale))
     me = {"command": command, "pid": os.getpid(), "host": socket.gethostname(),
           "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+    except OSError:
+        # a full disk: the lock holds without its holder's name; the run's first output will
+        # say what is wrong, naming that output
+        pass
     return fd
 
 
