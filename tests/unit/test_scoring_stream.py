@@ -204,7 +204,7 @@ def test_streamed_fit_and_score_equal_the_in_memory_ones(animal):
     want = transfer_trial_scores(model, trials1, ref)
     pd.testing.assert_frame_equal(scores[0], want, check_exact=False, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(frames[0].filter(like="sim_").to_numpy(float),
-                               model.transform(stores["s1"].read(), ref), atol=1e-6)
+                               model.transform(stores["s1"].read(), baseline=ref), atol=1e-6)
 
     pooled = {"pooled": (list(model.classes_), model.prototypes_)}
     _, scores, _ = scoring.apply_model(p, pooled, {"mode": "pooled",

@@ -7,9 +7,12 @@ prototype: the moments where the face departs most from neutral.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from mouseface.expressions.similarity import similarity, standardize_rows
 from mouseface.expressions.windows import NEUTRAL
@@ -25,6 +28,38 @@ def least_neutral_frames(
     r = similarity(features, neutral[None, :])[:, 0]
     r = np.where(np.isnan(r), np.inf, r)
     return np.argsort(r, kind="stable")[: min(n_frames, len(r))]
+
+
+def encode_labels(y, neutral_label, ignore_label) -> tuple[np.ndarray, dict, str, str]:
+    """Frame labels as text, how the estimators compare them.
+
+    Returns the labels as text, the caller's own label behind each text (which ``classes_``
+    and ``predict`` give back), and ``neutral_label`` and ``ignore_label`` as they read among
+    these labels (a number as the labels' type writes it: ``0`` among float labels is
+    ``"0.0"``).
+
+    Raises
+    ------
+    ValueError
+        Continuous targets ("Unknown label type"): a label names a window, not an amount.
+    """
+    check_classification_targets(y)
+    y = np.asarray(y)
+    text = y.astype(str)
+    names, first = np.unique(text, return_index=True)
+
+    def as_text(label) -> str:
+        if isinstance(label, numbers.Number) and y.dtype.kind in "iuf":
+            return str(np.asarray(label).astype(y.dtype)[()])
+        return str(label)
+
+    return (text, {str(n): y[i] for n, i in zip(names, first, strict=True)},
+            as_text(neutral_label), as_text(ignore_label))
+
+
+def label_array(names, originals: dict) -> np.ndarray:
+    """``classes_`` from class names as text: the caller's labels where known."""
+    return np.array([originals.get(str(n), n) for n in names])
 
 
 def emotion_prototype(
@@ -45,14 +80,15 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         Stimulus frames per condition (and per group, when ``groups`` are given) averaged into
         that condition's prototype: those least correlated with the neutral prototype.
     neutral_label : str, default="neutral"
-        Label of baseline frames in ``y``.
+        Label of baseline frames in ``y`` (compared as text: ``0`` matches a label ``0``).
     ignore_label : str, default=""
         Label of frames that belong to no window; they are not used in ``fit``.
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_prototypes,)
-        Prototype names: the neutral label first, then the conditions sorted.
+    classes_ : ndarray, shape (n_prototypes,)
+        Prototype names as given in ``y``: the neutral label first, then the conditions sorted
+        (as text).
     prototypes_ : ndarray, shape (n_prototypes, n_features)
         One HOG prototype per class.
     n_features_in_ : int
@@ -114,19 +150,29 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         sample_weight : array-like, shape (n_frames,), optional
             Weight of each baseline row in the neutral means (e.g. a row that stands for the
             mean of that many baseline frames, when long sessions are summarised block by
-            block); stimulus frames are chosen and averaged unweighted.
+            block); stimulus frames are chosen and averaged unweighted. Rows of weight 0 are
+            left out.
+
+        Raises
+        ------
+        ValueError
+            No frame carries ``neutral_label`` (the neutral prototype is the method's
+            reference); fewer than 2 features (a Pearson r needs two); continuous ``y``.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1,
+                             ensure_min_features=2)
         if not (isinstance(self.n_frames, int | np.integer) and self.n_frames > 0):
             raise ValueError(f"n_frames must be a positive integer, got {self.n_frames!r}")
-        y = np.asarray(y).astype(str)
+        y, originals, neutral, ignore = encode_labels(y, self.neutral_label, self.ignore_label)
         groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-        is_neutral = y == self.neutral_label
+        if sample_weight is not None:
+            w = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            y = np.where(w > 0, y, ignore)
+        is_neutral = y == neutral
         if not is_neutral.any():
-            raise ValueError(f"no baseline frames (label {self.neutral_label!r}) to build the "
-                             "neutral prototype from")
-        conditions = sorted(set(y[(~is_neutral) & (y != self.ignore_label)]))
+            raise ValueError(f"no baseline frames (neutral class {self.neutral_label!r}) to "
+                             "build the neutral prototype from")
+        conditions = sorted(set(y[(~is_neutral) & (y != ignore)]))
 
         def mean(rows):
             return (X[rows].mean(axis=0) if sample_weight is None
@@ -142,7 +188,7 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
                 frames = X[(y == c) & (groups == g)]
                 picked.append(frames[least_neutral_frames(frames, neutral_of[g], self.n_frames)])
             prototypes.append(np.concatenate(picked).mean(axis=0))
-        self.classes_ = np.array([self.neutral_label, *conditions])
+        self.classes_ = label_array([neutral, *conditions], originals)
         self.prototypes_ = np.vstack(prototypes)
         return self
 
@@ -154,15 +200,20 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Name of the most similar prototype for each frame."""
+        check_is_fitted(self, "prototypes_")
         return self.classes_[np.nanargmax(self.transform(X), axis=1)]
 
     def decision_function(self, X) -> np.ndarray:
-        """Same as :meth:`transform`: similarity is the score of each class."""
-        return self.transform(X)
+        """Similarity is the score of each class: :meth:`transform`, (n_frames, n_classes).
 
-    def _more_tags(self):  # pragma: no cover - older scikit-learn
-        return {"requires_y": True}
+        With two classes (neutral and one condition), scikit-learn's binary form: one column,
+        the condition's similarity minus the neutral one (> 0 where ``predict`` gives the
+        condition).
+        """
+        check_is_fitted(self, "prototypes_")
+        s = self.transform(X)
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
 
-__all__ = ["NEUTRAL", "PrototypeModel", "emotion_prototype", "least_neutral_frames",
-           "standardize_rows"]
+__all__ = ["NEUTRAL", "PrototypeModel", "emotion_prototype", "encode_labels", "label_array",
+           "least_neutral_frames", "standardize_rows"]

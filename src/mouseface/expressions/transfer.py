@@ -31,7 +31,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mouseface.expressions.prototypes import NEUTRAL, least_neutral_frames
+from mouseface.expressions.prototypes import (
+    NEUTRAL,
+    encode_labels,
+    label_array,
+    least_neutral_frames,
+)
 from mouseface.expressions.similarity import similarity, standardize_rows
 from mouseface.expressions.trials import TrialFrames, score_row
 
@@ -119,8 +124,10 @@ class BaselineMoments:
         x = np.asarray(x, dtype=np.float64)
         if not len(x):
             return
-        n_b, mean_b = len(x), x.mean(axis=0)
-        m2_b = ((x - mean_b) ** 2).sum(axis=0)
+        mean_b = x.mean(axis=0)
+        self._merge(len(x), mean_b, ((x - mean_b) ** 2).sum(axis=0))
+
+    def _merge(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
         if self.n == 0:
             self.n, self.mean, self.m2 = n_b, mean_b, m2_b
             return
@@ -154,14 +161,15 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         from every other condition's: what any stimulus window does (time since baseline,
         the sound of the device) cancels. The control keeps its own prototype.
     neutral_label : str, default="neutral"
-        Label of baseline frames in ``y``.
+        Label of baseline frames in ``y`` (compared as text: ``0`` matches a label ``0``).
     ignore_label : str, default=""
         Label of frames that belong to no window.
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The neutral label first, then the conditions sorted.
+    classes_ : ndarray, shape (n_classes,)
+        Class names as given in ``y``: the neutral label first, then the conditions sorted
+        (as text).
     prototypes_ : ndarray, shape (n_classes, n_features)
         Row 0: the mean raw HOG of the training animals' neutral faces (for reference only);
         the other rows: difference prototypes in units of ``d`` (see the module notes).
@@ -169,15 +177,25 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         HOG length seen in ``fit``.
     groups_ : ndarray
         The animals (reference groups) seen in ``fit``.
+    references_ : dict
+        Animal (group) -> its :class:`NeutralReference` from ``fit``: what its frames are
+        taken relative to when ``transform`` gets ``groups`` and no ``baseline``.
+    neutral_ : NeutralReference
+        The training animals' neutral faces averaged (mean and scale): what frames are taken
+        relative to when ``transform`` gets neither ``baseline`` nor ``groups``. With one
+        training animal it is that animal's reference; a model read back with
+        :meth:`from_prototypes` has none (give ``baseline``).
 
     Notes
     -----
-    ``transform(X, baseline)`` returns one column per class: for the neutral class the Pearson
+    ``transform(X, baseline=...)`` returns one column per class: for the neutral class the Pearson
     r between each frame's raw HOG and the animal's neutral mean (the paper's neutral
     similarity), for each condition the Pearson r between the frame's difference ``d`` and the
     condition's difference prototype. Baseline frames score about 0 on every condition; the
     paper's trial score (mean in the stimulus window minus mean at baseline) applies as is
-    (:func:`transfer_trial_scores`).
+    (:func:`transfer_trial_scores`). A new animal is scored against its own neutral face: give
+    it as ``baseline=``; without it ``transform`` uses the fitted ``neutral_`` (so the model
+    works as the last step of a scikit-learn ``Pipeline``, relative to the training animals).
 
     Examples
     --------
@@ -243,24 +261,33 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         groups : array-like, shape (n_frames,), optional
             Animal of each frame: each frame is taken relative to its own animal's neutral
             face. Default: all frames from one animal.
+
+        Raises
+        ------
+        ValueError
+            No frame carries ``neutral_label``, or an animal has stimulus frames but no
+            baseline frames (each frame is measured against its own animal's neutral face);
+            fewer than 2 features; continuous ``y``.
         """
         self._check_params()
         if self.n_frames is None:
-            for name in ("baseline_moments_", "condition_sums_"):
+            for name in ("baseline_moments_", "condition_sums_", "_label_values"):
                 self.__dict__.pop(name, None)
             self.partial_fit(X, y, groups)
-            if self.control is not None and self.control not in self.classes_:
+            if self.control is not None and str(self.control) not in self.classes_.astype(str):
                 raise ValueError(f"control condition {self.control!r} is not among the "
                                  f"conditions {self.classes_[1:].tolist()}")
             return self
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
-        y, groups = self._labels(y, groups)
-        is_neutral = y == self.neutral_label
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1,
+                             ensure_min_features=2)
+        self._label_values = {}
+        y, groups, neutral, ignore = self._labels(y, groups)
+        is_neutral = y == neutral
         if not is_neutral.any():
-            raise ValueError(f"no baseline frames (label {self.neutral_label!r}): difference "
-                             "prototypes need each animal's neutral face")
-        conditions = sorted(set(y[(~is_neutral) & (y != self.ignore_label)]))
-        if self.control is not None and self.control not in conditions:
+            raise ValueError(f"no baseline frames (neutral class {self.neutral_label!r}): "
+                             "difference prototypes need each animal's neutral face")
+        conditions = sorted(set(y[(~is_neutral) & (y != ignore)]))
+        if self.control is not None and str(self.control) not in conditions:
             raise ValueError(f"control condition {self.control!r} is not among the "
                              f"conditions {conditions}")
         refs = {}
@@ -277,9 +304,9 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
                 if len(frames):
                     frames = frames[least_neutral_frames(frames, ref.mean, self.n_frames)]
                     changes.setdefault(c, []).append(ref.difference(frames).mean(axis=0))
-        return self._set_prototypes(refs, changes)
+        return self._set_prototypes(refs, changes, neutral)
 
-    def partial_fit(self, X, y, groups=None):
+    def partial_fit(self, X, y, groups=None, classes=None):
         """Add labelled frames to the fit, e.g. one block of a long session at a time.
 
         Over blocks it gives the model ``fit`` gives on all frames at once (to rounding): it
@@ -287,23 +314,34 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         frames. Only with ``n_frames=None``: choosing the least-neutral frames needs the
         animal's whole neutral face first. An animal's baseline frames must come before (or
         with) its stimulus frames, as they do in time; the ``control`` is subtracted once seen
-        (``fit`` requires it).
+        (``fit`` requires it). ``classes``, when given, are all labels any call may bring (a
+        label outside them is an error); the model's classes are those seen so far.
         """
         self._check_params()
         if self.n_frames is not None:
             raise ValueError("partial_fit needs n_frames=None: the least-neutral frames of an "
                              "animal can only be chosen once its whole neutral face is known")
         first = not hasattr(self, "baseline_moments_")
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1, reset=first)
-        y, groups = self._labels(y, groups)
+        # at least 2 features (a Pearson r) in the first call; later calls must match it
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1, reset=first,
+                             ensure_min_features=2 if first else 1)
         if first:
             self.baseline_moments_: dict = {}
             self.condition_sums_: dict = {}
+            self._label_values = {}
+        y, groups, neutral, ignore = self._labels(y, groups)
+        if classes is not None:
+            unknown = sorted(set(y) - set(np.asarray(classes).astype(str)))
+            if unknown:
+                raise ValueError(f"labels {unknown} are not among classes {list(classes)}")
+        if first and not (y == neutral).any():
+            raise ValueError(f"no baseline frames (neutral class {self.neutral_label!r}): "
+                             "difference prototypes need each animal's neutral face")
         for g in np.unique(groups):
             mine = groups == g
             self.baseline_moments_.setdefault(g, BaselineMoments()).add(
-                X[mine & (y == self.neutral_label)])
-            for c in sorted(set(y[mine]) - {self.neutral_label, self.ignore_label}):
+                X[mine & (y == neutral)])
+            for c in sorted(set(y[mine]) - {neutral, ignore}):
                 if self.baseline_moments_[g].n == 0:
                     raise ValueError(f"group {g!r} has stimulus frames but no baseline frames")
                 rows = X[mine & (y == c)]
@@ -311,39 +349,49 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
                 self.condition_sums_[(c, g)] = (n + len(rows), total + rows.sum(axis=0))
         moments = {g: m for g, m in self.baseline_moments_.items() if m.n}
         if not moments:
-            raise ValueError(f"no baseline frames (label {self.neutral_label!r}): difference "
-                             "prototypes need each animal's neutral face")
+            raise ValueError(f"no baseline frames (neutral class {self.neutral_label!r}): "
+                             "difference prototypes need each animal's neutral face")
         refs = {g: reference_from_moments(m.mean, m.sd, m.n, standardize=self.standardize,
                                           scale_floor=self.scale_floor)
                 for g, m in moments.items()}
         changes: dict[str, list[np.ndarray]] = {}
         for (c, g), (n, total) in sorted(self.condition_sums_.items(), key=lambda kv: kv[0]):
             changes.setdefault(c, []).append(refs[g].difference(total / n))
-        return self._set_prototypes(refs, changes)
+        return self._set_prototypes(refs, changes, neutral)
 
     def _labels(self, y, groups):
-        y = np.asarray(y).astype(str)
+        """Labels as text (the caller's own kept for ``classes_``), groups as an array, and
+        the neutral and ignore labels as text (:func:`encode_labels`)."""
+        y, originals, neutral, ignore = encode_labels(y, self.neutral_label, self.ignore_label)
+        self._label_values.update(originals)
         groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"groups has {len(groups)} entries for {len(y)} frames")
-        return y, groups
+        return y, groups, neutral, ignore
 
-    def _set_prototypes(self, refs: dict, changes: dict[str, list[np.ndarray]]):
+    def _set_prototypes(self, refs: dict, changes: dict[str, list[np.ndarray]], neutral: str):
         """Prototypes from the animals' neutral references and, per condition, each animal's
-        mean change from its neutral face."""
+        mean change from its neutral face (``neutral``: the neutral label as text)."""
         conditions = sorted(changes)
         protos = {c: np.mean(changes[c], axis=0) for c in conditions}
-        if self.control is not None and self.control in protos:
-            base_c = protos[self.control]
-            protos = {c: (p if c == self.control else p - base_c) for c, p in protos.items()}
-        self.classes_ = np.array([self.neutral_label, *conditions])
-        neutral = np.mean([r.mean for r in refs.values()], axis=0)
-        self.prototypes_ = np.vstack([neutral, *(protos[c] for c in conditions)])
+        control = None if self.control is None else str(self.control)
+        if control in protos:
+            base_c = protos[control]
+            protos = {c: (p if c == control else p - base_c) for c, p in protos.items()}
+        self.classes_ = label_array([neutral, *conditions], self._label_values)
+        face = np.mean([r.mean for r in refs.values()], axis=0)
+        self.prototypes_ = np.vstack([face, *(protos[c] for c in conditions)])
         self.groups_ = np.array(list(refs), dtype=object)
+        self.references_ = dict(refs)
+        self.neutral_ = NeutralReference(
+            face, np.mean([r.scale for r in refs.values()], axis=0),
+            sum(r.n_frames for r in refs.values()))
         return self
 
     def _references(self, X, baseline, groups):
         """Per-row reference mean and scale, (n, D) each (broadcastable)."""
+        if baseline is None:
+            return self._fitted_references(X, groups)
         if isinstance(baseline, NeutralReference):
             return baseline.mean[None], baseline.scale[None]
         b = np.asarray(baseline)
@@ -366,18 +414,44 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         r = self.reference(np.atleast_2d(b.astype(np.float64)))
         return r.mean[None], r.scale[None]
 
-    def transform(self, X, baseline, groups=None) -> np.ndarray:
+    def _fitted_references(self, X, groups):
+        """The neutral faces ``fit`` saw: each row's own animal's (``groups``), else their
+        average (``neutral_``)."""
+        if groups is None:
+            if not hasattr(self, "neutral_"):
+                raise ValueError("this model holds no neutral face (read back from saved "
+                                 "prototypes): give the animal's baseline= frames")
+            return self.neutral_.mean[None], self.neutral_.scale[None]
+        groups = np.asarray(groups)
+        if len(groups) != len(X):
+            raise ValueError(f"groups has {len(groups)} entries for {len(X)} frames")
+        known = getattr(self, "references_", {})
+        unseen = sorted(map(str, set(np.unique(groups)) - set(known)))
+        if unseen:
+            raise ValueError(f"groups {unseen} were not in fit: give their baseline= frames "
+                             "(a mask over the rows of X)")
+        mean = np.empty_like(X)
+        scale = np.empty_like(X)
+        for g in np.unique(groups):
+            rows = groups == g
+            mean[rows], scale[rows] = known[g].mean, known[g].scale
+        return mean, scale
+
+    def transform(self, X, *, baseline=None, groups=None) -> np.ndarray:
         """Expression strength of each frame relative to its animal's own neutral face.
 
         Parameters
         ----------
         X : array-like, shape (n_frames, n_features)
             HOG of one animal's frames (or several animals' with ``groups``).
-        baseline : NeutralReference, (n_baseline, n_features) array or (n_frames,) bool
+        baseline : NeutralReference, (n_baseline, n_features) array or (n_frames,) bool, optional
             The animal's neutral face: a reference from :meth:`reference`, its baseline HOGs,
-            or a mask of the baseline rows of ``X`` (per group with ``groups``).
+            or a mask of the baseline rows of ``X`` (per group with ``groups``). None: the
+            neutral faces seen in ``fit`` (each group's own with ``groups``, else
+            ``neutral_``).
         groups : array-like, shape (n_frames,), optional
-            Animal of each row, when ``X`` holds several animals (``baseline`` a mask).
+            Animal of each row, when ``X`` holds several animals (``baseline`` a mask, or
+            None for animals seen in ``fit``).
 
         Returns
         -------
@@ -395,21 +469,24 @@ class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):
             out[:, 1:] = similarity((X - mean) / scale, self.prototypes_[1:])
         return out
 
-    def predict(self, X, baseline, groups=None) -> np.ndarray:
+    def predict(self, X, *, baseline=None, groups=None) -> np.ndarray:
         """The condition whose difference prototype each frame is most similar to.
 
         Transfer-mode similarities of the neutral class are on another scale (raw HOG), so
         frames are assigned among the conditions only; use trial scores (stimulus window
-        minus baseline) to decide whether anything happened at all.
+        minus baseline) to decide whether anything happened at all. ``baseline`` and
+        ``groups`` as in :meth:`transform`.
         """
-        s = self.transform(X, baseline, groups)
+        check_is_fitted(self, "prototypes_")
+        s = self.transform(X, baseline=baseline, groups=groups)
         if s.shape[1] == 1:
             return np.full(len(s), self.classes_[0])
         return self.classes_[1:][np.nanargmax(np.nan_to_num(s[:, 1:], nan=-np.inf), axis=1)]
 
-    def decision_function(self, X, baseline, groups=None) -> np.ndarray:
+    def decision_function(self, X, *, baseline=None, groups=None) -> np.ndarray:
         """Same as :meth:`transform`."""
-        return self.transform(X, baseline, groups)
+        check_is_fitted(self, "prototypes_")
+        return self.transform(X, baseline=baseline, groups=groups)
 
 
 def transfer_trial_scores(
@@ -448,9 +525,9 @@ def transfer_trial_scores(
     names = list(model.classes_)
     rows = []
     for t in trials:
-        sim_b = (model.transform(t.baseline, baseline) if len(t.baseline)
+        sim_b = (model.transform(t.baseline, baseline=baseline) if len(t.baseline)
                  else np.empty((0, len(names))))
-        sim_s = (model.transform(t.stimulus, baseline) if len(t.stimulus)
+        sim_s = (model.transform(t.stimulus, baseline=baseline) if len(t.stimulus)
                  else np.empty((0, len(names))))
         rows.append(score_row(t.event, sim_b, sim_s, names))
     if not rows:

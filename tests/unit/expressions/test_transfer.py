@@ -179,6 +179,7 @@ def test_synthetic_held_out_animals():
         _, neutral, trials = feats[test]
         ref = model.reference(neutral)
         for c, f in trials:
-            s = model.transform(f, ref).mean(axis=0) - model.transform(neutral, ref).mean(0)
+            s = (model.transform(f, baseline=ref).mean(axis=0)
+                 - model.transform(neutral, baseline=ref).mean(0))
             correct.append(model.classes_[1:][np.argmax(s[1:])] == c)
     assert np.mean(correct) >= 0.9, np.mean(correct)
