@@ -42,6 +42,7 @@ Example ``mouseface.toml``::
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -209,14 +210,35 @@ class Settings(_Strict):
         return self.hog.model_dump()
 
 
-def load_settings(path: str | Path | None = None, **overrides) -> Settings:
-    """Read and validate a TOML config file; ``None`` gives the defaults.
+def load_settings(config: str | Path | Mapping | Settings | None = None,
+                  **overrides) -> Settings:
+    """Read and validate settings: a TOML file, or a dict of the same shape.
 
-    ``overrides`` are section dicts (``hog={"pixels_per_cell": 8}``) merged over the file.
+    Parameters
+    ----------
+    config
+        A TOML file's path; a dict shaped like the file (``{"hog": {"pixels_per_cell": 16}}``);
+        a :class:`Settings` (used as it is, then ``overrides``); None: the defaults.
+    **overrides
+        Section dicts (``compute={"workers": 2}``) merged over ``config``; empty ones ignored.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, an unknown key or a bad value, naming the key
+        (``config.toml: hog.orientations: Input should be greater than 0``; a dict is named
+        ``config``).
     """
     data: dict = {}
-    if path is not None:
-        path = Path(path)
+    path: Path | str | None = None
+    if isinstance(config, Settings):
+        data = config.model_dump()
+    elif isinstance(config, Mapping):
+        path = "config"
+        # one level deep copy: the overrides below must not change the caller's dict
+        data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+    elif config is not None:
+        path = Path(config)
         if not path.is_file():
             raise InputError("config file not found", path)
         try:
@@ -225,7 +247,9 @@ def load_settings(path: str | Path | None = None, **overrides) -> Settings:
             raise InputError(f"not valid TOML: {exc}", path) from None
     for section, values in overrides.items():
         if values:
-            data.setdefault(section, {}).update(values)
+            if not isinstance(data.get(section, {}), Mapping):
+                raise InputError(f"{section}: must be a table of settings", path or "settings")
+            data[section] = {**data.get(section, {}), **values}
     return settings_from_dict(data, path or "settings")
 
 

@@ -1,4 +1,8 @@
-"""Commands of the core pipeline: run, fit, score."""
+"""Commands of the core pipeline: run, fit, score.
+
+Each calls the workflow function that Python users call as ``mouseface.run``, ``fit`` and
+``score`` (:mod:`mouseface.workflows.pipeline`), with the same arguments.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +27,6 @@ Scheduler = typer.Option(None, "--scheduler", help="Extract features on a runnin
                          "scheduler in the config).")
 
 
-def _compute(workers: int | None, scheduler: str | None) -> dict:
-    return {k: v for k, v in (("workers", workers), ("scheduler", scheduler)) if v is not None}
-
-
 @app.command()
 @user_errors
 def run(
@@ -44,13 +44,11 @@ def run(
     The paper's way: each animal's prototypes come from its own trials. Writes
     frames.parquet, trials.csv, run.json and report.html to the results folder.
     """
-    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
 
-    settings = load_settings(config, compute=_compute(workers, scheduler))
-    pipeline.run(sessions, events, out, config=config, settings=settings, quiet=quiet,
-                 report=report)
-    _after_run(out, quiet)
+    results = pipeline.run(sessions, events, out, config, workers=workers, scheduler=scheduler,
+                           quiet=quiet, report=report)
+    _after_run(results.path, quiet)
 
 
 @app.command()
@@ -70,11 +68,9 @@ def fit(
     which score new animals relative to their own neutral face; `[prototypes] mode =
     "pooled"` in the config for the paper's pooled ones.
     """
-    from mouseface.settings import load_settings
     from mouseface.workflows import pipeline
 
-    settings = load_settings(config, compute=_compute(workers, scheduler))
-    written = pipeline.fit(sessions, events, out, config=config, settings=settings,
+    written = pipeline.fit(sessions, events, out, config, workers=workers, scheduler=scheduler,
                            quiet=quiet)
     typer.echo(f"model written to {written} (give it to `mouseface score`)")
 
@@ -100,9 +96,9 @@ def score(
     """
     from mouseface.workflows import pipeline
 
-    pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
-                   scheduler=scheduler, report=report)
-    _after_run(out, quiet)
+    results = pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
+                             scheduler=scheduler, report=report)
+    _after_run(results.path, quiet)
 
 
 def _after_run(out: Path, quiet: bool) -> None:

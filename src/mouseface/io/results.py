@@ -78,6 +78,11 @@ class Results:
     ------
     InputError
         When the folder or a required file is missing, or a file is unreadable.
+
+    Notes
+    -----
+    A ``Results`` stands for its folder wherever a path is taken (``os.PathLike``):
+    ``results / "trials.csv"``, ``mouseface.score(results, ...)``, ``load_results(results)``.
     """
 
     def __init__(self, path: str | Path, *,
@@ -114,6 +119,15 @@ class Results:
                                    pd.DataFrame(columns=["session", "onset", "duration",
                                                          "trial_type"]))
         return self
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, other: str | Path) -> Path:
+        return self.path / other
+
+    def __repr__(self) -> str:
+        return f"Results({str(self.path)!r})"
 
     def handed(self, name: str, default: Any = None) -> Any:
         """Something a run handed over in memory (None when the folder was read from disk)."""

@@ -5,11 +5,11 @@ or ``.pq``. Column names are stripped of surrounding spaces; so are the text cel
 
 ::
 
-    read_sessions(path) -> pandas.DataFrame
+    read_sessions(table) -> pandas.DataFrame            table: a file's path, or a DataFrame
         session (str, unique), video (absolute path as str), animal (str),
         roi (tuple[int, int, int, int] | None), fps (float, NaN when not given); other columns
         kept after these.
-    read_events(path, sessions=None) -> pandas.DataFrame
+    read_events(table, sessions=None) -> pandas.DataFrame
         session (str), onset (float s), duration (float s), trial_type (str), every other column
         unchanged, plus ``trial`` (int, 0.. within session and trial_type in onset order) and
         ``event`` (int, the row's 0-based position among the file's data rows).
@@ -21,7 +21,9 @@ or ``.pq``. Column names are stripped of surrounding spaces; so are the text cel
     check_overlap(time, start, stop, path, what) -> None
 
 ``validate_sessions`` and ``validate_events`` take a DataFrame already in memory through the same
-checks (synthetic data and tests use them).
+checks (synthetic data and tests use them); ``read_sessions`` and ``read_events`` hand a
+DataFrame to them, relative video paths taken from the current folder and the table named
+``sessions DataFrame`` / ``events DataFrame`` in messages (:func:`table_name`).
 
 Sessions table: ``session`` and ``video`` are required. ``animal`` is expected; **when the column
 is missing every session is its own animal** (animal = session). ``video`` is a video file or a
@@ -65,8 +67,11 @@ __all__ = [
     "read_sessions", "read_events", "validate_sessions", "validate_events",
     "NEUTRAL", "check_events_within", "check_roi", "motion_regions", "natural_key",
     "natural_sorted", "parse_roi", "parse_regions", "read_table",
-    "region_names", "check_region", "read_speed", "check_overlap",
+    "region_names", "check_region", "read_speed", "check_overlap", "Table", "table_name",
 ]
+
+#: A table as the workflows take it: a file (CSV, TSV, Parquet) or a DataFrame already in memory.
+Table = str | os.PathLike | pd.DataFrame
 
 #: The label of baseline frames (the seconds before each onset) and the neutral prototype's name.
 NEUTRAL = "neutral"
@@ -106,6 +111,14 @@ def check_unique(values: Sequence[str], what: str, path) -> None:
 # --------------------------------------------------------------------------- reading
 
 
+def table_name(table: Table | None, kind: str) -> Path | str | None:
+    """What messages call a table: its file, or ``"<kind> DataFrame"`` for one in memory."""
+    if table is None:
+        return None
+    return f"{kind} DataFrame" if isinstance(table, pd.DataFrame) else Path(table)
+
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table (by suffix), text id columns as strings.
 
@@ -135,13 +148,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_sessions(path: str | Path) -> pd.DataFrame:
+def read_sessions(path: Table) -> pd.DataFrame:
     """Read and validate a sessions table.
 
     Parameters
     ----------
     path
-        CSV, TSV or Parquet file; see the module docstring for the columns.
+        CSV, TSV or Parquet file; see the module docstring for the columns. Or a DataFrame
+        with these columns (relative video paths from the current folder).
 
     Returns
     -------
@@ -154,17 +168,20 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
     InputError
         One line naming the file, the row and the problem.
     """
+    if isinstance(path, pd.DataFrame):
+        return validate_sessions(path, path=table_name(path, "sessions"))
     path = Path(path)
     return validate_sessions(read_table(path), base_dir=path.parent, path=path)
 
 
-def read_events(path: str | Path, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+def read_events(path: Table, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
     """Read and validate an events table.
 
     Parameters
     ----------
     path
-        CSV, TSV or Parquet file with ``session``, ``onset``, ``duration``, ``trial_type``.
+        CSV, TSV or Parquet file with ``session``, ``onset``, ``duration``, ``trial_type``,
+        or a DataFrame with these columns.
     sessions
         The sessions table; when given, every event's session must be in it.
 
@@ -179,6 +196,8 @@ def read_events(path: str | Path, sessions: pd.DataFrame | None = None) -> pd.Da
     InputError
         One line naming the file, the row and the problem.
     """
+    if isinstance(path, pd.DataFrame):
+        return validate_events(path, sessions, path=table_name(path, "events"))
     path = Path(path)
     return validate_events(read_table(path), sessions, path=path)
 

@@ -16,7 +16,7 @@ from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.trials import top_prototype
 from mouseface.io.layout import ResultsLayout
 from mouseface.settings import load_settings
-from mouseface.workflows.pipeline import _report, run_results
+from mouseface.workflows.pipeline import _report, run
 
 
 def comparison_summary(results: Path, by: str, condition: str) -> dict[str, Any]:
@@ -95,8 +95,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
     settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                              prototypes={"baseline": 2.0})
-    held = run_results(exp.sessions_path, ResultsLayout(results).bouts_events, results,
-                       settings=settings, quiet=quiet, report=False)
+    held = run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
+               settings=settings, quiet=quiet, report=False)
     synth.state_figure(out / "states.png")
     summary: dict[str, Any] = {
         "bouts_found": {k: {"true": int(scores.loc[k, "true"]), "found": int(scores.loc[k,

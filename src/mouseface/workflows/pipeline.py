@@ -6,9 +6,10 @@ Each public function here is what one CLI verb runs; the stages after the pass l
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.lock import results_lock
 from mouseface.io.model import load_array, load_model, save_model
 from mouseface.io.results import Results
-from mouseface.io.tables import natural_sorted
+from mouseface.io.tables import Table, natural_sorted, table_name
 from mouseface.runlog import RunLog
 from mouseface.settings import Settings, load_settings
 
@@ -51,47 +52,66 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFr
     return df
 
 
+#: Where each verb writes when ``out`` is not given: a folder in the current one (a rerun reuses
+#: its features).
+DEFAULT_OUT = {"run": Path("mouseface-results"), "fit": Path("mouseface-model"),
+               "score": Path("mouseface-scores")}
+
+
 def run(
-    sessions_path: str | Path,
-    events_path: str | Path,
-    out: str | Path,
+    sessions: Table,
+    events: Table,
+    out: str | Path | None = None,
+    config: str | Path | Mapping | Settings | None = None,
     *,
-    config: str | Path | None = None,
     settings: Settings | None = None,
-    quiet: bool = False,
-    report: bool = True,
-) -> Path:
-    """Per-animal prototypes (the paper's way); every frame and every trial scored.
-
-    Writes ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``, ``run.json``,
-    ``registration/`` (with registration on) and (unless ``report`` is False) ``report.html``
-    into ``out`` and returns ``out``.
-    """
-    return run_results(sessions_path, events_path, out, config=config, settings=settings,
-                       quiet=quiet, report=report).path
-
-
-def run_results(
-    sessions_path: str | Path,
-    events_path: str | Path,
-    out: str | Path,
-    *,
-    config: str | Path | None = None,
-    settings: Settings | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
     quiet: bool = False,
     report: bool = True,
 ) -> Results:
-    """:func:`run`, returning the results as it holds them in memory (what a later report
-    takes without reading the folder back)."""
+    """Per-animal prototypes (the paper's way); every frame and every trial scored.
+
+    What ``mouseface run`` does, and ``mouseface.run`` in Python.
+
+    Parameters
+    ----------
+    sessions, events
+        The sessions and events tables: files (CSV, TSV, Parquet) or DataFrames with the same
+        columns (relative video paths of a DataFrame are taken from the current folder).
+    out
+        The results folder; None: ``./mouseface-results``.
+    config
+        Settings: a TOML file, or a dict of the same shape (``{"hog": {"pixels_per_cell":
+        16}}``); an unknown key or a bad value is an :class:`~mouseface.InputError` naming it.
+    settings
+        Settings already validated (:func:`~mouseface.settings.load_settings`), instead of
+        ``config``.
+    workers, scheduler
+        Where the features are extracted (``[compute]``: a local Dask cluster of ``workers``
+        processes, or a running cluster's scheduler address), over ``config``.
+    quiet
+        No progress bars.
+    report
+        Write ``report.html``.
+
+    Returns
+    -------
+    Results
+        The results as the run holds them (``.frames``, ``.trials``, ``.prototypes``,
+        ``.run``; ``.path`` the folder, which it also stands for: ``os.fspath(results)``).
+        The folder holds ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``,
+        ``run.json``, ``registration/`` (with registration on) and ``report.html``.
+    """
     from mouseface.workflows.prepare import prepare
 
-    out = Path(out)
-    settings = settings or load_settings(config)
+    out = Path(DEFAULT_OUT["run"] if out is None else out)
+    settings = _settings(config, settings, workers, scheduler)
     log = RunLog("run", settings)
     reporter = Reporter(quiet)
     preload = _preload()
     with results_lock(out, "run"), reporter.live():
-        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="animal")
+        p = prepare(sessions, events, out, settings, reporter, log, scope="animal")
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"):
             frames, scores, models = scoring.per_animal(p, settings, reporter)
@@ -101,64 +121,75 @@ def run_results(
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
         trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
-        log.add_input(sessions_path, kind="sessions")
-        log.add_input(events_path, kind="events")
+        _log_table(log, sessions, "sessions")
+        _log_table(log, events, "events")
         return _finish(out, log, p, frames_df, trials_df, model, reporter, report,
                        frames_note=FRAMES_NOTE, **_mask_record(p))
 
 
 def fit(
-    sessions_path: str | Path,
-    events_path: str | Path,
-    out: str | Path,
+    sessions: Table,
+    events: Table,
+    out: str | Path | None = None,
+    config: str | Path | Mapping | Settings | None = None,
     *,
-    config: str | Path | None = None,
     settings: Settings | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
     quiet: bool = False,
-) -> Path:
+) -> Results:
     """Prototypes over the given animals, saved with the HOG parameters, template and mask.
 
     ``[prototypes] mode`` says which: ``"transfer"`` (default) difference prototypes relative
     to each animal's own neutral face (:class:`~mouseface.expressions.transfer.TransferModel`),
     which carry over to new animals; ``"pooled"`` the paper's raw-HOG prototypes averaged over
-    animals. Writes ``out/model`` (what ``score`` loads), ``out/features``,
-    ``out/registration`` and ``out/run.json``.
+    animals. Writes ``out/model`` (what :func:`score` loads), ``out/features``,
+    ``out/registration`` and ``out/run.json`` (``out`` None: ``./mouseface-model``).
+    Parameters as in :func:`run`.
+
+    Returns
+    -------
+    Results
+        The model folder (``.prototypes``, ``.model``, ``.run``); give it to :func:`score`.
     """
     from mouseface.workflows.prepare import prepare
 
-    out = Path(out)
-    settings = settings or load_settings(config)
+    out = Path(DEFAULT_OUT["fit"] if out is None else out)
+    settings = _settings(config, settings, workers, scheduler)
     log = RunLog("fit", settings)
     reporter = Reporter(quiet)
     preload = _preload()
     with results_lock(out, "fit"), reporter.live():
-        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="all")
-        sessions = p.sessions
+        p = prepare(sessions, events, out, settings, reporter, log, scope="all")
         scoring = _scoring(preload)
         with log.stage("prototypes"):
             _warn_few_cells(p, settings)
-            mode, model = scoring.fit_model(p, settings, events_path)
+            mode, model = scoring.fit_model(p, settings, table_name(events, "events"))
             axis = scoring.fit_axis(p, settings)
-        _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode, axis=axis,
-              animals=sorted(map(str, sessions["animal"].unique())))
-        log.add_input(sessions_path, kind="sessions")
-        log.add_input(events_path, kind="events")
-        log.write(out, **_mask_record(p))
-    return out
+        saved = _save(ResultsLayout(out).model, {mode: model}, p, settings, mode=mode,
+                      axis=axis, animals=sorted(map(str, p.sessions["animal"].unique())))
+        _log_table(log, sessions, "sessions")
+        _log_table(log, events, "events")
+        record = log.write(out, **_mask_record(p))
+    # a model folder has no frames: the view holds the model and run.json
+    return Results.from_memory(out, frames=pd.DataFrame(columns=["session", "animal", "frame",
+                                                                 "time"]),
+                               trials=None, run=record, model=saved,
+                               registration=p.registration)
 
 
 def score(
-    model_dir: str | Path,
-    sessions_path: str | Path,
-    events_path: str | Path | None,
-    out: str | Path,
+    model: str | Path | Results,
+    sessions: Table,
+    events: Table | None = None,
+    out: str | Path | None = None,
     *,
-    quiet: bool = False,
-    chunk_size: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    chunk_size: int | None = None,
+    quiet: bool = False,
     report: bool = True,
-) -> Path:
+) -> Results:
     """Apply a saved model to new sessions.
 
     Features are computed with the model's HOG parameters, registration and mask, the faces
@@ -166,14 +197,36 @@ def score(
     the neutral prototype is replaced by the new animal's own baseline frames. Transfer models
     need the events: every frame is taken relative to the animal's own neutral face (its
     baseline frames).
+
+    Parameters
+    ----------
+    model
+        A model folder (what :func:`fit` wrote, or a results folder of :func:`run`), or the
+        :class:`Results` either returned.
+    sessions, events
+        As in :func:`run`; without events only frames are scored (no ``trials.csv``).
+    out
+        The results folder; None: ``./mouseface-scores``.
+    workers, scheduler, chunk_size
+        Where and in what chunks the features are extracted (the saved model's settings say
+        how).
+    quiet, report
+        As in :func:`run`.
+
+    Returns
+    -------
+    Results
+        As :func:`run` returns them.
     """
     from mouseface.workflows.prepare import prepare
 
-    out = Path(out)
+    model_dir = Path(model)
+    out = Path(DEFAULT_OUT["score"] if out is None else out)
+    events_name = table_name(events, "events")
     saved, meta = load_model(model_dir)
     settings = Settings.model_validate(meta["settings"])
     mode = meta.get("mode", "pooled")
-    if mode == "transfer" and events_path is None:
+    if mode == "transfer" and events is None:
         raise InputError("a transfer model scores each animal relative to its own neutral "
                          "face: give the events table (its baseline windows)", model_dir)
     template = load_array(model_dir, "template")
@@ -191,27 +244,46 @@ def score(
     reporter = Reporter(quiet)
     preload = _preload()
     with results_lock(out, "score"), reporter.live():
-        p = prepare(sessions_path, events_path, out, settings, reporter, log, scope="model",
+        p = prepare(sessions, events, out, settings, reporter, log, scope="model",
                     template=template, model_regions=meta.get("mask_regions", ""))
-        sessions, events = p.sessions, p.events
         scoring = _scoring(preload)
         with log.stage("scores"):
             frames, scores, note = scoring.apply_model(p, saved, meta, settings, model_dir,
-                                                       events_path, sessions_path)
-            windows = _check_windows(p, settings) if events_path is not None else None
+                                                       events_name,
+                                                       table_name(sessions, "sessions"))
+            windows = _check_windows(p, settings) if events is not None else None
             _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
         trials_df = None
-        if events_path is not None:
-            trials_df = _write_trials(out, events, scores, sessions, windows)
+        if events is not None:
+            trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
         log.add_input(model_dir, kind="model")
-        log.add_input(sessions_path, kind="sessions")
-        if events_path is not None:
-            log.add_input(events_path, kind="events")
-        _finish(out, log, p, frames_df, trials_df, (saved, meta), reporter, report,
-                model=str(Path(model_dir).resolve()), model_mode=mode, **_mask_record(p))
-    return out
+        _log_table(log, sessions, "sessions")
+        if events is not None:
+            _log_table(log, events, "events")
+        return _finish(out, log, p, frames_df, trials_df, (saved, meta), reporter, report,
+                       model=str(model_dir.resolve()), model_mode=mode, **_mask_record(p))
+
+
+def _settings(config, settings: Settings | None, workers: int | None,
+              scheduler: str | None) -> Settings:
+    """The run's settings: ``settings`` or ``config`` (a file or a dict), the compute flags
+    over them (as the command line's ``--workers`` and ``--scheduler``)."""
+    compute = {k: v for k, v in (("workers", workers), ("scheduler", scheduler))
+               if v is not None}
+    return load_settings(settings if settings is not None else config, compute=compute)
+
+
+def _log_table(log: RunLog, table: Table, kind: str) -> None:
+    """Record an input table in ``run.json``: its file, or a DataFrame's rows and content
+    fingerprint (the hash of the table as CSV)."""
+    if not isinstance(table, pd.DataFrame):
+        log.add_input(table, kind=kind)
+        return
+    digest = hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
+    log.inputs.append({"path": None, "size": None, "fingerprint": digest, "kind": kind,
+                       "rows": len(table), "source": "DataFrame"})
 
 
 def _preload() -> threading.Thread:

@@ -127,8 +127,8 @@ class Prepared:
 
 
 def prepare(
-    sessions_path: str | Path,
-    events_path: str | Path | None,
+    sessions_table: tables.Table,
+    events_table: tables.Table | None,
     out: Path,
     settings: Settings,
     reporter: Reporter,
@@ -146,9 +146,11 @@ def prepare(
     :class:`~mouseface.runlog.RunLog` whose stages are timed; ``model_regions`` the
     mask regions a saved model was fitted with.
     """
-    sessions_path = Path(sessions_path)
+    # what messages call the tables: their files, or "sessions DataFrame"
+    sessions_path = tables.table_name(sessions_table, "sessions")
+    events_path = tables.table_name(events_table, "events")
     with log.stage("read_tables"):
-        sessions, events = _read_tables(sessions_path, events_path)
+        sessions, events = _read_tables(sessions_table, events_table)
     regions = _regions(sessions, settings, model_regions, sessions_path)
     setup = FaceSetup.from_settings(settings, scope=scope, regions=regions)
     intervals = {s: trial_intervals(events[events["session"] == s],
@@ -168,7 +170,7 @@ def prepare(
         raw = _extract(sessions, targets, infos, settings, reporter, log, out)
     if events_path is not None:  # again with the exact frame times (a truncated file ends early)
         tables.check_events_in_frames(events, {s: st.time for s, st in raw.items()},
-                                      Path(events_path))
+                                      events_path)
     mask, keep = _mask(setup, raw, sessions_path)
     stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
@@ -187,11 +189,13 @@ def prepare(
 # ---------------------------------------------------------------------------- stages
 
 
-def _read_tables(sessions_path: Path, events_path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sessions and events tables, read and checked (no events: an empty table)."""
-    sessions = tables.read_sessions(sessions_path)
-    if events_path is not None:
-        return sessions, tables.read_events(events_path, sessions)
+def _read_tables(sessions_table: tables.Table,
+                 events_table: tables.Table | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions and events tables (files or DataFrames), read and checked (no events: an
+    empty table)."""
+    sessions = tables.read_sessions(sessions_table)
+    if events_table is not None:
+        return sessions, tables.read_events(events_table, sessions)
     return sessions, pd.DataFrame(columns=["session", "onset", "duration", "trial_type",
                                            "event"])
 
