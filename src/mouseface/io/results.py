@@ -123,6 +123,9 @@ class Results:
     def __fspath__(self) -> str:
         return str(self.path)
 
+    def __str__(self) -> str:
+        return str(self.path)
+
     def __truediv__(self, other: str | Path) -> Path:
         return self.path / other
 

@@ -246,7 +246,8 @@ def _summary(run: dict) -> dict[str, Any]:
     for i in run.get("inputs", []) or []:
         kind = i.get("kind") or ("video" if "session" in i else "")
         inputs.append({"kind": kind, "session": i.get("session", ""),
-                       "path": i.get("path", ""), "size": _size(i.get("size")),
+                       "path": i.get("path") or i.get("source", ""),
+                       "size": _size(i.get("size")),
                        "frames": i.get("frames", ""),
                        "truncated": "yes" if i.get("truncated") else ""})
     timings = run.get("timings_s", {}) or {}
