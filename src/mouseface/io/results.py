@@ -364,6 +364,8 @@ def _tidy_trials(df: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
         animal = frames.drop_duplicates("session").set_index("session")["animal"]
         df["animal"] = df["session"].map(animal).astype(str)
     df["animal"] = df["animal"].astype(str)
+    if "window_flag" in df.columns:  # "" in memory is an empty cell in the CSV: read as ""
+        df["window_flag"] = df["window_flag"].fillna("").astype(str)
     return df
 
 
