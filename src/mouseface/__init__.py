@@ -17,14 +17,8 @@ light: no numba, pandas or scikit-learn until a function needs them.
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 
 from mouseface._errors import InputError
-
-try:
-    __version__ = version("mouseface")
-except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
-    __version__ = "0+unknown"
 
 #: Public name -> the module that defines it (imported when the name is first used).
 _LAZY = {
@@ -45,6 +39,15 @@ __all__ = ["InputError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # importlib.metadata is most of the cost of importing mouseface
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("mouseface")
+        except PackageNotFoundError:  # pragma: no cover - a source tree never installed
+            value = "0+unknown"
+        globals()[name] = value
+        return value
     if name not in _LAZY:
         raise AttributeError(f"module 'mouseface' has no attribute {name!r}")
     value = getattr(import_module(_LAZY[name]), name)
@@ -53,4 +56,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), "__version__", *_LAZY})
