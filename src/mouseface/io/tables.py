@@ -227,9 +227,9 @@ def validate_sessions(
 
     session = _text(df["session"], "session", path)
     check_unique(session, "session", path)
-    _check_ids(session, path)
+    _check_file_ids(session, "session", path)
     animal = _text(df["animal"], "animal", path) if "animal" in df.columns else list(session)
-    _check_animal_ids(animal, path)
+    _check_file_ids(animal, "animal", path)
 
     fps = _numbers(df["fps"], "fps", path, allow_empty=True) if "fps" in df.columns \
         else np.full(len(df), np.nan)
@@ -284,36 +284,22 @@ def validate_sessions(
     return out
 
 
-def _check_ids(session: list[str], path) -> None:
-    """Session ids name files (``features/<session>.zarr``, ``nwb/<session>.nwb``): each must
-    be a safe file name, and no two may differ only in case (one file on macOS and Windows)."""
+def _check_file_ids(values: list[str], what: str, path) -> None:
+    """Session and animal ids name files (``features/<session>.zarr``, ``nwb/<session>.nwb``,
+    ``registration/qc_<animal>.png``): each must be a safe file name, and no two may differ
+    only in case (one file on macOS and Windows)."""
     seen: dict[str, int] = {}
-    for i, s in enumerate(session):
-        why = unsafe_name(s)
+    for i, v in enumerate(values):
+        why = unsafe_name(v)
         if why is not None:
-            raise InputError(f"{_row(i)}: session id {s!r} is not a safe file name ({why}): it "
-                             "names the session's files in the results folder; use letters, "
+            raise InputError(f"{_row(i)}: {what} id {v!r} is not a safe file name ({why}): it "
+                             f"names the {what}'s files in the results folder; use letters, "
                              "digits, '-', '_' and '.', e.g. m01_day1", path)
-        first = seen.setdefault(s.casefold(), i)
-        if first != i:
-            raise InputError(f"{_row(i)}: session '{s}' differs from '{session[first]}' "
+        first = seen.setdefault(v.casefold(), i)
+        if values[first] != v:
+            raise InputError(f"{_row(i)}: {what} '{v}' differs from '{values[first]}' "
                              f"({_row(first)}) only in case: their files would be one on "
                              "macOS and Windows", path)
-
-
-def _check_animal_ids(animal: list[str], path) -> None:
-    """Animal ids name files too (``registration/qc_<animal>.png``)."""
-    by_case: dict[str, str] = {}
-    for i, a in enumerate(animal):
-        why = unsafe_name(a)
-        if why is not None:
-            raise InputError(f"{_row(i)}: animal id {a!r} is not a safe file name ({why}): it "
-                             "names the animal's files in the results folder; use letters, "
-                             "digits, '-', '_' and '.', e.g. m01", path)
-        other = by_case.setdefault(a.casefold(), a)
-        if other != a:
-            raise InputError(f"{_row(i)}: animal '{a}' differs from '{other}' only in case: "
-                             "their files would be one on macOS and Windows", path)
 
 
 def natural_key(text: object) -> list:
