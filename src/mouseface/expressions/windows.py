@@ -24,8 +24,8 @@ import pandas as pd
 from mouseface.io.intervals import Intervals, frames_in
 from mouseface.io.tables import NEUTRAL
 
-__all__ = ["MIN_WINDOW_FRACTION", "NEUTRAL", "TrialWindow", "assign_windows", "baseline_window",
-           "label_frames",
+__all__ = ["MIN_WINDOW_FRACTION", "NEUTRAL", "WINDOW_OK", "TrialWindow", "assign_windows",
+           "baseline_window", "label_frames",
            "post_stop", "stimulus_window", "trial_frames", "trial_intervals", "trial_windows",
            "window_counts", "window_index"]
 
@@ -34,6 +34,8 @@ __all__ = ["MIN_WINDOW_FRACTION", "NEUTRAL", "TrialWindow", "assign_windows", "b
 #: frame has no baseline, and a video that ends or loses frames inside a trial leaves a window
 #: too thin to stand for the trial.
 MIN_WINDOW_FRACTION = 0.5
+#: ``window_flag`` of a trial whose windows are long enough to score.
+WINDOW_OK = "ok"
 
 
 #: ``frames_in`` under the name the trial code has used: frames with ``start <= t < stop``.
@@ -250,7 +252,7 @@ def window_counts(time: np.ndarray, events: pd.DataFrame, baseline: float) -> pd
     -------
     DataFrame, index ``event``
         ``n_baseline`` and ``n_frames`` (stimulus frames found), and ``window_flag``:
-        ``"short_baseline"``, ``"short_stimulus"``, both joined by ``;``, or ``""``. A window is
+        ``"short_baseline"``, ``"short_stimulus"``, both joined by ``;``, or ``"ok"``. A window is
         short when it holds fewer than :data:`MIN_WINDOW_FRACTION` of the frames its length
         implies at the median frame interval (and always when it holds none).
     """
@@ -264,6 +266,6 @@ def window_counts(time: np.ndarray, events: pd.DataFrame, baseline: float) -> pd
                                               ("short_stimulus", n_s, row.duration))
                  if n < max(1.0, np.ceil(MIN_WINDOW_FRACTION * length / period - 1e-9))]
         rows.append({"event": int(row.event), "n_baseline": n_b, "n_frames": n_s,
-                     "window_flag": ";".join(flags)})
+                     "window_flag": ";".join(flags) or WINDOW_OK})
     return pd.DataFrame(rows, columns=["event", "n_baseline", "n_frames", "window_flag"]
                         ).set_index("event")

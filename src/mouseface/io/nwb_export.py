@@ -401,6 +401,10 @@ _TRIAL_DESCRIPTIONS = {
     "trial": "trial number within the animal's condition",
     "session": "session id",
     "animal": "animal id",
+    "n_baseline": "frames found in the trial's baseline window",
+    "n_frames": "frames found in the trial's stimulus window",
+    "window_flag": ("short_baseline and/or short_stimulus: a window with under half the frames "
+                    "its length implies (the trial's scores are NaN); ok: scored"),
 }
 
 

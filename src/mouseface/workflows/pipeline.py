@@ -415,13 +415,13 @@ def _warn_all_nan(frames: list[pd.DataFrame], scores: list[pd.DataFrame]) -> Non
 def _check_windows(p, settings: Settings) -> pd.DataFrame:
     """Frames found in every trial's windows (:func:`~mouseface.expressions.windows.
     window_counts`); one warning naming the trials too thin to score."""
-    from mouseface.expressions.windows import MIN_WINDOW_FRACTION, window_counts
+    from mouseface.expressions.windows import MIN_WINDOW_FRACTION, WINDOW_OK, window_counts
 
     parts = [window_counts(p.stores[s].time, ev, settings.prototypes.baseline)
              for s, ev in p.events.groupby("session", sort=False) if s in p.stores]
     counts = pd.concat(parts) if parts else pd.DataFrame(
         columns=["n_baseline", "n_frames", "window_flag"])
-    short = counts[counts["window_flag"] != ""]
+    short = counts[counts["window_flag"] != WINDOW_OK]
     if len(short):
         ev = p.events.set_index("event")
         kinds = short["window_flag"].str.split(";").explode().value_counts()
@@ -443,9 +443,11 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
     windows with their flag, then ``score_<p>``, ``peak_<p>``, ``grade_<c>`` and
     ``grade_mean_<c>``, each in the order people read conditions (numbers in names by value:
     50uA before 500uA). A flagged trial's scores are NaN."""
+    from mouseface.expressions.windows import WINDOW_OK
+
     s = pd.concat(scores) if scores else pd.DataFrame()
     if windows is not None and len(s):
-        short = windows.index[windows["window_flag"] != ""]
+        short = windows.index[windows["window_flag"] != WINDOW_OK]
         s = s.copy()
         s.loc[s.index.isin(short)] = np.nan
     if windows is not None:

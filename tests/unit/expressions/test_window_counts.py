@@ -24,7 +24,7 @@ def test_counts_and_flags():
     assert got["n_baseline"].tolist() == [0, 4, 20, 20, 20]
     # the video ends 0.5 s and 0.1 s into the last two windows
     assert got["n_frames"].tolist() == [20, 20, 20, 10, 2]
-    assert got["window_flag"].tolist() == ["short_baseline", "short_baseline", "", "",
+    assert got["window_flag"].tolist() == ["short_baseline", "short_baseline", "ok", "ok",
                                            "short_stimulus"]
 
 
