@@ -104,3 +104,58 @@ def test_given_thresholds(tmp_path):
     thr = pd.read_csv(out / "thresholds.csv").set_index("measure")
     assert thr.loc["motion_parts", "freeze_threshold"] == pytest.approx(0.001)
     assert np.isfinite(thr.loc["speed", "escape_threshold"])
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A run of one synthetic animal (pain trials): a results folder with one session."""
+    from mouseface.synth import simulate_experiment
+    from mouseface.workflows import pipeline
+
+    d = tmp_path_factory.mktemp("poses_run")
+    exp = simulate_experiment(d / "exp", n_animals=1, conditions=("pain",), n_trials=3,
+                              size=(64, 64), seed=5, baseline_s=6.0, iti_s=40.0)
+    out = pipeline.run(exp.sessions_path, exp.events_path, d / "results", quiet=True)
+    return out, exp
+
+
+def _poses_for(tmp_path, n, name, seed=4):
+    """Open-field poses cut to ``n`` frames (the session's), as a DeepLabCut .h5."""
+    from movement.io import save_poses
+
+    b = body_pose_session(seed)
+    b.position, b.likelihood = b.position[:n], b.likelihood[:n]
+    f = tmp_path / f"{name}.h5"
+    save_poses.to_dlc_file(b.to_movement(), f, split_individuals=False)
+    return f, b
+
+
+def test_bouts_of_a_results_folder_become_events(results, tmp_path):
+    out, exp = results
+    frames = pd.read_parquet(out / "frames.parquet")
+    session = str(frames["session"].iloc[0])
+    n = int((frames["session"] == session).sum())
+    f, b = _poses_for(tmp_path, n, session)
+    r = runner.invoke(app, ["bouts", str(out), "--poses", str(f), "--fps", "20", "--context",
+                            "pain"])
+    assert r.exit_code == 0, r.output
+    assert "events with the bouts" in r.output
+    got = pd.read_csv(out / "behaviour" / "bouts.tsv", sep="\t")
+    assert list(got.columns) == BOUT_COLUMNS and (got["session"] == session).all()
+    ev = pd.read_csv(out / "behaviour" / "events.tsv", sep="\t")
+    assert (ev["trial_type"] == "pain").sum() == 3              # the run's events are kept
+    assert len(ev) == 3 + len(got)
+    # only in the context (from the first pain onset), never inside a stimulus window
+    first = float(exp.events["onset"].min())
+    assert (got["onset"] >= first).all()
+    summary = json.loads((out / "behaviour" / "bouts_summary.json").read_text())
+    assert summary["session"] == session and summary["next"].startswith("mouseface run")
+    # a pose file of another length, and one of no session
+    (tmp_path / "short").mkdir()
+    g, _ = _poses_for(tmp_path / "short", n - 1, session)
+    r = runner.invoke(app, ["bouts", str(out), "--poses", str(g), "--fps", "20", "--context",
+                            "pain"])
+    cli_error(r, str(g), f"the poses have {n - 1} frames, the video (session {session}) {n}")
+    h, _ = _poses_for(tmp_path, n, "elsewhere")
+    r = runner.invoke(app, ["bouts", str(out), "--poses", str(h), "--fps", "20"])
+    cli_error(r, str(h), "which session are the poses of? give --session", session)

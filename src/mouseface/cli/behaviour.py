@@ -101,7 +101,9 @@ def bouts(
     movement, written as events for `run`, `fit` and `score`; with --poses, from a pose
     file's tracked body parts (freezing: every part still)."""
     if poses is not None:
-        _pose_bouts(source, poses, out, fps=fps, individual=individual,
+        _pose_bouts(source, poses, out, events=events, session=session,
+                    context=None if context is None or context.lower() == "none" else context,
+                    fps=fps, individual=individual,
                     min_likelihood=min_likelihood, max_gap=max_gap, min_freeze=min_freeze,
                     min_escape=min_escape, baseline=baseline, freeze_fraction=freeze_fraction,
                     escape_factor=escape_factor, typical_quantile=typical_quantile,
@@ -137,17 +139,21 @@ def bouts(
     typer.echo(f"events with the bouts (give them to run): {s['paths']['events']}")
 
 
-def _pose_bouts(source, poses, out, *, smooth, escape_factor, **kw) -> None:
+def _pose_bouts(source, poses, out, *, smooth, escape_factor, events, session, context,
+                **kw) -> None:
     from mouseface._errors import InputError
     from mouseface.workflows.pose_bouts import POSE_DEFAULTS, bouts_from_poses
 
     if source is not None:
-        raise InputError("--poses finds bouts without a video or results folder: give "
-                         "--poses FILE --out DIR and no SOURCE", source)
-    if out is None:
+        if not source.is_dir():
+            raise InputError("with --poses, SOURCE is a results folder (the poses are of one "
+                             "of its sessions), or none", source)
+        if session and len(session) > 1:
+            raise InputError("--poses is one session's: give one --session", poses)
+        kw.update(results=source, session=session[0] if session else None, events=events,
+                  context=context)
+    elif out is None:
         raise InputError("give --out: the folder to write bouts.tsv into", poses)
-    if kw.get("baseline") is None:
-        kw["baseline"] = 2.0
     s = bouts_from_poses(poses, out=out,
                          smooth=POSE_DEFAULTS["smooth"] if smooth is None else smooth,
                          escape_factor=POSE_DEFAULTS["escape_factor"] if escape_factor is None
@@ -160,6 +166,8 @@ def _pose_bouts(source, poses, out, *, smooth, escape_factor, **kw) -> None:
                + (f"  ({len(s['rejected'])} rejected: no bout-free baseline)"
                   if s["rejected"] else ""))
     typer.echo(f"bouts:  {s['files'][0]}")
+    if source is not None:
+        typer.echo(f"events with the bouts (give them to run): {s['files'][1]}")
 
 
 @app.command()

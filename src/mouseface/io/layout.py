@@ -297,6 +297,11 @@ class ResultsLayout:
         return self.behaviour / "motion.parquet"
 
     @property
+    def behaviour_pose_motion(self) -> Path:
+        """Movement per frame from a pose file (``bouts DIR --poses FILE``)."""
+        return self.behaviour / "pose_motion.parquet"
+
+    @property
     def bouts(self) -> Path:
         """The bouts ``bouts`` found: an events table."""
         return self.behaviour / "bouts.tsv"

@@ -61,13 +61,17 @@ def bouts_from_poses(
     min_freeze: float = 5.0,
     min_escape: float = 2.0,
     merge_gap: float = 0.3,
-    baseline: float = 2.0,
+    baseline: float | None = None,
     freeze_fraction: float = 0.4,
     escape_factor: float = POSE_DEFAULTS["escape_factor"],
     escape_quantile: float = POSE_DEFAULTS["escape_quantile"],
     typical_quantile: float = 0.5,
     thresholds: Mapping[str, tuple[float | None, float | None]] | None = None,
     figure: bool = True,
+    results: str | Path | None = None,
+    session: str | None = None,
+    events: str | Path | None = None,
+    context: str | None = None,
 ) -> dict[str, Any]:
     """Find freezing and escape bouts in one pose file and write them to ``out``.
 
@@ -96,6 +100,18 @@ def bouts_from_poses(
         ``q`` its ``escape_quantile`` (see ``POSE_DEFAULTS`` for why), unless given in
         ``thresholds``.
 
+    results : path, optional
+        A results folder: the poses are of one of its sessions (``session``, default the pose
+        file's stem), frame for frame (the lengths must agree), on its clock (the times of
+        ``frames.parquet``); the bouts go to ``results/behaviour/`` (``out`` is ignored) and
+        ``behaviour/events.tsv`` holds the run's events plus the bouts, for the next ``run``.
+    session : str, optional
+        The results folder's session the poses are of.
+    events : path, optional
+        Events table (default: the results folder's ``trials.csv``).
+    context : str, optional
+        The trial type whose first event starts the fear context (with ``results``).
+
     Returns
     -------
     dict
@@ -111,8 +127,29 @@ def bouts_from_poses(
         raise InputError("the poses carry no frame rate: give --fps", path)
     clean, report = _poses.clean_poses(ds, min_likelihood=min_likelihood, max_gap=max_gap,
                                        path=path)
+    ev = None
+    if results is not None:
+        from mouseface.workflows import behaviour
+
+        run_frames, ev, _, _, _, _, run_baseline = behaviour._from_results(
+            Path(results), events, None, None)
+        if run_frames is None:
+            raise InputError("the results folder has no frames.parquet", results)
+        known = sorted(run_frames["session"].astype(str).unique())
+        session = session or path.stem
+        if session not in known:
+            raise InputError(f"which session are the poses of? give --session (the results' "
+                             f"sessions: {', '.join(known)})", path)
+        rows = run_frames[run_frames["session"].astype(str) == session].sort_values("frame")
+        _poses.check_length(ds, len(rows), path, f"session {session}")
+        animal = str(rows["animal"].iloc[0])
+        baseline = run_baseline if baseline is None else baseline
     motion = body_motion(clean, fps=fps, smooth=point_smooth)
-    session = path.stem
+    if results is not None:
+        motion["time"] = rows["time"].to_numpy(dtype=float)   # the video's clock
+    else:
+        session = path.stem
+    baseline = 2.0 if baseline is None else baseline
     frames = motion.assign(session=session, animal=animal)
     given = dict(thresholds or {})
     computed = given.get("speed", (None, None))[1] is None
@@ -125,7 +162,8 @@ def bouts_from_poses(
                               escape["escape_threshold"])
     try:
         res = _bouts.find_bouts(
-            frames, None, context=None, freeze=["motion_parts"], escape="speed",
+            frames, ev, context=context if results is not None else None,
+            freeze=["motion_parts"], escape="speed",
             thresholds=given, smooth=smooth, min_freeze=min_freeze,
             min_escape=min_escape, merge_gap=merge_gap, baseline=baseline,
             freeze_fraction=freeze_fraction,
@@ -136,19 +174,35 @@ def bouts_from_poses(
         res.thresholds.loc[res.thresholds["measure"] == "speed", "source"] = \
             f"data (quantile {escape_quantile:g})"
 
-    layout = PoseBoutsLayout(out)
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with atomic_path(layout.bouts) as tmp:
+    if results is not None:
+        from mouseface.io.layout import ResultsLayout
+        from mouseface.workflows import behaviour
+
+        run = ResultsLayout(results)
+        paths = {"bouts": run.bouts, "thresholds": run.bouts_thresholds,
+                 "motion": run.behaviour_pose_motion, "summary": run.bouts_summary,
+                 "figure": run.bouts_figure}
+    else:
+        pl = PoseBoutsLayout(out)
+        paths = {"bouts": pl.bouts, "thresholds": pl.thresholds, "motion": pl.motion,
+                 "summary": pl.summary, "figure": pl.figure}
+    paths["bouts"].parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(paths["bouts"]) as tmp:
         res.bouts.to_csv(tmp, sep="\t", index=False)
-    with atomic_path(layout.thresholds) as tmp:
+    files = [paths["bouts"]]
+    if results is not None:
+        with atomic_path(run.bouts_events) as tmp:
+            behaviour._events_with_bouts(ev, res.bouts).to_csv(tmp, sep="\t", index=False)
+        files.append(run.bouts_events)
+    with atomic_path(paths["thresholds"]) as tmp:
         res.thresholds.to_csv(tmp, index=False)
-    with atomic_path(layout.motion) as tmp:
+    with atomic_path(paths["motion"]) as tmp:
         frames.to_parquet(tmp, index=False)
-    files = [layout.bouts, layout.thresholds, layout.motion]
+    files += [paths["thresholds"], paths["motion"]]
     if figure:
         from mouseface.report.behaviour_figures import bouts_figure
 
-        files += bouts_figure(res, None, layout.figure)
+        files += bouts_figure(res, ev, paths["figure"])
     summary = {
         "poses": str(path), "source_software": ds.attrs.get("source_software"),
         "individual": animal, "fps": float(fps), "frames": int(ds.sizes["time"]),
@@ -165,8 +219,12 @@ def bouts_from_poses(
                          thresholds=dict(thresholds or {})),
         "units": "px/s",
     }
-    write_json(layout.summary, summary)
-    files.append(layout.summary)
+    if results is not None:
+        summary.update(results=str(results), session=session, context=context,
+                       context_start_s=res.context, baseline_s=baseline,
+                       next=f"mouseface run SESSIONS {run.bouts_events} --out {results}")
+    write_json(paths["summary"], summary)
+    files.append(paths["summary"])
     return {**summary, "bouts": res.bouts, "files": [str(f) for f in files]}
 
 
