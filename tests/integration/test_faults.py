@@ -305,3 +305,17 @@ def test_two_runs_started_together_never_mix_the_folder(tmp_path, moving_video):
 
     roi = FeatureStore(out / "features" / "s0.zarr").attrs["roi"]
     assert ",".join(map(str, roi)) == rois[same[0]]
+
+
+def test_a_report_refuses_while_a_run_writes_the_folder(holder):
+    out, proc = holder
+    before = _digests(out)
+    p = _cli("report", out)
+    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
+                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    assert _digests(out) == before
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait(30) == 0
+    code, output = _invoke("report", out, "-q")
+    assert code == 0, output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -32,9 +33,13 @@ def report(
     page needs no network: open it in any browser, mail it, archive it.
     """
     from mouseface._progress import Reporter
+    from mouseface.io.lock import results_lock
     from mouseface.report.html import write_report
 
-    with Reporter(quiet).steps("report", 2) as step:
+    # into the results folder: not while a run writes it
+    lock = (results_lock(results, "report", create=False) if out is None
+            else contextlib.nullcontext())
+    with lock, Reporter(quiet).steps("report", 2) as step:
         path = write_report(results, out, max_sessions=sessions, max_animals=animals,
                             progress=step)
     if not quiet:

@@ -43,7 +43,7 @@ _guard = threading.Lock()
 
 
 @contextlib.contextmanager
-def results_lock(folder: str | Path, command: str) -> Iterator[Path]:
+def results_lock(folder: str | Path, command: str, *, create: bool = True) -> Iterator[Path]:
     """Hold the lock of results folder ``folder`` (created if absent) for the block.
 
     Parameters
@@ -52,6 +52,10 @@ def results_lock(folder: str | Path, command: str) -> Iterator[Path]:
         The results folder (``--out``).
     command
         What holds it (``"run"``, ``"fit"``...), for the line a second command prints.
+    create
+        False for a command that adds to an existing results folder (``report``): a folder
+        that does not exist is neither created nor locked, and the command says what is
+        wrong with it.
 
     Raises
     ------
@@ -59,6 +63,9 @@ def results_lock(folder: str | Path, command: str) -> Iterator[Path]:
         ``folder`` is a file, or another process holds the folder's lock.
     """
     folder = Path(folder)
+    if not create and not folder.is_dir():
+        yield folder
+        return
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file, not a results folder: give --out a folder (a new name, "
                          "or an earlier results folder to update)", folder)
