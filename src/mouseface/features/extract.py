@@ -52,7 +52,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,7 +78,7 @@ from mouseface.io.video import open_video
 
 __all__ = ["BATCH_BYTES", "ExtractStats", "Keep", "KeptFaces", "Target", "extract_features",
            "extract_range", "extract_video", "features_fingerprint", "finalize_stores",
-           "prepare_stores"]
+           "mean_faces", "prepare_stores"]
 
 #: Bytes of cropped frames (all ROIs together) decoded per batch.
 BATCH_BYTES = 4 << 20
@@ -461,6 +461,46 @@ def _check_owned(stores: Sequence[FeatureStore], targets: Sequence[Target]) -> N
             raise InputError("this feature store was replaced by another run while this one "
                              "was writing it (two runs into one results folder?): run again",
                              store.path)
+
+
+def mean_faces(kept: Mapping[str, KeptFaces], sessions: Sequence[str],
+               picked: Mapping[str, Sequence[tuple[str, int]]], neutral: str
+               ) -> dict[str, tuple[np.ndarray | None, int]] | None:
+    """Mean registered crops of one model's prototypes, from the crops its passes kept.
+
+    Parameters
+    ----------
+    kept
+        Session -> the crops its pass kept (:class:`KeptFaces`).
+    sessions
+        The model's sessions: the ``neutral`` face is the mean of all their baseline crops.
+    picked
+        Prototype -> the ``(session, frame)`` its HOG averaged; a frame whose crop the pass
+        did not keep is left out of the mean.
+    neutral
+        The neutral prototype's name.
+
+    Returns
+    -------
+    dict or None
+        Prototype -> ``(mean crop or None, crops averaged)``; None when a session's pass kept
+        nothing (its features were reused), so the faces would miss its frames.
+    """
+    if any(s not in kept for s in sessions) or any(
+            s not in kept for rows in picked.values() for s, _ in rows):
+        return None
+    out: dict[str, tuple[np.ndarray | None, int]] = {}
+    parts = [kept[s] for s in sessions if kept[s].neutral_sum is not None]
+    n = sum(k.neutral_count for k in parts)
+    out[neutral] = ((sum(k.neutral_sum for k in parts) / n) if n else None, n)
+    for name, rows in picked.items():
+        if name == neutral:
+            continue
+        crops = {(s, i): c for s in dict.fromkeys(s for s, _ in rows)
+                 for _, i, c in kept[s].candidates.get(name, [])}
+        chosen = [crops[(s, int(i))] for s, i in rows if (s, int(i)) in crops]
+        out[name] = (np.mean(chosen, axis=0) if chosen else None, len(chosen))
+    return out
 
 
 def merge_kept(stats: Sequence[ExtractStats], n_targets: int) -> list[KeptFaces | None]:

@@ -10,7 +10,8 @@ what every later command reads) looks like this::
       report.html              the self-contained report
       simulation_check.json    `demo` only: the results against the simulation's truth
       features/<session>.zarr  HOG (frames x cells_y x cells_x x orientations), times, drift
-      model/                   prototypes.npz, model.json, <array>.npy (e.g. template.npy)
+      model/                   prototypes.npz, model.json, <array>.npy (e.g. template.npy),
+                               picked_frames.csv, mean_faces.npz (what the report draws)
       registration/            sessions.csv, summary.json, faces.npz, qc*.png
       analysis/                classification.json, classification_predictions.csv,
                                embedding.csv, clusters.csv, clustering.json,
@@ -121,6 +122,18 @@ class ModelFiles:
     def array(self, name: str) -> Path:
         """An array saved beside the prototypes (e.g. ``template``)."""
         return self.folder / f"{name}.npy"
+
+    @property
+    def picked_frames(self) -> Path:
+        """The frames each prototype averaged (``model``, ``prototype``, ``session``,
+        ``frame``): what the report's mean faces show."""
+        return self.folder / "picked_frames.csv"
+
+    @property
+    def mean_faces(self) -> Path:
+        """The mean registered crop of those frames (and of the baseline frames), per model
+        and prototype, from the crops the run's pass kept."""
+        return self.folder / "mean_faces.npz"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
@@ -108,3 +109,64 @@ def _model_folder(path: str | Path) -> Path:
 def has_model(results_dir: str | Path) -> bool:
     """Whether a results folder holds a saved model."""
     return ResultsLayout(results_dir).model_files.meta.is_file()
+
+
+#: The columns of ``picked_frames.csv``.
+PICKED_COLUMNS = ["model", "prototype", "session", "frame"]
+
+
+def save_picked(folder: str | Path, picked: pd.DataFrame) -> Path:
+    """Write the frames each prototype averaged (:data:`PICKED_COLUMNS`) into a model folder."""
+    path = ModelFiles(folder).picked_frames
+    with atomic_path(path) as tmp:
+        picked[PICKED_COLUMNS].to_csv(tmp, index=False)
+    return path
+
+
+def load_picked(folder: str | Path) -> pd.DataFrame | None:
+    """The frames each prototype averaged, or None when the model has no record of them
+    (results written before the record existed, ``fit`` and ``score``)."""
+    path = ModelFiles(_model_folder(folder)).picked_frames
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path, dtype={"model": str, "prototype": str, "session": str})
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read it ({_problem(exc)})", path) from None
+    missing = [c for c in PICKED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"no column {', '.join(missing)}", path)
+    return df
+
+
+def save_mean_faces(folder: str | Path,
+                    faces: dict[str, dict[str, tuple[np.ndarray | None, int]]]) -> Path:
+    """Write mean faces (model -> prototype -> (face or None, frames averaged)) into a model
+    folder."""
+    path = ModelFiles(folder).mean_faces
+    arrays, index = {}, []
+    for model, per in faces.items():
+        for name, (face, n) in per.items():
+            key = f"face_{len(index)}"
+            index.append([str(model), str(name), int(n), face is not None])
+            if face is not None:
+                arrays[key] = np.asarray(face, dtype=np.float32)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, index=np.array(json.dumps(index)), **arrays)
+    return path
+
+
+def load_mean_faces(folder: str | Path
+                    ) -> dict[str, dict[str, tuple[np.ndarray | None, int]]] | None:
+    """Mean faces written by :func:`save_mean_faces`, or None when the model has none."""
+    path = ModelFiles(_model_folder(folder)).mean_faces
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out: dict[str, dict[str, tuple[np.ndarray | None, int]]] = {}
+            for k, (model, name, n, has) in enumerate(json.loads(str(z["index"]))):
+                out.setdefault(model, {})[name] = (z[f"face_{k}"] if has else None, int(n))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"damaged or incomplete ({_problem(exc)})", path) from None
+    return out

@@ -132,6 +132,11 @@ class Results:
     def __repr__(self) -> str:
         return f"Results({str(self.path)!r})"
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether a run handed these results over in memory (:meth:`from_memory`)."""
+        return bool(self._memory)
+
     def handed(self, name: str, default: Any = None) -> Any:
         """Something a run handed over in memory (None when the folder was read from disk)."""
         return self._memory.get(name, default)

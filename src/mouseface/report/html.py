@@ -35,6 +35,7 @@ from mouseface._errors import InputError
 from mouseface.expressions.windows import NEUTRAL, baseline_window
 from mouseface.io.intervals import Intervals, align_to_events
 from mouseface.io.layout import ResultsLayout
+from mouseface.io.model import load_mean_faces, load_picked
 from mouseface.io.results import Results, load_results
 from mouseface.io.tables import event_columns, natural_key
 from mouseface.report import figures
@@ -292,7 +293,30 @@ def _counts(res: Results) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- prototypes
 
 
+def _recorded(res: Results) -> tuple[pd.DataFrame | None, dict | None]:
+    """What the run recorded of its prototypes: the frames each one averaged and their mean
+    faces; handed over in memory by the run, else read from ``model/`` (None: not recorded,
+    e.g. results of ``score`` or of an older version)."""
+    if res.in_memory:
+        return res.handed("picked"), res.handed("faces")
+    return load_picked(res.path), load_mean_faces(res.path)
+
+
 def _prototype_method(res: Results, n_frames: int) -> str:
+    picked, faces = _recorded(res)
+    tail = ("HOG glyphs: one line per cell and orientation along the edge direction, "
+            "brightness = the prototype's value (one scale per row). HOG gained vs neutral: "
+            "the same for the prototype minus the neutral prototype, positive part only.")
+    if faces is not None or picked is not None:
+        source = ("the registered crops (what HOG saw) the run's pass kept" if faces is not None
+                  else "the face crops, decoded again from the videos (the run kept no crops: "
+                  "its features were reused)")
+        neutral = ("all baseline frames" if faces is not None else
+                   f"up to {NEUTRAL_FACES} baseline frames, evenly spaced")
+        return (f"Mean face: the average of {source} of the frames whose HOG the run averaged "
+                "into each prototype (per animal, the stimulus frames least like its neutral "
+                f"face; model/{ResultsLayout(res.path).model_files.picked_frames.name}). The "
+                f"neutral face is the average of {neutral}. " + tail)
     handed = bool(res.handed("kept"))
     source = ("the registered crop (what HOG saw), kept during the run's pass" if handed
               else "the face crop, re-decoded from the video")
@@ -300,13 +324,9 @@ def _prototype_method(res: Results, n_frames: int) -> str:
                f"up to {NEUTRAL_FACES} baseline frames, evenly spaced")
     return (f"Mean face: the average of {source}, over the {n_frames} "
             "stimulus frames of each condition (per animal) least similar to the animal's "
-            "neutral prototype (lowest sim_neutral). For results of `mouseface run` these are "
-            "the frames whose HOG was averaged into the prototype (with exclude_first_trial "
-            "on, the prototype left first trials out; the face here may include them). The "
-            f"neutral face is the average of {neutral}. HOG glyphs: one line per cell and "
-            "orientation along the edge direction, brightness = the prototype's value (one "
-            "scale per row). HOG gained vs neutral: the same for the prototype minus the "
-            "neutral prototype, positive part only.")
+            "neutral prototype (lowest sim_neutral); these results do not record the frames "
+            "the prototypes averaged. The "
+            f"neutral face is the average of {neutral}. " + tail)
 
 
 def _pick_frames(f: pd.DataFrame, name: str, n_frames: int,
@@ -369,25 +389,16 @@ def _kept_faces(kept: dict, picks: dict[str, pd.DataFrame]
                 ) -> tuple[dict[str, np.ndarray | None], dict[str, int]] | None:
     """Mean faces from the registered crops the run's pass kept (None: some session's pass
     kept nothing, e.g. its features were reused)."""
-    faces: dict[str, np.ndarray | None] = {}
-    counts: dict[str, int] = {}
-    for name, rows in picks.items():
-        sessions = list(dict.fromkeys(rows["session"].astype(str)))
-        if any(s not in kept for s in sessions):
-            return None
-        if name == NEUTRAL:
-            parts = [kept[s] for s in sessions if kept[s].neutral_sum is not None]
-            n = sum(k.neutral_count for k in parts)
-            faces[name] = (sum(k.neutral_sum for k in parts) / n) if n else None
-            counts[name] = n
-            continue
-        crops = {(s, i): c for s in sessions for _, i, c in kept[s].candidates.get(name, [])}
-        chosen = [crops[(s, int(i))] for s, i in zip(rows["session"].astype(str),
-                                                     rows["frame"], strict=True)
-                  if (s, int(i)) in crops]
-        faces[name] = np.mean(chosen, axis=0) if chosen else None
-        counts[name] = len(chosen)
-    return faces, counts
+    from mouseface.features.extract import mean_faces
+
+    sessions = (list(dict.fromkeys(picks[NEUTRAL]["session"].astype(str)))
+                if NEUTRAL in picks else [])
+    got = mean_faces(kept, sessions, {
+        n: list(zip(r["session"].astype(str), r["frame"].astype(int), strict=True))
+        for n, r in picks.items() if n != NEUTRAL}, NEUTRAL)
+    if got is None:
+        return None
+    return {n: got[n][0] for n in picks}, {n: got[n][1] for n in picks}
 
 
 def _prototypes(res: Results, results_dir: Path, n_frames: int, ppc: tuple,
@@ -398,6 +409,7 @@ def _prototypes(res: Results, results_dir: Path, n_frames: int, ppc: tuple,
     names = _names(res)
     models = res.models[:max_animals]
     kept = res.handed("kept") or {}
+    picked, stored = _recorded(res)
     for key in models:
         i = res.models.index(key)
         # NaN: a condition the animal lacks (all entries) or cells under a mask (some)
@@ -408,8 +420,18 @@ def _prototypes(res: Results, results_dir: Path, n_frames: int, ppc: tuple,
             res.frames["animal"] == key]
         exclude = bool(res.run.get("settings", {}).get("quality", {})
                        .get("exclude_flagged", True))
-        picks = {n: _pick_frames(f, n, n_frames, exclude) for n in shown}
-        got = _kept_faces(kept, picks) if kept else None
+        got = None
+        if stored is not None and key in stored:  # drawn as the run recorded them
+            got = ({n: stored[key].get(n, (None, 0))[0] for n in shown},
+                   {n: stored[key].get(n, (None, 0))[1] for n in shown})
+        elif picked is not None:  # the run's picks; only their crops are missing
+            mine = picked[picked["model"].astype(str) == str(key)]
+            picks = {n: (mine[mine["prototype"] == n] if n != NEUTRAL
+                         else _pick_frames(f, n, n_frames, exclude)) for n in shown}
+        else:  # results that do not record the picks: pick as the prototypes did
+            picks = {n: _pick_frames(f, n, n_frames, exclude) for n in shown}
+        if got is None and kept:
+            got = _kept_faces(kept, picks)
         if got is None:
             try:
                 got = _mean_faces(results_dir, picks)

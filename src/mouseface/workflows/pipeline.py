@@ -20,9 +20,15 @@ from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.lock import results_lock
-from mouseface.io.model import load_array, load_model, save_model
+from mouseface.io.model import (
+    load_array,
+    load_model,
+    save_mean_faces,
+    save_model,
+    save_picked,
+)
 from mouseface.io.results import Results
-from mouseface.io.tables import Table, natural_sorted, table_name
+from mouseface.io.tables import NEUTRAL, Table, natural_sorted, table_name
 from mouseface.runlog import RunLog
 from mouseface.settings import Settings, load_settings
 
@@ -114,17 +120,19 @@ def run(
         p = prepare(sessions, events, out, settings, reporter, log, scope="animal")
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"):
-            frames, scores, models = scoring.per_animal(p, settings, reporter)
+            frames, scores, models, picked = scoring.per_animal(p, settings, reporter)
             windows = _check_windows(p, settings)
             _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
         trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
+        faces = _mean_faces(ResultsLayout(out).model, picked, models, p)
         _log_table(log, sessions, "sessions")
         _log_table(log, events, "events")
         return _finish(out, log, p, frames_df, trials_df, model, reporter, report,
-                       frames_note=FRAMES_NOTE, **_mask_record(p))
+                       handed={"picked": picked, "faces": faces}, frames_note=FRAMES_NOTE,
+                       **_mask_record(p))
 
 
 def fit(
@@ -350,15 +358,42 @@ def _report(out: Path, results: Results | None = None,
     return write_report(out, results=results, progress=progress)
 
 
+def _mean_faces(folder: Path, picked: pd.DataFrame, models: dict, p) -> dict | None:
+    """Write the frames each prototype averaged and their mean registered crops (from the
+    crops the pass kept) beside the model; return the faces by model and prototype.
+
+    None when some session's pass kept no crops (its features were reused from an earlier
+    run): the report then decodes the picked frames from the videos.
+    """
+    from mouseface.features.extract import mean_faces
+
+    save_picked(folder, picked)
+    faces = {}
+    for animal, srows in p.sessions.groupby("animal", sort=False):
+        if str(animal) not in models:
+            continue
+        rows = picked[picked["model"] == str(animal)]
+        per = {str(name): list(zip(g["session"], g["frame"], strict=True))
+               for name, g in rows.groupby("prototype", sort=False)}
+        got = mean_faces(p.kept, [str(s) for s in srows["session"]], per, NEUTRAL)
+        if got is None:
+            return None
+        faces[str(animal)] = got
+    save_mean_faces(folder, faces)
+    return faces
+
+
 def _finish(out: Path, log: RunLog, p, frames: pd.DataFrame, trials: pd.DataFrame | None,
             saved: tuple[dict, dict] | None, reporter: Reporter, report: bool,
-            **extra) -> Results:
+            handed: dict | None = None, **extra) -> Results:
     """Write ``run.json``; then the report from what the run holds in memory (it reads
-    nothing back), and ``run.json`` again with the report's time and warnings. Returns the
+    nothing back: ``handed`` is what else it draws, e.g. the prototypes' picked frames and
+    mean faces), and ``run.json`` again with the report's time and warnings. Returns the
     in-memory results."""
     record = log.write(out, **extra)
     results = Results.from_memory(out, frames=frames, trials=trials, run=record, model=saved,
-                                  registration=p.registration, kept=p.kept)
+                                  registration=p.registration, kept=p.kept,
+                                  **(handed or {}))
     if report:
         task = reporter.task("report", total=2, unit="steps")
         with log.stage("report"):

@@ -35,13 +35,14 @@ def per_animal(p, settings: Settings, reporter: Reporter):
 
     The stores are streamed block by block (neutral face, then the least-neutral candidates,
     then the trial windows' similarities), so memory does not grow with the length of the
-    sessions. Returns the per-session frame tables, the trial scores and the fitted models by
-    animal.
+    sessions. Returns the per-session frame tables, the trial scores, the fitted models by
+    animal and the frames each prototype averaged (``model``, ``prototype``, ``session``,
+    ``frame``: what the report's mean faces show).
     """
     sessions, events, stores = p.sessions, p.events, p.stores
     exclude = (_first_trials(events, sessions)
                if settings.prototypes.exclude_first_trial else None)
-    frames, scores, models = [], [], {}
+    frames, scores, models, picked = [], [], {}, []
     task = reporter.task("scoring", total=len(stores), unit="sessions")
     for animal, srows in sessions.groupby("animal", sort=False):
         a_stores = {s: stores[s] for s in srows["session"]}
@@ -62,12 +63,20 @@ def per_animal(p, settings: Settings, reporter: Reporter):
         axis, grades = frames_of.grade()
         models[str(animal)] = model
         scores.append(s if grades is None else s.join(grades))
+        picked.append(frames_of.picked_frames().assign(model=str(animal)))
         for session, st in a_stores.items():
             frames.append(_frame_table(st, session, str(animal), model.transform,
                                        p.labels[session], model.classes_,
                                        p.frame_extras(session, st.n_frames), grade=axis))
             task.advance()
-    return frames, scores, models
+    return frames, scores, models, _picked_table(picked)
+
+
+def _picked_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    cols = ["model", "prototype", "session", "frame"]
+    return (pd.concat(parts, ignore_index=True)[cols] if parts
+            else pd.DataFrame({c: pd.Series(dtype=object if c != "frame" else np.int64)
+                               for c in cols}))
 
 
 class _LeastNeutral:
@@ -252,6 +261,7 @@ class _AnimalFrames:
     def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
         neutral = self.neutral()
         by_label, by_trial = self.least_neutral(neutral.mean, n_frames, per_trial=True)
+        self._picked = by_label
         X, y, w = self._rows(neutral, by_label)
         model = PrototypeModel(n_frames=n_frames).fit(X, y, sample_weight=w)
         trials = [TrialFrames(tr["event"], tr["condition"], np.empty((0, self.n_features)),
@@ -343,6 +353,20 @@ class _AnimalFrames:
         renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
         renamed |= {f"score_{c}": f"grade_mean_{c}" for c in conditions}
         return scores[list(renamed)].rename(columns=renamed)
+
+    def picked_frames(self) -> pd.DataFrame:
+        """The frames the last :meth:`fit_and_crossfit` averaged into each condition's
+        prototype (``prototype``, ``session``, ``frame``), in the sessions' order."""
+        names = list(self.offset)
+        starts = np.array([self.offset[s] for s in names], np.int64)
+        parts = []
+        for c in sorted(self._picked):
+            rows = self._picked[c].order
+            k = np.searchsorted(starts, rows, side="right") - 1
+            parts.append(pd.DataFrame({"prototype": c, "session": [names[i] for i in k],
+                                       "frame": rows - starts[k]}))
+        return (pd.concat(parts, ignore_index=True) if parts else
+                pd.DataFrame({"prototype": [], "session": [], "frame": []}))
 
 
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:

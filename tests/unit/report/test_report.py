@@ -146,16 +146,41 @@ def test_report_shows_warnings_and_extra_figures(results, tmp_path):
     assert "Showing 1 of 2 sessions" in html
 
 
-def test_report_without_videos_still_draws(results, tmp_path):
-    from mouseface.report.html import write_report
-
-    d = tmp_path / "res"
-    shutil.copytree(results, d)
-    # the videos moved away: mean faces cannot be decoded, the rest of the page is there
+def _videos_gone(d, tmp_path):
     import zarr
 
     for store in (d / "features").glob("*.zarr"):
         zarr.open_group(str(store), mode="r+").attrs["video"] = str(tmp_path / "gone.mp4")
+
+
+def test_report_draws_the_mean_faces_the_run_recorded_without_the_videos(results, tmp_path):
+    import warnings
+
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.report.html import write_report
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    _videos_gone(d, tmp_path)
+    files = ResultsLayout(d).model_files
+    assert files.picked_frames.is_file() and files.mean_faces.is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing decoded, nothing missing
+        html = write_report(d).read_text()
+    assert "not drawn" not in html and "picked_frames.csv" in html
+    assert len(_images(html)) == 8
+
+
+def test_report_without_videos_or_recorded_faces_still_draws(results, tmp_path):
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.report.html import write_report
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    # no faces recorded (the pass kept no crops) and the videos moved away: mean faces cannot
+    # be decoded, the rest of the page is there
+    ResultsLayout(d).model_files.mean_faces.unlink()
+    _videos_gone(d, tmp_path)
     with pytest.warns(UserWarning, match="mean faces of mA not drawn"):
         html = write_report(d).read_text()
     assert "mean faces of mA not drawn" in html and "gone.mp4" in html
@@ -229,3 +254,27 @@ def test_overlay_cli_and_errors(results, tmp_path):
     got = CliRunner().invoke(app, ["overlay", str(results), "mB_s1", "-o", str(out), "-q"])
     assert got.exit_code == 0, got.output
     assert out.stat().st_size > 0
+
+
+def test_the_prototypes_are_the_mean_of_the_frames_the_run_recorded(results):
+    from mouseface.io.model import load_mean_faces, load_picked
+    from mouseface.io.results import Results
+
+    r = Results(results)
+    picked, faces = load_picked(results), load_mean_faces(results)
+    n_frames = r.run["settings"]["prototypes"]["n_frames"]
+    assert set(picked["model"]) == set(r.models) and set(faces) == set(r.models)
+    assert len(picked.groupby(["model", "prototype"])) == sum(
+        np.isfinite(r.prototypes[n][i]).any() for n in r.prototypes if n != "neutral"
+        for i in range(len(r.models)))
+    for (model, name), rows in picked.groupby(["model", "prototype"]):
+        assert 0 < len(rows) <= n_frames
+        proto = r.prototype(name, model).ravel()
+        ok = np.isfinite(proto)  # cells under a mask are NaN
+        mean = r.hog(rows).astype(np.float64).mean(axis=0)
+        np.testing.assert_allclose(mean[ok], proto[ok], rtol=1e-6, atol=1e-9)
+        face, count = faces[model][name]
+        assert face is not None and 0 < count <= len(rows)
+    for model in r.models:
+        face, count = faces[model]["neutral"]
+        assert face is not None and count > 0
