@@ -71,6 +71,7 @@ from mouseface.features.facepass import (
 )
 from mouseface.features.hog import hog_shape
 from mouseface.features.quality import OcclusionReference
+from mouseface.io.layout import ModelFiles
 from mouseface.io.model import load_array, load_model
 from mouseface.io.tables import check_roi, parse_regions
 from mouseface.settings import Settings, settings_from_dict
@@ -170,7 +171,7 @@ def _load(path: str | Path, animal: str | None) -> _Saved:
     saved, meta = load_model(path)
     names, protos = prototypes_for(saved, animal, path)
     settings = meta.get("settings", {})
-    parsed = settings_from_dict(settings, path / "model.json")
+    parsed = settings_from_dict(settings, ModelFiles(path).meta)
     try:
         regions = parse_regions(meta.get("mask_regions", ""))
     except ValueError as exc:
