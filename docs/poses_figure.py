@@ -92,7 +92,7 @@ def main(out: str) -> None:
     norm = m / m.abs().max().replace(0, 1)
     c.imshow(norm.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     for (i, j), v in np.ndenumerate(truth[show].to_numpy()):
-        c.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=8)
+        c.text(j, i, f"{0.0 if abs(v) < 1e-6 else v:.2g}", ha="center", va="center", fontsize=8)
     c.set_xticks(range(len(show)), [f"{s.removeprefix('au_')}\n({u})" for s, u in zip(
         show, ["ratio", "deg", "px", "deg", "px"], strict=True)], fontsize=7)
     c.set_yticks(range(len(truth)), truth.index)
