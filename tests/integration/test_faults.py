@@ -319,3 +319,11 @@ def test_a_report_refuses_while_a_run_writes_the_folder(holder):
     assert proc.wait(30) == 0
     code, output = _invoke("report", out, "-q")
     assert code == 0, output
+
+
+def test_the_analyses_refuse_while_a_run_writes_the_folder(holder):
+    out, proc = holder
+    p = _cli("stats", out)
+    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
+                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    assert not (out / "analysis").exists()

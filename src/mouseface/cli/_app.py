@@ -142,5 +142,19 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
+def locks_results(func: Callable) -> Callable:
+    """For a command that writes into its ``results`` folder: hold the folder's lock while it
+    runs (:mod:`mouseface.io.lock`), so it refuses while a run writes there."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from mouseface.io.lock import results_lock
+
+        with results_lock(kwargs["results"], func.__name__, create=False):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"

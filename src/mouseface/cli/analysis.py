@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from mouseface.cli._app import app, user_errors
+from mouseface.cli._app import app, locks_results, user_errors
 
 Dir = typer.Argument(..., help="Results folder written by `mouseface run` (or `score`).",
                      show_default=False)
@@ -26,6 +26,7 @@ def _conditions(text: str | None) -> list[str] | None:
 
 @app.command()
 @user_errors
+@locks_results
 def classify(
     results: Path = Dir,
     features: str = Features,
@@ -75,6 +76,7 @@ def classify(
 
 @app.command()
 @user_errors
+@locks_results
 def embed(
     results: Path = Dir,
     features: str = typer.Option("hog", "--features", "-f", help="hog or similarity."),
@@ -101,6 +103,7 @@ def embed(
 
 @app.command()
 @user_errors
+@locks_results
 def cluster(
     results: Path = Dir,
     features: str = typer.Option("hog", "--features", "-f", help="hog or similarity."),
@@ -130,6 +133,7 @@ def cluster(
 
 @app.command()
 @user_errors
+@locks_results
 def trials(
     results: Path = Dir,
     normalize: bool = typer.Option(False, "--normalize",
@@ -154,6 +158,7 @@ def trials(
 
 @app.command()
 @user_errors
+@locks_results
 def dose(
     results: Path = Dir,
     column: str = typer.Option("intensity", "--column", "-c",
@@ -183,6 +188,7 @@ def dose(
 
 @app.command()
 @user_errors
+@locks_results
 def stats(
     results: Path = Dir,
     correction: str = typer.Option("holm", "--correction", help="holm, bh or none."),
@@ -204,6 +210,7 @@ def stats(
 
 @app.command()
 @user_errors
+@locks_results
 def analyze(
     results: Path = Dir,
     features: str | None = typer.Option(None, "--features", "-f",
