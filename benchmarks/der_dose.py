@@ -32,6 +32,7 @@ Usage (from the repository root; the run takes about 2 minutes on an idle 2-core
 rerun into the same OUT reuses its feature stores)::
 
     python benchmarks/der_dose.py [DATA] [OUT] [--unregistered]
+    python benchmarks/der_dose.py [DATA] [OUT] --sweep   # registration and HOG variants, a figure
 """
 
 from __future__ import annotations
@@ -133,21 +134,79 @@ def table(scores: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_index(axis=1).loc[methods]
 
 
+#: ``--sweep``: what registration and features cost, each a change from the default
+VARIANTS = {
+    "default (registered, drift, 8-px cells)": {},
+    "not registered": {"registration": {"align": "none"}},
+    "no drift correction": {"registration": {"drift": False}},
+    "16-px cells": {"hog": {"pixels_per_cell": 16}},
+    "L1 block norm": {"hog": {"block_norm": "L1"}},
+}
+
+
+def scored(out: Path, name: str, overrides: dict) -> pd.DataFrame:
+    """Every readout of every trial after one run with the tutorial's settings + overrides."""
+    from mouseface.settings import load_settings
+    from mouseface.workflows import pipeline
+
+    tables = out / "tables"
+    registration = {"align": "translation", **overrides.get("registration", {})}
+    settings = load_settings(tables / "mouseface.toml",
+                             **{**overrides, "registration": registration})
+    folder = out / name
+    pipeline.run(tables / "sessions.csv", tables / "events.csv", folder, settings=settings,
+                 quiet=True, report=False)
+    return readouts(*load(folder))
+
+
+def sweep(out: Path) -> None:
+    """The grade's AUC and rho (within, and leave one mouse out) and the paper's, per variant;
+    a figure of them in ``out/der_sweep.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = {"paper": "paper's score, within", "axis, peak": "grade, within",
+             "LOAO axis, peak": "grade, new mouse"}
+    rows = {}
+    for k, (name, overrides) in enumerate(VARIANTS.items()):
+        wide = table(scored(out, f"variant{k}", overrides))
+        rows[name] = {(label, what): wide.loc[method, (what, "mean")]
+                      for method, label in shown.items() for what in ("AUC", "rho")}
+        print(f"{name}: " + ", ".join(f"{lab} {w} {v:.3f}" for (lab, w), v in
+                                        rows[name].items()), flush=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    names = list(rows)
+    for ax, what in zip(axes, ("AUC", "rho"), strict=True):
+        for j, label in enumerate(shown.values()):
+            ax.barh(np.arange(len(names)) + (j - 1) * 0.27,
+                    [rows[n][(label, what)] for n in names], height=0.27, label=label)
+        ax.axvline(0.93 if what == "AUC" else 0.75, color="k", lw=0.8, ls="--")
+        ax.set_xlim(0.3 if what == "rho" else 0.5, 1.0)
+        ax.set_xlabel("strong vs weak shocks, AUC (mean of 3 mice)" if what == "AUC"
+                      else "Spearman rho with the current (mean of 3 mice)")
+    axes[0].set_yticks(np.arange(len(names)), names)
+    axes[0].invert_yaxis()
+    axes[1].legend(loc="lower left", fontsize=8)
+    fig.suptitle("Real DER mice: what registration and HOG settings cost (dashed: issue 24's bar)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / "der_sweep.png", dpi=110)
+    print(out / "der_sweep.png")
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     align = "none" if "--unregistered" in sys.argv else "translation"
     data = Path(args[0]) if args else DATA
     out = Path(args[1]) if len(args) > 1 else Path(tempfile.mkdtemp(prefix="der_dose"))
     make = runpy.run_path(str(REPO / "examples" / "der_videos_tables.py"))["der_tables"]
-    sessions, events = make(data, out / "tables")
-    from mouseface.settings import load_settings
-    from mouseface.workflows import pipeline
-
-    settings = load_settings(out / "tables" / "mouseface.toml", registration={"align": align})
-    pipeline.run(sessions, events, out / f"run_{align}", settings=settings, quiet=True,
-                 report=False)
-    trials, per_session = load(out / f"run_{align}")
-    wide = table(readouts(trials, per_session))
+    make(data, out / "tables")
+    if "--sweep" in sys.argv:
+        sweep(out)
+        return
+    wide = table(scored(out, f"run_{align}", {"registration": {"align": align}}))
     mice = [m for m in wide["AUC"].columns if m != "mean"]
     print("| readout | " + " | ".join(f"AUC {m}" for m in mice) + " | AUC mean | "
           + " | ".join(f"rho {m}" for m in mice) + " | rho mean |")
