@@ -176,7 +176,7 @@ def sweep(out: Path) -> None:
                       for method, label in shown.items() for what in ("AUC", "rho")}
         print(f"{name}: " + ", ".join(f"{lab} {w} {v:.3f}" for (lab, w), v in
                                         rows[name].items()), flush=True)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     names = list(rows)
     for ax, what in zip(axes, ("AUC", "rho"), strict=True):
         for j, label in enumerate(shown.values()):
@@ -188,10 +188,11 @@ def sweep(out: Path) -> None:
                       else "Spearman rho with the current (mean of 3 mice)")
     axes[0].set_yticks(np.arange(len(names)), names)
     axes[0].invert_yaxis()
-    axes[1].legend(loc="lower left", fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9,
+               frameon=False)
     fig.suptitle("Real DER mice: what registration and HOG settings cost (dashed: issue 24's bar)",
                  fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(out / "der_sweep.png", dpi=110)
     print(out / "der_sweep.png")
 
