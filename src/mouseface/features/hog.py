@@ -25,13 +25,18 @@ How parity with scikit-image is kept (scikit-image 0.26, ``feature/_hoghistogram
   row-major pixel order and then divided, in float32, by the cell area.
 - Blocks are normalised in float64 with ``eps = 1e-5``.
 
-The kernel never calls ``arctan2``. A float32 polynomial arctan (error < 4e-7 rad) gives each
-pixel's bin; pixels within 1e-5 rad of an edge are re-binned exactly in float64 from the signs
-of cross products with the edges. Exact axis and diagonal gradients (very common in integer
-images) get the bins of the orientations NumPy gives them (0, 90, 45 or 135 degrees). The rare
-pixels within 1e-10 rad of an edge, and non-finite magnitudes, are binned afterwards with
-NumPy's ``arctan2`` exactly as scikit-image bins them (their votes join the float32 sums last,
-not in pixel order: a difference of a float32 rounding at most). A frame with more than
+The kernel never calls ``arctan2``. Each row goes through three loops: float64 gradients and
+magnitudes (vectorised, four lanes), each pixel's bin from float32 comparisons of the gradient
+with the tangents of the edges (vectorised, eight lanes; with an even number of orientations
+folded onto the octant below 45 degrees, so that 8 orientations need one tangent), and the
+float32 accumulation in scikit-image's order (scalar, the cells of a row interleaved). A pixel
+whose float32 comparison is within its rounding error of an edge (about 1e-6 of the
+gradient) is re-binned exactly in float64 from the signs of cross products with the edges.
+Exact axis and diagonal gradients (very common in integer images) get the bins of the
+orientations NumPy gives them (0, 90, 45 or 135 degrees), decided in float64. The rare pixels
+within 1e-10 rad of an edge, and non-finite magnitudes, are binned afterwards with NumPy's
+``arctan2`` exactly as scikit-image bins them (their votes join the float32 sums last, not in
+pixel order: a difference of a float32 rounding at most). A frame with more than
 ``_MAX_AMBIGUOUS`` of them is recomputed with NumPy orientations.
 
 Integer inputs other than uint8 are converted to float64 first (as scikit-image does), so the
@@ -60,12 +65,6 @@ _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5
 # Angles closer than this (radians) to a bin edge are binned with NumPy's arctan2 instead.
 _AMBIGUITY = 1e-10
-# The float32 polynomial arctan is within 4e-7 rad; angles closer than this (radians) to an
-# edge are re-binned exactly in float64.
-_MARGIN = 1e-5
-# atan(q) ~ q * P(q**2) on [0, 1] (weighted least-squares fit, max error 3.3e-7 in float32).
-_ATAN_COEF = np.array([0.99999611, -0.33317368, 0.19807816, -0.13233342, 0.07962366,
-                       -0.03360421, 0.00681179], dtype=np.float32)
 # Per-frame capacity for pixels left to NumPy (within _AMBIGUITY of an edge, or a non-finite
 # magnitude); a frame with more is recomputed with NumPy orientations.
 _MAX_AMBIGUOUS = 4096
@@ -311,10 +310,10 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     else:
         lut = np.empty(0, dtype=work_dtype)
     cap = max(0, int(_MAX_AMBIGUOUS))
-    margin = _MARGIN * (len(edges) - 1) / np.pi  # radians -> bin units
+    tans, tol = _edge_tangents(edges)
     sums, pending, n_pending = _cell_sums(
         batch, proto, rows, cols, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
-        cos_e, sin_e, special, _ATAN_COEF, _AMBIGUITY, margin, cap)
+        cos_e, sin_e, special, tans, tol, _AMBIGUITY, cap)
     if not n_pending.any():
         return sums
     overflow = np.flatnonzero(n_pending > cap)
@@ -334,6 +333,24 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
         with np.errstate(over="ignore"):  # as skimage's float32 accumulator overflows
             sums[resolve] = acc[resolve].astype(np.float32)
     return sums
+
+
+def _edge_tangents(edges):
+    """The tangents :func:`_quadrant_bin` compares with (float32), and the tolerance (relative
+    to ``|g_row| + |g_col|``) beyond which its comparisons are exact."""
+    n = len(edges) - 1
+    if n % 2 == 0:
+        inner = edges[(edges > 0) & (edges < 45)]
+        head = [2.0 * inner.size + (n % 4 == 0), float(n % 4 == 0)]
+    else:
+        inner = edges[(edges > 0) & (edges < 90)]
+        head = [-1.0, 0.0]
+    t = np.tan(np.deg2rad(inner))
+    t_max = float(t.max()) if t.size else 1.0
+    tol = 8 * 2.0 ** -24 * max(1.0, t_max)
+    if not t.size:  # no such edge: a tangent that no gradient exceeds keeps the tuple typed
+        t = np.array([np.inf])
+    return tuple(np.float32(v) for v in [*head, *t]), tol
 
 
 def _bin_of(orientation: float, edges: np.ndarray) -> int:
@@ -427,112 +444,210 @@ def _working_row(frame, r, n, ring, slot, lut, use_lut, transform_sqrt):
                 ring[slot, c] = np.sqrt(ring[slot, c])
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def _classify(gr, gc, cell_base, k, bins, top):
-    """Magnitude and vote index (``cell_base + bin``; -1: re-bin exactly; -2: NumPy) of a pixel.
 
-    Branch-free so that the loop calling it vectorises (all constants are scalars: an array
-    read in the loop could alias the outputs). ``k`` holds the float32 arctan coefficients,
-    the bin scale and the margin; ``bins`` the bins of the orientations NumPy gives exact
-    axis and diagonal gradients (0, 90, 45, 135 degrees), which override the polynomial's.
+@numba.njit(cache=True, error_model="numpy")
+def _gradients(ring, ra, rb, rh, start, stop, mag, g32r, g32c, special, bins, careful):
+    """Float64 gradients of columns ``start .. stop - 1`` of a row: the magnitude, and the
+    gradients in float32 for binning. Vectorised (float64 lanes).
+
+    ``special`` gets, as float32: if ``careful``, the bin of an exact axis or diagonal gradient
+    (the orientations NumPy gives them: 0, 90, 45, 135 degrees), -1 for none and -3 for a
+    non-finite magnitude (NumPy bins it); otherwise only 1 where ``|g_row| == |g_col|`` in
+    float64 (float32 may round unequal gradients to equal ones), for frames whose gradients
+    are zero or well inside float32's normal range (uint8 frames), where the float32 gradients
+    tell zeros exactly and the rest follows in :func:`_bins`.
     """
-    k0, k1, k2, k3, k4, k5, k6, scale, margin = k
+    if careful:
+        bin_0, bin_90, bin_45, bin_135 = bins
+        for c in range(start, stop):
+            gr = np.float64(ring[rb, c] - ring[ra, c])
+            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
+            m = np.sqrt(gr * gr + gc * gc)
+            mag[c] = m
+            g32r[c] = np.float32(gr)
+            g32c[c] = np.float32(gc)
+            s = np.float32(-1.0)
+            s = (bin_45 if (gr > 0.0) == (gc > 0.0) else bin_135) if abs(gr) == abs(gc) else s
+            s = bin_90 if gc == 0.0 else s
+            s = bin_0 if gr == 0.0 else s
+            s = s if m < np.inf else np.float32(-3.0)
+            special[c] = s
+    else:
+        for c in range(start, stop):
+            gr = np.float64(ring[rb, c] - ring[ra, c])
+            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
+            mag[c] = np.sqrt(gr * gr + gc * gc)
+            g32r[c] = np.float32(gr)
+            g32c[c] = np.float32(gc)
+            special[c] = np.float32(1.0) if abs(gr) == abs(gc) else np.float32(0.0)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _quadrant_bin(gr, gc, tans, last_bin, tol, folded):
+    """Bin (float32) and nearness to an edge (1 or 0) of a float32 gradient, from comparisons
+    with the tangents of the edges; no arctan.
+
+    ``tans`` is ``(steep_base, diagonal, t_1, ..., t_m)``. ``folded`` (an even number of
+    orientations): the edges inside a quadrant are symmetric about 45 degrees, so the gradient
+    is folded onto the octant below 45 degrees (``lo / hi``) and compared with the tangents of
+    the ``m`` edges below 45 degrees only; ``steep_base`` is ``2 m`` plus one if 45 degrees is
+    an edge (then ``diagonal`` is 1 and nearness to it is checked too). Otherwise the ``t_k``
+    are the tangents of all the edges inside the quadrant.
+    """
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    ax = abs(gc)
+    ay = abs(gr)
+    total = ax + ay
+    lim = tol * total
+    near = zero if total >= np.float32(1e-30) else one  # denormal or NaN: no error bound
+    if folded:
+        lo = min(ax, ay)
+        hi = max(ax, ay)
+        x = zero
+        for t in tans[2:]:
+            d = lo - t * hi
+            x += one if d > zero else zero
+            near = one if not (abs(d) > lim) else near
+        if tans[1] > zero:
+            near = one if not (abs(ay - ax) > lim) else near
+        cnt = tans[0] - x if ay > ax else x
+    else:
+        cnt = zero
+        for t in tans[2:]:
+            d = ay - t * ax
+            cnt += one if d > zero else zero
+            near = one if not (abs(d) > lim) else near
+    b = last_bin - cnt if (gr < zero) != (gc < zero) else cnt
+    return b, near
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _bins(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins, careful, code):
+    """Each pixel's vote index (``base + bin``; -1: re-bin exactly in float64; -2: NumPy).
+    All float32 so that it vectorises 8 lanes wide; returns whether any pixel needs more work.
+    ``special`` and ``careful`` as in :func:`_gradients`. One loop per case, so that each
+    vectorises without computing the others."""
+    folded = tans[0] >= 0
+    if careful:
+        if folded:
+            return _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
+                                 True, code)
+        return _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
+                             False, code)
+    if folded:
+        if tans[1] > 0:
+            return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
+                               bins, True, True, code)
+        return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
+                           bins, True, False, code)
+    return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins,
+                       False, False, code)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol, folded, code):
+    zero = np.float32(0.0)
+    odd = False
+    for c in range(start, stop):
+        b, near = _quadrant_bin(g32r[c], g32c[c], tans, last_bin, tol, folded)
+        s = special[c]
+        k = base[c] + b
+        k = np.float32(-1.0) if near > zero else k
+        k = base[c] + s if s >= zero else k
+        k = np.float32(-2.0) if s < np.float32(-2.0) else k
+        code[c] = np.int32(k)
+        odd |= k < zero
+    return odd
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins, folded,
+                diagonal, code):
+    zero = np.float32(0.0)
     bin_0, bin_90, bin_45, bin_135 = bins
-    mag = np.sqrt(gr * gr + gc * gc)
-    ax = np.float32(abs(gc))
-    ay = np.float32(abs(gr))
-    steep = ay > ax
-    q = (ax if steep else ay) / (ay if steep else ax)
-    z = q * q
-    a = q * (k0 + z * (k1 + z * (k2 + z * (k3 + z * (k4 + z * (k5 + z * k6))))))
-    a = np.float32(np.pi / 2) - a if steep else a
-    a = np.float32(np.pi) - a if (gr < 0.0) != (gc < 0.0) else a  # fold onto [0, pi)
-    t = a * scale  # in bin units: the bin is floor(t); edges at integers
-    b = min(max(np.int32(t), np.int32(0)), top)
-    near = not (abs(t - np.rint(t)) >= margin)  # NaN (0/0 after underflow) is near too
-    if gr == 0.0:
-        b = bin_0
-        near = False
-    elif gc == 0.0:
-        b = bin_90
-        near = False
-    elif abs(gr) == abs(gc):
-        b = bin_45 if (gr > 0.0) == (gc > 0.0) else bin_135
-        near = False
-    code = cell_base + b
-    code = np.int32(-1) if near else code
-    # Non-finite gradients, or so large that the magnitude overflows: NumPy decides.
-    code = code if mag < np.inf else np.int32(-2)
-    return mag, code
+    odd = False
+    for c in range(start, stop):
+        gr = g32r[c]
+        gc = g32c[c]
+        b, near = _quadrant_bin(gr, gc, tans, last_bin, tol, folded)
+        b = np.float32(-1.0) if near > zero else b
+        b = (bin_45 if (gr > zero) == (gc > zero) else bin_135) if special[c] > zero else b
+        b = bin_90 if gc == zero else b
+        b = bin_0 if gr == zero else b
+        k = base[c] + b if b >= zero else b
+        code[c] = np.int32(k)
+        odd |= b < zero
+    return odd
 
 
 @numba.njit(parallel=True, cache=True)
 def _cell_sums(batch, proto, rows, cols, lut, c_row, c_col, n_cells_row, n_cells_col,
-               transform_sqrt, cos_e, sin_e, special, atan_coef, ambiguity, margin, cap):
+               transform_sqrt, cos_e, sin_e, special, tans, tol, ambiguity, cap):
     """Per-cell float32 orientation sums of each frame (before division by the cell area).
 
     ``proto`` is an empty array of the working float dtype; ``rows`` and ``cols`` are the
-    pixels read (the cells, plus one row and column for the gradient). Frames run in parallel
-    on Numba's threads (see :func:`_frame_sums`). Returns the sums, the pixels left for NumPy
-    to bin (cell row, cell column, g_row, g_col) and how many each frame has (more than
-    ``cap``: recompute that frame).
+    pixels read (the cells, plus one row and column for the gradient); ``special`` the bins of
+    exact 0, 90, 45 and 135 degree gradients; ``tans`` and ``tol`` from :func:`_edge_tangents`.
+    Frames run in parallel on Numba's threads (see :func:`_frame_sums`). Returns the sums, the
+    pixels left for NumPy to bin (cell row, cell column, g_row, g_col) and how many each frame
+    has (more than ``cap``: recompute that frame).
     """
     n_frames = batch.shape[0]
     n_orient = cos_e.size - 1
     sums = np.zeros((n_frames, n_cells_row, n_cells_col, n_orient), dtype=np.float32)
     pending = np.empty((n_frames, cap, 4), dtype=np.float64)
     n_pending = np.zeros(n_frames, dtype=np.int64)
-    # Polynomial coefficients, then the bin scale and the margin, in float32.
-    c = atan_coef
-    consts = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], np.float32(n_orient / np.pi),
-              np.float32(margin))
-    bins = (np.int32(special[0]), np.int32(special[1]), np.int32(special[2]),
-            np.int32(special[3]))
+    bins = (np.float32(special[0]), np.float32(special[1]), np.float32(special[2]),
+            np.float32(special[3]))
     for f in numba.prange(n_frames):
         n_pending[f] = _frame_sums(batch[f], proto, rows, cols, lut, c_row, c_col,
-                                   transform_sqrt, cos_e, sin_e, bins, consts, ambiguity,
-                                   sums[f], pending[f])
+                                   transform_sqrt, cos_e, sin_e, bins, tans,
+                                   np.float32(tol), ambiguity, sums[f], pending[f])
     return sums, pending, n_pending
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos_e, sin_e,
-                bins, consts, ambiguity, sums, pending):
+                bins, tans, tol, ambiguity, sums, pending):
     """One frame's float32 orientation sums, without arctan2; returns the pending count.
 
-    Row by row, a vectorised loop finds each pixel's gradient, magnitude and bin
-    (:func:`_classify`); pixels whose angle is within a margin of an edge are re-binned
-    exactly in float64 (:func:`_exact_bin`), and the few still undecided are written to
-    ``pending`` for NumPy. A scalar loop then adds the magnitudes into the cells' float32
-    accumulators in skimage's order, cells interleaved so that their accumulation chains
-    overlap.
+    Row by row: :func:`_gradients` (float64 magnitudes), :func:`_bins` (each pixel's vote
+    index in the frame's flat accumulator), a fix-up of the rare pixels near an edge
+    (:func:`_exact_bin`; those it cannot decide go to ``pending`` for NumPy and vote into a
+    spare slot), then a branch-free scalar loop adds the magnitudes into the float32
+    accumulators in scikit-image's order, the cells of the row interleaved so that their
+    accumulation chains overlap.
     """
     s_row, s_col = frame.shape
     n_cells_row, n_cells_col, n_orient = sums.shape
     cap = pending.shape[0]
     width = n_cells_col * c_col
     last = min(width, s_col - 1)
-    top = np.int32(n_orient - 1)
     use_lut = lut.size > 0
-    # Rows r - 1, r and r + 1 of the working image in slots r % 3 of a ring; slot 3 stays
-    # zero (the border rows' g_row). No row views in the loops: see _working_row.
-    # The vectorised loop runs over columns 1 .. stop - 1, a multiple of 16 of them so that no
-    # scalar remainder runs; the padding columns are computed and then ignored.
+    # uint8 frames: gradients are 0 or at least sqrt(255) - sqrt(254) and finite
+    careful = not use_lut
     stop = 1 + -(-(last - 1) // 16) * 16 if last > 1 else 1
+    size = max(width, stop)
     ring = np.zeros((4, max(cols, stop + 1)), dtype=proto.dtype)
     for r in range(min(2, rows)):
         _working_row(frame, r, cols, ring, r, lut, use_lut, transform_sqrt)
-    mag = np.empty(max(width, stop), dtype=np.float64)
-    # Index of each pixel's vote in the frame's flat accumulator, or -1: re-bin exactly,
-    # -2: NumPy decides.
-    code = np.empty(max(width, stop), dtype=np.int32)
-    cell_base = np.zeros(max(width, stop), dtype=np.int32)
-    for c in range(width):
-        cell_base[c] = (c // c_col) * n_orient
-    acc = sums.reshape(n_cells_row * n_cells_col * n_orient)
+    mag = np.empty(size, dtype=np.float64)
+    g32r = np.zeros(size, dtype=np.float32)
+    g32c = np.zeros(size, dtype=np.float32)
+    special = np.empty(size, dtype=np.float32)
+    code = np.empty(size, dtype=np.int32)
+    base = np.zeros(size, dtype=np.float32)
+    n_acc = n_cells_row * n_cells_col * n_orient
+    junk = n_acc  # votes of pixels NumPy bins afterwards land here
+    acc = np.zeros(n_acc + 1, dtype=np.float32)
+    last_bin = np.float32(n_orient - 1)
     count = 0
     for r in range(n_cells_row * c_row):
         i = r // c_row
+        if r % c_row == 0:
+            for c in range(width):
+                base[c] = (i * n_cells_col + c // c_col) * n_orient
         if r + 1 < rows and r >= 1:
             _working_row(frame, r + 1, cols, ring, (r + 1) % 3, lut, use_lut, transform_sqrt)
         if r == 0 or r == s_row - 1:
@@ -540,41 +655,56 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
         else:
             ra, rb = (r - 1) % 3, (r + 1) % 3
         rh = r % 3
-        for c in range(1, stop):
-            gr = np.float64(ring[rb, c] - ring[ra, c])
-            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
-            mag[c], code[c] = _classify(gr, gc, cell_base[c], consts, bins, top)
+        _gradients(ring, ra, rb, rh, 1, stop, mag, g32r, g32c, special, bins, careful)
         # Column 0 and, if used, column s_col - 1 have a zero g_col.
         for c in (0, last):
             if c < width:
                 gr = np.float64(ring[rb, c] - ring[ra, c])
-                mag[c], code[c] = _classify(gr, 0.0, cell_base[c], consts, bins, top)
-        row_base = i * n_cells_col * n_orient
+                m = np.sqrt(gr * gr)
+                mag[c] = m
+                g32r[c] = np.float32(gr)
+                g32c[c] = np.float32(0.0)
+                if careful:
+                    special[c] = bins[0] if gr == 0.0 else bins[1]
+                    if not m < np.inf:
+                        special[c] = -3.0
+                else:
+                    special[c] = 0.0
+        odd = _bins(g32r, g32c, special, base, 0, width, tans, last_bin, tol, bins, careful,
+                    code)
+        if odd:
+            for off in range(c_col):  # the accumulation's order, for the pending list
+                c = off
+                for j in range(n_cells_col):
+                    k = code[c]
+                    if k < 0:
+                        gr = np.float64(ring[rb, c] - ring[ra, c])
+                        gc = 0.0
+                        if c != 0 and c != s_col - 1:
+                            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
+                        b = -2
+                        if k == -1:
+                            b = _exact_bin(gr, gc, cos_e, sin_e, ambiguity)
+                        if b < 0:
+                            if count < cap:
+                                pending[count, 0] = i
+                                pending[count, 1] = j
+                                pending[count, 2] = gr
+                                pending[count, 3] = gc
+                            count += 1
+                            code[c] = junk
+                        else:
+                            code[c] = np.int32(base[c]) + b
+                    c += c_col
         for off in range(c_col):
             c = off
-            for j in range(n_cells_col):
+            for _ in range(n_cells_col):
                 k = code[c]
-                if k < 0:  # rare: recompute the gradient
-                    gr = np.float64(ring[rb, c] - ring[ra, c])
-                    gc = 0.0
-                    if c != 0 and c != s_col - 1:
-                        gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
-                    b = -2
-                    if k == -1:
-                        b = _exact_bin(gr, gc, cos_e, sin_e, ambiguity)
-                    if b < 0:
-                        if count < cap:
-                            pending[count, 0] = i
-                            pending[count, 1] = j
-                            pending[count, 2] = gr
-                            pending[count, 3] = gc
-                        count += 1
-                        c += c_col
-                        continue
-                    k = j * n_orient + b
-                k += row_base
                 acc[k] = np.float32(np.float64(acc[k]) + mag[c])
                 c += c_col
+    flat = sums.reshape(n_acc)
+    for k in range(n_acc):
+        flat[k] = acc[k]
     return count
 
 
