@@ -144,7 +144,10 @@ def test_replay_gives_score_similarities(pain_run, scored, live_experiment):
     assert meta["mode"] == "transfer" and meta["mask_regions"]  # masks and transfer covered
     m = _assert_parity(live, scored)
     assert m["shift_live"].max() > 0.1  # drift was measured and undone
-    assert set(scored.columns) <= set(live.columns)  # the record has score's columns
+    # the record has score's columns but the expression-axis grades: live does not grade yet
+    # (docs/live.md says so)
+    offline = {c for c in scored.columns if not c.startswith("grade_")}
+    assert offline <= set(live.columns) and any(c.startswith("grade_") for c in scored.columns)
     assert (live.loc[live["time"] < CALIBRATE, "window"] == "neutral").all()
 
 

@@ -50,6 +50,7 @@ def test_transfer_scores_relative_to_the_animals_neutral_reference():
     model = TransferModel.from_prototypes(NAMES, protos)
     x = rng.random((4, 6))
     np.testing.assert_allclose(own.transform(x),
-                               model.transform(x, neutral_reference(baseline)), atol=1e-12)
+                               model.transform(x, baseline=neutral_reference(baseline)),
+                               atol=1e-12)
     with pytest.raises(ValueError, match="own neutral face"):
         AnimalModel.from_saved("transfer", NAMES, protos, BaselineMoments())
