@@ -53,7 +53,7 @@ def test_run_writes_the_results_folder(tmp_path, moving_video):
     assert {"score_a", "score_b", "peak_a", "score_neutral"} <= set(trials.columns)
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["hog"]["pixels_per_cell"] == [16, 16]
-    assert {"extract", "prototypes_and_scores"} <= set(run["timings_s"])
+    assert {"compile", "extract", "prototypes_and_scores"} <= set(run["timings_s"])
     assert any(i.get("session") == "s0" and i["fingerprint"] for i in run["inputs"])
     assert (out / "model" / "model.json").is_file()
 

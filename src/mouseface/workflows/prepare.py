@@ -156,6 +156,8 @@ def prepare(
     intervals = {s: trial_intervals(events[events["session"] == s],
                                     settings.prototypes.baseline)
                  for s in sessions["session"]}
+    with log.stage("compile"):  # Numba's kernels, compiled once and cached on disk
+        setup.load_kernels()
     with log.stage("baseline"):
         baselines, infos = _pre_read(sessions, events, intervals, setup, settings, reporter,
                                      sessions_path, events_path)
