@@ -31,6 +31,7 @@ _LAZY = {
     "Settings": "mouseface.settings",
     "PrototypeModel": "mouseface.expressions.prototypes",
     "TransferModel": "mouseface.expressions.transfer",
+    "ExpressionAxis": "mouseface.expressions.intensity",
     "LiveReadout": "mouseface.live.readout",
     "hog": "mouseface.features.hog",
 }
