@@ -141,6 +141,16 @@ def _movement_columns(frames: pd.DataFrame) -> list[str]:
     return sorted(cols, key=lambda c: (c != "motion_energy", c))
 
 
+def _first_frame_filled(v: np.ndarray) -> np.ndarray:
+    """A movement energy with its first frame filled from the next: a difference of
+    consecutive frames has none at a session's first frame, and without it every session
+    would lose that frame from the tests, with a warning the user can do nothing about."""
+    if len(v) > 1 and not np.isfinite(v[0]) and np.isfinite(v[1]):
+        v = v.copy()
+        v[0] = v[1]
+    return v
+
+
 def _movement_names(res: Results, movement: bool | Sequence[str]) -> list[str]:
     """The movement columns of ``frames.parquet`` the control uses (see ``movement``)."""
     if isinstance(movement, bool):
@@ -264,7 +274,7 @@ def neural_correlates(
             a = align(nt, video_time, sims, names, rate=rate, offset=off)
             aligned.append(a)
             # a region measured in this session (body, wheel: not every session films them)
-            rows = {c: v for c in motion_names
+            rows = {c: _first_frame_filled(v) for c in motion_names
                     if np.isfinite(v := frames[c].to_numpy(np.float64)).any()}
             if movement and hog_components:
                 comps = _hog_components(res, s, hog_components)
