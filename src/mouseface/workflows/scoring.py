@@ -144,6 +144,8 @@ class _AnimalFrames:
                                     "in_prototype": not (ex is not None and ex[k]),
                                     "usable": ok[s_]})
         self.n_features = next(iter(stores.values())).n_features if stores else 0
+        self._neutral: BaselineMoments | None = None
+        self._sums: _ConditionSums | None = None
 
     def missing(self) -> str:
         """Why no prototypes can be built ('' when they can); warns of conditions whose
@@ -190,11 +192,12 @@ class _AnimalFrames:
                 yield x[m], lab[m]
 
     def neutral(self) -> BaselineMoments:
-        """Count, mean and spread of the kept baseline frames."""
-        moments = BaselineMoments()
-        for x, _ in self.kept_blocks("neutral"):
-            moments.add(x)
-        return moments
+        """Count, mean and spread of the kept baseline frames (read once, then kept)."""
+        if self._neutral is None:
+            self._neutral = BaselineMoments()
+            for x, _ in self.kept_blocks("neutral"):
+                self._neutral.add(x)
+        return self._neutral
 
     def window_scores(self, similarity_of, names: list[str]) -> pd.DataFrame | None:
         """Each trial's scores from its windows' similarities; ``similarity_of(k, hog)``
@@ -215,12 +218,15 @@ class _AnimalFrames:
     def least_neutral(self, neutral: np.ndarray, n_frames: int, *, per_trial: bool = False
                       ) -> tuple[dict[str, _LeastNeutral], list[_LeastNeutral]]:
         """Each condition's ``n_frames`` kept frames least like ``neutral`` and, with
-        ``per_trial``, each trial's (among its usable stimulus frames), in one pass."""
+        ``per_trial``, each trial's (among its usable stimulus frames), in one pass, which also
+        sums each condition's and trial's frames for the expression axes (:meth:`grade`)."""
+        self._sums = _ConditionSums(self, per_trial=per_trial)
         conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
                             - {"", NEUTRAL})
         by_label = {c: _LeastNeutral(n_frames) for c in conditions}
         by_trial = [_LeastNeutral(n_frames) for _ in self.trials] if per_trial else []
         for session, start, x in self._blocks():
+            self._sums.add(session, start, x)
             stop = start + len(x)
             lab = self.labels[session][start:stop]
             keep = self.keep[session][start:stop]
@@ -286,7 +292,8 @@ class _AnimalFrames:
         means = self.condition_means(per_trial=True)
         if neutral.n == 0 or means is None:
             return None, None
-        conditions, sums, counts, own, own_n = means
+        conditions, sums, counts, own, own_n = (means.conditions, means.sums, means.counts,
+                                                means.own, means.own_n)
         col = {c: j for j, c in enumerate(conditions)}
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums / counts[:, None]
@@ -304,38 +311,16 @@ class _AnimalFrames:
         axes = [crossfit(k) for k in range(len(self.trials))]
         return axis, self.trial_grades(lambda k, x: axes[k].transform(x), conditions)
 
-    def condition_means(self, *, per_trial: bool = False):
+    def condition_means(self, *, per_trial: bool = False) -> _ConditionSums | None:
         """Sums and counts of each condition's kept frames (and, with ``per_trial``, of each
-        trial's own frames of its condition), in one read of the stores: ``(conditions, sums,
-        counts, trial_sums, trial_counts)``, or None without conditions."""
-        conditions = sorted({c for lab in self.labels.values() for c in set(lab)}
-                            - {"", NEUTRAL})
-        if not conditions:
-            return None
-        col = {c: j for j, c in enumerate(conditions)}
-        counts = np.zeros(len(conditions))
-        own_n = np.zeros(len(self.trials))
-        sums = own = None
-        for session, start, x in self._blocks():
-            if sums is None:  # as wide as the kept HOG entries (a mask drops some)
-                sums = np.zeros((len(conditions), x.shape[1]))
-                own = np.zeros((len(self.trials), x.shape[1]))
-            stop = start + len(x)
-            lab = self.labels[session][start:stop]
-            keep = self.keep[session][start:stop]
-            for c, j in col.items():
-                m = keep & (lab == c)
-                if m.any():
-                    sums[j] += x[m].sum(axis=0, dtype=np.float64)
-                    counts[j] += m.sum()
-            for k, _, rows in (self._in_block(session, "stimulus", start, stop)
-                               if per_trial else ()):
-                rows = rows[keep[rows] & (lab[rows] == self.trials[k]["condition"])]
-                own[k] += x[rows].sum(axis=0, dtype=np.float64)
-                own_n[k] += len(rows)
-        if sums is None:
-            return None
-        return conditions, sums, counts, own, own_n
+        trial's own frames of its condition): what :meth:`fit_and_crossfit` gathered on its
+        way, or one read of the stores. None without conditions or frames."""
+        sums = self._sums
+        if sums is None or (per_trial and not sums.per_trial):
+            sums = _ConditionSums(self, per_trial=per_trial)
+            for session, start, x in self._blocks():
+                sums.add(session, start, x)
+        return sums if sums.conditions and sums.sums is not None else None
 
     def scaled(self, axis: ExpressionAxis) -> ExpressionAxis:
         """``axis`` in units of the spread of this animal's kept baseline frames along it."""
@@ -367,6 +352,42 @@ class _AnimalFrames:
                                        "frame": rows - starts[k]}))
         return (pd.concat(parts, ignore_index=True) if parts else
                 pd.DataFrame({"prototype": [], "session": [], "frame": []}))
+
+
+class _ConditionSums:
+    """Sums and counts of an animal's kept frames per condition and, with ``per_trial``, of
+    each trial's own frames of its condition, added block by block (as wide as the blocks: a
+    mask keeps only some HOG entries)."""
+
+    def __init__(self, frames: _AnimalFrames, *, per_trial: bool):
+        self.frames = frames
+        self.per_trial = per_trial
+        self.conditions = sorted({c for lab in frames.labels.values() for c in set(lab)}
+                                 - {"", NEUTRAL})
+        self.counts = np.zeros(len(self.conditions))
+        self.own_n = np.zeros(len(frames.trials))
+        self.sums: np.ndarray | None = None
+        self.own: np.ndarray | None = None
+
+    def add(self, session: str, start: int, x: np.ndarray) -> None:
+        if not self.conditions:
+            return
+        if self.sums is None:
+            self.sums = np.zeros((len(self.conditions), x.shape[1]))
+            self.own = np.zeros((len(self.frames.trials), x.shape[1]))
+        stop = start + len(x)
+        lab = self.frames.labels[session][start:stop]
+        keep = self.frames.keep[session][start:stop]
+        for j, c in enumerate(self.conditions):
+            m = keep & (lab == c)
+            if m.any():
+                self.sums[j] += x[m].sum(axis=0, dtype=np.float64)
+                self.counts[j] += m.sum()
+        for k, _, rows in (self.frames._in_block(session, "stimulus", start, stop)
+                           if self.per_trial else ()):
+            rows = rows[keep[rows] & (lab[rows] == self.frames.trials[k]["condition"])]
+            self.own[k] += x[rows].sum(axis=0, dtype=np.float64)
+            self.own_n[k] += len(rows)
 
 
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -445,8 +466,7 @@ def fit_axis(p, settings: Settings) -> ExpressionAxis | None:
         means = frames_of.condition_means()
         if neutral.n == 0 or means is None:
             continue
-        conditions, sums, counts, _, _ = means
-        for c, s, n in zip(conditions, sums, counts, strict=True):
+        for c, s, n in zip(means.conditions, means.sums, means.counts, strict=True):
             if n:
                 changes.setdefault(c, []).append(s / n - neutral.mean)
     if not changes:
