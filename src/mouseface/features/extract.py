@@ -70,7 +70,7 @@ from mouseface.features.facepass import (
     QualityParams,
 )
 from mouseface.features.hog import hog_shape
-from mouseface.features.quality import frame_metrics
+from mouseface.features.quality import frame_measures
 from mouseface.io.intervals import Intervals
 from mouseface.io.store import FeatureStore
 from mouseface.io.tables import check_roi
@@ -750,7 +750,7 @@ def _compute(crops, sessions, n_regions, chunk_size, start, stop) -> int:
         if not len(sel):
             continue
         for j, r in enumerate(regions):
-            m = frame_metrics(r[sel], s.previous[j])["motion_energy"].to_numpy(np.float32)
+            m = frame_measures(r[sel], s.previous[j])[:, 0]  # motion energy
             s.previous[j] = r[sel[-1]]
             for i, v in zip(index[sel], m, strict=True):
                 s.motion.setdefault(int(i), np.empty(k, np.float32))[j] = v

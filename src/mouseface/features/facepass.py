@@ -45,7 +45,7 @@ from mouseface.features.drift import ShiftEstimator
 from mouseface.features.hog import hog
 from mouseface.features.quality import (
     OcclusionReference,
-    frame_metrics,
+    frame_measures,
     hog_distance,
     neutral_distances,
     occlusion_area,
@@ -353,12 +353,10 @@ class FacePass:
 
     def _measures(self, raw: np.ndarray, x: np.ndarray) -> np.ndarray:
         q, cal = self.spec.quality, self.spec.calibration
-        m = frame_metrics(raw, self._previous, dark_level=q.dark_level,
-                          saturated_level=q.saturated_level)
-        self._previous = raw[-1].copy()
         out = np.full((len(raw), len(MEASURES)), np.nan, np.float32)
-        for j, name in enumerate(MEASURES[:5]):
-            out[:, j] = m[name].to_numpy(dtype=np.float32)
+        out[:, :5] = frame_measures(raw, self._previous, dark_level=q.dark_level,
+                                    saturated_level=q.saturated_level)  # MEASURES' order
+        self._previous = raw[-1].copy()
         if cal is not None:
             d = hog_distance(x, cal.neutral)
             out[:, MEASURES.index("hog_distance")] = d

@@ -53,10 +53,10 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-__all__ = ["frame_metrics", "dropped_frames", "OcclusionReference", "occlusion_reference",
-           "occlusion_area", "hog_distance", "distance_spread", "neutral_distances",
-           "hog_outlier_z", "quality_table", "quality_flags", "session_quality",
-           "CausalQuality", "MAX_FRACTION", "BLUR_RATIO", "GAP_FACTOR"]
+__all__ = ["frame_metrics", "frame_measures", "dropped_frames", "OcclusionReference",
+           "occlusion_reference", "occlusion_area", "hog_distance", "distance_spread",
+           "neutral_distances", "hog_outlier_z", "quality_table", "quality_flags",
+           "session_quality", "CausalQuality", "MAX_FRACTION", "BLUR_RATIO", "GAP_FACTOR"]
 
 FLAG_COLUMNS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded",
                 "large_shift")
@@ -113,6 +113,25 @@ def frame_metrics(
     >>> frame_metrics(f)[["motion_energy", "duplicate", "saturated_fraction"]].values.tolist()
     [[nan, False, 0.0], [0.0, True, 0.0], [255.0, False, 1.0]]
     """
+    m = frame_measures(frames, previous, dark_level=dark_level, saturated_level=saturated_level)
+    return pd.DataFrame({
+        "motion_energy": m[:, 0],
+        "blur": m[:, 1],
+        "dark_fraction": m[:, 2],
+        "saturated_fraction": m[:, 3],
+        "duplicate": m[:, 4] > 0,
+    })
+
+
+def frame_measures(
+    frames: np.ndarray,
+    previous: np.ndarray | None = None,
+    *,
+    dark_level: float = 5,
+    saturated_level: float = 250,
+) -> np.ndarray:
+    """:func:`frame_metrics` as a float32 array ``(N, 5)``, columns in its order (``duplicate``
+    as 1 or 0): what the one pass and the live loop use per batch, with no table built."""
     f = _batch(frames)
     n = len(f)
     if f.dtype == np.uint8 and n and min(f.shape[1:]) >= 1:
@@ -128,13 +147,13 @@ def frame_metrics(
     else:
         motion, blur, dark, saturated, duplicate = _metrics_numpy(f, previous, dark_level,
                                                                   saturated_level)
-    return pd.DataFrame({
-        "motion_energy": np.asarray(motion, dtype=np.float32),
-        "blur": np.asarray(blur, dtype=np.float32),
-        "dark_fraction": np.asarray(dark, dtype=np.float32),
-        "saturated_fraction": np.asarray(saturated, dtype=np.float32),
-        "duplicate": np.asarray(duplicate, dtype=bool),
-    })
+    m = np.empty((n, 5), np.float32)
+    m[:, 0] = np.asarray(motion, dtype=np.float32)
+    m[:, 1] = np.asarray(blur, dtype=np.float32)
+    m[:, 2] = np.asarray(dark, dtype=np.float32)
+    m[:, 3] = np.asarray(saturated, dtype=np.float32)
+    m[:, 4] = np.asarray(duplicate, dtype=bool)
+    return m
 
 
 def _metrics_numpy(f: np.ndarray, previous, dark_level, saturated_level):

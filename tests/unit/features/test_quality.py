@@ -136,3 +136,18 @@ def test_occlusion_flags_through_the_one_pass(grooming, tmp_path):
     assert f.loc[~f.truth & (f.intensity > 0.5), "occluded"].mean() <= 0.02
     # every occluded frame passed the gate: the region test ran where the flag needs it
     assert f.loc[f.occluded, "occlusion"].notna().all() and tested < 1.0
+
+
+def test_frame_measures_is_frame_metrics_without_the_table():
+    """The pass's per-batch array holds the table's values, columns in its order."""
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (6, 20, 24), dtype=np.uint8)
+    frames[3] = frames[2]  # a duplicate
+    frames[4, :5] = 0  # dark
+    previous = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+    for f, prev in ((frames, previous), (frames, None), (frames.astype(np.float32), previous)):
+        table = q.frame_metrics(f, prev)
+        got = q.frame_measures(f, prev)
+        assert got.dtype == np.float32 and got.shape == (6, 5)
+        np.testing.assert_array_equal(got, table.to_numpy(np.float32))
+        assert got[3, 4] == 1 and table["duplicate"].iloc[3]
