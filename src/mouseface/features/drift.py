@@ -24,7 +24,8 @@ from scipy import fft as sfft
 
 from mouseface.features.warp import _as_batch, _block_means, warp_frames
 
-__all__ = ["reference_face", "estimate_shifts", "ShiftEstimator", "shift_frames", "drift_table"]
+__all__ = ["reference_face", "estimate_shifts", "ShiftEstimator", "shift_frames", "drift_table",
+           "drift_columns"]
 
 
 def _hann(shape: tuple[int, int]) -> np.ndarray:
@@ -291,9 +292,15 @@ def drift_table(shifts: np.ndarray, threshold: float = 2.0) -> pd.DataFrame:
     >>> drift_table(np.array([[0.0, 0.5], [3.0, 4.0]]))["large_shift"].tolist()
     [False, True]
     """
+    return pd.DataFrame(drift_columns(shifts, threshold))
+
+
+def drift_columns(shifts: np.ndarray, threshold: float = 2.0) -> dict[str, np.ndarray]:
+    """:func:`drift_table`'s columns as arrays, without building a table (the live loop's
+    per-frame path)."""
     s = np.asarray(shifts, dtype=np.float64).reshape(-1, 2)
     mag = np.hypot(s[:, 0], s[:, 1])
-    return pd.DataFrame({"shift_y": s[:, 0].astype(np.float32),
-                         "shift_x": s[:, 1].astype(np.float32),
-                         "shift": mag.astype(np.float32),
-                         "large_shift": mag > float(threshold)})
+    return {"shift_y": s[:, 0].astype(np.float32),
+            "shift_x": s[:, 1].astype(np.float32),
+            "shift": mag.astype(np.float32),
+            "large_shift": mag > float(threshold)}

@@ -61,6 +61,7 @@ from mouseface.features.alignment import (
     Region,
     region_of,
 )
+from mouseface.features.drift import drift_columns
 from mouseface.features.face_setup import FaceSetup
 from mouseface.features.facepass import (
     MEASURES,
@@ -401,7 +402,8 @@ class LiveReadout:
         self._previous_time = time
         q["large_shift"] = False
         if faces.shift is not None:
-            d = self.setup_.drift_table(faces.shift).iloc[0]
+            d = {k: v[0] for k, v in drift_columns(faces.shift,
+                                                   self.setup_.shift_threshold).items()}
             q.update(shift_y=float(d["shift_y"]), shift_x=float(d["shift_x"]),
                      shift=float(d["shift"]), large_shift=bool(d["large_shift"]))
         q["flag"] = any(bool(q.get(k, False)) for k in _FLAGS)

@@ -5,7 +5,13 @@ import pytest
 from scipy import ndimage
 from skimage.transform import SimilarityTransform, warp
 
-from mouseface.features.drift import drift_table, estimate_shifts, reference_face, shift_frames
+from mouseface.features.drift import (
+    drift_columns,
+    drift_table,
+    estimate_shifts,
+    reference_face,
+    shift_frames,
+)
 from mouseface.features.similarity_fit import (
     estimate_similarity_transform,
     mean_template,
@@ -67,6 +73,10 @@ def test_drift_table_flags_large_shifts():
     t = drift_table(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), threshold=2.0)
     assert list(t.columns) == ["shift_y", "shift_x", "shift", "large_shift"]
     assert t["large_shift"].tolist() == [False, False, True]
+    # the live loop's columns without the table: the same values
+    cols = drift_columns(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), threshold=2.0)
+    for name, values in cols.items():
+        np.testing.assert_array_equal(values, t[name].to_numpy())
 
 
 def test_similarity_transform_recovers_synthetic_pose(animal):
