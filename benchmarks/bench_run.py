@@ -20,6 +20,10 @@ load hits them alike, each a fresh process timed from start to exit:
   prototypes, scores, frames.parquet), a fresh results folder each time;
 - the same with ``[registration] drift = false`` and with ``[quality] enabled = false``.
 
+Then, when ``strace`` is installed, one more default ``run`` under ``strace -f -e
+trace=openat,read`` gives the opens of the video and the bytes read from it
+(:mod:`strace_opens`).
+
 Prints frames/s of each (the median over repetitions) and the ratios of each ``run`` to the
 best decode (the better of 1 and 2 processes) and to the paper, each the median of the ratios
 taken within one repetition.
@@ -212,6 +216,7 @@ def main() -> None:
             rows.append(row)
             print(f"rep {rep}: " + "  ".join(f"{k} {v:.0f}" + ("" if k == "load" else " fps")
                                              for k, v in row.items()), flush=True)
+        opens = _opens(exe, sessions, events, work, video)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nfile: {video.name} ({args.frames} frames 640x480, crf 18, 30 fps), face ROI "
@@ -226,6 +231,25 @@ def main() -> None:
         pap = statistics.median(r[name] / r["paper"] for r in rows)
         label = f"`mouseface run` ({name})" if name in configs else name
         print(f"| {label} | {fps:.0f} | {dec:.2f} | {pap:.1f} |")
+    if opens is not None:
+        size = video.stat().st_size
+        print(f"\nvideo opened {opens[0]} times, {opens[1]} bytes read = {opens[1] / size:.2f} x "
+              f"its size ({size} bytes), by `mouseface run` with defaults (strace)")
+
+
+def _opens(exe: str, sessions: Path, events: Path, work: Path, video: Path):
+    """(opens, bytes read) of the video by one default ``run`` under strace; None without
+    strace."""
+    from strace_opens import count
+
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    log = work / "strace.txt"
+    subprocess.run([strace, "-f", "-e", "trace=openat,read", "-o", str(log), exe, "run",
+                    str(sessions), str(events), "--out", str(work / "out_strace"),
+                    "--no-report", "-q"], check=True, stdout=subprocess.DEVNULL)
+    return count(str(video), str(log))
 
 
 if __name__ == "__main__":
