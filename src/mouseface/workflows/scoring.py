@@ -199,13 +199,17 @@ class _AnimalFrames:
                 self._neutral.add(x)
         return self._neutral
 
-    def window_scores(self, similarity_of, names: list[str]) -> pd.DataFrame | None:
+    def window_scores(self, similarity_of, names: list[str], *, each_block=None
+                      ) -> pd.DataFrame | None:
         """Each trial's scores from its windows' similarities; ``similarity_of(k, hog)``
-        gives trial ``k``'s frames' similarities, columns in ``names`` order."""
+        gives trial ``k``'s frames' similarities, columns in ``names`` order.
+        ``each_block(session, start, hog)`` sees every block of the same read."""
         if not self.trials:
             return None
         sims = {k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
         for session, start, x in self._blocks():
+            if each_block is not None:
+                each_block(session, start, x)
             stop = start + len(x)
             for which in ("baseline", "stimulus"):
                 for k, _, rows in self._in_block(session, which, start, stop):
@@ -285,8 +289,9 @@ class _AnimalFrames:
         (:class:`~mouseface.expressions.intensity.ExpressionAxis`); a trial is graded on its
         condition's axis rebuilt without its own frames, in units of the spread of the
         baseline frames on the full axis. Trial columns: ``grade_<c>`` (peak in the stimulus
-        window minus the baseline mean) and ``grade_mean_<c>`` (window mean minus it). Two more
-        reads of the stores (sums, then the baseline spread and the windows), no decoding.
+        window minus the baseline mean) and ``grade_mean_<c>`` (window mean minus it). The sums
+        come from the least-neutral read; one more read of the stores projects the windows and
+        measures the baseline spread (the grades are linear in its unit: divided at the end).
         """
         neutral = self.neutral()
         means = self.condition_means(per_trial=True)
@@ -297,19 +302,34 @@ class _AnimalFrames:
         col = {c: j for j, c in enumerate(conditions)}
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums / counts[:, None]
-        axis = self.scaled(ExpressionAxis.from_means(conditions, neutral.mean, mean))
+        full = ExpressionAxis.from_means(conditions, neutral.mean, mean)  # in raw units
 
         def crossfit(k: int) -> ExpressionAxis:
             j = col.get(self.trials[k]["condition"])
             if j is None or not own_n[k]:
-                return axis
+                return full
             rest = mean.copy()
             with np.errstate(invalid="ignore", divide="ignore"):
                 rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
-            return ExpressionAxis.from_means(conditions, neutral.mean, rest, axis.scale_)
+            return ExpressionAxis.from_means(conditions, neutral.mean, rest)
 
         axes = [crossfit(k) for k in range(len(self.trials))]
-        return axis, self.trial_grades(lambda k, x: axes[k].transform(x), conditions)
+        spread = BaselineMoments()
+
+        def baseline_spread(session: str, start: int, x: np.ndarray) -> None:
+            stop = start + len(x)
+            m = (self.keep[session][start:stop]
+                 & (self.labels[session][start:stop] == NEUTRAL))
+            if m.any():
+                spread.add(full.transform(x[m]))
+
+        raw = self.trial_grades(lambda k, x: axes[k].transform(x), conditions,
+                                each_block=baseline_spread)
+        axis = ExpressionAxis.from_axes(conditions, full.axes_, neutral.mean, spread.sd)
+        if raw is not None:
+            for j, c in enumerate(conditions):
+                raw[[f"grade_{c}", f"grade_mean_{c}"]] /= axis.scale_[j]
+        return axis, raw
 
     def condition_means(self, *, per_trial: bool = False) -> _ConditionSums | None:
         """Sums and counts of each condition's kept frames (and, with ``per_trial``, of each
@@ -329,10 +349,10 @@ class _AnimalFrames:
             spread.add((x - axis.neutral_) @ axis.axes_.T)
         return ExpressionAxis.from_axes(axis.classes_, axis.axes_, axis.neutral_, spread.sd)
 
-    def trial_grades(self, grade_of, conditions) -> pd.DataFrame | None:
+    def trial_grades(self, grade_of, conditions, *, each_block=None) -> pd.DataFrame | None:
         """``grade_<c>`` (peak minus baseline) and ``grade_mean_<c>`` of every trial;
         ``grade_of(k, hog)`` gives trial ``k``'s frame grades."""
-        scores = self.window_scores(grade_of, list(conditions))
+        scores = self.window_scores(grade_of, list(conditions), each_block=each_block)
         if scores is None:
             return None
         renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
