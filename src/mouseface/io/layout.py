@@ -10,6 +10,8 @@ what every later command reads) looks like this::
       report.html              the self-contained report
       simulation_check.json    `demo` only: the results against the simulation's truth
       features/<session>.zarr  HOG (frames x cells_y x cells_x x orientations), times, drift
+      poses/<session>.nc       `run --poses`: the session's cleaned keypoints on the video's
+                               clock, a `movement` poses dataset in netCDF
       model/                   prototypes.npz, model.json, <array>.npy (e.g. template.npy),
                                picked_frames.csv, mean_faces.npz (what the report draws)
       registration/            sessions.csv, summary.json, faces.npz, qc*.png
@@ -235,6 +237,23 @@ class ResultsLayout:
     def stored_sessions(self) -> list[str]:
         """Sessions that have a feature store, sorted."""
         return sorted(p.name.removesuffix(".zarr") for p in self.features.glob("*.zarr"))
+
+    # poses
+    @property
+    def poses(self) -> Path:
+        """``run --poses``: one aligned poses file per session."""
+        return self.root / "poses"
+
+    def pose_file(self, session: str) -> Path:
+        """The cleaned keypoints of ``session`` on its video's clock: a ``movement`` poses
+        dataset in netCDF (:func:`mouseface.io.poses.write_session_poses`; read it back with
+        :func:`~mouseface.io.poses.read_session_poses` or ``xarray.open_dataset``)."""
+        return self.poses / f"{safe_name(session)}.nc"
+
+    def stored_poses(self) -> list[str]:
+        """Sessions that have an aligned poses file, sorted."""
+        return sorted(p.name.removesuffix(".nc") for p in self.poses.glob("*.nc")
+                      if not p.name.startswith("."))
 
     # folders of the later stages
     @property

@@ -361,6 +361,70 @@ def check_length(ds, n_frames: int, path: str | Path | None = None,
                          "must come from the same video, frame for frame", path)
 
 
+# ---------------------------------------------------------------------------- aligned poses
+
+
+def _netcdf_attr(value):
+    """An attribute netCDF stores: numbers and strings as they are, the rest as JSON."""
+    import json
+
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return value
+    return json.dumps(value, default=str)
+
+
+def write_session_poses(path: str | Path, ds, *, time: np.ndarray, frame: np.ndarray,
+                        session: str, **attrs) -> Path:
+    """Write one session's cleaned poses on its video's clock (``run --poses``).
+
+    The file is a ``movement`` poses dataset in netCDF (``ds_type = "poses"``): ``position``
+    (time, space, keypoints, individuals) and ``confidence``, with ``time`` the video's frame
+    times in seconds (from ``frames.parquet``) and a ``frame`` coordinate along ``time`` (the
+    frame index in the video, the ``frame`` column of ``frames.parquet``). ``movement`` reads it
+    back with ``xarray.open_dataset`` (its napari widget loads it as "movement (netCDF)");
+    :func:`read_session_poses` does the same and loads it into memory.
+
+    Parameters
+    ----------
+    path : path
+        Where (``ResultsLayout.pose_file(session)``).
+    ds : xarray.Dataset
+        The cleaned poses of one individual, one row per video frame.
+    time, frame : array
+        The video's time (s) and frame index of each row.
+    session : str
+        The session id (an attribute, with ``attrs``: values other than numbers and strings
+        are stored as JSON).
+    """
+    from mouseface._atomic import atomic_path
+
+    time = np.asarray(time, dtype=np.float64)
+    if len(time) != ds.sizes["time"] or len(frame) != len(time):
+        raise ValueError(f"{ds.sizes['time']} pose frames, {len(time)} times, {len(frame)} "
+                         "frame indices")
+    out = ds.assign_coords(time=time, frame=("time", np.asarray(frame, dtype=np.int64)))
+    out.attrs = {k: _netcdf_attr(v) for k, v in {**ds.attrs, "session": str(session),
+                                                  "time_unit": "seconds", **attrs}.items()
+                 if v is not None}
+    out.attrs["ds_type"] = "poses"
+    with atomic_path(path) as tmp:
+        out.to_netcdf(tmp, engine="netcdf4")
+    return Path(path)
+
+
+def read_session_poses(path: str | Path):
+    """A session's aligned poses (what :func:`write_session_poses` wrote), loaded into
+    memory (the file is closed): a ``movement`` poses dataset with a ``frame`` coordinate."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no aligned poses (run with --poses writes them)", path)
+    return xr.load_dataset(path, engine="netcdf4")
+
+
 def position_array(ds, individual: int = 0) -> tuple[np.ndarray, list[str]]:
     """(time, keypoints, 2) float array of one individual and the keypoint names."""
     pos = ds["position"].isel(individuals=individual).transpose("time", "keypoints", "space")
@@ -376,4 +440,5 @@ def summary(report: pd.DataFrame) -> Mapping[str, int]:
 
 __all__ = ["DEFAULT_MAX_GAP", "DEFAULT_MIN_LIKELIHOOD", "FORMATS", "check_length",
            "clean_poses", "from_facemap_file", "one_individual", "position_array",
-           "read_poses", "summary", "to_facemap_file"]
+           "read_poses", "read_session_poses", "summary", "to_facemap_file",
+           "write_session_poses"]

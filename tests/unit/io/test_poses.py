@@ -152,3 +152,31 @@ def test_real_labels_both_formats():
         # hand labels: no likelihood, so the threshold drops nothing
         _, rep = poses.clean_poses(b)
         assert rep["below_threshold"].sum() == 0
+
+
+def test_session_poses_round_trip_as_movement_netcdf(tmp_path):
+    """The aligned poses file of a results folder reads back as a valid movement dataset with
+    the video's times and frame indices."""
+    import xarray as xr
+    from movement.validators.datasets import ValidPosesInputs
+
+    from mouseface.io.layout import ResultsLayout
+
+    ds = _dataset(n=12)
+    ds["position"][3, :, 1, 0] = np.nan
+    f = ResultsLayout(tmp_path).pose_file("m1_s1")
+    t = np.arange(12) / 30.0 + 0.011
+    poses.write_session_poses(f, ds, time=t, frame=np.arange(12) + 5, session="m1_s1",
+                              roles={"eye_top": "kp0"}, min_likelihood=0.6)
+    assert f.name == "m1_s1.nc" and ResultsLayout(tmp_path).stored_poses() == ["m1_s1"]
+    back = poses.read_session_poses(f)
+    ValidPosesInputs.validate(back)
+    np.testing.assert_array_equal(back["time"].values, t)
+    np.testing.assert_array_equal(back["frame"].values, np.arange(12) + 5)
+    np.testing.assert_array_equal(back["position"].values, ds["position"].values)
+    assert back.attrs["session"] == "m1_s1" and back.attrs["ds_type"] == "poses"
+    assert back.attrs["roles"] == '{"eye_top": "kp0"}'
+    with xr.open_dataset(f) as plain:          # what movement's napari widget does
+        assert plain.attrs["ds_type"] == "poses"
+    with pytest.raises(InputError, match="no aligned poses"):
+        poses.read_session_poses(tmp_path / "poses" / "other.nc")
