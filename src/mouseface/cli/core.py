@@ -38,6 +38,10 @@ def run(
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
     report: bool = Report,
+    poses: Path | None = typer.Option(
+        None, "--poses", help="Poses table (session, poses = a DeepLabCut/SLEAP/Lightning "
+        "Pose/Facemap file, optional individual): facial action units (au_ columns) beside "
+        "the scores. Without it, a poses column of the sessions table is used."),
 ) -> None:
     """Score every frame and trial with per-animal prototypes.
 
@@ -47,7 +51,7 @@ def run(
     from mouseface.workflows import pipeline
 
     results = pipeline.run(sessions, events, out, config, workers=workers, scheduler=scheduler,
-                           quiet=quiet, report=report)
+                           quiet=quiet, report=report, poses=poses)
     _after_run(results.path, quiet)
 
 

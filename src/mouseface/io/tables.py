@@ -38,7 +38,10 @@ Further regions whose movement is measured (body, running wheel) are optional co
 region. (``roi_x``, ``roi_y``, ``roi_w``, ``roi_h`` are the face ROI's four-column form, not
 regions.) Whether a region lies inside the frame is checked where the video is opened
 (:func:`check_region`). ``speed`` is optional: a running-speed or wheel-encoder table of the
-session (:func:`read_speed`), relative to the sessions table.
+session (:func:`read_speed`), relative to the sessions table. ``poses`` is optional: the
+session's pose file (DeepLabCut, SLEAP, Lightning Pose, Facemap; relative to the sessions table),
+from which ``run`` measures facial action units (the other way: a poses table,
+:func:`read_poses_table`).
 
 Events table (BIDS-style): ``session``, ``onset`` and ``duration`` in seconds from the first
 frame, ``trial_type``; any other column is carried through unchanged.
@@ -68,6 +71,7 @@ __all__ = [
     "NEUTRAL", "check_events_within", "check_roi", "motion_regions", "natural_key",
     "natural_sorted", "parse_roi", "parse_regions", "read_table",
     "region_names", "check_region", "read_speed", "check_overlap", "Table", "table_name",
+    "read_poses_table",
 ]
 
 #: A table as the workflows take it: a file (CSV, TSV, Parquet) or a DataFrame already in memory.
@@ -278,9 +282,10 @@ def validate_sessions(
         col = REGION_PREFIX + name
         out[col] = pd.Series([_region_cell(v, i, name, path) for i, v in enumerate(df[col])],
                              dtype=object)
-    if "speed" in df.columns:
-        out["speed"] = pd.Series([_speed_cell(v, i, base, path)
-                                  for i, v in enumerate(df["speed"])], dtype=object)
+    for col, what in (("speed", "speed table"), ("poses", "pose file")):
+        if col in df.columns:
+            out[col] = pd.Series([_file_cell(v, i, base, path, what)
+                                  for i, v in enumerate(df[col])], dtype=object)
     return out
 
 
@@ -370,14 +375,61 @@ def _region_cell(value: object, i: int, name: str, path) -> tuple[int, int, int,
                          "in frame pixels, e.g. 0,160,96,30", path) from None
 
 
-def _speed_cell(value: object, i: int, base: Path, path) -> str | None:
+def _file_cell(value: object, i: int, base: Path, path, what: str) -> str | None:
+    """A cell naming a file (relative to ``base``): its absolute path, None when empty."""
     if _empty(value):
         return None
     p = Path(str(value).strip()).expanduser()
     p = Path(os.path.abspath(p if p.is_absolute() else base / p))
     if not p.is_file():
-        raise InputError(f"{_row(i)}: speed table not found: {p}", path)
+        raise InputError(f"{_row(i)}: {what} not found: {p}", path)
     return str(p)
+
+
+def read_poses_table(table: Table, sessions: pd.DataFrame) -> pd.DataFrame:
+    """Read the table naming each session's pose file (``run --poses``).
+
+    Parameters
+    ----------
+    table
+        CSV, TSV or Parquet file (or a DataFrame) with ``session`` and ``poses`` (a pose file;
+        a relative path is relative to the table's folder) and optionally ``individual`` (the
+        animal of a multi-animal file). Sessions it does not name have no poses.
+    sessions
+        The sessions table (:func:`read_sessions`): every session named must be in it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``session``, ``poses`` (absolute path), ``individual`` (str or None), one row per
+        session with poses.
+
+    Raises
+    ------
+    InputError
+        One line naming the table, the row and the problem.
+    """
+    if isinstance(table, pd.DataFrame):
+        df, base, path = table.reset_index(drop=True), Path("."), table_name(table, "poses")
+        df.columns = [str(c).strip() for c in df.columns]
+    else:
+        path = Path(table)
+        df, base = read_table(path), path.parent
+    _require(df, ("session", "poses"), path)
+    names = _text(df["session"], "session", path)
+    check_unique(names, "session", path)
+    known = set(sessions["session"].astype(str))
+    rows = []
+    for i, (s, f) in enumerate(zip(names, df["poses"], strict=True)):
+        if s not in known:
+            raise InputError(f"{_row(i)}: session '{s}' is not in the sessions table", path)
+        pose = _file_cell(f, i, base, path, "pose file")
+        if pose is None:
+            continue
+        ind = df["individual"].iloc[i] if "individual" in df.columns else None
+        rows.append({"session": s, "poses": pose,
+                     "individual": None if _empty(ind) else str(ind).strip()})
+    return pd.DataFrame(rows, columns=["session", "poses", "individual"])
 
 
 def check_region(

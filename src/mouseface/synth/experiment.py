@@ -45,7 +45,7 @@ from mouseface._atomic import atomic_path
 from mouseface.io.video import write_video
 from mouseface.synth import behaviour as _behaviour
 from mouseface.synth.animals import Animal, make_animal
-from mouseface.synth.face import FaceRenderer, Paw, Pose
+from mouseface.synth.face import KEYPOINTS, FaceRenderer, Paw, Pose, label_keypoints
 from mouseface.synth.states import ACTIONS, STATES
 
 DEFAULT_CONDITIONS = ("pleasure", "disgust", "malaise", "pain", "passive_fear")
@@ -141,7 +141,9 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                         needs: Mapping[str, Mapping[str, float]] | None = None,
                         need_column: str = "need", fear: bool = False, fear_shocks: int = 3,
                         fear_stimulus: str = "pain",
-                        fear_items: Mapping[str, int] | None = None) -> Experiment:
+                        fear_items: Mapping[str, int] | None = None,
+                        keypoints: bool = False, keypoint_noise_px: float | None = None,
+                        keypoint_dropout: float = 0.05) -> Experiment:
     """Simulate a head-fixed experiment and write it to ``out``.
 
     Writes ``out/videos/<session>.mp4`` (H.264, one per animal and condition),
@@ -223,6 +225,15 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
         Behaviour kind -> count in each fear context; default
         ``mouseface.synth.behaviour.FEAR_ITEMS`` (3 freezing, 3 escape, 2 grooming, 2 brief
         stillness, 2 stillness while whisking).
+    keypoints
+        Also write the face keypoints the renderer draws on every frame, as a tracker would
+        give them (:func:`mouseface.synth.face.label_keypoints`), to
+        ``out/keypoints/<session>_FacemapPose.h5`` (Facemap's layout), named by a ``poses`` column
+        of the sessions table: ``run`` then measures the facial action units.
+    keypoint_noise_px
+        Label noise per coordinate; default ``1.5 px`` on a 256-px face, scaled to ``size``.
+    keypoint_dropout
+        Fraction of points lost (misplaced, likelihood below 0.5).
 
     Returns
     -------
@@ -305,7 +316,10 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                 jitter_px=jitter_px, drift_px=drift_px, session_shift_px=session_shift_px,
                 session_rotation_deg=session_rotation_deg, spontaneous=spontaneous,
                 whisking=whisking, blinks=blinks, grooming_per_min=grooming_per_min,
-                illumination=illumination, crf=crf, preset=preset)
+                illumination=illumination, crf=crf, preset=preset, keypoints=keypoints,
+                keypoint_noise_px=(1.5 * min(size) / 256 if keypoint_noise_px is None
+                                   else float(keypoint_noise_px)),
+                keypoint_dropout=float(keypoint_dropout))
     if workers is None:
         workers = min(2, os.cpu_count() or 1, len(plans))
     # the longest sessions first, so that the workers finish together
@@ -336,6 +350,8 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
         "roi": f"0,0,{size[1]},{size[0]}",
         "fps": float(fps),
     })
+    if keypoints:
+        sessions["poses"] = [_pose_path(p).relative_to(out).as_posix() for p in plans]
     if fear:
         for name, roi in _behaviour.body_regions(size).items():
             sessions[f"roi_{name}"] = [",".join(map(str, roi)) if _is_fear(p) else ""
@@ -398,6 +414,11 @@ def _bouts(rng: np.random.Generator, t: np.ndarray, per_min: float, dur: tuple[f
             env = np.maximum(env, e)
         s += d + rng.exponential(60.0 / per_min)
     return env, starts
+
+
+def _pose_path(plan: _SessionPlan) -> Path:
+    """Where a session's keypoints go (``keypoints=True``): beside the videos' folder."""
+    return plan.video.parent.parent / "keypoints" / f"{plan.session}_FacemapPose.h5"
 
 
 def _is_fear(plan: _SessionPlan) -> bool:
@@ -521,6 +542,8 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> tuple[pd.DataFrame, pd.Dat
         spick = r_body.integers(0, _NOISE_BANK, n)
         srow = r_body.integers(0, body.height, n)
 
+    kp = np.empty((n, len(KEYPOINTS), 2)) if o["keypoints"] else None
+
     def frames() -> Iterator[np.ndarray]:
         buf = np.empty((size[0] + (body.height if body else 0), size[1]), np.uint8)
         for i in range(n):
@@ -530,7 +553,8 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> tuple[pd.DataFrame, pd.Dat
                 paw=Paw(float(paw_amt[i]), float(paw_x[i]), float(paw_y[i] + wobble[i])),
                 gain=float(gain[i]), gradient=(float(gx[i]), float(gy[i])),
                 offset=float(offset[i]), noise=None if bank is None else bank[pick[i]],
-                noise_shift=(int(shifts[i, 0]), int(shifts[i, 1])), out=buf[:size[0]])
+                noise_shift=(int(shifts[i, 0]), int(shifts[i, 1])), out=buf[:size[0]],
+                keypoints=None if kp is None else kp[i])
             if body is None:
                 yield face
                 continue
@@ -551,6 +575,13 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> tuple[pd.DataFrame, pd.Dat
     # cheap
     write_video(plan.video, frames(), fps, crf=o["crf"], preset=o["preset"],
                 keyframe_interval=max(1, int(round(2 * fps))))
+    if kp is not None:  # as a tracker gives them: label noise, lost points
+        from mouseface.io.poses import to_facemap_file
+
+        r_kp = np.random.default_rng(ss.spawn(1)[0])  # after the six above
+        xy, like = label_keypoints(kp, r_kp, noise_px=o["keypoint_noise_px"],
+                                   dropout=o["keypoint_dropout"])
+        to_facemap_file(_pose_path(plan), xy, list(KEYPOINTS), like)
 
     stack = np.vstack([states[k] for k in states])
     top = stack.argmax(axis=0)

@@ -533,7 +533,7 @@ class FaceRenderer:
                gain: float = 1.0, gradient: tuple[float, float] = (0.0, 0.0),
                offset: float = 0.0, noise: np.ndarray | None = None,
                noise_shift: tuple[int, int] = (0, 0), out: np.ndarray | None = None,
-               ) -> np.ndarray:
+               keypoints: np.ndarray | None = None) -> np.ndarray:
         """Render one frame.
 
         Parameters
@@ -553,13 +553,22 @@ class FaceRenderer:
             gives a fresh field every frame.
         out
             Optional (H, W) uint8 array to write into.
+        keypoints
+            Optional (k, 2) array: filled with the pixel positions of :data:`KEYPOINTS` on
+            the face drawn (what :func:`face_keypoints` gives, without computing the face
+            twice).
 
         Returns
         -------
         (H, W) uint8
         """
         h, w = self.size
-        table = _face_primitives(actions, self.animal, paw).to_pixels(h, w, pose)
+        prims = _face_primitives(actions, self.animal, paw)
+        if keypoints is not None:
+            xy = prims.points_to_pixels(h, w, pose)
+            order = list(prims.points)
+            keypoints[...] = xy[[order.index(k) for k in KEYPOINTS]]
+        table = prims.to_pixels(h, w, pose)
         canvas = self._canvas
         canvas[...] = self._bg
         r = math.radians(pose.rotation)

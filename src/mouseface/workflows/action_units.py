@@ -1,4 +1,5 @@
-"""``mouseface au POSES --out DIR``: facial action units per frame from a pose file.
+"""Facial action units from pose files: ``mouseface au POSES --out DIR`` (one file on its own)
+and ``mouseface run ... --poses`` (beside the expression scores of a run).
 
 The pose file is read through ``movement`` and cleaned (``[poses]`` settings: likelihood
 threshold, longest gap filled), its keypoints mapped to roles (``[poses.roles]``, else by
@@ -7,23 +8,39 @@ default every frame, i.e. the session's median face) and every frame measured
 (:class:`mouseface.features.action_units.ActionUnits`). With ``video``, the poses must have as
 many frames as the video. Writes (paths from :class:`~mouseface.io.layout.ActionUnitsLayout`)
 ``action_units.csv``, ``action_units.json`` and ``action_units.png``.
+
+**In a run** (:func:`read_run_poses` before the pass, :func:`add_action_units` after the
+scores): each session's pose file (the sessions table's ``poses`` column, or a poses table) is
+read and cleaned before any frame is decoded, so a bad file costs no pass; after the pass its
+length must equal the session's decoded frames (pose row ``i`` is video frame ``i`` and takes
+that frame's time). Each animal's action units are set against its own neutral: the median of
+its sessions' baseline-window frames (quality-flagged frames left out when
+``[quality] exclude_flagged``, as for the neutral prototype). Every frame gets ``au_<name>``
+columns in ``frames.parquet``; every trial gets ``au_<name>`` in ``trials.csv``: the mean over
+its stimulus window minus the mean over its baseline window, the windows and subtraction of
+``score_<p>``. Each session's cleaned poses are written to ``poses/<session>.nc`` (a
+``movement`` dataset on the video's clock, :func:`mouseface.io.poses.write_session_poses`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
-from mouseface.features.action_units import ActionUnits
+from mouseface.features.action_units import ACTION_UNITS, ActionUnits, map_roles
 from mouseface.io import poses as _poses
-from mouseface.io.layout import ActionUnitsLayout
-from mouseface.settings import PoseSettings
+from mouseface.io import tables
+from mouseface.io.layout import ActionUnitsLayout, ResultsLayout
+from mouseface.settings import PoseSettings, Settings
 
 
 def action_units(
@@ -146,4 +163,182 @@ def _figure(table, units: dict, neutral: np.ndarray, stem: Path, seconds: bool) 
     return out
 
 
-__all__ = ["action_units"]
+# ---------------------------------------------------------------------------- in a run
+
+
+@dataclass
+class SessionPoses:
+    """One session's cleaned poses, read before the pass."""
+
+    session: str
+    path: Path
+    ds: Any                    # the cleaned movement dataset (one individual)
+    report: pd.DataFrame       # clean_poses' table per keypoint
+    position: np.ndarray       # (frames, keypoints, 2)
+    keypoints: list[str]
+
+
+#: What a run's poses argument may be: a poses table (file or DataFrame with ``session``,
+#: ``poses`` and optionally ``individual``), or session -> pose file.
+PosesInput = tables.Table | Mapping[str, Any]
+
+
+def read_run_poses(sessions_table: tables.Table, poses: PosesInput | None,
+                   settings: PoseSettings) -> dict[str, SessionPoses]:
+    """Read, clean and check every session's pose file (before the pass).
+
+    Parameters
+    ----------
+    sessions_table
+        The run's sessions table; its ``poses`` column names pose files when ``poses`` is None.
+    poses
+        A poses table (``session``, ``poses``, optional ``individual``; relative paths from
+        its folder) or a mapping session -> pose file; None: the sessions table's ``poses``
+        column, if any.
+    settings
+        ``[poses]``: roles, likelihood threshold, longest gap filled.
+
+    Returns
+    -------
+    dict
+        Session -> :class:`SessionPoses` (empty: no poses).
+
+    Raises
+    ------
+    InputError
+        One line naming the file: both a poses table and a ``poses`` column, an unknown
+        session, a missing or unknown pose file, several individuals with none chosen, every
+        point below the likelihood threshold, keypoints matching no role.
+    """
+    sessions = tables.read_sessions(sessions_table)
+    sessions_path = tables.table_name(sessions_table, "sessions")
+    if poses is None:
+        if "poses" not in sessions.columns:
+            return {}
+        rows = pd.DataFrame({"session": sessions["session"], "poses": sessions["poses"],
+                             "individual": None}).dropna(subset=["poses"])
+        where = f"the sessions table ({sessions_path})"
+    else:
+        if "poses" in sessions.columns and sessions["poses"].notna().any():
+            raise InputError("the sessions table has a poses column and a poses table was "
+                             "given too: keep one", sessions_path)
+        if isinstance(poses, Mapping):
+            poses = pd.DataFrame({"session": list(poses), "poses": [str(v) for v in
+                                                                    poses.values()]})
+        rows = tables.read_poses_table(poses, sessions)
+        where = "the poses table"
+    cfg = settings
+    out = {}
+    for row in rows.itertuples(index=False):
+        path = Path(row.poses)
+        ds = _poses.read_poses(path, individual=row.individual)
+        if ds.sizes["individuals"] > 1:
+            names = ", ".join(str(i) for i in ds["individuals"].values)
+            raise InputError(f"{ds.sizes['individuals']} individuals ({names}): name one in "
+                             f"an individual column of {where}", path)
+        clean, report = _poses.clean_poses(ds, min_likelihood=cfg.min_likelihood,
+                                           max_gap=cfg.max_gap, path=path)
+        pos, names = _poses.position_array(clean)
+        try:
+            map_roles(names, cfg.roles or None)
+        except KeyError as exc:
+            raise InputError(str(exc).strip("'\""), path) from None
+        out[str(row.session)] = SessionPoses(str(row.session), path, clean, report, pos,
+                                             names)
+    return out
+
+
+def add_action_units(p, frames: list[pd.DataFrame], poses: dict[str, SessionPoses],
+                     settings: Settings, out: Path) -> tuple[pd.DataFrame | None, dict]:
+    """Action units of every frame and trial of the sessions with poses (see the module).
+
+    ``frames`` (the run's per-session frame tables) get their ``au_<name>`` columns in place;
+    each session's aligned poses are written to ``poses/<session>.nc``.
+
+    Returns
+    -------
+    (DataFrame or None, dict)
+        The trials' ``au_<name>`` scores indexed by ``event`` (None without events or poses)
+        and what ``run.json`` records of the poses (per session: file, frames, cleaning; per
+        animal: roles, facing, neutral values, neutral frames, units).
+    """
+    from mouseface.expressions.trials import window_scores
+    from mouseface.expressions.windows import NEUTRAL, trial_frames
+
+    if not poses:
+        return None, {}
+    for s, sp in poses.items():
+        st = p.stores[s]
+        video = p.sessions.loc[p.sessions["session"] == s, "video"].iloc[0]
+        _poses.check_length(sp.ds, st.n_frames, sp.path, video)
+    exclude = settings.quality.exclude_flagged and p.quality is not None
+    by_session = {str(f["session"].iloc[0]): f for f in frames if len(f)}
+    layout = ResultsLayout(out)
+    trial_rows, record = [], {"sessions": {}, "animals": {}}
+    for animal, srows in p.sessions.groupby("animal", sort=False):
+        mine = [str(s) for s in srows["session"] if str(s) in poses]
+        if not mine:
+            continue
+        names = poses[mine[0]].keypoints
+        for s in mine[1:]:
+            if sorted(poses[s].keypoints) != sorted(names):
+                raise InputError(f"animal {animal}: its pose files name different keypoints "
+                                 f"({', '.join(poses[s].keypoints)}; session {mine[0]}: "
+                                 f"{', '.join(names)})", poses[s].path)
+
+        def position(s, names=names):
+            sp = poses[s]
+            order = [sp.keypoints.index(k) for k in names]
+            return sp.position[:, order]
+
+        neutral = []
+        for s in mine:
+            m = p.labels[s] == NEUTRAL
+            if exclude:
+                m = m & ~p.quality[s]["flag"].to_numpy(dtype=bool)[: len(m)]
+            neutral.append(position(s)[m])
+        au = ActionUnits(roles=settings.poses.roles or None, mm_per_px=settings.poses.mm_per_px)
+        try:
+            au.fit(np.concatenate(neutral), names)
+        except ValueError:
+            warnings.warn(f"animal {animal}: no baseline frame has the keypoints of an action "
+                          "unit: no action units (au_ columns NaN)", stacklevel=2)
+            continue
+        record["animals"][str(animal)] = {
+            "roles": au.roles_, "facing": au.facing_, "units": au.units_,
+            "neutral": au.neutral_, "neutral_frames": int(sum(len(x) for x in neutral))}
+        for s in mine:
+            sp = poses[s]
+            table = au.transform(position(s))
+            f = by_session.get(s)
+            if f is not None:
+                for c in table.columns:
+                    f[c] = table[c].to_numpy(dtype=np.float32)[: len(f)]
+            st = p.stores[s]
+            t = np.asarray(st.time, dtype=np.float64)
+            ev = p.events[p.events["session"] == s]
+            values = table.to_numpy()
+            for row in ev.itertuples(index=False):
+                b, w = trial_frames(t, row.onset, row.duration, settings.prototypes.baseline)
+                sc = window_scores(values[b], values[w])["score"]
+                trial_rows.append({"event": int(row.event),
+                                   **{c: float(v) for c, v in zip(table.columns, sc,
+                                                                  strict=True)}})
+            _poses.write_session_poses(
+                layout.pose_file(s), sp.ds, time=t, frame=np.arange(len(t)), session=s,
+                animal=str(animal), roles=au.roles_, facing=au.facing_,
+                fps=float(1.0 / np.median(np.diff(t))) if len(t) > 1 else None,
+                source_file=str(sp.path))
+            record["sessions"][s] = {"poses": str(sp.path), "frames": int(len(t)),
+                                     "animal": str(animal),
+                                     "cleaning": {"min_likelihood": sp.ds.attrs["min_likelihood"],
+                                                  "max_gap": settings.poses.max_gap,
+                                                  **_poses.summary(sp.report)}}
+    if not trial_rows:
+        return None, record
+    order = [f"au_{n}" for n in ACTION_UNITS]
+    trials = pd.DataFrame(trial_rows).set_index("event")
+    return trials[[c for c in order if c in trials.columns]], record
+
+
+__all__ = ["SessionPoses", "action_units", "add_action_units", "read_run_poses"]

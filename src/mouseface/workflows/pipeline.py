@@ -49,7 +49,8 @@ def _write_frames(path: Path, parts: list[pd.DataFrame], note: str) -> pd.DataFr
 
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     sim = natural_sorted(c for c in df.columns if c.startswith("sim_"))
-    df = df[[c for c in df.columns if not c.startswith("sim_")] + sim]
+    au = [c for c in df.columns if c.startswith("au_")]
+    df = df[[c for c in df.columns if not c.startswith(("sim_", "au_"))] + sim + au]
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"mouseface.prototypes": note.encode()})
@@ -75,6 +76,7 @@ def run(
     scheduler: str | None = None,
     quiet: bool = False,
     report: bool = True,
+    poses: Table | Mapping[str, str | Path] | None = None,
 ) -> Results:
     """Per-animal prototypes (the paper's way); every frame and every trial scored.
 
@@ -100,6 +102,12 @@ def run(
         No progress bars.
     report
         Write ``report.html``.
+    poses
+        Face keypoints for facial action units (docs/poses.md): a poses table (file or
+        DataFrame: ``session``, ``poses`` = the pose file, optional ``individual``) or a
+        mapping session -> pose file. None: the sessions table's ``poses`` column, if it has
+        one. Adds ``au_<name>`` columns to the frames and trials and writes
+        ``poses/<session>.nc``.
 
     Returns
     -------
@@ -107,7 +115,8 @@ def run(
         The results as the run holds them (``.frames``, ``.trials``, ``.prototypes``,
         ``.run``; ``.path`` the folder, which it also stands for: ``os.fspath(results)``).
         The folder holds ``features/``, ``model/``, ``frames.parquet``, ``trials.csv``,
-        ``run.json``, ``registration/`` (with registration on) and ``report.html``.
+        ``run.json``, ``registration/`` (with registration on), ``poses/`` (with poses) and
+        ``report.html``.
     """
     from mouseface.workflows.prepare import prepare
 
@@ -117,6 +126,7 @@ def run(
     reporter = Reporter(quiet)
     preload = _preload()
     with results_lock(out, "run"), reporter.live():
+        pose_inputs = _read_poses(sessions, poses, settings, log)
         p = prepare(sessions, events, out, settings, reporter, log, scope="animal")
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"):
@@ -124,15 +134,19 @@ def run(
             windows = _check_windows(p, settings)
             _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
+        au_trials, pose_record = _action_units(p, frames, pose_inputs, settings, out, log)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, FRAMES_NOTE)
-        trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
+        trials_df = _write_trials(out, p.events, scores, p.sessions, windows, au_trials)
         model = _save(ResultsLayout(out).model, models, p, settings, mode="per-animal")
         faces = _mean_faces(ResultsLayout(out).model, picked, models, p)
         _log_table(log, sessions, "sessions")
         _log_table(log, events, "events")
+        if pose_record:
+            for s in pose_inputs:
+                log.add_input(pose_inputs[s].path, kind="poses", session=s)
         return _finish(out, log, p, frames_df, trials_df, model, reporter, report,
                        handed={"picked": picked, "faces": faces}, frames_note=FRAMES_NOTE,
-                       **_mask_record(p))
+                       **_mask_record(p), **({"poses": pose_record} if pose_record else {}))
 
 
 def fit(
@@ -281,6 +295,40 @@ def _settings(config, settings: Settings | None, workers: int | None,
     compute = {k: v for k, v in (("workers", workers), ("scheduler", scheduler))
                if v is not None}
     return load_settings(settings if settings is not None else config, compute=compute)
+
+
+def _read_poses(sessions: Table, poses, settings: Settings, log: RunLog) -> dict:
+    """The sessions' pose files, read and checked before the pass (empty: none)."""
+    from mouseface.workflows.action_units import read_run_poses
+
+    if poses is None and not _may_have_poses(sessions):
+        return {}
+    with log.stage("poses"):
+        return read_run_poses(sessions, poses, settings.poses)
+
+
+def _may_have_poses(sessions: Table) -> bool:
+    """Whether the sessions table has a ``poses`` column (read its header only)."""
+    if isinstance(sessions, pd.DataFrame):
+        return "poses" in sessions.columns
+    try:
+        from mouseface.io.tables import read_table
+
+        return "poses" in read_table(Path(sessions)).columns
+    except InputError:
+        return False  # prepare says what is wrong with the table
+
+
+def _action_units(p, frames: list[pd.DataFrame], pose_inputs: dict, settings: Settings,
+                  out: Path, log: RunLog):
+    """Action units of the sessions with poses (:func:`~mouseface.workflows.action_units.
+    add_action_units`): trial scores and what run.json records."""
+    if not pose_inputs:
+        return None, {}
+    from mouseface.workflows.action_units import add_action_units
+
+    with log.stage("action_units"):
+        return add_action_units(p, frames, pose_inputs, settings, out)
 
 
 def _log_table(log: RunLog, table: Table, kind: str) -> None:
@@ -473,14 +521,18 @@ def _check_windows(p, settings: Settings) -> pd.DataFrame:
 
 
 def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
-                  sessions: pd.DataFrame, windows: pd.DataFrame | None = None) -> pd.DataFrame:
+                  sessions: pd.DataFrame, windows: pd.DataFrame | None = None,
+                  action_units: pd.DataFrame | None = None) -> pd.DataFrame:
     """``trials.csv``: the events' columns, ``animal``, the frames found in each trial's
     windows with their flag, then ``score_<p>``, ``peak_<p>``, ``grade_<c>`` and
     ``grade_mean_<c>``, each in the order people read conditions (numbers in names by value:
-    50uA before 500uA). A flagged trial's scores are NaN."""
+    50uA before 500uA), then the action units' ``au_<name>`` (with poses). A flagged trial's
+    scores are NaN."""
     from mouseface.expressions.windows import WINDOW_OK
 
     s = pd.concat(scores) if scores else pd.DataFrame()
+    if action_units is not None:
+        s = s.join(action_units, how="outer") if len(s) else action_units
     if windows is not None and len(s):
         short = windows.index[windows["window_flag"] != WINDOW_OK]
         s = s.copy()
@@ -497,6 +549,7 @@ def _write_trials(out: Path, events: pd.DataFrame, scores: list[pd.DataFrame],
         if prefix:
             added[prefix].append(c)
     scored = [c for cols in added.values() for c in natural_sorted(cols)]
+    scored += [c for c in trials.columns if c.startswith("au_")]
     trials = trials[[c for c in trials.columns if c not in scored] + scored]
     with atomic_path(ResultsLayout(out).trials) as tmp:
         trials.to_csv(tmp, index=False)
