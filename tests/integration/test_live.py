@@ -1,7 +1,8 @@
 """`mouseface live` end to end on synthetic faces with known expressions.
 
-- one code path: replaying a session gives `score`'s similarities (to 1e-6) when `score`'s
-  baseline window is the calibration; the Python API gives the command's;
+- one code path: replaying a session gives `score`'s similarities (to 1e-6) and expression-axis
+  grades (to float32 precision) when `score`'s baseline window is the calibration; the Python
+  API gives the command's;
 - a real LSL inlet on this machine receives every streamed frame, in order, with its timestamp;
   the trigger fires on the truth's strong pain responses and never on a neutral animal;
 - a source slower than the loop loses nothing; a loop slower than the source skips, counts and
@@ -129,6 +130,12 @@ def _assert_parity(live: pd.DataFrame, offline: pd.DataFrame):
     for c in sims:
         d = np.abs(m[f"{c}_off"].to_numpy(np.float64) - m[f"{c}_live"].to_numpy(np.float64))
         assert d.max() <= 1e-6, (c, d.max())
+    grades = sorted(c for c in offline.columns if c.startswith("grade_"))
+    assert grades and grades == sorted(c for c in live.columns if c.startswith("grade_"))
+    for c in grades:  # the same axes, neutral face and unit: the calibration frames
+        off, on = (m[f"{c}_{k}"].to_numpy(np.float64) for k in ("off", "live"))
+        assert np.ptp(off[~base]) > 1.0  # the grade moves with the face, not a constant
+        np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
     if "shift_y" in offline.columns:
         np.testing.assert_array_equal(m["shift_y_off"], m["shift_y_live"])
     np.testing.assert_array_equal(m["time_off"], m["time_live"])
@@ -144,10 +151,7 @@ def test_replay_gives_score_similarities(pain_run, scored, live_experiment):
     assert meta["mode"] == "transfer" and meta["mask_regions"]  # masks and transfer covered
     m = _assert_parity(live, scored)
     assert m["shift_live"].max() > 0.1  # drift was measured and undone
-    # the record has score's columns but the expression-axis grades: live does not grade yet
-    # (docs/live.md says so)
-    offline = {c for c in scored.columns if not c.startswith("grade_")}
-    assert offline <= set(live.columns) and any(c.startswith("grade_") for c in scored.columns)
+    assert set(scored.columns) <= set(live.columns)  # score's columns, grades included
     assert (live.loc[live["time"] < CALIBRATE, "window"] == "neutral").all()
 
 
@@ -182,11 +186,14 @@ def test_the_python_api_gives_what_the_command_streamed(pain_run, live_experimen
     frames, times = _frames(live_experiment.video(PAIN))
     cal = times < CALIBRATE
     readout = LiveReadout(live_experiment.model).calibrate(frames[cal], times[cal])
-    sims = np.array([readout.update(f, t).similarity
-                     for f, t in zip(frames[~cal], times[~cal], strict=True)])
+    readings = [readout.update(f, t) for f, t in zip(frames[~cal], times[~cal], strict=True)]
+    sims = np.array([r.similarity for r in readings])
     streamed = live[live["window"] == ""]
     for j, name in enumerate(readout.names_):
         np.testing.assert_array_equal(sims[:, j].astype(np.float32), streamed[f"sim_{name}"])
+    assert readout.grade_names_ == ("pain",)
+    np.testing.assert_array_equal([np.float32(r.grade("pain")) for r in readings],
+                                  streamed["grade_pain"])
 
 
 # ------------------------------------------------------------------ LSL
@@ -203,6 +210,10 @@ def test_a_real_inlet_receives_every_frame_in_order_with_its_timestamp(pain_run)
     assert np.all(np.diff(got["stamps"]) > 0)
     for j, name in enumerate(summary.names):
         np.testing.assert_array_equal(rows[:, j].astype(np.float32), streamed[f"sim_{name}"])
+    for j, name in enumerate(summary.grades):  # the grade channels follow the prototypes'
+        np.testing.assert_array_equal(rows[:, len(summary.names) + j].astype(np.float32),
+                                      streamed[f"grade_{name}"])
+    assert summary.grades == ("pain",)
     np.testing.assert_array_equal(rows[:, -3], streamed["flag"])
     # capture times keep the video's own spacing
     np.testing.assert_allclose(np.diff(got["stamps"]), np.diff(streamed["time"]), atol=1e-6)
@@ -465,6 +476,7 @@ def test_the_reference_file_carries_the_calibration_to_a_new_session(
     row = live[live["window"] == ""].iloc[0]
     assert first.similarity.astype(np.float32).tolist() == [row[f"sim_{n}"]
                                                             for n in readout.names_]
+    assert np.float32(first.grade("pain")) == row["grade_pain"]  # the same neutral and unit
     other = tmp_path / "other"
     shutil.copytree(live_experiment.model / "model", other)
     meta = json.loads((other / "model.json").read_text())

@@ -64,9 +64,10 @@ def live(
 ) -> None:
     """Stream a fitted model's readout live over LSL, frame by frame.
 
-    Streams NAME (one channel per prototype, then flag, skipped, frame; stamped with each
-    frame's capture time) and NAME-markers ('calibrated', 'trigger:<prototype>'). Frames the
-    loop is too slow for are skipped and counted, never queued. Stop with Ctrl-C.
+    Streams NAME (one channel per prototype, grade_<condition> per expression axis of the
+    model, then flag, skipped, frame; stamped with each frame's capture time) and
+    NAME-markers ('calibrated', 'trigger:<prototype>'). Frames the loop is too slow for are
+    skipped and counted, never queued. Stop with Ctrl-C.
     """
     from mouseface._errors import InputError
     from mouseface.live import LiveReadout, open_source, parse_trigger, run_live

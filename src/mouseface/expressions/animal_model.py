@@ -6,6 +6,8 @@ The one place where ``score`` (:mod:`mouseface.workflows.scoring`) and ``mousefa
     names, prototypes = prototypes_for(saved, animal, path)   # the model's set, or the animal's
     model = AnimalModel.from_saved(mode, names, prototypes, neutral, n_frames=10)
     model.transform(hog)                                       # (n, len(names)) similarities
+    per_frame = model.prepared()                               # the same, for one frame at a
+    per_frame(hog_row)                                         # time (live): numpy only
 
 - **Which prototypes**: a model fitted by ``fit`` holds one set (``"pooled"`` or
   ``"transfer"``), a ``run`` results folder one set per animal.
@@ -25,6 +27,7 @@ import numpy as np
 
 from mouseface._errors import InputError
 from mouseface.expressions.prototypes import PrototypeModel
+from mouseface.expressions.similarity import standardize_rows
 from mouseface.expressions.transfer import (
     BaselineMoments,
     NeutralReference,
@@ -32,7 +35,7 @@ from mouseface.expressions.transfer import (
     reference_from_moments,
 )
 
-__all__ = ["AnimalModel", "prototypes_for"]
+__all__ = ["AnimalModel", "PreparedModel", "prototypes_for"]
 
 
 def prototypes_for(saved: dict, animal: str | None, path: str | Path | None = None
@@ -129,3 +132,53 @@ class AnimalModel:
         if self.reference is not None:
             return self.model.transform(X, baseline=self.reference)
         return self.model.transform(X)
+
+    def prepared(self) -> PreparedModel:
+        """:meth:`transform` with everything that does not depend on the frame computed once
+        (see :class:`PreparedModel`)."""
+        return PreparedModel(self)
+
+
+class PreparedModel:
+    """:meth:`AnimalModel.transform` for a few frames at a time, numpy only: what the live loop
+    calls on every frame.
+
+    The standardised prototypes (and, for a transfer model, the animal's standardised neutral
+    face, mean and scale) are computed once; a call standardises the frames and takes the
+    same matrix products as :meth:`AnimalModel.transform`, in the same order, so it gives the
+    same numbers, without scikit-learn's input checks on every frame.
+
+    Parameters
+    ----------
+    own
+        The animal's model.
+    """
+
+    def __init__(self, own: AnimalModel):
+        protos = np.asarray(own.model.prototypes_, dtype=np.float64)
+        self.n_features = protos.shape[1]
+        self.transfer = own.reference is not None
+        if self.transfer:
+            ref = own.reference
+            self.mean, self.scale = ref.mean[None], ref.scale[None]
+            self.neutral = standardize_rows(self.mean)  # (1, D)
+            self.conditions = standardize_rows(protos[1:])
+            self.n_out = len(protos)
+        else:
+            self.prototypes = standardize_rows(protos)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Similarity of each frame's HOG ``X`` (n, D) (or one (D,) row) to each prototype,
+        (n, len(names))."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"frames have {X.shape[1]} HOG entries; the model "
+                             f"{self.n_features}")
+        xs = standardize_rows(X)
+        if not self.transfer:
+            return xs @ self.prototypes.T
+        out = np.empty((len(X), self.n_out))
+        out[:, 0] = np.einsum("ij,ij->i", xs, np.broadcast_to(self.neutral, X.shape))
+        if self.n_out > 1:
+            out[:, 1:] = standardize_rows((X - self.mean) / self.scale) @ self.conditions.T
+        return out

@@ -127,6 +127,20 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
         axis.groups_ = np.array([], dtype=object)
         return axis
 
+    def scaled(self, baseline_blocks) -> ExpressionAxis:
+        """This axis in units of the spread of an animal's baseline frames along it: the
+        standard deviation of their projections from ``neutral_`` (blocks of HOG rows, read one
+        at a time: ``score`` passes its stores' blocks, ``live`` its calibration frames)."""
+        from mouseface.expressions.transfer import BaselineMoments
+
+        check_is_fitted(self, "axes_")
+        spread = BaselineMoments()
+        for x in baseline_blocks:
+            spread.add((x - self.neutral_) @ self.axes_.T)
+        sd = spread.sd if spread.n else None
+        return ExpressionAxis.from_axes(self.classes_, self.axes_, self.neutral_, sd,
+                                        **self.get_params())
+
     def fit(self, X, y, groups=None):
         """Learn each condition's axis from labelled frames.
 

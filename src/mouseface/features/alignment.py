@@ -63,10 +63,20 @@ class Region:
     pad: tuple[tuple[int, int], tuple[int, int]]
 
     def complete(self, frames: np.ndarray) -> np.ndarray:
-        """Frames read at ``read`` (N, h', w') padded to the full region."""
-        if not any(self.pad[0] + self.pad[1]):
+        """Frames read at ``read`` (N, h', w') padded to the full region (edges repeated, as
+        ``np.pad(mode="edge")``, by slice copies: a live frame pays microseconds for it)."""
+        (top, bottom), (left, right) = self.pad
+        if not (top or bottom or left or right):
             return frames
-        return np.pad(frames, ((0, 0), *self.pad), mode="edge")
+        n, h, w = frames.shape
+        out = np.empty((n, top + h + bottom, left + w + right), frames.dtype)
+        rows = slice(top, top + h)
+        out[:, rows, left:left + w] = frames
+        out[:, rows, :left] = frames[:, :, :1]
+        out[:, rows, left + w:] = frames[:, :, w - 1:]
+        out[:, :top] = out[:, top:top + 1]
+        out[:, top + h:] = out[:, top + h - 1:top + h]
+        return out
 
 
 def region_of(roi: _Roi, margin: int, frame_shape: tuple[int, int]) -> Region:

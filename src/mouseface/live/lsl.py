@@ -4,10 +4,12 @@ Two outlets (pylsl, whose wheels carry liblsl):
 
 - ``<name>`` (type ``Expression``): one sample per processed frame, stamped with the frame's
   capture time on LSL's clock. Channels: one per prototype (``neutral`` first, then the
-  conditions), ``flag`` (1 when the frame failed a quality test), ``skipped`` (frames dropped
-  just before this one to stay current) and ``frame`` (the frame's number in the source).
-  Channel labels and the model are in the stream's description (``desc/channels``,
-  ``desc/mouseface``).
+  conditions), for a model with expression axes ``grade_<condition>`` for each (the frame's
+  graded intensity, in standard deviations of the calibration frames along the axis), then
+  ``flag`` (1 when the frame failed a quality test), ``skipped`` (frames dropped just before
+  this one to stay current) and ``frame`` (the frame's number in the source): the last three
+  channels are always these. Channel labels and the model are in the stream's description
+  (``desc/channels``, ``desc/mouseface``).
 - ``<name>-markers`` (type ``Markers``, strings): ``calibrated`` when calibration is done,
   ``trigger:<prototype>`` each time a trigger fires (:mod:`mouseface.live.triggers`), stamped
   with the capture time of the frame that decided it, and ``end`` when the session ends,
@@ -120,6 +122,8 @@ class Outlets:
         Stream name (the markers stream is ``<name>-markers``).
     names
         The prototypes, in channel order.
+    grades
+        The conditions graded (``grade_<c>`` channels after the prototypes).
     fps
         The source's frame rate (the nominal rate); None: irregular.
     source_id
@@ -130,13 +134,15 @@ class Outlets:
 
     EXTRA = ("flag", "skipped", "frame")
 
-    def __init__(self, name: str, names, *, fps: float | None = None,
+    def __init__(self, name: str, names, *, grades=(), fps: float | None = None,
                  source_id: str | None = None, meta: dict | None = None):
         pylsl = _pylsl()
         self.names = tuple(names)
+        self.grades = tuple(grades)
         source_id = source_id or f"mouseface-{name}"
         rate = float(fps) if fps else pylsl.IRREGULAR_RATE
-        info = pylsl.StreamInfo(name, "Expression", len(self.names) + len(self.EXTRA), rate,
+        info = pylsl.StreamInfo(name, "Expression",
+                                len(self.names) + len(self.EXTRA) + len(self.grades), rate,
                                 "double64", source_id)
         channels = info.desc().append_child("channels")
         for label in self.names:
@@ -144,6 +150,11 @@ class Outlets:
             ch.append_child_value("label", label)
             ch.append_child_value("unit", "r")
             ch.append_child_value("type", "expression")
+        for label in self.grades:
+            ch = channels.append_child("channel")
+            ch.append_child_value("label", f"grade_{label}")
+            ch.append_child_value("unit", "baseline sd")
+            ch.append_child_value("type", "grade")
         for label, unit in zip(self.EXTRA, ("bool", "frames", "index"), strict=True):
             ch = channels.append_child("channel")
             ch.append_child_value("label", label)
@@ -159,10 +170,11 @@ class Outlets:
         self.name = name
         self.source_id = source_id
 
-    def push(self, similarity, flag: bool, skipped: int, frame: int, timestamp: float) -> None:
-        """One sample: the similarities, then flag, skipped and frame."""
-        self.expression.push_sample([*map(float, similarity), float(flag), float(skipped),
-                                     float(frame)], timestamp)
+    def push(self, similarity, flag: bool, skipped: int, frame: int, timestamp: float,
+             grades=()) -> None:
+        """One sample: the similarities, the grades, then flag, skipped and frame."""
+        self.expression.push_sample([*map(float, similarity), *map(float, grades),
+                                     float(flag), float(skipped), float(frame)], timestamp)
 
     def marker(self, text: str, timestamp: float) -> None:
         self.markers.push_sample([text], timestamp)

@@ -31,6 +31,17 @@ calibration frames stay out of the neutral face, as offline. A calibration is sa
 :meth:`LiveReadout.save_reference` and read back by a later session of the same animal with
 :meth:`LiveReadout.load_reference`.
 
+Grades. A model with expression axes (``axes.npy`` of ``mouseface fit``) also grades every frame
+on each condition's axis (``Reading.grades``, ``grade_<c>`` as ``score`` writes it): the frame's
+HOG minus the calibration frames' mean, projected on the axis, in units of the calibration
+frames' spread along it (:meth:`~mouseface.expressions.intensity.ExpressionAxis.scaled`, as
+``score`` scales an axis to a new animal's baseline windows).
+
+Per frame, numpy only: the prototypes are standardised once
+(:meth:`~mouseface.expressions.animal_model.AnimalModel.prepared`, the model's own transform to the
+last bit), the grade is one matrix product, and the quality and drift columns are plain numbers;
+no table and no scikit-learn check is built per frame.
+
 The quality flag is causal: the pass measures every frame as it arrives; the HOG outlier score is
 judged against the calibration frames' spread, ``blurry`` against their median blur and
 ``dropped`` against their frame interval (offline, ``blurry`` and ``dropped`` look at the whole
@@ -43,6 +54,7 @@ import contextlib
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +65,7 @@ import pandas as pd
 from mouseface._atomic import atomic_path
 from mouseface._errors import InputError
 from mouseface.expressions.animal_model import AnimalModel, prototypes_for
+from mouseface.expressions.intensity import ExpressionAxis
 from mouseface.expressions.transfer import BaselineMoments, NeutralReference
 from mouseface.features.alignment import (
     REFERENCE_FRAMES,
@@ -84,8 +97,9 @@ QUALITY_COLUMNS = ("motion_energy", "blur", "blurry", "dark", "saturated", "dupl
                    "dropped", "occlusion", "hog_z", "occluded", "large_shift", "flag")
 DRIFT_COLUMNS = ("shift_y", "shift_x", "shift")
 _FLAGS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded", "large_shift")
-_REFERENCE_FORMAT = 2
+_REFERENCE_FORMAT = 3  # 3: the expression-axis grades' neutral face and unit
 _THREADPOOLS = None
+_HELD = threading.local()  # depth of one_core in this thread
 
 
 @contextlib.contextmanager
@@ -94,9 +108,18 @@ def one_core() -> Iterator[None]:
 
     One frame is too little work for their thread pools: on two cores, with a grabber thread
     decoding beside it, Numba's and OpenBLAS's threads wait for each other busily and a frame
-    costs many times more. Entering costs about 50 microseconds.
+    costs many times more. Entering costs about 50 microseconds; inside it, entering again
+    costs nothing, so a loop that holds it (``run_live`` holds it for the whole session) does
+    not pay it on every frame.
     """
     global _THREADPOOLS
+    if getattr(_HELD, "depth", 0):
+        _HELD.depth += 1
+        try:
+            yield
+        finally:
+            _HELD.depth -= 1
+        return
     import numba
     from threadpoolctl import ThreadpoolController
 
@@ -106,7 +129,11 @@ def one_core() -> Iterator[None]:
     numba.set_num_threads(1)
     try:
         with _THREADPOOLS.limit(limits=1):
-            yield
+            _HELD.depth = 1
+            try:
+                yield
+            finally:
+                _HELD.depth = 0
     finally:
         numba.set_num_threads(before)
 
@@ -130,6 +157,12 @@ class Reading:
         correction.
     quality
         The quality and drift columns of ``frames.parquet`` for this frame.
+    grade_names
+        The conditions graded (the model's expression axes; empty for a model without them).
+    grades
+        The frame's grade on each condition's axis (float64, ``grade_names`` order): its
+        projection from the animal's neutral face onto the neutral -> condition axis, in
+        standard deviations of the calibration frames along it (``grade_<c>`` of ``score``).
     """
 
     time: float | None
@@ -138,12 +171,22 @@ class Reading:
     flag: bool
     shift: tuple[float, float] | None = None
     quality: dict = field(default_factory=dict)
+    grade_names: tuple[str, ...] = ()
+    grades: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __getitem__(self, name: str) -> float:
         try:
             return float(self.similarity[self.names.index(name)])
         except ValueError:
             raise KeyError(f"no prototype {name!r}; the model has {list(self.names)}") from None
+
+    def grade(self, condition: str) -> float:
+        """The frame's grade on ``condition``'s expression axis (see ``grades``)."""
+        try:
+            return float(self.grades[self.grade_names.index(condition)])
+        except ValueError:
+            raise KeyError(f"no expression axis {condition!r}; the model grades "
+                           f"{list(self.grade_names)}") from None
 
     def as_dict(self) -> dict[str, float]:
         """``{prototype: strength}``."""
@@ -165,6 +208,16 @@ class _Saved:
     template: np.ndarray | None
     regions: tuple[list, list]
     fingerprint: str
+    axes: np.ndarray | None = None  # the expression axes (full HOG length), `fit`'s axes.npy
+    axis_names: tuple[str, ...] = ()
+
+    @property
+    def axes_fingerprint(self) -> str | None:
+        """A digest of the axes: a reference file's grade unit belongs to these axes."""
+        if self.axes is None:
+            return None
+        return hashlib.blake2b(np.ascontiguousarray(self.axes).tobytes(),
+                               digest_size=12).hexdigest()
 
 
 def _load(path: str | Path, animal: str | None) -> _Saved:
@@ -180,9 +233,17 @@ def _load(path: str | Path, animal: str | None) -> _Saved:
     h = hashlib.blake2b(digest_size=12)
     h.update(json.dumps([meta.get("names"), meta.get("settings")], sort_keys=True).encode())
     h.update(np.ascontiguousarray(protos).tobytes())
+    axes = load_array(path, "axes")  # models fitted before the axes (and `run`'s) have none
+    axis_names = tuple(str(c) for c in meta.get("axis_names") or ())
+    if axes is not None and (axes.ndim != 2 or len(axes) != len(axis_names)
+                             or axes.shape[1] != protos.shape[1]):
+        raise InputError(f"axes.npy {axes.shape} does not match model.json's axis_names "
+                         f"{list(axis_names)} and {protos.shape[1]} HOG entries: copy the "
+                         "model folder again", path)
     return _Saved(path, meta.get("mode", "pooled"), names, protos, settings, parsed,
                   tuple(meta["feature_shape"]), tuple(meta.get("crop_shape") or ()),
-                  load_array(path, "template"), regions, h.hexdigest())
+                  load_array(path, "template"), regions, h.hexdigest(),
+                  axes, axis_names if axes is not None else ())
 
 
 class LiveReadout:
@@ -203,6 +264,9 @@ class LiveReadout:
     ----------
     names_ : tuple of str
         The prototypes, ``neutral`` first.
+    grade_names_ : tuple of str
+        The conditions whose expression axis grades every frame (``Reading.grades``): the
+        model's axes (``axes.npy`` of ``mouseface fit``); empty for a model without them.
     mode_ : str
         ``"transfer"``, ``"pooled"`` or ``"per-animal"``.
     pass_ : FacePass
@@ -268,10 +332,12 @@ class LiveReadout:
         self.region_: Region = region_of(roi, face.margin, frame_shape)
         self.align_ = face.align
         self.drift_ = face.drift
+        self._shift_threshold = float(face.shift_threshold)
         self.hog_params_ = hp
         self.fill_ = face.fill((h, w))
         _, self.keep_ = face.cells((h, w))
         self.names_ = tuple(s.names)
+        self.grade_names_ = s.axis_names
         self.mode_ = s.mode
 
     def region(self, frame: np.ndarray) -> np.ndarray:
@@ -325,9 +391,11 @@ class LiveReadout:
         cal.finish(source)
         return self
 
-    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray) -> BaselineMoments:
+    def _neutral(self, hogs: np.ndarray, flagged: np.ndarray
+                 ) -> tuple[BaselineMoments, ExpressionAxis | None]:
         """The moments of the animal's calibration HOGs, as ``score`` takes them from the
-        baseline frames (flagged frames left out where the settings say so)."""
+        baseline frames (flagged frames left out where the settings say so), and the model's
+        expression axes graded from them (None without axes or frames)."""
         base = hogs[~flagged] if self.setup_.exclude_flagged else hogs
         if self.mode_ == "transfer" and len(base) == 0:
             raise InputError("every calibration frame is quality-flagged: a transfer model "
@@ -335,19 +403,34 @@ class LiveReadout:
                              "period", self.saved_.path)
         moments = BaselineMoments()
         moments.add(base)
-        return moments
+        grade = None
+        if self.saved_.axes is not None and moments.n:  # as `score`: its neutral and spread
+            grade = self._axis(moments.mean).scaled([base])
+        return moments, grade
+
+    def _axis(self, neutral: np.ndarray, scale: np.ndarray | None = None) -> ExpressionAxis:
+        """The model's expression axes (masked entries dropped) applied from ``neutral``."""
+        axes = self.saved_.axes
+        return ExpressionAxis.from_axes(self.saved_.axis_names,
+                                        axes if self.keep_ is None else axes[:, self.keep_],
+                                        neutral, scale)
 
     def _finish(self, face: FacePass, neutral, spread: tuple[float, float], blur: float,
-                interval: float, info: dict) -> None:
+                interval: float, info: dict, grade: ExpressionAxis | None = None) -> None:
         """Set the learned state: the pass, the model made the animal's own
-        (:class:`~mouseface.expressions.animal_model.AnimalModel`) and what the causal quality
-        flags compare with."""
+        (:class:`~mouseface.expressions.animal_model.AnimalModel`), its expression axes
+        (``grade``: from the animal's neutral face, in its calibration spread; None: NaN
+        grades) and what the causal quality flags compare with."""
         s = self.saved_
         protos = s.prototypes if self.keep_ is None else s.prototypes[:, self.keep_]
         self.own_ = AnimalModel.from_saved(s.mode, s.names, protos, neutral,
                                            n_frames=s.parsed.prototypes.n_frames)
         self.model_ = self.own_.model
         self.neutral_ = self.own_.reference
+        self._per_frame = self.own_.prepared()  # the prototypes standardised once
+        self.grade_ = grade
+        if grade is not None:  # one matrix product a frame: (x - neutral) @ axes.T / scale
+            self._grade_terms = (grade.neutral_, grade.axes_.T, grade.scale_)
         self.pass_ = face
         self.spread_ = (float(spread[0]), float(spread[1]))
         self.blur_ = float(blur)
@@ -358,10 +441,19 @@ class LiveReadout:
         self._previous_time = None
 
     def _similarity(self, hogs: np.ndarray) -> np.ndarray:
-        return self.own_.transform(hogs)
+        return self._per_frame(hogs)
 
     def _kept(self, hogs: np.ndarray) -> np.ndarray:
         return hogs if self.keep_ is None else hogs[:, self.keep_]
+
+    def _grades(self, hogs: np.ndarray) -> np.ndarray:
+        """Each frame's grade on each expression axis, ``ExpressionAxis.transform``'s
+        arithmetic without its checks; NaN when no calibration frame was left to grade from
+        (every one flagged), (n, 0) for a model without axes."""
+        if self.grade_ is None:
+            return np.full((len(hogs), len(self.grade_names_)), np.nan)
+        neutral, axes_t, scale = self._grade_terms
+        return (np.asarray(hogs, dtype=np.float64) - neutral) @ axes_t / scale
 
     # ------------------------------------------------------------------ frames
 
@@ -387,11 +479,13 @@ class LiveReadout:
         with one_core():
             # the per-frame work: one call into the one-pass engine, then the model
             faces = self.pass_.push(self.region(frame), np.array([index]), np.array([t]))
-            sim = self._similarity(self._kept(faces.hog))[0]
+            hog = self._kept(faces.hog)
+            sim = self._similarity(hog)[0]
+            grades = self._grades(hog)[0]
         q = self._flags(faces, time)
         shift = None if faces.shift is None else (float(faces.shift[0, 0]),
                                                    float(faces.shift[0, 1]))
-        return Reading(time, self.names_, sim, q["flag"], shift, q)
+        return Reading(time, self.names_, sim, q["flag"], shift, q, self.grade_names_, grades)
 
     def _flags(self, faces: FaceFrames, time: float | None) -> dict:
         """The causal quality and drift columns of one frame (see the module notes)."""
@@ -402,11 +496,10 @@ class LiveReadout:
         self._previous_time = time
         q["large_shift"] = False
         if faces.shift is not None:
-            d = {k: v[0] for k, v in drift_columns(faces.shift,
-                                                   self.setup_.shift_threshold).items()}
-            q.update(shift_y=float(d["shift_y"]), shift_x=float(d["shift_x"]),
-                     shift=float(d["shift"]), large_shift=bool(d["large_shift"]))
-        q["flag"] = any(bool(q.get(k, False)) for k in _FLAGS)
+            d = drift_columns(faces.shift, self._shift_threshold)
+            q.update(shift_y=float(d["shift_y"][0]), shift_x=float(d["shift_x"][0]),
+                     shift=float(d["shift"][0]), large_shift=bool(d["large_shift"][0]))
+        q["flag"] = any(q.get(k, False) for k in _FLAGS)
         return q
 
     # ------------------------------------------------------------------ reference files
@@ -433,6 +526,10 @@ class LiveReadout:
             meta["neutral_frames"] = self.neutral_.n_frames
         else:
             arrays["neutral_prototype"] = self.own_.neutral
+        meta["grades"] = list(self.grade_names_)
+        if self.grade_ is not None:
+            arrays.update(grade_neutral=self.grade_.neutral_, grade_scale=self.grade_.scale_)
+            meta["axes_fingerprint"] = self.saved_.axes_fingerprint
         if c is not None:
             arrays["pass_neutral"] = c.neutral
             meta["pass"] = {"distance_median": c.distance_median,
@@ -469,11 +566,16 @@ class LiveReadout:
             raise InputError(f"reference file format {meta.get('format')} is not "
                              f"{_REFERENCE_FORMAT}: calibrate again", path)
         self.setup(tuple(frame_shape or meta["frame_shape"]), source)
+        grading = "grade_neutral" in arrays
         mine = {"names": list(self.names_), "roi size": list(self.roi_shape_),
                 "hog": json.loads(json.dumps(self.hog_params_)), "margin": self.margin_,
-                "mode": self.mode_}
+                "mode": self.mode_, "expression axes": list(self.grade_names_)}
         theirs = {"names": meta["names"], "roi size": meta["roi"][2:][::-1],
-                  "hog": meta["hog"], "margin": meta["margin"], "mode": meta["mode"]}
+                  "hog": meta["hog"], "margin": meta["margin"], "mode": meta["mode"],
+                  "expression axes": meta["grades"]}
+        if grading:
+            mine["expression axes' fingerprint"] = self.saved_.axes_fingerprint
+            theirs["expression axes' fingerprint"] = meta["axes_fingerprint"]
         bad = [k for k in mine if mine[k] != theirs[k]]
         if bad:
             k = bad[0]
@@ -500,8 +602,10 @@ class LiveReadout:
                                        int(meta["neutral_frames"]))
         else:
             neutral = arrays["neutral_prototype"]
+        grade = (self._axis(arrays["grade_neutral"], arrays["grade_scale"]) if grading
+                 else None)
         self._finish(face, neutral, tuple(meta["spread"]), meta["blur"], meta["interval"],
-                     {**meta["calibration"], "reference_file": str(path)})
+                     {**meta["calibration"], "reference_file": str(path)}, grade)
         return self
 
 
@@ -596,16 +700,18 @@ class LiveCalibration:
         info = {"frames": len(time), "flagged": int(flagged.sum()),
                 "seconds": float(time[-1] - time[0] + interval),
                 "reference_frames": min(len(time), REFERENCE_FRAMES)}
-        r._finish(self._pass, r._neutral(kept, flagged), spread, blur, interval, info)
+        moments, grade = r._neutral(kept, flagged)
+        r._finish(self._pass, moments, spread, blur, interval, info, grade)
         r._index = len(time) - 1
         r._previous_time = float(time[-1])
         sims = r._similarity(kept)
+        grades = r._grades(kept)
         if drift is not None:
             q = pd.concat([q.drop(columns="large_shift", errors="ignore"), drift], axis=1)
         rows = q.to_dict("records")
         return [Reading(float(t), r.names_, sims[i], bool(rows[i]["flag"]),
                         None if shifts is None else (float(shifts[i, 0]), float(shifts[i, 1])),
-                        rows[i])
+                        rows[i], r.grade_names_, grades[i])
                 for i, t in enumerate(time)]
 
 

@@ -1,7 +1,8 @@
 """What a live session streamed, written as a results folder (``mouseface live --record DIR``).
 
 ``frames.parquet`` has the columns ``score`` writes (``session, animal, frame, time, window``, the
-quality and drift columns, ``sim_<prototype>``), plus what only a live session has:
+quality and drift columns, ``sim_<prototype>``, ``grade_<condition>`` for a model with expression
+axes), plus what only a live session has:
 ``lsl_time`` (the sample's LSL timestamp: the frame's capture time), ``latency_ms`` (arrival to
 sample pushed; empty for calibration frames, which are read out when calibration ends and not
 streamed) and ``skipped`` (frames dropped just before this one to stay current). Calibration
@@ -41,6 +42,8 @@ class Recorder:
         The ``session`` and ``animal`` columns.
     names
         The prototypes (``sim_<name>`` columns).
+    grades
+        The conditions graded (``grade_<condition>`` columns).
     drift
         Whether the drift columns are written (drift correction on).
     note
@@ -50,11 +53,12 @@ class Recorder:
     """
 
     def __init__(self, folder: str | Path, *, session: str, animal: str, names,
-                 drift: bool, note: str = "", block: int = 1024):
+                 drift: bool, grades=(), note: str = "", block: int = 1024):
         self.layout = ResultsLayout(folder)
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.session, self.animal = str(session), str(animal)
         self.names = tuple(names)
+        self.grades = tuple(grades)
         self.note = note
         self.block = int(block)
         cols = {"frame": np.int64, "time": np.float64}
@@ -77,6 +81,7 @@ class Recorder:
     def _fresh(self) -> None:
         self._cols = {c: np.zeros(self.block, d) for c, d in self._dtypes.items()}
         self._sims = np.full((self.block, len(self.names)), np.nan, np.float32)
+        self._grades = np.full((self.block, len(self.grades)), np.nan, np.float32)
         self._window: list[str] = []
         self._n = 0
 
@@ -97,6 +102,7 @@ class Recorder:
         c["latency_ms"][i] = latency_ms
         c["skipped"][i] = skipped
         self._sims[i] = reading.similarity
+        self._grades[i] = reading.grades
         self._window.append(window)
         self._n += 1
         self.rows += 1
@@ -110,6 +116,7 @@ class Recorder:
         part = {k: v[:n] for k, v in self._cols.items()}
         part["window"] = np.asarray(self._window, dtype=object)
         part["sims"] = self._sims[:n]
+        part["grades"] = self._grades[:n]
         self._queue.put(part)
         self._fresh()
 
@@ -132,6 +139,8 @@ class Recorder:
                 data.update({k: part[k] for k in self._dtypes if k not in ("frame", "time")})
                 for j, name in sorted(enumerate(self.names), key=lambda jn: jn[1]):
                     data[f"sim_{name}"] = part["sims"][:, j]
+                for j, name in enumerate(self.grades):  # as `score`: the axes' order
+                    data[f"grade_{name}"] = part["grades"][:, j]
                 table = pa.table(data)
                 if self._writer is None:
                     meta = {**(table.schema.metadata or {}),
@@ -151,7 +160,8 @@ class Recorder:
                 self._n = 0
                 self._queue = queue.Queue()
                 self._queue.put({k: v[:0] for k, v in self._cols.items()}
-                                | {"window": np.empty(0, object), "sims": self._sims[:0]})
+                                | {"window": np.empty(0, object), "sims": self._sims[:0],
+                                   "grades": self._grades[:0]})
                 self._queue.put(None)
                 self._write_loop()
             if self._writer is not None:

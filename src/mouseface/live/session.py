@@ -7,8 +7,9 @@ capture time, fires triggers and records the row. Frames the loop was too slow f
 in the slot, counted (``skipped``, in the sample and the record) and never queued, so latency
 stays bounded. Latency is measured per frame from the frame's arrival to its sample pushed.
 
-Each frame is read out on one core (:func:`~mouseface.live.readout.one_core`): Numba's and
-BLAS's thread pools cost more than they give on one frame, and the grabber needs the other core.
+Each frame is read out on one core (:func:`~mouseface.live.readout.one_core`, held for the whole
+loop so that no frame pays for entering it): Numba's and BLAS's thread pools cost more than they
+give on one frame, and the grabber needs the other core.
 
 Ends. A file ends normally; a camera or stream that ends, stalls (no frame for ``stall``
 seconds) or fails ends the session with a one-line :class:`~mouseface._errors.InputError` after
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mouseface._errors import InputError
-from mouseface.live.readout import LiveReadout, Reading
+from mouseface.live.readout import LiveReadout, Reading, one_core
 from mouseface.live.record import Recorder
 from mouseface.live.sources import Grabber, LatestFrame, Source, SourceEnded, SourceStalled
 from mouseface.live.triggers import Trigger
@@ -42,6 +43,8 @@ class LiveSummary:
     ----------
     names
         The prototypes, in the stream's channel order.
+    grades
+        The conditions graded (``grade_<c>`` channels and columns), in order.
     received
         Frames the source delivered.
     processed
@@ -64,6 +67,7 @@ class LiveSummary:
     """
 
     names: tuple = ()
+    grades: tuple = ()
     received: int = 0
     processed: int = 0
     calibration_frames: int = 0
@@ -202,11 +206,13 @@ class _LiveRun:
             if record is not None:
                 self.recorder = Recorder(record, session=session, animal=animal,
                                          names=self.names, drift=readout.drift_,
+                                         grades=readout.grade_names_,
                                          note=_note(readout.mode_))
         except BaseException:
             source.close()
             raise
         self.summary = LiveSummary(names=tuple(self.names),
+                                   grades=tuple(readout.grade_names_),
                                    record=None if record is None else str(record))
         self.slot = LatestFrame(wait=source.wait)
         self.grabber = Grabber(source, self.slot, self.clock)
@@ -222,37 +228,15 @@ class _LiveRun:
     def loop(self, *, stall: float, duration: float | None, wait_for_consumers: float) -> None:
         """Take the newest frame until the source ends, ``duration`` passes or Ctrl-C;
         remember an error for :meth:`close` to raise once the record is kept."""
-        source, summary, clock = self.source, self.summary, self.clock
+        summary, clock = self.summary, self.clock
         try:
             self._open_outlets(wait_for_consumers)
             if self.cal is not None:
                 self.say(f"calibrating on the first {self.calibrate:g} s")
             self.grabber.start()
             self.t_start = clock()
-            while True:
-                if duration is not None and clock() - self.t_start >= duration:
-                    summary.ended = "duration"
-                    break
-                try:
-                    item, skipped = self.slot.take(timeout=stall)
-                    if source.wait:  # fast replay: a frame arrives when the loop takes it
-                        item = replace(item, arrival=clock())
-                except SourceEnded as end:
-                    if source.kind != "file":
-                        raise InputError(f"{end.reason} after {summary.received} frames",
-                                         source.path) from None
-                    summary.ended = end.reason
-                    break
-                except SourceStalled:
-                    raise InputError(f"no frame for {stall:g} s after {summary.received} "
-                                     "frames: the source stalled", source.path) from None
-                summary.received += 1 + skipped
-                summary.skipped += skipped
-                if self.cal is not None:
-                    item = self._calibrating(item, skipped)
-                    if item is None:
-                        continue
-                self._stream(item, skipped)
+            with one_core():  # held for the session: no frame pays for entering it
+                self._frames(stall, duration)
         except KeyboardInterrupt:
             summary.ended = "interrupted"
         except BaseException as exc:
@@ -264,16 +248,46 @@ class _LiveRun:
             summary.skipped += left
             summary.seconds = float(clock() - self.t_start)
 
+    def _frames(self, stall: float, duration: float | None) -> None:
+        """The loop proper: take, calibrate or read out, until the source ends or
+        ``duration`` passes."""
+        source, summary, clock = self.source, self.summary, self.clock
+        while True:
+            if duration is not None and clock() - self.t_start >= duration:
+                summary.ended = "duration"
+                break
+            try:
+                item, skipped = self.slot.take(timeout=stall)
+                if source.wait:  # fast replay: a frame arrives when the loop takes it
+                    item = replace(item, arrival=clock())
+            except SourceEnded as end:
+                if source.kind != "file":
+                    raise InputError(f"{end.reason} after {summary.received} frames",
+                                     source.path) from None
+                summary.ended = end.reason
+                break
+            except SourceStalled:
+                raise InputError(f"no frame for {stall:g} s after {summary.received} "
+                                 "frames: the source stalled", source.path) from None
+            summary.received += 1 + skipped
+            summary.skipped += skipped
+            if self.cal is not None:
+                item = self._calibrating(item, skipped)
+                if item is None:
+                    continue
+            self._stream(item, skipped)
+
     def _open_outlets(self, wait_for_consumers: float) -> None:
         if not self.lsl:
             return
         from mouseface.live.lsl import Outlets
 
         r, source = self.readout, self.source
-        self.outlets = Outlets(self.lsl, self.names, fps=source.fps, meta={
-            "model": Path(r.model).resolve(), "mode": r.mode_,
-            "roi": ",".join(map(str, r.roi_)), "source": source.path,
-            "session": self.session, "animal": self.animal})
+        meta = {"model": Path(r.model).resolve(), "mode": r.mode_,
+                "roi": ",".join(map(str, r.roi_)), "source": source.path,
+                "session": self.session, "animal": self.animal}
+        self.outlets = Outlets(self.lsl, self.names, grades=r.grade_names_, fps=source.fps,
+                               meta=meta)
         if wait_for_consumers > 0:
             self.say(f"waiting up to {wait_for_consumers:g} s for an LSL inlet on {self.lsl}")
             self.outlets.wait_for_consumers(wait_for_consumers)
@@ -320,7 +334,7 @@ class _LiveRun:
             self.on_reading(reading)
         if self.outlets is not None:
             self.outlets.push(reading.similarity, reading.flag, skipped, item.index,
-                              item.capture)
+                              item.capture, reading.grades)
         now = self.clock()
         latency = (now - item.arrival) * 1e3
         self.latencies.append(latency)

@@ -344,10 +344,7 @@ class _AnimalFrames:
 
     def scaled(self, axis: ExpressionAxis) -> ExpressionAxis:
         """``axis`` in units of the spread of this animal's kept baseline frames along it."""
-        spread = BaselineMoments()
-        for x, _ in self.kept_blocks("neutral"):
-            spread.add((x - axis.neutral_) @ axis.axes_.T)
-        return ExpressionAxis.from_axes(axis.classes_, axis.axes_, axis.neutral_, spread.sd)
+        return axis.scaled(x for x, _ in self.kept_blocks("neutral"))
 
     def trial_grades(self, grade_of, conditions, *, each_block=None) -> pd.DataFrame | None:
         """``grade_<c>`` (peak minus baseline) and ``grade_mean_<c>`` of every trial;

@@ -54,3 +54,22 @@ def test_transfer_scores_relative_to_the_animals_neutral_reference():
                                atol=1e-12)
     with pytest.raises(ValueError, match="own neutral face"):
         AnimalModel.from_saved("transfer", NAMES, protos, BaselineMoments())
+
+
+@pytest.mark.parametrize("mode", ["pooled", "transfer"])
+def test_the_prepared_model_gives_transform_bit_for_bit(mode):
+    """What live calls on every frame (prototypes standardised once, no input checks) is the
+    model's own transform, to the last bit, one frame at a time or several."""
+    rng = np.random.default_rng(3)
+    protos = rng.random((3, 50))
+    moments = BaselineMoments()
+    moments.add(rng.random((30, 50)))
+    own = AnimalModel.from_saved(mode, ["neutral", "pain", "fear"], protos, moments)
+    prepared = own.prepared()
+    x = rng.random((6, 50)).astype(np.float32)  # HOG as the pass gives it
+    for i in range(len(x)):
+        np.testing.assert_array_equal(prepared(x[i:i + 1]), own.transform(x[i:i + 1]))
+    np.testing.assert_array_equal(prepared(x), own.transform(x))
+    np.testing.assert_array_equal(prepared(x[0]), own.transform(x[:1]))
+    with pytest.raises(ValueError, match="49 HOG entries; the model 50"):
+        prepared(x[:, :49])

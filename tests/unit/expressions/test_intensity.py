@@ -82,6 +82,20 @@ def test_from_means_is_the_fit_of_the_frames_it_summarises(rng):
     assert np.allclose(summed.transform(stim), fitted.transform(stim), atol=1e-12)
 
 
+def test_scaled_takes_the_unit_from_baseline_blocks(rng):
+    """An axis from another animal, put in a new animal's baseline spread from blocks read one
+    at a time, grades as ``transform(baseline=...)`` does with all the frames at once."""
+    change = np.r_[np.ones(6), np.zeros(N_FEATURES - 6)]
+    base, stim, _ = _animal(rng, rng.random(N_FEATURES), change, [0.5, 1.5])
+    saved = ExpressionAxis.from_axes(["pain"], 3.0 * change[None], np.zeros(N_FEATURES))
+    own = ExpressionAxis.from_axes(["pain"], saved.axes_, base.mean(axis=0))
+    scaled = own.scaled([base[:25], base[25:40], base[40:]])
+    np.testing.assert_allclose(scaled.transform(stim), saved.transform(stim, baseline=base),
+                               rtol=1e-12)
+    assert scaled.scale_[0] != own.scale_[0] == 1.0  # own is in raw units; scaled is not
+    assert own.scaled([]).scale_[0] == 1.0  # no baseline frame: raw units
+
+
 def test_it_is_a_scikit_learn_transformer(rng):
     base, stim, _ = _animal(rng, rng.random(N_FEATURES), np.ones(N_FEATURES), [1.0])
     X, y = np.vstack([base, stim]), np.r_[["neutral"] * len(base), ["pain"] * len(stim)]

@@ -50,6 +50,18 @@ def test_region_pads_where_the_frame_ends():
     assert (full[:, :, :7] == frames[:, :, :1]).all()  # edge repeated on the left
 
 
+@pytest.mark.parametrize("roi", [(5, 20, 80, 64), (150, 3, 80, 64), (60, 70, 80, 64),
+                                 (2, 1, 228, 138)])
+def test_region_completes_frames_as_edge_padding(roi):
+    r = region_of(roi, 12, (140, 233))
+    x, y, w, h = r.read
+    frames = np.random.default_rng(2).integers(0, 255, (3, 140, 233), dtype=np.uint8)
+    read = frames[:, y:y + h, x:x + w]
+    full = r.complete(read)
+    assert full.shape == (3, roi[3] + 24, roi[2] + 24) and any(r.pad[0] + r.pad[1])
+    np.testing.assert_array_equal(full, np.pad(read, ((0, 0), *r.pad), mode="edge"))
+
+
 def test_reference_face_is_the_mean_of_the_baseline_frames(drifting):
     folder, frames, _ = drifting
     roi = (30, 20, 64, 48)

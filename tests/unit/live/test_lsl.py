@@ -41,7 +41,8 @@ def test_samples_and_markers_reach_a_real_inlet(lsl_machine_scope):
     from mouseface.live.lsl import Outlets
 
     name = f"mf-unit-{uuid.uuid4().hex[:8]}"
-    out = Outlets(name, ["neutral", "pain"], fps=20.0, meta={"mode": "transfer"})
+    out = Outlets(name, ["neutral", "pain"], grades=["pain"], fps=20.0,
+                  meta={"mode": "transfer"})
     try:
         inlet = _inlet(pylsl, "name", name)
         markers = _inlet(pylsl, "name", f"{name}-markers")
@@ -51,12 +52,12 @@ def test_samples_and_markers_reach_a_real_inlet(lsl_machine_scope):
         while not ch.empty():
             labels.append(ch.child_value("label"))
             ch = ch.next_sibling()
-        assert labels == ["neutral", "pain", "flag", "skipped", "frame"]
+        assert labels == ["neutral", "pain", "grade_pain", "flag", "skipped", "frame"]
         assert info.desc().child("mouseface").child_value("mode") == "transfer"
         assert info.type() == "Expression" and info.nominal_srate() == 20.0
         t0 = pylsl.local_clock()
         for i in range(5):
-            out.push([0.1 * i, -0.2 * i], i == 3, i % 2, 100 + i, t0 + i / 20)
+            out.push([0.1 * i, -0.2 * i], i == 3, i % 2, 100 + i, t0 + i / 20, [1.5 * i])
         out.marker("trigger:pain", t0 + 0.15)
         got, stamps = [], []
         while len(got) < 5:
@@ -67,10 +68,11 @@ def test_samples_and_markers_reach_a_real_inlet(lsl_machine_scope):
         m, mt = markers.pull_sample(timeout=5.0)
     finally:
         out.close(linger=0.0)
-    assert [row[4] for row in got] == [100, 101, 102, 103, 104]  # every sample, in order
-    assert [row[2] for row in got] == [0, 0, 0, 1, 0]
-    assert [row[3] for row in got] == [0, 1, 0, 1, 0]
+    assert [row[5] for row in got] == [100, 101, 102, 103, 104]  # every sample, in order
+    assert [row[3] for row in got] == [0, 0, 0, 1, 0]
+    assert [row[4] for row in got] == [0, 1, 0, 1, 0]
     assert [row[1] for row in got] == pytest.approx([-0.2 * i for i in range(5)])
+    assert [row[2] for row in got] == pytest.approx([1.5 * i for i in range(5)])
     assert stamps == pytest.approx([t0 + i / 20 for i in range(5)], abs=1e-9)
     assert (m, mt) == (["trigger:pain"], pytest.approx(t0 + 0.15, abs=1e-9))
 

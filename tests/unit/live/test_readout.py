@@ -34,19 +34,26 @@ def _crop(frames):
     return frames[..., y:y + h, x:x + w]
 
 
-def _save(path, models, mode, frames):
+def _save(path, models, mode, frames, axes=None):
+    """A model folder as `fit` writes it; ``axes``: the ``slide`` expression axis."""
     from mouseface.io.model import save_model
 
     settings = _settings()
     mask = cell_mask((64, 64), 16, [(48, 0, 16, 16)])
     keep = feature_keep(mask, 8)
+    extra = {}
+    if axes is not None:
+        axes = np.array(axes, np.float64)
+        axes[:, ~keep] = np.nan
+        extra = {"arrays": {"axes": axes}, "axis_names": ["slide"]}
     out = {}
     for k, protos in models.items():
         protos = np.asarray(protos, np.float64)
         protos[:, ~keep] = np.nan  # as `fit` saves them: masked entries NaN
         out[k] = SimpleNamespace(classes_=["neutral", "slide"], prototypes_=protos)
     return save_model(path, out, mode=mode, settings=settings, feature_shape=(4, 4, 8),
-                      mask=mask.astype(int).tolist(), mask_regions=MASK, crop_shape=[64, 64])
+                      mask=mask.astype(int).tolist(), mask_regions=MASK, crop_shape=[64, 64],
+                      **extra)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +77,7 @@ def test_calibrate_then_update_frame_by_frame(model, moving_frames):
     x = readings[0]
     assert x.as_dict() == {"neutral": x["neutral"], "slide": x["slide"]}
     assert x.shift is None and x.quality["motion_energy"] > 0
+    assert r.grade_names_ == () and x.grades.shape == (0,)  # a model without expression axes
     with pytest.raises(KeyError, match="no prototype 'pain'"):
         x["pain"]
 
@@ -138,3 +146,30 @@ def test_a_per_animal_model_needs_the_animal(tmp_path, moving_frames):
         LiveReadout(path, roi=ROI, animal="m9").calibrate(moving_frames[:5])
     r = LiveReadout(path, roi=ROI, animal="m2").calibrate(moving_frames[:5])
     assert r.update(moving_frames[30])["slide"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_frames_are_graded_on_the_models_axis_from_the_calibration(tmp_path, moving_frames):
+    """The model's axis, the calibration frames' mean as neutral and their spread along the
+    axis as unit: ``ExpressionAxis.transform(baseline=calibration)``, which is what ``score``
+    computes from a baseline window; a reference file carries the same neutral and unit."""
+    from mouseface.expressions.intensity import ExpressionAxis
+
+    x = hog(_crop(moving_frames), pixels_per_cell=16).astype(np.float64)
+    change = (x[40] - x[:10].mean(0))[None]
+    path = _save(tmp_path / "graded", {"pooled": np.vstack([x[:10].mean(0), x[40]])},
+                 "pooled", moving_frames, axes=change)
+    r = LiveReadout(path, roi=ROI).calibrate(moving_frames[:10], np.arange(10) / 20)
+    assert r.grade_names_ == ("slide",) and r.calibration_["flagged"] == 0
+    readings = [r.update(f, (10 + i) / 20) for i, f in enumerate(moving_frames[10:])]
+    keep = feature_keep(cell_mask((64, 64), 16, [(48, 0, 16, 16)]), 8)
+    axis = ExpressionAxis.from_axes(["slide"], change[:, keep], np.zeros(keep.sum()))
+    expected = axis.transform(x[10:, keep], baseline=x[:10, keep])[:, 0]
+    got = np.array([g.grade("slide") for g in readings])
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    assert got[30] > 2 * got[0] > 0  # frame 40 lies far along its own axis
+    with pytest.raises(KeyError, match="no expression axis 'pain'"):
+        readings[0].grade("pain")
+    again = LiveReadout(path, roi=ROI).load_reference(r.save_reference(tmp_path / "m1.npz"))
+    assert again.grade_names_ == ("slide",)
+    for f in moving_frames[10:14]:
+        np.testing.assert_array_equal(r.update(f).grades, again.update(f).grades)
