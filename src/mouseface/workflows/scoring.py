@@ -146,6 +146,7 @@ class _AnimalFrames:
         self.n_features = next(iter(stores.values())).n_features if stores else 0
         self._neutral: BaselineMoments | None = None
         self._sums: _ConditionSums | None = None
+        self._graded: tuple[ExpressionAxis | None, pd.DataFrame | None] | None = None
 
     def missing(self) -> str:
         """Why no prototypes can be built ('' when they can); warns of conditions whose
@@ -199,25 +200,27 @@ class _AnimalFrames:
                 self._neutral.add(x)
         return self._neutral
 
-    def window_scores(self, similarity_of, names: list[str], *, each_block=None
-                      ) -> pd.DataFrame | None:
-        """Each trial's scores from its windows' similarities; ``similarity_of(k, hog)``
-        gives trial ``k``'s frames' similarities, columns in ``names`` order.
+    def window_scores(self, *readouts, each_block=None) -> list[pd.DataFrame | None]:
+        """Each trial's scores from its windows' readouts, all in one read of the stores: per
+        readout ``(readout_of, names)``, ``readout_of(k, hog)`` gives trial ``k``'s frames'
+        values, columns in ``names`` order; one table per readout (None without trials).
         ``each_block(session, start, hog)`` sees every block of the same read."""
         if not self.trials:
-            return None
-        sims = {k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
+            return [None] * len(readouts)
+        vals = [{k: {"baseline": [], "stimulus": []} for k in range(len(self.trials))}
+                for _ in readouts]
         for session, start, x in self._blocks():
             if each_block is not None:
                 each_block(session, start, x)
             stop = start + len(x)
             for which in ("baseline", "stimulus"):
                 for k, _, rows in self._in_block(session, which, start, stop):
-                    sims[k][which].append(similarity_of(k, x[rows]))
-        rows = [score_row(tr["event"], _stack(sims[k]["baseline"], len(names)),
-                          _stack(sims[k]["stimulus"], len(names)), names)
-                for k, tr in enumerate(self.trials)]
-        return pd.DataFrame(rows).set_index("event")
+                    for (readout_of, _), v in zip(readouts, vals, strict=True):
+                        v[k][which].append(readout_of(k, x[rows]))
+        return [pd.DataFrame([score_row(tr["event"], _stack(v[k]["baseline"], len(names)),
+                                        _stack(v[k]["stimulus"], len(names)), names)
+                              for k, tr in enumerate(self.trials)]).set_index("event")
+                for (_, names), v in zip(readouts, vals, strict=True)]
 
     def least_neutral(self, neutral: np.ndarray, n_frames: int, *, per_trial: bool = False
                       ) -> tuple[dict[str, _LeastNeutral], list[_LeastNeutral]]:
@@ -269,6 +272,8 @@ class _AnimalFrames:
         return X, y, np.r_[neutral.n, np.ones(len(y) - 1)]
 
     def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
+        """The animal's prototypes and its trials' cross-fitted scores; the read of the
+        trial windows also grades them (what :meth:`grade` then returns)."""
         neutral = self.neutral()
         by_label, by_trial = self.least_neutral(neutral.mean, n_frames, per_trial=True)
         self._picked = by_label
@@ -279,7 +284,15 @@ class _AnimalFrames:
                   for k, tr in enumerate(self.trials)]
         names, protos = crossfit_prototypes(trials, n_frames=n_frames,
                                             neutral=model.prototypes_[0])
-        scores = self.window_scores(lambda k, x: similarity(x, protos[k]), names)
+        similarities = (lambda k, x: similarity(x, protos[k]), names)
+        grading = self._grading()
+        if grading is None:
+            [scores] = self.window_scores(similarities)
+            self._graded = (None, None)
+        else:
+            scores, raw = self.window_scores(similarities, grading.readout,
+                                             each_block=grading.baseline_spread)
+            self._graded = grading.finish(raw)
         return model, scores
 
     def grade(self) -> tuple[ExpressionAxis | None, pd.DataFrame | None]:
@@ -289,47 +302,26 @@ class _AnimalFrames:
         (:class:`~mouseface.expressions.intensity.ExpressionAxis`); a trial is graded on its
         condition's axis rebuilt without its own frames, in units of the spread of the
         baseline frames on the full axis. Trial columns: ``grade_<c>`` (peak in the stimulus
-        window minus the baseline mean) and ``grade_mean_<c>`` (window mean minus it). The sums
-        come from the least-neutral read; one more read of the stores projects the windows and
-        measures the baseline spread (the grades are linear in its unit: divided at the end).
+        window minus the baseline mean) and ``grade_mean_<c>`` (window mean minus it). After
+        :meth:`fit_and_crossfit`, what its read of the windows graded; otherwise the stores are
+        read for it.
         """
+        if self._graded is None:
+            grading = self._grading()
+            if grading is None:
+                return None, None
+            [raw] = self.window_scores(grading.readout, each_block=grading.baseline_spread)
+            self._graded = grading.finish(raw)
+        return self._graded
+
+    def _grading(self) -> _Grading | None:
+        """The cross-fitted axes of the animal's trials, from the condition sums (those of the
+        least-neutral read, or one read of the stores); None without baseline or conditions."""
         neutral = self.neutral()
         means = self.condition_means(per_trial=True)
         if neutral.n == 0 or means is None:
-            return None, None
-        conditions, sums, counts, own, own_n = (means.conditions, means.sums, means.counts,
-                                                means.own, means.own_n)
-        col = {c: j for j, c in enumerate(conditions)}
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = sums / counts[:, None]
-        full = ExpressionAxis.from_means(conditions, neutral.mean, mean)  # in raw units
-
-        def crossfit(k: int) -> ExpressionAxis:
-            j = col.get(self.trials[k]["condition"])
-            if j is None or not own_n[k]:
-                return full
-            rest = mean.copy()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
-            return ExpressionAxis.from_means(conditions, neutral.mean, rest)
-
-        axes = [crossfit(k) for k in range(len(self.trials))]
-        spread = BaselineMoments()
-
-        def baseline_spread(session: str, start: int, x: np.ndarray) -> None:
-            stop = start + len(x)
-            m = (self.keep[session][start:stop]
-                 & (self.labels[session][start:stop] == NEUTRAL))
-            if m.any():
-                spread.add(full.transform(x[m]))
-
-        raw = self.trial_grades(lambda k, x: axes[k].transform(x), conditions,
-                                each_block=baseline_spread)
-        axis = ExpressionAxis.from_axes(conditions, full.axes_, neutral.mean, spread.sd)
-        if raw is not None:
-            for j, c in enumerate(conditions):
-                raw[[f"grade_{c}", f"grade_mean_{c}"]] /= axis.scale_[j]
-        return axis, raw
+            return None
+        return _Grading(self, neutral.mean, means)
 
     def condition_means(self, *, per_trial: bool = False) -> _ConditionSums | None:
         """Sums and counts of each condition's kept frames (and, with ``per_trial``, of each
@@ -346,15 +338,11 @@ class _AnimalFrames:
         """``axis`` in units of the spread of this animal's kept baseline frames along it."""
         return axis.scaled(x for x, _ in self.kept_blocks("neutral"))
 
-    def trial_grades(self, grade_of, conditions, *, each_block=None) -> pd.DataFrame | None:
+    def trial_grades(self, grade_of, conditions) -> pd.DataFrame | None:
         """``grade_<c>`` (peak minus baseline) and ``grade_mean_<c>`` of every trial;
         ``grade_of(k, hog)`` gives trial ``k``'s frame grades."""
-        scores = self.window_scores(grade_of, list(conditions), each_block=each_block)
-        if scores is None:
-            return None
-        renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
-        renamed |= {f"score_{c}": f"grade_mean_{c}" for c in conditions}
-        return scores[list(renamed)].rename(columns=renamed)
+        [scores] = self.window_scores((grade_of, list(conditions)))
+        return None if scores is None else _grade_columns(scores, conditions)
 
     def picked_frames(self) -> pd.DataFrame:
         """The frames the last :meth:`fit_and_crossfit` averaged into each condition's
@@ -405,6 +393,62 @@ class _ConditionSums:
             rows = rows[keep[rows] & (lab[rows] == self.frames.trials[k]["condition"])]
             self.own[k] += x[rows].sum(axis=0, dtype=np.float64)
             self.own_n[k] += len(rows)
+
+
+class _Grading:
+    """One animal's grading, set up before its read of the trial windows: each trial's axis
+    (its condition's rebuilt without its own frames, in raw units), the readout that projects
+    the windows on them and the baseline spread on the full axes, measured in the same read;
+    :meth:`finish` divides by it (the grades are linear in its unit)."""
+
+    def __init__(self, frames: _AnimalFrames, neutral: np.ndarray, means: _ConditionSums):
+        self.frames = frames
+        self.conditions = means.conditions
+        sums, counts, own, own_n = means.sums, means.counts, means.own, means.own_n
+        col = {c: j for j, c in enumerate(self.conditions)}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts[:, None]
+        self.full = ExpressionAxis.from_means(self.conditions, neutral, mean)  # in raw units
+
+        def crossfit(k: int) -> ExpressionAxis:
+            j = col.get(frames.trials[k]["condition"])
+            if j is None or not own_n[k]:
+                return self.full
+            rest = mean.copy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
+            return ExpressionAxis.from_means(self.conditions, neutral, rest)
+
+        self.axes = [crossfit(k) for k in range(len(frames.trials))]
+        self.spread = BaselineMoments()
+        self.readout = (lambda k, x: self.axes[k].transform(x), list(self.conditions))
+
+    def baseline_spread(self, session: str, start: int, x: np.ndarray) -> None:
+        stop = start + len(x)
+        m = (self.frames.keep[session][start:stop]
+             & (self.frames.labels[session][start:stop] == NEUTRAL))
+        if m.any():
+            self.spread.add(self.full.transform(x[m]))
+
+    def finish(self, raw: pd.DataFrame | None
+               ) -> tuple[ExpressionAxis, pd.DataFrame | None]:
+        """The axis in baseline spreads and the trials' grades (``raw``: their window scores
+        in raw units) in the same unit."""
+        axis = ExpressionAxis.from_axes(self.conditions, self.full.axes_, self.full.neutral_,
+                                        self.spread.sd)
+        if raw is None:
+            return axis, None
+        grades = _grade_columns(raw, self.conditions)
+        for j, c in enumerate(self.conditions):
+            grades[[f"grade_{c}", f"grade_mean_{c}"]] /= axis.scale_[j]
+        return axis, grades
+
+
+def _grade_columns(scores: pd.DataFrame, conditions) -> pd.DataFrame:
+    """A readout's ``peak_<c>``/``score_<c>`` columns as ``grade_<c>``/``grade_mean_<c>``."""
+    renamed = {f"peak_{c}": f"grade_{c}" for c in conditions}
+    renamed |= {f"score_{c}": f"grade_mean_{c}" for c in conditions}
+    return scores[list(renamed)].rename(columns=renamed)
 
 
 def _stack(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -523,7 +567,7 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
         own = AnimalModel.from_saved(mode, names, protos[:, keep], neutral,
                                      n_frames=settings.prototypes.n_frames)
         transform, names = own.transform, own.names
-        s = frames_of.window_scores(lambda k, x, f=transform: f(x), list(names))
+        [s] = frames_of.window_scores((lambda k, x, f=transform: f(x), list(names)))
         grade = None
         if axes is not None and neutral.n:  # graded from the animal's own neutral and spread
             grade = frames_of.scaled(ExpressionAxis.from_axes(
