@@ -327,3 +327,35 @@ def test_the_analyses_refuse_while_a_run_writes_the_folder(holder):
     one_line_error(p.returncode, p.stdout + p.stderr, str(out),
                    f"mouseface run (process {proc.pid} on", "is writing this results folder")
     assert not (out / "analysis").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["overlay", "{out}", "s0"],
+    ["export-nwb", "{out}"],
+    ["export-nwb", "{out}", "--out", "{out}/archive"],
+    ["neural", "{out}", "--traces", "{tmp}/traces.csv"],
+    ["bouts", "{out}"],
+    ["bouts", "{sessions}", "{events}", "--out", "{out}"],
+    ["live", "{out}", "--source", "{video}", "--record", "{out}", "--no-lsl"],
+])
+def test_every_writer_refuses_while_a_run_writes_the_folder(holder, fitted, moving_video,
+                                                           tmp_path, command):
+    """Each command that writes into a results folder (by default, or an --out inside it)
+    holds its lock: the second writer is one line and writes nothing there."""
+    out, proc = holder
+    _, (sessions, events, _) = fitted
+    (tmp_path / "traces.csv").write_text("time,n0\n0,1\n1,2\n")
+    before = _digests(out)
+    code, output = _invoke(*(a.format(out=out, tmp=tmp_path, sessions=sessions, events=events,
+                                      video=moving_video) for a in command))
+    one_line_error(code, output, str(out), f"mouseface run (process {proc.pid} on",
+                   "is writing this results folder")
+    assert _digests(out) == before
+
+
+def test_a_writer_whose_out_is_elsewhere_does_not_wait(holder, tmp_path):
+    """An overlay written outside the results folder reads it while a run holds it."""
+    out, _ = holder
+    code, output = _invoke("overlay", out, "s0", "--out", tmp_path / "s0.mp4", "-q")
+    assert code == 0, output
+    assert (tmp_path / "s0.mp4").stat().st_size > 0

@@ -12,6 +12,7 @@ import functools
 import logging
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -142,18 +143,44 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
-def locks_results(func: Callable) -> Callable:
-    """For a command that writes into its ``results`` folder: hold the folder's lock while it
-    runs (:mod:`mouseface.io.lock`), so it refuses while a run writes there."""
+def locks_folder(where: Callable[[dict], tuple[Path, bool] | None],
+                 command: str | None = None) -> Callable[[Callable], Callable]:
+    """For a command that writes into a results folder: hold the folder's lock while it runs
+    (:mod:`mouseface.io.lock`), so that it refuses while another command writes there.
+    ``where(kwargs)`` gives the folder and whether to create it (a new results folder), or
+    None when the command writes into none; ``command`` names the holder (default the
+    function's name)."""
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from mouseface.io.lock import results_lock
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            import contextlib
 
-        with results_lock(kwargs["results"], func.__name__, create=False):
-            return func(*args, **kwargs)
+            from mouseface.io.lock import results_lock
 
-    return wrapper
+            folder = where(kwargs)
+            with (contextlib.nullcontext() if folder is None else
+                  results_lock(folder[0], command or func.__name__, create=folder[1])):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def into_results(kwargs: dict) -> tuple[Path, bool] | None:
+    """The ``results`` folder a command adds to, unless its ``out`` goes elsewhere (for
+    :func:`locks_folder`: an ``out`` inside the folder, or none, writes there)."""
+    results, out = Path(kwargs["results"]), kwargs.get("out")
+    if out is not None:
+        folder, target = results.resolve(), Path(out).resolve()
+        if folder != target and folder not in target.parents:
+            return None
+    return results, False
+
+
+#: for a command that writes into its ``results`` folder (the analyses)
+locks_results = locks_folder(lambda kwargs: (Path(kwargs["results"]), False))
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

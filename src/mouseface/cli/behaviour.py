@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mouseface.cli._app import app, user_errors
+from mouseface.cli._app import app, locks_folder, user_errors
 
 
 def _thresholds(freeze: str | None, escape: str | None) -> dict:
@@ -27,8 +27,17 @@ def _thresholds(freeze: str | None, escape: str | None) -> dict:
     return {m: tuple(v) for m, v in out.items()}
 
 
+def _bouts_folder(kwargs: dict) -> tuple[Path, bool] | None:
+    """Where ``bouts`` writes: ``--out`` (created), else the results folder it reads."""
+    out, source = kwargs.get("out"), kwargs.get("source")
+    if out is not None:
+        return Path(out), True
+    return (Path(source), False) if source is not None and Path(source).is_dir() else None
+
+
 @app.command()
 @user_errors
+@locks_folder(_bouts_folder)
 def bouts(
     source: Path | None = typer.Argument(None, help="A sessions table (movement is measured "
                                          "here, one decoding pass per video) or a results "

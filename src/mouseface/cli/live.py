@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
-from mouseface.cli._app import app, user_errors
+from mouseface.cli._app import app, locks_folder, user_errors
 
 
 @app.command()
 @user_errors
+@locks_folder(lambda kwargs: None if kwargs.get("record") is None
+              else (Path(kwargs["record"]), True))
 def live(
     model: Path = typer.Argument(..., help="Model folder (from `fit`, or a results folder of "
                                  "`run` with --animal).", show_default=False),

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import typer
 
-from mouseface.cli._app import app, user_errors
+from mouseface.cli._app import app, into_results, locks_folder, user_errors
 
 
 @app.command()
 @user_errors
+@locks_folder(into_results)
 def neural(
     results: Path = typer.Argument(..., help="Results folder written by `mouseface run` (or "
                                    "`score`).", show_default=False),

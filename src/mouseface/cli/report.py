@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import typer
 
-from mouseface.cli._app import app, user_errors
+from mouseface.cli._app import app, into_results, locks_folder, user_errors
 
 ResultsDir = typer.Argument(..., help="Results folder (what `mouseface run` wrote).",
                             show_default=False)
@@ -16,6 +15,7 @@ Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars or messages.
 
 @app.command()
 @user_errors
+@locks_folder(into_results)
 def report(
     results: Path = ResultsDir,
     out: Path | None = typer.Option(None, "--out", "-o",
@@ -33,13 +33,9 @@ def report(
     page needs no network: open it in any browser, mail it, archive it.
     """
     from mouseface._progress import Reporter
-    from mouseface.io.lock import results_lock
     from mouseface.report.html import write_report
 
-    # into the results folder: not while a run writes it
-    lock = (results_lock(results, "report", create=False) if out is None
-            else contextlib.nullcontext())
-    with lock, Reporter(quiet).steps("report", 2) as step:
+    with Reporter(quiet).steps("report", 2) as step:
         path = write_report(results, out, max_sessions=sessions, max_animals=animals,
                             progress=step)
     if not quiet:
@@ -70,6 +66,7 @@ def summary(results: Path = ResultsDir) -> None:
 
 @app.command()
 @user_errors
+@locks_folder(into_results)
 def overlay(
     results: Path = ResultsDir,
     session: str = typer.Argument(..., help="Session id (a row of the sessions table).",
@@ -93,6 +90,7 @@ def overlay(
 
 @app.command("export-nwb")
 @user_errors
+@locks_folder(into_results, "export-nwb")
 def export_nwb(
     results: Path = ResultsDir,
     out: Path | None = typer.Option(None, "--out", "-o",
