@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ def findings(results_dir: str | Path) -> dict[str, Any]:
     """
     layout = ResultsLayout(results_dir)
     bad: list[str] = []
+
+    def _json(path: Path) -> dict | None:
+        return optional_json(path, lambda p, _: bad.append(str(p)))
+
     out: dict[str, Any] = {"trials": None, "bouts": None, "comparisons": [],
                            "classification": None, "neurons": None, "truth": None,
                            "unreadable": bad}
@@ -75,18 +79,18 @@ def findings(results_dir: str | Path) -> dict[str, Any]:
             bad.append(str(layout.trials))
         else:
             out["trials"] = _trials(trials)
-    bouts = _json(layout.bouts_summary, bad)
+    bouts = _json(layout.bouts_summary)
     if bouts:
         out["bouts"] = {"counts": bouts.get("bouts", {}), "context": bouts.get("context"),
                         "rejected": len(bouts.get("rejected") or []),
                         "sessions": len(bouts.get("per_session") or {})}
     for by, path in layout.stored_comparisons().items():
-        c = _json(path, bad)
+        c = _json(path)
         if c and c.get("own_prototype"):
             out["comparisons"].append({"by": c.get("by", by),
                                        "correction": c.get("correction", ""),
                                        "rows": c["own_prototype"], "file": path.name})
-    cls = _json(layout.classification, bad)
+    cls = _json(layout.classification)
     if cls and "balanced_accuracy" in cls:
         chance = cls.get("chance", {})
         out["classification"] = {
@@ -94,20 +98,22 @@ def findings(results_dir: str | Path) -> dict[str, Any]:
             "chance": chance.get("balanced_accuracy_mean", chance.get("uniform")),
             "p_value": chance.get("p_value"), "split": cls.get("split"),
             "level": cls.get("level"), "n_classes": len(cls.get("classes", []))}
-    neural = _json(layout.neural_summary, bad)
+    neural = _json(layout.neural_summary)
     if neural and "counts" in neural:
         out["neurons"] = _neurons(neural)
-    out["truth"] = _json(layout.simulation_check, bad)
+    out["truth"] = _json(layout.simulation_check)
     return out
 
 
-def _json(path: Path, bad: list[str]) -> dict | None:
+def optional_json(path: Path, unreadable: Callable[[Path, Exception], None]) -> dict | None:
+    """A JSON file of a results folder that a later step may not have written yet: None when
+    it does not exist; None, after ``unreadable(path, error)``, when it is not readable JSON."""
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
-    except (OSError, ValueError):
-        bad.append(str(path))
+    except (OSError, ValueError) as exc:
+        unreadable(path, exc)
         return None
 
 

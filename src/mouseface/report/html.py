@@ -39,7 +39,7 @@ from mouseface.io.model import load_mean_faces, load_picked
 from mouseface.io.results import Results, load_results
 from mouseface.io.tables import event_columns, natural_key
 from mouseface.report import figures
-from mouseface.report.findings import findings, format_p
+from mouseface.report.findings import findings, format_p, optional_json
 from mouseface.report.overlay import iter_frames, session_source
 
 #: baseline frames averaged into the neutral mean face (evenly spaced over all of them)
@@ -120,7 +120,9 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         raise InputError("not a mouseface results folder (no run.json, no frames.parquet)",
                          results_dir)
     notes: list[str] = []
-    run = results.run if results is not None else (_read_json(layout.run_json, notes) or {})
+    run = results.run if results is not None else (optional_json(
+        layout.run_json,
+        lambda p, exc: notes.append(f"report: {p.name} is not readable JSON ({exc})")) or {})
     ctx: dict[str, Any] = {
         "title": f"mouseface report: {results_dir.resolve().name}",
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -193,16 +195,6 @@ def _section(name: str, notes: list[str], build: Callable[[], Any]) -> Any:
         msg = f"report: {name} could not be drawn ({type(exc).__name__}: {exc})"
         notes.append(msg)
         warnings.warn(msg, stacklevel=2)
-        return None
-
-
-def _read_json(path: Path, notes: list[str]) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        notes.append(f"report: {path.name} is not readable JSON ({exc})")
         return None
 
 
