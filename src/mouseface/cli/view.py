@@ -41,24 +41,47 @@ def view(
                                       help="Sessions table to write the ROI and mask into "
                                       "(with a video or a results folder)."),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate of a folder of frames."),
+    poses: Path | None = typer.Option(None, "--poses", help="Keypoints of the video, frame for "
+                                      "frame (DeepLabCut .h5/.csv, SLEAP .slp/.h5, Lightning "
+                                      "Pose .csv, Facemap .h5): a Points layer over it."),
+    min_likelihood: float = typer.Option(0.6, "--min-likelihood", help="Keypoints below this "
+                                         "likelihood are hidden."),
+    individual: str | None = typer.Option(None, "--individual", help="The animal of a "
+                                          "multi-animal pose file (default: all)."),
 ) -> None:
     """Draw the face ROI and masks in napari, or browse results.
 
     On a video: draw the face ROI and mask regions and write them into a sessions table. On a
-    results folder: its similarity traces, stimuli, quality flags and drift beside its video.
-    Needs napari and a Qt binding: pip install "napari[pyqt6]"."""
+    results folder: its similarity traces, stimuli, quality flags and drift beside its video
+    (and its keypoints and action units when it was run with poses). --poses FILE draws a pose
+    file's keypoints over the video. Needs napari and a Qt binding: pip install
+    "napari[pyqt6]"."""
     why = _napari_missing()
     if why:
         raise fail(why)
     import napari
 
-    from mouseface.napari.view import kind_of, open_path
+    from mouseface.napari.view import kind_of, open_path, read_view_poses
 
-    if path is not None:
-        kind_of(path)  # a missing path stops here with one line, before a window opens
+    # a missing path or a bad pose file stops here with one line, before a window opens
+    kind = None if path is None else kind_of(path)
+    ds = None
+    if poses is not None:
+        if kind is None:
+            raise fail("--poses draws keypoints over a video: give the video (or a sessions "
+                       "table or results folder) too")
+        ds = read_view_poses(poses, individual)
+        if kind == "video" and path.is_file():
+            from mouseface.io.poses import check_length
+            from mouseface.io.video import open_video
+
+            reader = open_video(path, fps=fps)
+            check_length(ds, reader.n_frames, poses, path)
+            reader.close()
     viewer = napari.Viewer(title=f"mouseface view {path.name if path else ''}".strip())
     _fit_window(viewer)
-    open_path(viewer, path, session=session, table=table, fps=fps)
+    open_path(viewer, path, session=session, table=table, fps=fps, poses=ds,
+              min_likelihood=min_likelihood, individual=individual)
     napari.run()
 
 

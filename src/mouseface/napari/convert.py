@@ -18,12 +18,14 @@ is exactly the ROI, and a mask rectangle covers exactly the pixels napari paints
     hog_glyph_image(crop, hog_params, mask_cells=None) -> glyphs (float) and cell_px
     registered_crop(frame, roi, margin, matrix, shift) -> (h, w) uint8
     session_traces(results_dir, session) -> SessionTraces (what the results dock plots)
+    pose_points(ds, frames=None, min_likelihood=0.6) -> PosePoints (a Points layer's data)
+    au_scaled(values, unit) -> each action unit about its neutral, in its spreads
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +41,8 @@ from mouseface.io.tables import parse_regions
 
 __all__ = ["roi_to_rectangle", "rectangle_to_roi", "mask_to_shapes", "shapes_to_mask", "crop",
            "tint", "colour", "hog_glyph_image", "registered_crop", "SessionTraces",
-           "session_traces", "results_sessions", "DEFAULT_HOG"]
+           "session_traces", "results_sessions", "DEFAULT_HOG", "PosePoints", "pose_points",
+           "keypoint_colours", "au_scaled", "au_units"]
 
 _Roi = tuple[int, int, int, int]
 #: the paper's HOG, used for the preview when no run says otherwise
@@ -368,6 +371,11 @@ class SessionTraces:
         The run's HOG settings.
     mask
         The run's mask regions (crop pixels) and the HOG cells they left out, when any.
+    aus
+        Action unit name to ``(n,)`` trace (the ``au_<name>`` columns of a run with poses);
+        empty without.
+    au_units
+        Action unit name to its unit (``ratio``, ``deg``, ``px`` or ``mm``).
     """
 
     session: str
@@ -386,6 +394,8 @@ class SessionTraces:
     hog_params: dict = field(default_factory=dict)
     mask: str = ""
     mask_cells: np.ndarray | None = None
+    aus: dict[str, np.ndarray] = field(default_factory=dict)
+    au_units: dict[str, str] = field(default_factory=dict)
 
     def row_of(self, frame: int) -> int:
         """Position in the arrays of video frame ``frame`` (the nearest one at or before it)."""
@@ -443,7 +453,30 @@ def session_traces(results_dir: str | Path, session: str | None = None) -> Sessi
         shift=shift, trials=trials, hog_params=dict(settings.get("hog") or {}),
         mask=str(mask.get("regions") or ""),
         mask_cells=None if mask.get("cells") is None else np.asarray(mask["cells"], bool))
+    au = [c for c in f.columns if c.startswith("au_")]
+    out.aus = {c[3:]: f[c].to_numpy(np.float64) for c in au}
+    out.au_units = au_units(list(out.aus), settings)
     _source(out, res.layout, settings)
+    return out
+
+
+def au_units(names: Sequence[str], settings: Mapping | None = None) -> dict[str, str]:
+    """The unit of each action unit (:data:`mouseface.features.action_units.ACTION_UNITS`):
+    distances in mm where the run's ``[poses] mm_per_px`` was set, else px.
+
+    Examples
+    --------
+    >>> au_units(["eye_opening", "ear_angle", "mouth_opening"], {"poses": {"mm_per_px": 0.05}})
+    {'eye_opening': 'ratio', 'ear_angle': 'deg', 'mouth_opening': 'mm'}
+    """
+    from mouseface.features.action_units import ACTION_UNITS
+
+    poses = (settings or {}).get("poses") or {}
+    mm = poses.get("mm_per_px") if isinstance(poses, Mapping) else None
+    out = {}
+    for n in names:
+        unit = ACTION_UNITS[n][1] if n in ACTION_UNITS else ""
+        out[n] = "mm" if unit == "px" and mm else unit
     return out
 
 
@@ -472,3 +505,129 @@ def _source(out: SessionTraces, layout: ResultsLayout, settings: dict) -> None:
             if item.get("session") == out.session and item.get("path"):
                 out.video = Path(item["path"])
                 break
+
+
+# ---------------------------------------------------------------------------- poses
+
+
+@dataclass
+class PosePoints:
+    """Keypoints as a napari Points layer over a video (what ``movement``'s napari plugin
+    shows): one point per keypoint per frame where it was seen.
+
+    Attributes
+    ----------
+    data
+        ``(m, 3)`` float ``(frame, row, col)``: the video frame and the point's pixel (napari
+        and DeepLabCut both put pixel ``i``'s centre at ``i``, so ``x, y`` are taken as they are).
+    features
+        One row per point: ``keypoint``, ``individual``, ``confidence`` (NaN without
+        likelihood), ``frame``.
+    keypoints
+        Every keypoint of the dataset, in its order (the colours follow it).
+    colours
+        ``(m, 4)`` RGBA in [0, 1]: each point coloured by its keypoint.
+    hidden
+        Points left out: missing (NaN) or below ``min_likelihood``.
+    """
+
+    data: np.ndarray
+    features: pd.DataFrame
+    keypoints: list[str]
+    colours: np.ndarray
+    hidden: int
+
+
+def keypoint_colours(keypoints: Sequence[str], cmap: str = "turbo") -> dict[str, tuple]:
+    """One RGBA colour per keypoint, spread over ``cmap`` (``movement``'s napari plugin
+    samples ``turbo`` the same way).
+
+    Examples
+    --------
+    >>> c = keypoint_colours(["eye", "nose", "lip"])
+    >>> len(c), len(set(c.values())), len(c["eye"])
+    (3, 3, 4)
+    """
+    from matplotlib import colormaps
+
+    k = list(keypoints)
+    at = np.linspace(0.05, 0.95, len(k)) if len(k) > 1 else np.array([0.5])
+    rgba = colormaps[cmap](at)
+    return {name: tuple(float(v) for v in rgba[i]) for i, name in enumerate(k)}
+
+
+def pose_points(ds, frames: np.ndarray | None = None,
+                min_likelihood: float | None = 0.6) -> PosePoints:
+    """A ``movement`` poses dataset as napari points, aligned to the video's frames.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        ``position`` (time, space, keypoints, individuals), ``confidence`` (time, keypoints,
+        individuals): :func:`mouseface.io.poses.read_poses` or a results folder's poses.
+    frames
+        ``(time,)`` the video frame of each pose row; default ``0 .. n - 1`` (the poses are
+        the video's, frame for frame).
+    min_likelihood
+        Points whose confidence is below it are hidden (DeepLabCut's ``pcutoff``, 0.6); a
+        missing confidence (hand labels) hides nothing. None shows every point that has a
+        position.
+
+    Raises
+    ------
+    ValueError
+        ``frames`` is not one frame per pose row.
+
+    Examples
+    --------
+    >>> from movement.io import load_poses
+    >>> xy = np.array([[[[10.0], [np.nan]], [[20.0], [5.0]]]] * 3)  # (3, 2, 2, 1)
+    >>> ds = load_poses.from_numpy(xy, np.array([[[0.9], [0.9]]] * 3),
+    ...                            keypoint_names=["eye", "nose"], individual_names=["m"])
+    >>> p = pose_points(ds, frames=np.array([4, 5, 6]))
+    >>> p.data.tolist(), p.features["keypoint"].tolist(), p.hidden
+    ([[4.0, 20.0, 10.0], [5.0, 20.0, 10.0], [6.0, 20.0, 10.0]], ['eye', 'eye', 'eye'], 3)
+    """
+    pos = ds["position"].transpose("time", "individuals", "keypoints", "space")
+    xy = np.asarray(pos.values[..., :2], np.float64)          # (t, i, k, 2)
+    n, n_ind, n_kp = xy.shape[:3]
+    conf = ds.get("confidence")
+    c = (np.full((n, n_ind, n_kp), np.nan) if conf is None else np.asarray(
+        conf.transpose("time", "individuals", "keypoints").values, np.float64))
+    frame = np.arange(n) if frames is None else np.asarray(frames, np.int64)
+    if frame.shape != (n,):
+        raise ValueError(f"{len(frame)} video frames given for {n} pose rows")
+    keep = np.isfinite(xy).all(axis=-1)
+    if min_likelihood is not None:
+        keep &= ~(c < float(min_likelihood))                   # NaN confidence: kept
+    t, i, k = np.nonzero(keep)
+    keypoints = [str(v) for v in ds["keypoints"].values]
+    individuals = np.asarray([str(v) for v in ds["individuals"].values])
+    data = np.column_stack([frame[t].astype(np.float64), xy[t, i, k, 1], xy[t, i, k, 0]])
+    names = np.asarray(keypoints)[k]
+    lut = keypoint_colours(keypoints)
+    colours = (np.array([lut[n] for n in keypoints])[k] if len(k)
+               else np.empty((0, 4)))
+    features = pd.DataFrame({"keypoint": pd.Categorical(names, categories=keypoints),
+                             "individual": individuals[i], "confidence": c[t, i, k],
+                             "frame": frame[t]})
+    return PosePoints(data=data, features=features, keypoints=keypoints, colours=colours,
+                      hidden=int(keep.size - keep.sum()))
+
+
+def au_scaled(values: np.ndarray, unit: str) -> np.ndarray:
+    """An action-unit trace about its neutral, in units of its own spread: a ratio minus 1, an
+    angle or distance as it is (already against neutral), divided by the median absolute
+    deviation of the trace about that zero (1 when it does not vary). What the results dock
+    draws so that traces in degrees, px and ratios share one axis; the status line gives the
+    values in their own units.
+
+    Examples
+    --------
+    >>> au_scaled(np.array([1.0, 1.1, 0.8, np.nan]), "ratio").round(2).tolist()
+    [0.0, 1.0, -2.0, nan]
+    """
+    v = np.asarray(values, np.float64) - (1.0 if unit == "ratio" else 0.0)
+    finite = v[np.isfinite(v)]
+    scale = float(np.median(np.abs(finite))) if finite.size else 0.0
+    return v / scale if scale > 0 else v

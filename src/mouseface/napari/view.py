@@ -5,6 +5,7 @@
     regions, results = open_path(viewer, "results/")              # results dock too
     regions, _ = open_path(viewer, "sessions.csv", session="m1_s1")
     regions, _ = open_path(viewer, "face.mp4", table="sessions.csv")
+    regions, _ = open_path(viewer, "face.mp4", poses="face_DLC.h5")  # keypoints over it
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from mouseface.io.layout import ResultsLayout
 from mouseface.io.tables import _SUFFIXES
 from mouseface.io.video import IMAGE_SUFFIXES
 
-__all__ = ["open_path", "kind_of"]
+__all__ = ["open_path", "kind_of", "read_view_poses"]
 
 #: video file suffixes the viewer opens (anything else PyAV reads works too)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm")
@@ -45,8 +46,25 @@ def kind_of(path: str | Path) -> str:
     return "video"
 
 
+def read_view_poses(poses, individual: str | None = None):
+    """A pose file read for the viewer (a ``movement`` dataset is returned as it is).
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable pose file, or no such individual.
+    """
+    if not isinstance(poses, (str, Path)):
+        return poses
+    from mouseface.io.poses import read_poses
+
+    return read_poses(poses, individual=individual)
+
+
 def open_path(viewer, path: str | Path | None = None, *, session: str | None = None,
-              table: str | Path | None = None, fps: float | None = None):
+              table: str | Path | None = None, fps: float | None = None,
+              poses: str | Path | None = None, min_likelihood: float | None = 0.6,
+              individual: str | None = None):
     """Dock mouseface's widgets in ``viewer`` and open ``path`` in them.
 
     Parameters
@@ -62,6 +80,14 @@ def open_path(viewer, path: str | Path | None = None, *, session: str | None = N
         The sessions table the ROI and mask are written into (with a video or results).
     fps
         Frame rate of a folder of frames.
+    poses
+        A pose file (or a ``movement`` dataset) of the video on screen (DeepLabCut, SLEAP, Lightning Pose, Facemap; read
+        by :func:`mouseface.io.poses.read_poses`), frame for frame: its keypoints as a Points
+        layer. A results folder made with poses shows its own without this.
+    min_likelihood
+        Keypoints below it are hidden (None: all).
+    individual
+        The animal of a multi-animal pose file (default: all of them).
 
     Returns
     -------
@@ -89,4 +115,6 @@ def open_path(viewer, path: str | Path | None = None, *, session: str | None = N
         regions.open_video(path, fps=fps)
     if table is not None:
         regions.open_table(table, session)
+    if poses is not None:
+        regions.show_poses(read_view_poses(poses, individual), min_likelihood=min_likelihood)
     return regions, results

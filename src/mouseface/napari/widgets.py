@@ -5,7 +5,7 @@ Both are thin: conversions live in :mod:`mouseface.napari.convert`, frames come 
 :class:`~mouseface.napari.lazy.LazyVideo`, the sessions table is written by
 :func:`mouseface.io.regions.write_regions`. Every action a button does is a method a script
 (or a test) can call: ``open_video``, ``open_table``, ``select_session``, ``write``,
-``open_results``, ``go_to_trial``, ``next_flagged``.
+``show_poses``, ``open_results``, ``go_to_trial``, ``next_flagged``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from mouseface.napari.lazy import LazyVideo
 __all__ = ["RegionsWidget", "ResultsWidget", "LAYERS"]
 
 #: names of the layers the widgets own
-LAYERS = {"video": "video", "roi": "face ROI", "mask": "mask"}
+LAYERS = {"video": "video", "roi": "face ROI", "mask": "mask", "poses": "keypoints"}
 _SCOPE_TEXT = {"session": "this session", "animal": "all sessions of this animal",
                "video": "all sessions of this video"}
 #: the previews' size in the dock (longer side, screen pixels): two a row, so that all three
@@ -206,6 +206,7 @@ class RegionsWidget(QWidget):
             self._updating = False
         if old is not None:
             old.close()
+            self.hide_poses()  # the old video's keypoints
         self.video_label.setText(f"{path.name} ({video.shape[0]} frames, "
                                  f"{video.shape[2]}x{video.shape[1]} px)")
         self._refresh()
@@ -215,7 +216,7 @@ class RegionsWidget(QWidget):
         """Take the video, its ROI and mask layers and the previews away."""
         self._updating = True
         try:
-            for key in ("mask", "roi", "video"):
+            for key in ("poses", "mask", "roi", "video"):
                 if self._layer(key) is not None:
                     self.viewer.layers.remove(LAYERS[key])
         finally:
@@ -225,6 +226,60 @@ class RegionsWidget(QWidget):
         self.video = None
         self.video_label.setText("no video")
         self._clear_previews()
+
+    def show_poses(self, ds, frames: np.ndarray | None = None, *,
+                   min_likelihood: float | None = 0.6, text: bool = True):
+        """Show keypoints over the video: a Points layer, one point per keypoint per frame,
+        coloured by keypoint and labelled with its name; missing points and points below
+        ``min_likelihood`` are hidden (:func:`mouseface.napari.convert.pose_points`).
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            A ``movement`` poses dataset of the video on screen.
+        frames
+            The video frame of each pose row; default the poses are the video's, frame for
+            frame (their length is checked against the video's).
+
+        Returns
+        -------
+        napari.layers.Points
+        """
+        from mouseface.io.poses import check_length
+
+        if self.video is None:
+            raise InputError("open a video first: the keypoints are drawn over it")
+        if frames is None:
+            check_length(ds, self.video.shape[0], ds.attrs.get("source_file"), self.video.path)
+        points = convert.pose_points(ds, frames, min_likelihood)
+        self.hide_poses()
+        style = {"size": max(3.0, 0.012 * max(self.video.shape[1:])), "border_width": 0,
+                 "face_color": points.colours if len(points.data) else "white",
+                 "out_of_slice_display": False, "blending": "translucent_no_depth"}
+        if text:
+            style["text"] = {"string": "{keypoint}", "size": 7, "color": "white",
+                             "anchor": "upper_left", "translation": [0, 0, 4]}
+        self._updating = True
+        try:
+            layer = self.viewer.add_points(
+                points.data if len(points.data) else np.empty((0, 3)), ndim=3,
+                features=points.features, name=LAYERS["poses"],
+                metadata={"mouseface_poses": ds.attrs.get("source_file", ""),
+                          "keypoints": points.keypoints, "hidden": points.hidden}, **style)
+            # the ROI and mask above the keypoints, so that drawing still reaches them
+            for key in ("roi", "mask"):
+                if self._layer(key) is not None:
+                    self.viewer.layers.move(self.viewer.layers.index(LAYERS[key]),
+                                            len(self.viewer.layers))
+        finally:
+            self._updating = False
+        self.viewer.layers.selection.active = self._layer("roi")
+        return layer
+
+    def hide_poses(self) -> None:
+        """Take the keypoints layer away (nothing happens without one)."""
+        if self._layer("poses") is not None:
+            self.viewer.layers.remove(LAYERS["poses"])
 
     def zoom_to_roi(self, margin: float = 0.6) -> None:
         """Centre the canvas on the face ROI, with ``margin`` times its size around it."""
@@ -678,7 +733,7 @@ class ResultsWidget(QWidget):
         # the flags that happen in this session; none: one row saying so
         happen = [n for n, f in t.flags.items() if f.any()]
         n_flags = max(len(happen), 1)
-        rows = ([3] + ([0.35 + 0.3 * n_flags] if t.flags else [])
+        rows = ([3] + ([1.6] if t.aus else []) + ([0.35 + 0.3 * n_flags] if t.flags else [])
                 + ([1] if t.shift is not None else []))
         axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": rows})
         axes = np.atleast_1d(axes)
@@ -705,6 +760,21 @@ class ResultsWidget(QWidget):
         for text in leg.get_texts():
             text.set_color(fg)
         k = 1
+        if t.aus:
+            # one axis for ratios, degrees and px: each trace about its neutral, in its spreads
+            axes[k].axhline(0, color="#555", linewidth=0.6)
+            au_colours = convert.keypoint_colours(list(t.aus), cmap="tab10")
+            for name, values in t.aus.items():
+                axes[k].plot(t.time, convert.au_scaled(values, t.au_units.get(name, "")),
+                             color=au_colours[name], linewidth=0.9,
+                             label=f"au_{name} ({t.au_units.get(name, '')})")
+            axes[k].set_ylabel("action units\n(neutral = 0,\nin spreads)", color=fg,
+                               fontsize=7)
+            leg = axes[k].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.005, 1.05),
+                                 frameon=False, handlelength=1.2, borderaxespad=0)
+            for text in leg.get_texts():
+                text.set_color(fg)
+            k += 1
         if t.flags:
             from matplotlib.colors import ListedColormap
 
@@ -739,7 +809,10 @@ class ResultsWidget(QWidget):
             line.set_xdata([t.time[i], t.time[i]])
         flags = [n for n, f in t.flags.items() if f[i] and n != "flag"]
         sims = ", ".join(f"{n} {t.sim[i, j]:+.2f}" for j, n in enumerate(t.names))
+        aus = ", ".join(f"{n} {v[i]:.3g} {t.au_units.get(n, '')}".rstrip()
+                        for n, v in t.aus.items())
         self._say(f"frame {int(t.frame[i])}, {t.time[i]:.2f} s: {sims}"
+                  + (f"; action units: {aus}" if aus else "")
                   + (f"; flagged: {', '.join(flags)}" if flags else ""))
         self.canvas.draw_idle()
 
