@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.helpers import cli_error
-from tests.unit.report.video_results import shared_results
+from tests.unit.report.video_results import shared_results, with_poses_copy
 from typer.testing import CliRunner
 
 from mouseface._errors import InputError
@@ -147,33 +147,39 @@ def test_view_poses_from_the_command_line(make_napari_viewer, monkeypatch, face)
         viewer.close()
 
 
-def test_action_units_under_the_similarity_traces(make_napari_viewer, tmp_path_factory,
-                                                  tmp_path):
-    """A results folder whose frames have `au_<name>` columns: the dock draws them in a row of
-    their own under the similarities, and the status line says their values in their units."""
-    from mouseface.io.layout import ResultsLayout
-
-    path = tmp_path / "results"
-    shutil.copytree(shared_results(tmp_path_factory), path)
-    layout = ResultsLayout(path)
-    frames = pd.read_parquet(layout.frames)
-    t = frames["time"].to_numpy()
-    frames["au_eye_opening"] = 1.0 - 0.4 * ((t % 6) < 2)
-    frames["au_ear_angle"] = -30.0 * ((t % 6) < 2)
-    frames.to_parquet(layout.frames)
-
+def test_a_run_with_poses_keypoints_and_action_units(make_napari_viewer, tmp_path_factory,
+                                                     tmp_path):
+    """A results folder made with poses: its keypoints over the session's video on the frames
+    `poses/<session>.nc` names, and its `au_<name>` traces in a row of their own under the
+    similarities, with their values in their units on the status line."""
+    path, ds, aus, f = with_poses_copy(shared_results(tmp_path_factory), tmp_path)
     viewer = make_napari_viewer()
-    _, results = open_path(viewer, path, session="mA_s1")
+    regions, results = open_path(viewer, path, session="mA_s1")
     tr = results.traces
-    assert set(tr.aus) == {"eye_opening", "ear_angle"}
-    assert tr.au_units == {"eye_opening": "ratio", "ear_angle": "deg"}
+    assert set(tr.aus) == {c.removeprefix("au_") for c in aus.columns}
+    assert tr.au_units["eye_opening"] == "ratio" and tr.au_units["ear_angle"] == "deg"
     axes = results.figure.axes
     assert axes[0].get_ylabel() == "similarity (r)"
     assert axes[1].get_ylabel().startswith("action units")
     labels = [line.get_label() for line in axes[1].get_lines()]
     assert "au_eye_opening (ratio)" in labels and "au_ear_angle (deg)" in labels
     eye = axes[1].get_lines()[labels.index("au_eye_opening (ratio)")].get_ydata()
-    assert np.nanmin(eye) < 0 and np.nanmax(eye) == pytest.approx(0)  # neutral is 0
+    pain = (f["time"].to_numpy() % 6) < 2
+    assert np.nanmedian(eye[pain]) < -1 and abs(np.nanmedian(eye[~pain])) < 0.5
+
     k = results.go_to_trial(0)
     row = tr.row_of(k)
     assert f"eye_opening {tr.aus['eye_opening'][row]:.3g} ratio" in results.status.text()
+    # the keypoints of that frame: the cleaned points the action units were measured on
+    layer = viewer.layers["keypoints"]
+    shown = _shown(layer)
+    xy = ds["position"].isel(individuals=0).transpose("time", "keypoints", "space").values
+    seen = np.isfinite(xy[row]).all(axis=-1)
+    assert len(shown) == int(seen.sum()) > 0 and np.all(layer.data[shown, 0] == k)
+    for i in shown:
+        j = list(ds["keypoints"].values).index(layer.features["keypoint"].iloc[i])
+        assert layer.data[i, 1:] == pytest.approx(xy[row, j, ::-1])
+    # a session without poses: no keypoints, no action-unit row
+    results.select_session("mB_s1")
+    assert "keypoints" not in viewer.layers and not results.traces.aus
+    assert not any(ax.get_ylabel().startswith("action units") for ax in results.figure.axes)

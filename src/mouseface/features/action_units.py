@@ -90,6 +90,22 @@ ACTION_UNITS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
+def unit_of(name: str, mm_per_px: float | None = None) -> str:
+    """The unit of action unit ``name`` (with or without ``au_``): ``ratio``, ``deg``, and for
+    distances ``mm`` with a scale, else ``px``; ``""`` for a name it does not know.
+
+    Examples
+    --------
+    >>> unit_of("au_mouth_opening", 0.05), unit_of("eye_opening"), unit_of("ear_angle")
+    ('mm', 'ratio', 'deg')
+    """
+    name = name.removeprefix("au_")
+    if name not in ACTION_UNITS:
+        return ""
+    unit = ACTION_UNITS[name][1]
+    return ("mm" if mm_per_px else "px") if unit == "px" else unit
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
@@ -302,10 +318,8 @@ class ActionUnits:
                          if raw[c].notna().any()}
         if "whisker_angle" in self.neutral_:  # an axis: the median of angles near +-90 fails
             self.neutral_["whisker_angle"] = _axis_mean(raw["whisker_angle"].to_numpy())
-        length = "mm" if self.mm_per_px else "px"
-        self.units_ = {f"au_{name}": (length if unit == "px" else unit)
-                       for name, (_, unit, _) in ACTION_UNITS.items()
-                       if self._has(name)}
+        self.units_ = {f"au_{name}": unit_of(name, self.mm_per_px)
+                       for name in ACTION_UNITS if self._has(name)}
         return self
 
     def _has(self, name: str) -> bool:

@@ -13,6 +13,17 @@ What goes where in each ``<session>.nwb``:
                                                          prototype: Pearson r of each frame's
                                                          HOG with prototype ``p``; timestamps
                                                          linked to ``face_video``'s
+``processing/behavior/action_units/au_<name>``           a run with poses: one
+                                                         :class:`~pynwb.TimeSeries` per action
+                                                         unit (ratio, degrees, px or mm against
+                                                         the animal's neutral)
+``processing/behavior/PoseEstimation``                   a run with poses: ndx-pose
+                                                         ``PoseEstimation``, one
+                                                         ``PoseEstimationSeries`` per keypoint
+                                                         (x, y in px of the video frame,
+                                                         confidence) on the video's frame times;
+                                                         its ``Skeleton`` in
+                                                         ``processing/behavior/Skeletons``
 ``processing/behavior/expression_prototypes``            table: prototype name and its HOG
                                                          array (cells_y, cells_x, orientations)
 ``intervals/trials``                                     one row per event: ``start_time`` =
@@ -390,9 +401,179 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
                     "the prototype: mean HOG (float64)"),
                            data=np.asarray(protos, np.float64).reshape(len(protos), *shape)),
             ]))
+    # a session without poses has the columns of the others, all NaN
+    aus = [c for c in frames.columns if c.startswith("au_") and frames[c].notna().any()]
+    if aus:
+        behavior.add(action_unit_series(frames[aus], face if regular is None else timing,
+                                        settings))
+    pose_path = res.layout.pose_file(session)
+    if pose_path.is_file():
+        from mouseface.io.poses import read_session_poses
+
+        add_poses(behavior, read_session_poses(pose_path), source_video=face,
+                  subject=nwbfile.subject, video_time=(time, face if regular is None else timing))
     if trials is not None and len(trials):
         _add_trials(nwbfile, trials)
     return nwbfile
+
+
+def action_unit_series(aus: pd.DataFrame, timing, settings: Mapping | None = None):
+    """``action_units``: one :class:`~pynwb.TimeSeries` per ``au_<name>`` column, on the
+    video's frame times.
+
+    Parameters
+    ----------
+    aus
+        The ``au_<name>`` columns of ``frames.parquet`` (one row per frame).
+    timing
+        ``{"starting_time", "rate"}``, or the :class:`~pynwb.image.ImageSeries` whose
+        timestamps the series link to.
+    settings
+        The run's settings (``poses.mm_per_px`` makes distances mm).
+    """
+    from pynwb import TimeSeries
+    from pynwb.behavior import BehavioralTimeSeries
+
+    from mouseface.features.action_units import ACTION_UNITS, unit_of
+
+    names = [c.removeprefix("au_") for c in aus.columns]
+    scale = ((settings or {}).get("poses") or {}).get("mm_per_px")
+    units = {n: unit_of(n, scale) for n in names}
+    kind = {"ratio": "eye height / eye width divided by its neutral value (1 = as at rest)",
+            "angle": "degrees from its neutral value (+ forward)",
+            "difference": "its change from the neutral value",
+            "displacement": "distance from its neutral position"}
+    series = [TimeSeries(
+        name=nwb_name(f"au_{n}"), data=aus[f"au_{n}"].to_numpy(np.float32),
+        unit={"deg": "degrees", "": "n.a."}.get(units[n], units[n]),
+        **({"timestamps": timing} if not isinstance(timing, Mapping) else timing),
+        description=(f"Facial action unit {n} from face keypoints, against the animal's neutral "
+                     f"frames: {kind.get(ACTION_UNITS[n][2], '') if n in ACTION_UNITS else ''}"
+                     "; NaN where its keypoints are missing (mouseface.features.action_units)."),
+    ) for n in names]
+    return BehavioralTimeSeries(name="action_units", time_series=series)
+
+
+#: keypoint roles joined in the skeleton (pairs present in a pose file become its edges)
+SKELETON_ROLES = (("eye_top", "eye_front"), ("eye_front", "eye_bottom"),
+                  ("eye_bottom", "eye_back"), ("eye_back", "eye_top"), ("ear_base", "ear_tip"),
+                  ("nose_top", "nose_tip"), ("nose_tip", "nose_bottom"), ("mouth", "lip"),
+                  ("whisker_1", "whisker_2"), ("whisker_2", "whisker_3"))
+REFERENCE_FRAME = ("(0, 0) is the centre of the top-left pixel of the face video's frame "
+                   "(acquisition/face_video); x to the right, y down, in pixels")
+
+
+def skeleton_edges(keypoints: list[str], roles: Mapping[str, str] | None = None) -> np.ndarray:
+    """``(m, 2)`` uint8 node index pairs joining the face's keypoints by role (the eye's ring,
+    ear, nose, lips, whisker row; :data:`SKELETON_ROLES`); no edge for roles a file lacks.
+
+    Examples
+    --------
+    >>> skeleton_edges(["nose(tip)", "nose(top)", "paw"]).tolist()
+    [[1, 0]]
+    """
+    from mouseface.features.action_units import map_roles
+
+    try:
+        mapped = dict(roles) if roles else map_roles(keypoints)
+    except KeyError:
+        mapped = {}
+    at = {r: keypoints.index(k) for r, k in mapped.items() if k in keypoints}
+    pairs = [(at[a], at[b]) for a, b in SKELETON_ROLES if a in at and b in at]
+    return np.asarray(pairs, dtype=np.uint8).reshape(-1, 2)
+
+
+def add_poses(module, ds, *, source_video=None, subject=None,
+              video_time: tuple[np.ndarray, Any] | None = None, name: str = "PoseEstimation"):
+    """Put a ``movement`` poses dataset into an NWB processing module with ndx-pose: per
+    individual a ``PoseEstimation`` holding one ``PoseEstimationSeries`` per keypoint (x, y in
+    pixels, the confidence), and its ``Skeleton`` (in ``Skeletons``).
+
+    Parameters
+    ----------
+    module : pynwb.base.ProcessingModule
+        Where (``processing/behavior``).
+    ds : xarray.Dataset
+        ``position`` (time, space, keypoints, individuals) in pixels, ``confidence``; ``time``
+        in seconds (a results folder's ``poses/<session>.nc``: the video's frame times).
+    source_video : pynwb.image.ImageSeries, optional
+        The video the keypoints were tracked on (linked as ``source_video``).
+    subject : pynwb.file.Subject, optional
+        The animal (linked from the skeleton).
+    video_time : (times, timing), optional
+        The video's frame times and how the module's other series store them
+        (``{"starting_time", "rate"}`` or the series whose timestamps they link to): poses on
+        exactly those times store the same; otherwise their own times are stored.
+
+    Returns
+    -------
+    list of ndx_pose.PoseEstimation
+    """
+    import json as _json
+
+    from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
+
+    time = np.asarray(ds["time"].values, np.float64)
+    if ds.attrs.get("time_unit", "seconds") != "seconds":
+        time = time / float(ds.attrs.get("fps") or 1.0)
+    if video_time is not None and len(video_time[0]) == len(time) and np.allclose(
+            video_time[0], time, rtol=0, atol=1e-9):
+        timing = video_time[1]
+    else:
+        regular = regular_rate(time)
+        timing = {"timestamps": time} if regular is None else {"starting_time": regular[0],
+                                                               "rate": regular[1]}
+    if not isinstance(timing, Mapping):
+        timing = {"timestamps": timing}
+    keypoints = [str(k) for k in ds["keypoints"].values]
+    individuals = [str(i) for i in ds["individuals"].values]
+    roles = ds.attrs.get("roles")
+    if isinstance(roles, str):
+        try:
+            roles = _json.loads(roles)
+        except ValueError:
+            roles = None
+    edges = skeleton_edges(keypoints, roles if isinstance(roles, Mapping) else None)
+    software = str(ds.attrs.get("source_software") or "unknown")
+    out, skeletons = [], []
+    for individual in individuals:
+        one = ds.sel(individuals=individual)
+        suffix = f"_{individual}" if len(individuals) > 1 else ""
+        skeleton = Skeleton(name=nwb_name(f"skeleton{suffix or '_face'}"), nodes=keypoints,
+                            edges=edges, subject=subject)
+        skeletons.append(skeleton)
+        series = []
+        for i, k in enumerate(keypoints):
+            # times stored once: the other keypoints link to the first one's
+            when = ({"timestamps": series[0]} if i and isinstance(timing.get("timestamps"),
+                                                                  np.ndarray) else timing)
+            xy = one["position"].sel(keypoints=k).transpose("time", "space").values[:, :2]
+            conf = (one["confidence"].sel(keypoints=k).values
+                    if "confidence" in one else np.full(len(xy), np.nan))
+            has_conf = bool(np.isfinite(conf).any())
+            series.append(PoseEstimationSeries(
+                name=nwb_name(k), data=np.asarray(xy, np.float64), unit="pixels",
+                reference_frame=REFERENCE_FRAME,
+                **({"confidence": np.asarray(conf, np.float64),
+                    "confidence_definition": f"likelihood reported by {software}"}
+                   if has_conf else {}),
+                description=(f"Position of keypoint '{k}' ({software}); NaN where it was "
+                             "missing or below the likelihood threshold and not filled"),
+                **when))
+        pe = PoseEstimation(
+            name=nwb_name(name + suffix), pose_estimation_series=series,
+            description=(f"Keypoints of {individual} from {software} "
+                         f"({ds.attrs.get('source_file', 'a pose file')}), cleaned as the "
+                         f"action units were measured (likelihood threshold "
+                         f"{ds.attrs.get('min_likelihood', 'n.a.')}, gaps up to "
+                         f"{ds.attrs.get('max_gap', 'n.a.')} frames filled), on the video's "
+                         "frame times"),
+            source_software=software, skeleton=skeleton,
+            **({"source_video": source_video} if source_video is not None else {}))
+        module.add(pe)
+        out.append(pe)
+    module.add(Skeletons(skeletons=skeletons))
+    return out
 
 
 _TRIAL_DESCRIPTIONS = {
@@ -480,8 +661,11 @@ def read_session(path: str | Path) -> dict[str, Any]:
     Returns a dict with ``time`` (n,), ``rate`` (Hz, None when the file has timestamps),
     ``similarity`` (name to (n,) float32), ``series_time``, ``trials`` (DataFrame or None),
     ``external_file`` (absolute paths), ``params`` (the JSON comments), ``subject_id`` and
-    ``session_id``.
+    ``session_id``; with poses, ``action_units`` (name to (n,)) and ``poses`` (``keypoints``,
+    skeleton ``edges``, ``position`` and ``confidence`` per keypoint, ``time``,
+    ``source_software``, ``source_video``).
     """
+    import ndx_pose  # noqa: F401  (registers the pose types a file with poses holds)
     from pynwb import NWBHDF5IO
 
     path = Path(path)
@@ -504,6 +688,27 @@ def read_session(path: str | Path) -> dict[str, Any]:
             "subject_id": nwb.subject.subject_id if nwb.subject else None,
             "session_id": nwb.session_id,
         }
+        behavior = nwb.processing["behavior"].data_interfaces
+        if "action_units" in behavior:
+            out["action_units"] = {from_nwb_name(k).removeprefix("au_"): np.asarray(v.data[:])
+                                   for k, v in behavior["action_units"].time_series.items()}
+        pose = [k for k, v in behavior.items() if type(v).__name__ == "PoseEstimation"]
+        if pose:
+            pe = behavior[pose[0]]
+            first = next(iter(pe.pose_estimation_series.values()))
+            out["poses"] = {
+                "keypoints": list(pe.skeleton.nodes[:]),
+                "edges": np.asarray(pe.skeleton.edges[:]) if pe.skeleton.edges is not None
+                else np.empty((0, 2), np.uint8),
+                "position": {from_nwb_name(k): np.asarray(v.data[:])
+                             for k, v in pe.pose_estimation_series.items()},
+                "confidence": {from_nwb_name(k): None if v.confidence is None
+                               else np.asarray(v.confidence[:])
+                               for k, v in pe.pose_estimation_series.items()},
+                "time": _times(first, len(first.data)),
+                "source_software": pe.source_software,
+                "source_video": None if pe.source_video is None else pe.source_video.name,
+            }
         if "expression_prototypes" in nwb.processing["behavior"].data_interfaces:
             table = nwb.processing["behavior"]["expression_prototypes"]
             out["prototypes"] = {str(n): np.asarray(h) for n, h in
@@ -519,5 +724,6 @@ def _times(series, n: int) -> np.ndarray:
     return series.starting_time + np.arange(n) / series.rate
 
 
-__all__ = ["KEYWORDS", "START_NOTE", "export_nwb", "from_nwb_name", "nwb_name", "read_session",
-           "regular_rate", "session_nwb"]
+__all__ = ["KEYWORDS", "START_NOTE", "action_unit_series", "add_poses", "export_nwb",
+           "from_nwb_name", "nwb_name", "read_session", "regular_rate", "session_nwb",
+           "skeleton_edges"]

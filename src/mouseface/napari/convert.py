@@ -376,6 +376,8 @@ class SessionTraces:
         empty without.
     au_units
         Action unit name to its unit (``ratio``, ``deg``, ``px`` or ``mm``).
+    poses
+        The session's aligned keypoints (``poses/<session>.nc`` of a run with poses), or None.
     """
 
     session: str
@@ -396,6 +398,7 @@ class SessionTraces:
     mask_cells: np.ndarray | None = None
     aus: dict[str, np.ndarray] = field(default_factory=dict)
     au_units: dict[str, str] = field(default_factory=dict)
+    poses: Path | None = None
 
     def row_of(self, frame: int) -> int:
         """Position in the arrays of video frame ``frame`` (the nearest one at or before it)."""
@@ -453,15 +456,18 @@ def session_traces(results_dir: str | Path, session: str | None = None) -> Sessi
         shift=shift, trials=trials, hog_params=dict(settings.get("hog") or {}),
         mask=str(mask.get("regions") or ""),
         mask_cells=None if mask.get("cells") is None else np.asarray(mask["cells"], bool))
-    au = [c for c in f.columns if c.startswith("au_")]
+    # a session without poses has the other sessions' columns, all NaN
+    au = [c for c in f.columns if c.startswith("au_") and f[c].notna().any()]
     out.aus = {c[3:]: f[c].to_numpy(np.float64) for c in au}
     out.au_units = au_units(list(out.aus), settings)
+    pose_file = res.layout.pose_file(out.session)
+    out.poses = pose_file if pose_file.is_file() else None
     _source(out, res.layout, settings)
     return out
 
 
 def au_units(names: Sequence[str], settings: Mapping | None = None) -> dict[str, str]:
-    """The unit of each action unit (:data:`mouseface.features.action_units.ACTION_UNITS`):
+    """The unit of each action unit (:func:`mouseface.features.action_units.unit_of`):
     distances in mm where the run's ``[poses] mm_per_px`` was set, else px.
 
     Examples
@@ -469,15 +475,11 @@ def au_units(names: Sequence[str], settings: Mapping | None = None) -> dict[str,
     >>> au_units(["eye_opening", "ear_angle", "mouth_opening"], {"poses": {"mm_per_px": 0.05}})
     {'eye_opening': 'ratio', 'ear_angle': 'deg', 'mouth_opening': 'mm'}
     """
-    from mouseface.features.action_units import ACTION_UNITS
+    from mouseface.features.action_units import unit_of
 
     poses = (settings or {}).get("poses") or {}
     mm = poses.get("mm_per_px") if isinstance(poses, Mapping) else None
-    out = {}
-    for n in names:
-        unit = ACTION_UNITS[n][1] if n in ACTION_UNITS else ""
-        out[n] = "mm" if unit == "px" and mm else unit
-    return out
+    return {n: unit_of(n, mm) for n in names}
 
 
 def _source(out: SessionTraces, layout: ResultsLayout, settings: dict) -> None:

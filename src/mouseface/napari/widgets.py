@@ -517,8 +517,9 @@ def _same(a, b) -> bool:
 
 class ResultsWidget(QWidget):
     """A results folder beside its video: the ``sim_<prototype>`` traces of a session with its
-    stimulus windows shaded, its quality flags and drift, a line at the current frame; jump to
-    a trial or to the next flagged frame.
+    stimulus windows shaded, its action units (a run with poses), its quality flags and drift,
+    a line at the current frame; jump to a trial or to the next flagged frame. A run with poses
+    also shows the session's keypoints over its video.
 
     Parameters
     ----------
@@ -669,6 +670,15 @@ class ResultsWidget(QWidget):
             return
         r.open_video(t.video, fps=t.fps)
         r.set_regions(t.roi, t.mask)
+        if t.poses is not None:
+            from mouseface.io.poses import read_session_poses
+
+            ds = read_session_poses(t.poses)
+            # the cleaned points the action units were measured on: gaps filled, none hidden
+            r.show_poses(ds, ds["frame"].values if "frame" in ds.coords else None,
+                         min_likelihood=None)
+        else:
+            r.hide_poses()
         # the first view: the session's face, at its first stimulus
         if t.roi is not None:
             r.zoom_to_roi()

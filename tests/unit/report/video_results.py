@@ -83,3 +83,47 @@ def shared_results(tmp_path_factory) -> Path:
     if not (folder / "results" / "run.json").is_file():
         make_results(folder)
     return folder / "results"
+
+
+def with_poses_copy(results, tmp_path, *, irregular: bool = False):
+    """A copy of ``results`` in ``tmp_path/results`` with session mA_s1's aligned poses
+    (``poses/mA_s1.nc``, as ``run --poses`` writes them: the synthetic face's keypoints with
+    label noise and 10 % lost, cleaned) and its ``au_<name>`` columns (pain during the first
+    2 s of every 6 s, neutral otherwise); ``irregular`` moves the frames after 99 by 0.1 s.
+
+    Returns the copy, the poses, the action units and the session's frames.
+    """
+    import json
+    import shutil
+
+    from mouseface.features.action_units import ActionUnits
+    from mouseface.io.layout import ResultsLayout
+    from mouseface.io.poses import clean_poses, position_array, write_session_poses
+    from mouseface.synth.face import KEYPOINTS, face_keypoints, label_keypoints
+    from mouseface.synth.poses import FaceKeypoints
+    from mouseface.synth.states import state_actions
+
+    copy = shutil.copytree(results, tmp_path / "results", ignore=shutil.ignore_patterns("nwb"))
+    layout = ResultsLayout(copy)
+    frames = pd.read_parquet(layout.frames)
+    mine = (frames["session"] == "mA_s1").to_numpy()
+    if irregular:
+        frames.loc[mine & (frames["frame"] >= 100).to_numpy(), "time"] += 0.1
+    f = frames[mine]
+    n = len(f)
+    state = np.where((f["time"].to_numpy() % 6) < 2, "pain", "neutral")
+    clean = np.stack([face_keypoints(state_actions(s), size=(64, 80)) for s in state])
+    xy, like = label_keypoints(clean, np.random.default_rng(0), noise_px=0.5, dropout=0.1)
+    ds = FaceKeypoints(xy, like, KEYPOINTS, state, pd.DataFrame()).to_movement(fps=10.0)
+    ds, _ = clean_poses(ds, min_likelihood=0.6, max_gap=2)
+    pos, names = position_array(ds)
+    aus = ActionUnits().fit(pos[state == "neutral"], names).transform(pos)
+    for c in aus.columns:
+        frames.loc[mine, c] = aus[c].to_numpy()
+    frames.to_parquet(layout.frames)
+    layout.poses.mkdir(exist_ok=True)
+    write_session_poses(layout.pose_file("mA_s1"), ds, time=f["time"].to_numpy(),
+                        frame=f["frame"].to_numpy(), session="mA_s1",
+                        roles=json.dumps({k: k for k in KEYPOINTS}))
+    assert n == ds.sizes["time"]
+    return copy, ds, aus, f
