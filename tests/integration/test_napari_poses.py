@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from mouseface._errors import InputError
 from mouseface.cli import app
-from mouseface.napari import convert
 from mouseface.napari.view import open_path
 
 pytestmark = pytest.mark.napari
@@ -92,7 +91,7 @@ def test_keypoints_over_the_video_frame_for_frame(make_napari_viewer, face, arti
     assert gap[1] < 0.5 * gap[0]
 
     viewer.window.resize(1200, 900)
-    viewer.dims.set_current_step(0, PER_STATE + 3)  # pain
+    viewer.dims.set_current_step(0, 2 * PER_STATE + 3)  # pleasure: ears forward, nose down
     regions.set_regions((4, 4, SIZE[1] - 8, SIZE[0] - 8))
     regions.zoom_to_roi(margin=0.05)
     shot = viewer.screenshot(str(artifacts / "napari_keypoints.png"), canvas_only=False)

@@ -81,9 +81,10 @@ def open_path(viewer, path: str | Path | None = None, *, session: str | None = N
     fps
         Frame rate of a folder of frames.
     poses
-        A pose file (or a ``movement`` dataset) of the video on screen (DeepLabCut, SLEAP, Lightning Pose, Facemap; read
-        by :func:`mouseface.io.poses.read_poses`), frame for frame: its keypoints as a Points
-        layer. A results folder made with poses shows its own without this.
+        A pose file (or a ``movement`` dataset) of the video on screen, frame for frame
+        (DeepLabCut, SLEAP, Lightning Pose, Facemap; read by
+        :func:`mouseface.io.poses.read_poses`): its keypoints as a Points layer. A results
+        folder made with poses shows its own without this.
     min_likelihood
         Keypoints below it are hidden (None: all).
     individual

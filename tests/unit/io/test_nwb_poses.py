@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from tests.unit.report.video_results import shared_results, with_poses_copy
 
