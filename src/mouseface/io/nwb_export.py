@@ -611,6 +611,10 @@ def _add_trials(nwbfile, trials: pd.DataFrame) -> None:
         elif c.startswith("peak_"):
             desc = (f"peak similarity to prototype {c[5:]} in the stimulus window minus the "
                     "baseline mean")
+        elif c.startswith("au_"):
+            desc = (f"action unit {c[3:]}: its mean in the stimulus window minus the mean in "
+                    "the baseline window (the scores' windows), in the unit of "
+                    f"processing/behavior/action_units/{c}")
         elif c.startswith("grade_mean_"):
             desc = (f"mean grade on the neutral-to-{c[11:]} expression axis in the stimulus "
                     "window minus the baseline mean, in baseline standard deviations")

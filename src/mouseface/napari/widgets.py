@@ -508,6 +508,17 @@ class RegionsWidget(QWidget):
             return None
 
 
+#: where the action-unit rows of the results plot saturate, in spreads from neutral
+AU_SPAN = 6.0
+
+
+def _raster(ax, time: np.ndarray, rows: np.ndarray, cmap, vmin: float, vmax: float) -> None:
+    """Rows of per-frame values as an image over ``time`` (a row per name, frame-wide)."""
+    half = 0.5 * (time[-1] - time[0]) / max(len(time) - 1, 1)
+    ax.imshow(rows, aspect="auto", interpolation="nearest", cmap=cmap, vmin=vmin, vmax=vmax,
+              extent=(time[0] - half, time[-1] + half, len(rows) - 0.5, -0.5))
+
+
 def _same(a, b) -> bool:
     try:
         return Path(a).resolve() == Path(b).resolve()
@@ -564,6 +575,7 @@ class ResultsWidget(QWidget):
         prev_flag.clicked.connect(lambda: self._try(self.next_flagged, -1))
         next_flag.clicked.connect(lambda: self._try(self.next_flagged, 1))
         self.status = QLabel("")
+        self.status.setWordWrap(True)  # a frame's similarities and action units: long
 
         self.figure = Figure(figsize=(9, 3.2), facecolor="#262930")
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -743,7 +755,8 @@ class ResultsWidget(QWidget):
         # the flags that happen in this session; none: one row saying so
         happen = [n for n, f in t.flags.items() if f.any()]
         n_flags = max(len(happen), 1)
-        rows = ([3] + ([1.6] if t.aus else []) + ([0.35 + 0.3 * n_flags] if t.flags else [])
+        rows = ([3] + ([0.3 + 0.3 * len(t.aus)] if t.aus else [])
+                + ([0.35 + 0.3 * n_flags] if t.flags else [])
                 + ([1] if t.shift is not None else []))
         axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": rows})
         axes = np.atleast_1d(axes)
@@ -771,19 +784,20 @@ class ResultsWidget(QWidget):
             text.set_color(fg)
         k = 1
         if t.aus:
-            # one axis for ratios, degrees and px: each trace about its neutral, in its spreads
-            axes[k].axhline(0, color="#555", linewidth=0.6)
-            au_colours = convert.keypoint_colours(list(t.aus), cmap="tab10")
-            for name, values in t.aus.items():
-                axes[k].plot(t.time, convert.au_scaled(values, t.au_units.get(name, "")),
-                             color=au_colours[name], linewidth=0.9,
-                             label=f"au_{name} ({t.au_units.get(name, '')})")
-            axes[k].set_ylabel("action units\n(neutral = 0,\nin spreads)", color=fg,
-                               fontsize=7)
-            leg = axes[k].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.005, 1.05),
-                                 frameon=False, handlelength=1.2, borderaxespad=0)
-            for text in leg.get_texts():
-                text.set_color(fg)
+            # ratios, degrees and px in one picture: a row per action unit, each about its
+            # neutral in units of its own spread (blue below, red above), saturating at
+            # AU_SPAN spreads; the status line gives the values in their units
+            from matplotlib import colormaps
+
+            names = list(t.aus)
+            raster = np.array([convert.au_scaled(t.aus[n], t.au_units.get(n, ""))
+                               for n in names])
+            cmap = colormaps["RdBu_r"].with_extremes(bad=bg)
+            _raster(axes[k], t.time, raster, cmap, -AU_SPAN, AU_SPAN)
+            axes[k].set_yticks(range(len(names)),
+                               [f"{n} ({t.au_units.get(n, '')})" for n in names],
+                               fontsize=6, color=fg)
+            axes[k].set_ylabel(f"action units\n(±{AU_SPAN:g} spreads)", color=fg, fontsize=7)
             k += 1
         if t.flags:
             from matplotlib.colors import ListedColormap
@@ -791,11 +805,7 @@ class ResultsWidget(QWidget):
             names = happen or ["flag"]
             raster = np.array([t.flags.get(n, np.zeros(len(t.time), bool)) for n in names],
                               float)
-            half = 0.5 * (t.time[-1] - t.time[0]) / max(len(t.time) - 1, 1)
-            axes[k].imshow(raster, aspect="auto", interpolation="nearest",
-                           cmap=ListedColormap([bg, "#ff5c5c"]), vmin=0, vmax=1,
-                           extent=(t.time[0] - half, t.time[-1] + half, len(names) - 0.5,
-                                   -0.5))
+            _raster(axes[k], t.time, raster, ListedColormap([bg, "#ff5c5c"]), 0, 1)
             axes[k].set_yticks(range(len(names)), names if happen else ["none flagged"],
                                fontsize=6, color=fg)
             axes[k].set_ylabel("flags", color=fg, fontsize=8)
