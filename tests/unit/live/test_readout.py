@@ -6,6 +6,7 @@ texture, the ``slide`` prototype being the HOG of frame 40 itself, and a mask re
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -169,7 +170,22 @@ def test_frames_are_graded_on_the_models_axis_from_the_calibration(tmp_path, mov
     assert got[30] > 2 * got[0] > 0  # frame 40 lies far along its own axis
     with pytest.raises(KeyError, match="no expression axis 'pain'"):
         readings[0].grade("pain")
-    again = LiveReadout(path, roi=ROI).load_reference(r.save_reference(tmp_path / "m1.npz"))
+    ref = r.save_reference(tmp_path / "m1.npz")
+    again = LiveReadout(path, roi=ROI).load_reference(ref)
     assert again.grade_names_ == ("slide",)
     for f in moving_frames[10:14]:
         np.testing.assert_array_equal(r.update(f).grades, again.update(f).grades)
+    # the unit belongs to the axis: a model with another axis refuses the file
+    other = _save(tmp_path / "other", {"pooled": np.vstack([x[:10].mean(0), x[40]])},
+                  "pooled", moving_frames, axes=(x[30] - x[:10].mean(0))[None])
+    with pytest.raises(InputError, match="made with another model: its expression axes' "
+                       "fingerprint"):
+        LiveReadout(other, roi=ROI).load_reference(ref)
+    # a file from before live graded (format 2) has no neutral face or unit for the grades
+    with np.load(ref) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    old = tmp_path / "old.npz"
+    np.savez(old, meta=np.array(json.dumps({**meta, "format": 2})), **arrays)
+    with pytest.raises(InputError, match="format 2 is not 3: calibrate again"):
+        LiveReadout(path, roi=ROI).load_reference(old)
