@@ -421,14 +421,14 @@ class _Grading:
 
         self.axes = [crossfit(k) for k in range(len(frames.trials))]
         self.spread = BaselineMoments()
-        self.readout = (lambda k, x: self.axes[k].transform(x), list(self.conditions))
+        self.readout = (lambda k, x: _project(self.axes[k], x), list(self.conditions))
 
     def baseline_spread(self, session: str, start: int, x: np.ndarray) -> None:
         stop = start + len(x)
         m = (self.frames.keep[session][start:stop]
              & (self.frames.labels[session][start:stop] == NEUTRAL))
         if m.any():
-            self.spread.add(self.full.transform(x[m]))
+            self.spread.add(_project(self.full, x[m]))
 
     def finish(self, raw: pd.DataFrame | None
                ) -> tuple[ExpressionAxis, pd.DataFrame | None]:
@@ -438,10 +438,8 @@ class _Grading:
                                         self.spread.sd)
         if raw is None:
             return axis, None
-        grades = _grade_columns(raw, self.conditions)
-        for j, c in enumerate(self.conditions):
-            grades[[f"grade_{c}", f"grade_mean_{c}"]] /= axis.scale_[j]
-        return axis, grades
+        grades = _grade_columns(raw, self.conditions)  # grade_<c> then grade_mean_<c>
+        return axis, grades / np.tile(axis.scale_, 2)
 
 
 def _grade_columns(scores: pd.DataFrame, conditions) -> pd.DataFrame:
@@ -630,21 +628,26 @@ def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarra
     for _, x in store.iter_blocks():
         sims.append(similarity(x))
         if grade is not None:
-            grades.append(grade.transform(x))
+            grades.append(_project(grade, x))
     sim = np.concatenate(sims) if sims else np.empty((0, len(names)))
     n = len(sim)
-    df = pd.DataFrame({"session": session, "animal": animal, "frame": np.arange(n),
-                       "time": store.time[:n]})
-    df["window"] = labels[:n] if labels is not None else ""
-    for j, name in enumerate(names):
-        df[f"sim_{name}"] = sim[:, j].astype(np.float32)
+    columns = {"session": session, "animal": animal, "frame": np.arange(n),
+               "time": store.time[:n], "window": labels[:n] if labels is not None else ""}
+    columns |= {f"sim_{name}": sim[:, j].astype(np.float32) for j, name in enumerate(names)}
     if grade is not None:
         g = np.concatenate(grades) if grades else np.empty((0, len(grade.classes_)))
-        for j, name in enumerate(grade.classes_):
-            df[f"grade_{name}"] = g[:n, j].astype(np.float32)
+        columns |= {f"grade_{name}": g[:n, j].astype(np.float32)
+                    for j, name in enumerate(grade.classes_)}
+    df = pd.DataFrame(columns)  # at once: a column added at a time costs more than its numbers
     if extras is not None:
         df = pd.concat([df, extras.iloc[:n].reset_index(drop=True)], axis=1)
     return df
+
+
+def _project(axis: ExpressionAxis, x: np.ndarray) -> np.ndarray:
+    """``axis.transform(x)`` without scikit-learn's checks of its input, for the stores' HOG
+    rows (called per block and trial window: the checks would cost more than the numbers)."""
+    return (np.asarray(x, dtype=np.float64) - axis.neutral_) @ axis.axes_.T / axis.scale_
 
 
 def _no_similarity(x: np.ndarray) -> np.ndarray:
