@@ -20,8 +20,8 @@ load hits them alike, each a fresh process timed from start to exit:
   prototypes, scores, frames.parquet), a fresh results folder each time;
 - the same with ``[registration] drift = false`` and with ``[quality] enabled = false``.
 
-Then, when ``strace`` is installed, one more default ``run`` under ``strace -f -e
-trace=openat,read`` gives the opens of the video and the bytes read from it
+Then, when ``strace`` is installed, one more default ``run`` under ``strace -f`` (the calls
+:data:`strace_opens.TRACE` lists) gives the opens of the video and the bytes read from it
 (:mod:`strace_opens`).
 
 Prints frames/s of each (the median over repetitions) and the ratios of each ``run`` to the
@@ -240,13 +240,13 @@ def main() -> None:
 def _opens(exe: str, sessions: Path, events: Path, work: Path, video: Path):
     """(opens, bytes read) of the video by one default ``run`` under strace; None without
     strace."""
-    from strace_opens import count
+    from strace_opens import TRACE, count
 
     strace = shutil.which("strace")
     if strace is None:
         return None
     log = work / "strace.txt"
-    subprocess.run([strace, "-f", "-e", "trace=openat,read", "-o", str(log), exe, "run",
+    subprocess.run([strace, "-f", "-e", f"trace={TRACE}", "-o", str(log), exe, "run",
                     str(sessions), str(events), "--out", str(work / "out_strace"),
                     "--no-report", "-q"], check=True, stdout=subprocess.DEVNULL)
     return count(str(video), str(log))

@@ -1,6 +1,14 @@
-"""One pass over each video: what a default ``run`` opens and decodes, counted at the decoder."""
+"""One pass over each video: what a default ``run`` opens, reads and decodes, counted at the
+file and the decoder."""
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,44 +49,104 @@ def face_video(tmp_path_factory):
     return folder
 
 
+#: Where the audit hook below records the files Python opens (None: not recording). An audit
+#: hook stays for the life of the process, so it is installed once and switched by this.
+_OPENED: list[list[str] | None] = [None]
+
+
+def _audit(event: str, args: tuple) -> None:
+    sink = _OPENED[0]
+    if sink is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        sink.append(os.path.realpath(os.fsdecode(args[0])))
+
+
 @pytest.fixture
 def counted(monkeypatch):
-    """Count every reader opened on a video and every frame out of a decoder."""
+    """Count every open of a file (Python's ``open`` and ``os.open``, by an audit hook;
+    FFmpeg's own, by name at ``av.open``) and every frame out of a decoder."""
+    import av
+
     opens, decoded = [], [0]
-    real_init = video_module.VideoReader.__init__
-    real_decode = video_module._AVSource._decode
+    real_open = av.open
+    real_counted = video_module._AVSource._counted
 
-    def counting_init(self, source, roi=None):
-        opens.append(str(source.path))
-        real_init(self, source, roi)
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)):
+            opens.append(os.path.realpath(file))
+        return real_open(file, *args, **kwargs)
 
-    def counting_decode(self, container, stream):
-        for frame in real_decode(self, container, stream):
+    def counting_frames(self, frames):
+        for frame in real_counted(self, frames):
             decoded[0] += 1
             yield frame
 
-    monkeypatch.setattr(video_module.VideoReader, "__init__", counting_init)
-    monkeypatch.setattr(video_module._AVSource, "_decode", counting_decode)
-    return opens, decoded
+    if not getattr(_audit, "installed", False):
+        sys.addaudithook(_audit)
+        _audit.installed = True
+    monkeypatch.setattr(av, "open", counting_open)
+    monkeypatch.setattr(video_module._AVSource, "_counted", counting_frames)
+    _OPENED[0] = opens
+    try:
+        yield opens, decoded
+    finally:
+        _OPENED[0] = None
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_default_run_decodes_each_frame_once(face_video, tmp_path, counted, threads):
-    """The baseline pre-read opens the video once and decodes only baseline frames; the pass
-    opens it once per decoder (``[compute] threads``) and decodes every frame once, plus the
+    """The baseline pre-read opens the video once and decodes only baseline frames; its
+    container then decodes the pass's first range (one decoder) and a second range opens the
+    video once more: at most two opens. Every frame is decoded once by the pass, plus the
     lead-in from a keyframe where a range starts; the report decodes nothing."""
     opens, decoded = counted
     settings = load_settings(prototypes={"baseline": 1.0}, hog={"pixels_per_cell": 16},
                              compute={"chunk_size": 64, "threads": threads})
     pipeline.run(face_video / "s.csv", face_video / "e.csv", tmp_path / "out",
                  settings=settings, quiet=True, report=True)
-    video = str(face_video / "face.mp4")
+    video = os.path.realpath(face_video / "face.mp4")
     n_opens = sum(p == video for p in opens)
-    assert n_opens == 1 + threads, opens  # the pre-read, then one decoder per range
+    print(f"threads {threads}: {n_opens} opens, {decoded[0]} frames decoded of {N_FRAMES}")
+    assert n_opens == threads, opens  # the pre-read's, and one per range after the first
     # pre-read: 8 baseline windows of 20 frames (+ 2 frames each side), each reached from the
     # keyframe before it or read through the gap, whichever decodes less; then every frame
     # once, and the second range's lead-in
     pre_read = decoded[0] - N_FRAMES - (threads - 1) * GOP
-    print(f"threads {threads}: {n_opens} readers, {decoded[0]} frames decoded of {N_FRAMES}")
     assert 0 < pre_read <= 8 * (24 + GOP // 2 + 1), decoded[0]
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+RUN = """
+import sys
+from mouseface.settings import load_settings
+from mouseface.workflows import pipeline
+settings = load_settings(prototypes={"baseline": 1.0}, hog={"pixels_per_cell": 16},
+                         compute={"chunk_size": 64, "threads": 2})
+pipeline.run(sys.argv[1], sys.argv[2], sys.argv[3], settings=settings, quiet=True,
+             report=False)
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed: the "
+                    "opens and bytes of another process are counted from its system calls")
+def test_a_run_opens_each_video_twice_and_reads_it_about_once(face_video, tmp_path):
+    """Counted by the kernel's view (strace) of a whole ``run`` in its own process with two
+    range decoders: the video is opened at most twice and read at most 1.25x its size (the
+    fingerprint's first and last MiB are read once and served to the decoder from memory)."""
+    spec = importlib.util.spec_from_file_location(
+        "strace_opens", Path(__file__).parents[2] / "benchmarks" / "strace_opens.py")
+    strace_opens = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(strace_opens)
+    log = tmp_path / "strace.txt"
+    done = subprocess.run(["strace", "-f", "-e", f"trace={strace_opens.TRACE}", "-o", str(log),
+                           sys.executable, "-c", RUN, str(face_video / "s.csv"),
+                           str(face_video / "e.csv"), str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    if done.returncode and "ptrace" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    video = face_video / "face.mp4"
+    n_opens, n_bytes = strace_opens.count(str(video.resolve()), str(log))
+    size = video.stat().st_size
+    print(f"{n_opens} opens, {n_bytes} bytes read = {n_bytes / size:.2f} x {size}")
+    assert 1 <= n_opens <= 2
+    assert size <= n_bytes <= 1.25 * size

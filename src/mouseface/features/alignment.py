@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from mouseface.features.similarity_fit import (
 from mouseface.features.warp import expand_roi, warp_frames
 from mouseface.io.intervals import Intervals
 from mouseface.io.tables import check_roi
-from mouseface.io.video import open_video
+from mouseface.io.video import VideoReader, open_video
 
 __all__ = ["Alignment", "Baseline", "Region", "VideoInfo", "plan_alignments", "read_baselines",
            "reference_faces", "region_of"]
@@ -206,13 +206,15 @@ class Baseline:
 @dataclass(frozen=True)
 class VideoInfo:
     """What opening a video told: its fingerprint, frame size, rate and frame count, and the
-    frames the pre-read decoded."""
+    frames the pre-read decoded; and the pre-read's reader when it was kept open for the pass
+    (its owner closes it)."""
 
     fingerprint: str
     frame_shape: tuple[int, int]
     fps: float
     n_frames: int
     frames_decoded: int = 0
+    reader: VideoReader | None = field(default=None, compare=False, repr=False)
 
     def as_tuple(self) -> tuple[str, tuple[int, int], float, int]:
         return self.fingerprint, self.frame_shape, self.fps, self.n_frames
@@ -228,6 +230,8 @@ def read_baselines(
     max_frames: int = REFERENCE_FRAMES,
     keep_bytes: int = KEEP_BYTES,
     check: Callable[[VideoInfo], None] | None = None,
+    keep_open: bool = False,
+    threads: int | None = None,
 ) -> tuple[list[Baseline], VideoInfo]:
     """The baseline frames of each session of one video, in one short pre-read.
 
@@ -253,6 +257,11 @@ def read_baselines(
     check
         Called with the video's :class:`VideoInfo` once it is open, before any frame is
         decoded (to stop early on events or ROIs that do not fit the video).
+    keep_open
+        Hand the open reader on in ``VideoInfo.reader`` (the pass decodes from it instead of
+        opening the video again); the caller closes it.
+    threads
+        The reader's decoder threads (see :func:`~mouseface.io.video.open_video`).
 
     Returns
     -------
@@ -265,7 +274,8 @@ def read_baselines(
     """
     wins = [np.empty((0, 2)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 2)
             for w in windows]
-    with open_video(video, fps=fps) as reader:
+    reader = open_video(video, fps=fps, threads=threads)
+    try:
         shape = reader.frame_shape
         rate, n_total = reader.fps, reader.n_frames
         if check is not None:
@@ -296,11 +306,17 @@ def read_baselines(
                             kept[k].append(full)
             finally:
                 crops.close()
-        info = VideoInfo(reader.fingerprint(), shape, rate, reader.n_frames, reader.frames_out)
-    if any(n == 0 for n in counts):
-        k = counts.index(0)
-        raise ValueError(f"{video}: no frame falls in the baseline windows of ROI {rois[k]}: "
-                         "no reference face")
+        if any(n == 0 for n in counts):
+            k = counts.index(0)
+            raise ValueError(f"{video}: no frame falls in the baseline windows of ROI "
+                             f"{rois[k]}: no reference face")
+        info = VideoInfo(reader.fingerprint(), shape, rate, reader.n_frames, reader.frames_out,
+                         reader if keep_open else None)
+    except BaseException:
+        reader.close()
+        raise
+    if not keep_open:
+        reader.close()
     return [Baseline.from_frames(np.concatenate(parts), keep_bytes) for parts in kept], info
 
 

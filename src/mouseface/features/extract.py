@@ -74,7 +74,7 @@ from mouseface.features.quality import frame_measures
 from mouseface.io.intervals import Intervals
 from mouseface.io.store import FeatureStore
 from mouseface.io.tables import check_roi
-from mouseface.io.video import open_video
+from mouseface.io.video import VideoReader, open_video
 
 __all__ = ["BATCH_BYTES", "ExtractStats", "Keep", "KeptFaces", "Target", "extract_features",
            "extract_range", "extract_video", "features_fingerprint", "finalize_stores",
@@ -399,6 +399,7 @@ def extract_range(
     stop_chunk: int | None = None,
     on_frames: Callable[[int], None] | None = None,
     threads: int | None = None,
+    reader: VideoReader | None = None,
 ) -> ExtractStats:
     """Compute the pending chunks in ``[start_chunk, stop_chunk)`` of every target's store.
 
@@ -408,7 +409,9 @@ def extract_range(
     once in different threads or processes (see the module on how they join seamlessly).
     Pending chunks are decoded in runs, each from a seek to the keyframe before it.
     ``threads`` is the decoder's (None: FFmpeg's choice); the pass runs on Numba's threads of
-    the calling thread.
+    the calling thread. ``reader``: an open reader of ``video`` (at ``fps``) to decode from
+    instead of opening the video again (the baseline pre-read's); no other pass may use it
+    while this one runs, and it is left open.
     """
     stores = [FeatureStore(t.store_path, mode="r+") for t in targets]
     _check_owned(stores, targets)
@@ -419,7 +422,8 @@ def extract_range(
     runs = _runs([s.done_mask() for s in stores], start_chunk, stop_chunk)
     if not runs:
         return stats
-    with open_video(video, fps=fps, threads=threads) as reader:
+    with (contextlib.nullcontext(reader) if reader is not None
+          else open_video(video, fps=fps, threads=threads)) as reader:
         decoded_before = reader.frames_out
         try:
             _pipeline(reader, targets, stores, runs, hog_params, chunk_size, stats, on_frames)

@@ -11,6 +11,7 @@ The reader streams a video as chunks of grayscale, ROI-cropped frames; no more t
     reader.roi             # (x, y, w, h), the whole frame when roi is None
     reader.crop_shape      # (h, w)
     reader.fingerprint()   # str: file size + blake2b of the first and last MiB
+    reader.threads         # the decoder threads it was opened with
     for chunk in reader.iter_chunks(chunk_size=256, start=0, stop=None):
         chunk.index        # (n,) int64 frame indices
         chunk.time         # (n,) float64 seconds from the first frame of the video
@@ -61,8 +62,21 @@ frame; a frame without pts gets ``index / fps``. An ``fps`` argument overrides t
 then every time is ``index / fps``.
 
 ``iter_chunks(start=k)`` seeks to the keyframe at or before frame ``k`` and decodes forward,
-so a range gives the same frames and times as a full pass (frame indices come from a table of
-packet timestamps read by demuxing, without decoding). Chunks are counted from ``start``.
+so a range gives the same frames and times as a full pass. Frame indices of keyframes come from
+the container's own index where it lists every frame (MP4/MOV, read with the header; a
+keyframe's place in decoding order is its frame index in a closed GOP, and an open GOP is
+caught at the seek), else from a table of packet timestamps read by demuxing the file once,
+without decoding. Chunks are counted from ``start``.
+
+Opening: a reader opens the file **once** and keeps that container between passes. The probe
+(frame size, pixel format, first timestamp) decodes the first frame, and a pass from frame 0
+goes on from there; a later pass seeks the same container; only a pass that starts while
+another of the same reader runs opens the file again. On POSIX systems FFmpeg reads the file
+through Python by positioned reads of the reader's descriptor (128 KiB at a time), the
+fingerprint reads the same descriptor, and the fingerprint's bytes (first and last MiB) are
+shared by every reader of that file in the process: a ``mouseface run`` opens each video twice
+(the baseline pre-read's reader, which then decodes the pass's first range, and one more range
+decoder) and reads it about once (``benchmarks/strace_opens.py``).
 
 Errors are :class:`~mouseface._errors.InputError` with one line naming the file: missing file,
 zero-byte file, not a readable video, no video stream, folder with no images, image folder
@@ -78,8 +92,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
+import threading
 import warnings
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -211,6 +228,8 @@ class VideoReader:
     frames_out : int
         Frames produced by the decoder (or read from images) so far, over all passes, including
         frames decoded only to reach a seek target; what the passes really cost.
+    threads : int or None
+        The decoder threads it was opened with (see :func:`open_video`).
     """
 
     def __init__(self, source: _Source, roi: tuple[int, int, int, int] | None = None):
@@ -227,6 +246,7 @@ class VideoReader:
         self.crop_shape = (h, w)
         self._slices = (slice(y, y + h), slice(x, x + w))
         self.n_frames = source.n_frames
+        self.threads = getattr(source, "threads", None)
         self.decoded_frames = 0
         self.truncated = False
         self._warned = False
@@ -424,6 +444,17 @@ class _Source:
 
 
 class _AVSource(_Source):
+    """A video file read through PyAV (FFmpeg).
+
+    The file is opened **once per reader**: one descriptor, from which the fingerprint is read
+    and FFmpeg demuxes (through :class:`_File`), and the container made on it is kept between
+    passes (the probe's decoding goes on into a pass from frame 0; a later pass seeks it). A
+    second container is opened only for a pass that starts while another one of this reader
+    is still running. Seeks are planned from the container's own index where it lists every
+    frame (MP4/MOV: read with the header, nothing more), else from a table of packet
+    timestamps demuxed once per file.
+    """
+
     def __init__(self, path: Path, fps: float | None, threads: int | None = None):
         import av
 
@@ -432,7 +463,15 @@ class _AVSource(_Source):
         size = path.stat().st_size
         if size == 0:
             raise InputError("empty file (0 bytes): not a video", path)
-        container = self._open()
+        self._lock = threading.Lock()
+        self._busy = False  # a pass is decoding from the kept container
+        self._fingerprint: str | None = None
+        self._pts_table: np.ndarray | None = None
+        self._keyframes: np.ndarray | None = None
+        self._index: _IndexKeys | None = None
+        self._resume = None  # the probe's first frame and its decoding, until a pass takes them
+        self._blocks = _Blocks.of(path) if _PREAD else None  # the fingerprint's bytes
+        fd, container = self._open(kept=True)
         try:
             if not container.streams:
                 raise InputError("not a readable video: no streams found (an MP4/MOV file cut "
@@ -441,7 +480,7 @@ class _AVSource(_Source):
             if not container.streams.video:
                 kinds = sorted({st.type for st in container.streams})
                 raise InputError(f"no video stream in this file (only {', '.join(kinds)})", path)
-            stream = container.streams.video[0]
+            stream = self._threaded(container)
             self._time_base = stream.time_base
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             if fps is None and not rate:
@@ -450,36 +489,62 @@ class _AVSource(_Source):
             # B-frames): its frames are evenly spaced by definition, so time = index / fps.
             self._fixed_fps = fps is not None or container.format.name in _NO_TIMESTAMPS
             self.fps = fps if fps is not None else float(rate)
-            first = self._first_frame(container, stream)
+            decoded = container.decode(stream)
+            first = self._first_frame(decoded)
             self.frame_shape = (first.height, first.width)
             self.pixel_format = first.format.name
             self._first_pts = first.pts
-            self._pts_table: np.ndarray | None = None
-            self._keyframes: np.ndarray | None = None
+            self._index = _IndexKeys.of(container, stream, first.pts)
             self.n_frames, self.count_tolerance = self._count(container, stream)
         except av.error.FFmpegError as e:
+            _close(fd, container)
             raise InputError(f"not a readable video ({_ffmpeg_message(e)})", path) from None
-        finally:
-            container.close()
+        except BaseException:
+            _close(fd, container)
+            raise
+        file = getattr(getattr(container, "file", None), "file", None)  # PyAV's wrapper's
+        if isinstance(file, _File):  # memory stays flat: the fingerprint reads the rest
+            file.keep = False
+        self._kept: tuple[int | None, object] | None = (fd, container)
+        self._resume = (first, decoded)
+        self._finalizer = weakref.finalize(self, _close, fd, container)
 
-    def _open(self):
+    def _open(self, kept: bool = False) -> tuple[int | None, object]:
+        """A new container on the file: ``(descriptor or None, container)``.
+
+        The reader's kept container reads through Python from a descriptor of its own
+        (positioned reads, see :class:`_File`; the fingerprint is read from the same
+        descriptor and its bytes are not read twice); a pass's own container is FFmpeg's,
+        opened by name (no Python in its reads).
+        """
+        import av
+
+        fd = None
+        try:
+            if kept and _PREAD:
+                fd = os.open(self.path, os.O_RDONLY)
+                return fd, av.open(_File(fd, self.path, self._blocks), mode="r",
+                                   buffer_size=_IO_BUFFER)
+            return None, av.open(str(self.path), mode="r")
+        except BaseException as e:
+            if fd is not None:
+                os.close(fd)
+            if isinstance(e, av.error.FFmpegError):
+                raise InputError(f"not a readable video ({_ffmpeg_message(e)})",
+                                 self.path) from None
+            raise
+
+    def _first_frame(self, decoded: Iterator):
         import av
 
         try:
-            return av.open(str(self.path), mode="r")
-        except av.error.FFmpegError as e:
-            raise InputError(f"not a readable video ({_ffmpeg_message(e)})", self.path) from None
-
-    def _first_frame(self, container, stream):
-        import av
-
-        try:
-            for frame in container.decode(stream):
-                return frame
+            frame = next(decoded, None)
         except av.error.FFmpegError as e:
             raise InputError(f"not a readable video: no frame decodes ({_ffmpeg_message(e)})",
                              self.path) from None
-        raise InputError("not a readable video: the video stream has no frames", self.path)
+        if frame is None:
+            raise InputError("not a readable video: the video stream has no frames", self.path)
+        return frame
 
     def _count(self, container, stream) -> tuple[int, int]:
         """Frame count (exact from the container, else estimated) and how far off it may be."""
@@ -508,21 +573,33 @@ class _AVSource(_Source):
     def keyframes(self) -> np.ndarray | None:
         if self._first_pts is None:
             return np.zeros(1, np.int64)
+        if self._index is not None:
+            return self._index.frames.copy()
         pts, keys = self._table()
         base = int(np.searchsorted(pts, self._first_pts))
         return np.searchsorted(pts, keys[keys >= self._first_pts]).astype(np.int64) - base
 
-    def _seek_plan(self, start: int) -> list[tuple[int, int]]:
-        """Keyframes to try seeking to for frame ``start``, latest first: (pts, frame index)."""
-        if start == 0 or self._first_pts is None:
+    def _seek_plan(self, start: int, rewind: bool = False) -> list[tuple[str, int, int]]:
+        """Keyframes to try seeking to for frame ``start``, latest first: ``(kind, timestamp,
+        frame index)``; kind ``"dts"`` from the container's index, ``"pts"`` from the packet
+        table. With ``rewind`` (a container that has moved) the first frame comes last;
+        without, a pass that no keyframe after the first helps decodes on from where the
+        container stands (its beginning)."""
+        if self._first_pts is None:
             return []
-        pts, keys = self._table()
-        base = int(np.searchsorted(pts, self._first_pts))
-        if base + start >= len(pts) or pts[base] != self._first_pts:
-            return []
-        target = int(pts[base + start])
-        before = keys[(keys <= target) & (keys > self._first_pts)][::-1][:3]
-        return [(int(k), int(np.searchsorted(pts, k)) - base) for k in before]
+        if self._index is not None:
+            plan = self._index.plan(start)
+        else:
+            pts, keys = self._table()
+            base = int(np.searchsorted(pts, self._first_pts))
+            plan = []
+            if base + start < len(pts) and pts[base] == self._first_pts:
+                target = int(pts[base + start])
+                before = keys[(keys <= target) & (keys > self._first_pts)][::-1][:3]
+                plan = [("pts", int(k), int(np.searchsorted(pts, k)) - base) for k in before]
+            if rewind:
+                plan.append(("pts", self._first_pts, 0))
+        return [p for p in plan if rewind or p[2] > 0]
 
     # ----- decoding
 
@@ -531,7 +608,7 @@ class _AVSource(_Source):
     ) -> Iterator[tuple[int, float, np.ndarray]]:
         import av
 
-        container, decoded = self._positioned(start, status)
+        decoded, release = self._positioned(start, status)
         try:
             i = start
             try:
@@ -545,42 +622,127 @@ class _AVSource(_Source):
             # Nothing past a skipped prefix: the count is what the skipping saw.
             status["end"] = i if i > start or start == 0 else status.get("skipped", i)
         finally:
-            container.close()
+            release()
 
-    def _positioned(self, start: int, status: dict):
-        """An open container and its decoded frames from frame ``start`` on.
+    def _positioned(self, start: int, status: dict) -> tuple[Iterator, Callable[[], None]]:
+        """Decoded frames from frame ``start`` on, and what to call once done with them.
 
-        Seeks to a keyframe at or before frame ``start`` (from the packet table) and counts
-        frames on from it, once the keyframe itself comes out of the decoder (frames of an
-        open GOP that precede it are dropped). When no keyframe gives that, decodes from the
-        beginning and skips ``start`` frames.
+        The kept container when no other pass holds it (going on from the probe when no
+        keyframe after the first helps, else seeking), else a container of this pass's own.
+        A seek goes to a keyframe at or before frame ``start`` and frames are counted on from
+        it, once the keyframe itself comes out of the decoder (frames of an open GOP that
+        precede it are dropped). When no keyframe gives that, decoding starts at the beginning
+        and skips ``start`` frames.
         """
+        with self._lock:
+            kept = self._kept if not self._busy else None
+            self._busy = kept is not None
+        if kept is None:
+            fd, container = self._open()
+
+            def release():
+                _close(fd, container)
+        else:
+            fd, container = kept
+
+            def release():
+                self._busy = False
+        try:
+            stream = self._threaded(container)
+            if kept is not None and self._resume is not None:
+                first, decoded = self._resume
+                self._resume = None
+                if not self._seek_plan(start):  # nothing to seek to: on from the probe
+                    return (_skip_count(self._counted(_chain(first, decoded)), start, status),
+                            release)
+            got, moved = self._seek(container, stream, start, rewind=kept is not None)
+            if got is not None:
+                return got, release
+            if moved or kept is not None:  # not at its beginning: start over on a fresh one
+                fd, container = self._open(kept=kept is not None)
+                if kept is not None:
+                    self._replace_kept(fd, container)
+                else:
+                    release()
+
+                    def release():
+                        _close(fd, container)
+                stream = self._threaded(container)
+            return _skip_count(self._counted(container.decode(stream)), start, status), release
+        except BaseException:
+            release()
+            raise
+
+    def _replace_kept(self, fd: int | None, container) -> None:
+        old, self._kept = self._kept, (fd, container)
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _close, fd, container)
+        if old is not None:
+            _close(*old)
+
+    def _seek(self, container, stream, start: int, rewind: bool) -> tuple[Iterator | None, bool]:
+        """Decoded frames from frame ``start`` after a seek (None when no planned keyframe
+        gave them), and whether the container was moved."""
         import av
 
-        container = self._open()
-        stream = self._threaded(container)
-        plan = self._seek_plan(start)
-        for key, key_index in plan:
-            try:
-                container.seek(key, stream=stream, backward=True, any_frame=False)
-                frames = self._decode(container, stream)
-                first = None
-                for _, frame in zip(range(64), frames, strict=False):  # leading frames
-                    if frame.pts is not None and frame.pts >= key:
-                        first = frame
-                        break
-            except av.error.FFmpegError:
-                first = None
-            if first is not None and first.pts == key:
-                return container, _skip_count(_chain(first, frames), start - key_index, {})
-        if plan:  # seeks tried and failed: start over
-            container.close()
-            container = self._open()
-            stream = self._threaded(container)
-        return container, _skip_count(self._decode(container, stream), start, status)
+        moved = False
+        while True:
+            plan = self._seek_plan(start, rewind)
+            for kind, ts, key_index in plan:
+                moved = True
+                try:
+                    container.seek(ts, stream=stream, backward=True, any_frame=False)
+                    if kind == "pts":
+                        got = self._from_pts(container, stream, ts)
+                    else:
+                        got = self._from_index(container, stream, start)
+                except av.error.FFmpegError:
+                    got = None
+                if got is _OPEN_GOP:
+                    break  # the index cannot place this stream's frames: the table can
+                if got is not None:
+                    frames, key_index = got if kind == "dts" else (got, key_index)
+                    return _skip_count(frames, start - key_index, {}), moved
+            else:
+                return None, moved
+            self._index = None
+
+    def _from_pts(self, container, stream, key: int) -> Iterator | None:
+        """Frames from keyframe ``key`` (a pts of the packet table), None if the seek missed."""
+        frames = self._counted(container.decode(stream))
+        for _, frame in zip(range(64), frames, strict=False):  # leading frames
+            if frame.pts is not None and frame.pts >= key:
+                return _chain(frame, frames) if frame.pts == key else None
+        return None
+
+    def _from_index(self, container, stream, start: int):
+        """``(frames, key frame index)`` from the keyframe the seek reached, checked against the
+        container's index; None if the seek missed; ``_OPEN_GOP`` when frames after the
+        keyframe in decoding order are shown before it (their index is not their order)."""
+        packets = container.demux(stream)
+        head = next((p for p in packets if p.pts is not None and p.size), None)
+        if head is None or not head.is_keyframe:
+            return None
+        key_index = self._index.frame_of(head.dts)
+        if key_index is None or key_index > start:
+            return None
+        ahead = []
+        for p in packets:  # the packets up to the first one shown after the keyframe
+            ahead.append(p)
+            if p.pts is None or not p.size or p.pts > head.pts or len(ahead) > 32:
+                break
+            if p.pts < head.pts:
+                return _OPEN_GOP
+        frames = self._counted(_decode_packets(_chain(head, _chain_all(ahead, packets))))
+        for _, frame in zip(range(64), frames, strict=False):
+            if frame.pts is not None and frame.pts >= head.pts:
+                return (_chain(frame, frames), key_index) if frame.pts == head.pts else None
+        return None
 
     def _threaded(self, container):
         stream = container.streams.video[0]
+        if stream.codec_context.is_open:
+            return stream  # the decoder's threads are set once, before it opens
         if self.threads is None:
             stream.thread_type = "AUTO"
         else:
@@ -588,8 +750,8 @@ class _AVSource(_Source):
             stream.thread_type = "NONE" if int(self.threads) == 1 else "AUTO"
         return stream
 
-    def _decode(self, container, stream) -> Iterator:
-        for frame in container.decode(stream):
+    def _counted(self, frames: Iterator) -> Iterator:
+        for frame in frames:
             self.frames_out += 1
             yield frame
 
@@ -603,7 +765,179 @@ class _AVSource(_Source):
         return frame_luma(frame)
 
     def fingerprint(self) -> str:
-        return _file_fingerprint(self.path)
+        if self._fingerprint is None:
+            kept = self._kept
+            if kept is not None and kept[0] is not None:
+                self._fingerprint = self._blocks.fingerprint(kept[0])
+            else:
+                self._fingerprint = _file_fingerprint(self.path)
+        return self._fingerprint
+
+    def close(self) -> None:
+        self._kept, self._resume = None, None
+        self._finalizer()
+
+
+#: Positioned reads (POSIX): a reader's kept container and its fingerprint share one
+#: descriptor. Elsewhere the fingerprint opens the file once more.
+_PREAD = hasattr(os, "pread")
+
+#: Bytes FFmpeg asks of a Python file at a time: few calls into Python (each takes the GIL)
+#: while reading ahead little past a seek.
+_IO_BUFFER = 1 << 17
+
+
+class _Blocks:
+    """The first and last MiB of one file (what its fingerprint hashes) as far as they were
+    read, shared by every reader of that file in this process (while one holds them): those
+    bytes are read from the file once, whether the fingerprint or a decoder asks first."""
+
+    _live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    _live_lock = threading.Lock()
+
+    def __init__(self, size: int):
+        self.size = size
+        self.head_end = min(size, _MIB)
+        self.tail_at = max(size - _MIB, _MIB) if size > _MIB else size
+        self.head = bytearray()  # bytes [0, len(head)), up to head_end
+        self.tail: bytes | None = None  # bytes [tail_at, size) once the fingerprint read them
+        self.digest: str | None = None
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path) -> _Blocks:
+        """The blocks of ``path`` as it is now (its size and modification time)."""
+        st = path.stat()
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        with cls._live_lock:
+            blocks = cls._live.get(key)
+            if blocks is None:
+                blocks = cls._live[key] = cls(st.st_size)
+            return blocks
+
+    def read(self, fd: int, pos: int, n: int, keep: bool) -> bytes:
+        """Up to ``n`` bytes at ``pos`` (fewer at the edge of a kept block); with ``keep``,
+        bytes read from the first MiB are kept (for the fingerprint)."""
+        with self.lock:
+            if pos < len(self.head):
+                return bytes(self.head[pos:pos + n])
+            if self.tail is not None and pos >= self.tail_at:
+                return self.tail[pos - self.tail_at:pos - self.tail_at + n]
+            end = self.tail_at if self.tail is not None and pos < self.tail_at else self.size
+        out = os.pread(fd, min(n, end - pos), pos)
+        if keep:
+            with self.lock:
+                if pos == len(self.head) < self.head_end:
+                    self.head += out[:self.head_end - pos]
+        return out
+
+    def fingerprint(self, fd: int) -> str:
+        """Size and blake2b of the first and last MiB (:func:`_file_fingerprint`), reading
+        only what no decoder has read yet."""
+        with self.lock:
+            if self.digest is None:
+                if len(self.head) < self.head_end:
+                    self.head += _pread(fd, self.head_end - len(self.head), len(self.head))
+                if self.tail is None and self.size > _MIB:
+                    self.tail = _pread(fd, self.size - self.tail_at, self.tail_at)
+                h = hashlib.blake2b(digest_size=16)
+                h.update(self.head)
+                if self.tail is not None:
+                    h.update(self.tail)
+                self.digest = f"{self.size}:{h.hexdigest()}"
+            return self.digest
+
+
+class _File:
+    """A video file as FFmpeg reads it through Python: positioned reads of one descriptor,
+    the fingerprint's bytes shared (:class:`_Blocks`)."""
+
+    def __init__(self, fd: int, path: Path, blocks: _Blocks):
+        self.fd = fd
+        self.name = str(path)  # FFmpeg's format probing takes hints from the name
+        self.blocks = blocks
+        self.size = blocks.size
+        self.pos = 0
+        self.keep = True  # keep what the probe reads (the reader turns it off after)
+
+    def read(self, n: int) -> bytes:
+        n = max(0, min(int(n), self.size - self.pos))
+        if not n:
+            return b""
+        out = self.blocks.read(self.fd, self.pos, n, self.keep)
+        self.pos += len(out)
+        return out
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.size)[whence]
+        self.pos = max(0, base + int(offset))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+
+_OPEN_GOP = object()
+
+
+def _close(fd: int | None, container) -> None:
+    try:
+        container.close()
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _decode_packets(packets: Iterable) -> Iterator:
+    for packet in packets:
+        yield from packet.decode()
+
+
+def _chain_all(items: list, rest: Iterator) -> Iterator:
+    yield from items
+    yield from rest
+
+
+@dataclass(frozen=True)
+class _IndexKeys:
+    """Keyframes from a container's own index (MP4/MOV keep one for every frame, read with the
+    header): their frame indices (their places in decoding order, which is display order at a
+    keyframe of a closed GOP; an open GOP is caught when seeking), decoding timestamps, and
+    the shift from those to the timestamps a seek takes."""
+
+    frames: np.ndarray
+    dts: np.ndarray
+    shift: int
+
+    @classmethod
+    def of(cls, container, stream, first_pts: int | None) -> _IndexKeys | None:
+        """The index of a stream whose container lists every frame in it, else None."""
+        n = stream.frames or 0
+        if first_pts is None or n <= 0 or not container.format.name.startswith("mov,"):
+            return None
+        entries = stream.index_entries
+        if len(entries) != n:
+            return None
+        dts = np.empty(n, np.int64)
+        key = np.zeros(n, bool)
+        for i, e in enumerate(entries):
+            if e.is_discard:
+                return None
+            dts[i], key[i] = e.timestamp, e.is_keyframe
+        if not key[0] or (n > 1 and np.any(np.diff(dts) <= 0)):
+            return None
+        frames = np.flatnonzero(key).astype(np.int64)
+        return cls(frames, dts[frames], int(first_pts - dts[0]))
+
+    def plan(self, start: int) -> list[tuple[str, int, int]]:
+        """The latest three keyframes at or before frame ``start``, then the first."""
+        k = int(np.searchsorted(self.frames, start, side="right"))
+        picks = [*range(k - 1, max(k - 4, 0), -1), 0]
+        return [("dts", int(self.dts[j]) + self.shift, int(self.frames[j])) for j in picks]
+
+    def frame_of(self, dts: int | None) -> int | None:
+        k = int(np.searchsorted(self.dts, dts)) if dts is not None else len(self.dts)
+        return int(self.frames[k]) if k < len(self.dts) and self.dts[k] == dts else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -878,6 +1212,18 @@ def _file_fingerprint(path: Path) -> str:
             f.seek(max(size - _MIB, _MIB))
             h.update(f.read(_MIB))
     return f"{size}:{h.hexdigest()}"
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    parts = []
+    while n > 0:
+        got = os.pread(fd, n, offset)
+        if not got:
+            break
+        parts.append(got)
+        n -= len(got)
+        offset += len(got)
+    return b"".join(parts)
 
 
 def _ffmpeg_message(e: Exception) -> str:

@@ -10,7 +10,10 @@ Local (no ``scheduler``, ``workers = 1``): one thread per core (``[compute] thre
 decoding its range with its own single-threaded decoder and running the face pass on its own
 Numba thread. One FFmpeg decoder with frame threads keeps two cores only about two-thirds busy;
 one decoder per core is what decoding alone reaches in two processes. With fewer videos than
-cores a video is cut into as many ranges as cores; with more, each video is one task.
+cores a video is cut into as many ranges as cores; with more, each video is one task. The
+first range of a video decodes from the baseline pre-read's reader, kept open for it (its
+decoder single-threaded when ranges run side by side): a video is opened twice in all, once
+by the pre-read and once by its second range.
 
 Dask (``scheduler = "tcp://host:8786"``, or ``workers = N > 1`` for a ``LocalCluster`` of N
 single-threaded worker processes started here): this process creates every store at its final
@@ -131,15 +134,40 @@ def extract_sessions(
 
     Runs on a Dask cluster when ``settings.compute`` names a scheduler or more than one
     worker, else on this machine's cores. Each returned store's ``kept`` holds the crops its
-    pass kept for mean faces (None when it was reused or kept nothing).
+    pass kept for mean faces (None when it was reused or kept nothing). Readers the baseline
+    pre-read kept open (``VideoInfo.reader``) decode one range each and are closed here.
     """
     jobs = video_jobs(sessions, features_dir, targets, infos)
-    c = settings.compute
-    if c.scheduler or c.workers > 1:
-        done = _extract_dask(jobs, settings, reporter)
-    else:
-        done = _extract_local(jobs, settings, reporter)
+    try:
+        if is_distributed(settings.compute):
+            done = _extract_dask(jobs, settings, reporter)
+        else:
+            done = _extract_local(jobs, settings, reporter)
+    finally:
+        for job in jobs:
+            _close_reader(job)
     return {str(s): done[str(s)] for s in sessions["session"]}
+
+
+def is_distributed(compute: ComputeSettings) -> bool:
+    """Whether the pass runs on a Dask cluster (a scheduler named, or several workers)."""
+    return bool(compute.scheduler) or compute.workers > 1
+
+
+def keeps_readers(compute: ComputeSettings) -> tuple[int, int | None]:
+    """How many pre-read readers the local pass can take over, and with how many decoder
+    threads each must be opened: one per core (the pass starts that many ranges at once),
+    single-threaded when ranges run side by side; none for a cluster (readers stay in this
+    process)."""
+    if is_distributed(compute):
+        return 0, None
+    cores = compute.threads or usable_cores()
+    return cores, 1 if cores > 1 else None
+
+
+def _close_reader(job: VideoJob) -> None:
+    if job.info is not None and job.info.reader is not None:
+        job.info.reader.close()
 
 
 # --------------------------------------------------------------------------- planning
@@ -219,6 +247,9 @@ def _extract_local(
     cores = settings.compute.threads or usable_cores()
     plans = _plans(jobs, settings, reporter)
     busy = [p for p in plans if p.todo]
+    for plan in plans:
+        if not plan.todo:
+            _close_reader(plan.job)
     tasks = []
     for plan in busy:
         parts = max(1, -(-cores // len(busy)))
@@ -226,21 +257,31 @@ def _extract_local(
         tasks += [(plan, lo, hi) for lo, hi, _ in _ranges(plan.pending, per)]
         plan.tasks = sum(t[0] is plan for t in tasks)
     parallel = min(cores, len(tasks))
+    threads = 1 if parallel > 1 else None
+    # the first range of a video decodes from the pre-read's reader when its decoder suits
+    lend = {}
+    for plan, lo, _ in tasks:
+        info = plan.job.info
+        if id(plan) not in lend:
+            ok = info is not None and info.reader is not None and info.reader.threads == threads
+            lend[id(plan)] = (lo, info.reader) if ok else (None, None)
 
     def done(plan: _Plan, stats: ExtractStats) -> None:
         plan.results.append(stats)
         plan.tasks -= 1
         if plan.tasks == 0:
+            _close_reader(plan.job)
             _finish_plan(plan)
 
     def one(task) -> tuple[_Plan, ExtractStats]:
         plan, lo, hi = task
         if parallel > 1:  # this thread's Numba kernels run on it alone
             numba.set_num_threads(1)
+        first, reader = lend[id(plan)]
         stats = extract_range(plan.job.video, plan.todo, hog_params=hog_params,
                               fps=plan.job.fps, chunk_size=cs, start_chunk=lo, stop_chunk=hi,
-                              on_frames=plan.bar.advance,
-                              threads=1 if parallel > 1 else None)
+                              on_frames=plan.bar.advance, threads=threads,
+                              reader=reader if lo == first else None)
         return plan, stats
 
     if parallel > 1:

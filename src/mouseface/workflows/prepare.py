@@ -1,7 +1,7 @@
 """What `run`, `fit` and `score` all do before prototypes: tables, the one pass, and what the
 pass measured turned into per-frame columns.
 
-:func:`prepare` reads and checks the tables, then touches each video file at most twice:
+:func:`prepare` reads and checks the tables, then opens each video file at most twice:
 
 1. **baseline pre-read** (:func:`mouseface.features.alignment.read_baselines`): the frames of
    each session's earliest baseline windows (a few hundred at most). They give the session's
@@ -10,6 +10,8 @@ pass measured turned into per-frame columns.
    :func:`mouseface.features.facepass.calibrate`).
 2. **the pass** (:mod:`mouseface.workflows.execute`): every frame decoded once, cropped (drift
    undone), HOG'd and measured (quality, movement of extra regions) into the feature stores.
+   The pre-read's reader stays open and decodes the pass's first range (one range per core);
+   a second range opens the file once more.
 
 Everything after that comes from the stores (HOG is small next to pixels): the quality flags,
 whose HOG outlier score needs the whole session's baseline; the drift columns; the HOG cell
@@ -35,7 +37,7 @@ from mouseface.io import tables
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.store import FeatureStore
 from mouseface.settings import Settings
-from mouseface.workflows.execute import _roi, by_video, extract_sessions
+from mouseface.workflows.execute import _roi, by_video, extract_sessions, keeps_readers
 from mouseface.workflows.register import plan_registration, write_registration
 
 __all__ = ["MaskedStore", "Prepared", "prepare"]
@@ -161,15 +163,19 @@ def prepare(
     with log.stage("baseline"):
         baselines, infos = _pre_read(sessions, events, intervals, setup, settings, reporter,
                                      sessions_path, events_path)
-    template_session = settings.registration.template
-    _check_roi_sizes(sessions, baselines, scope, template_session, sessions_path)
-    plan, alignments, crops = _register(sessions, baselines, setup, log, scope=scope,
-                                        template_session=template_session, template=template,
-                                        path=sessions_path)
-    with log.stage("calibration"):
-        targets = _targets(sessions, baselines, alignments, crops, intervals, setup, settings)
-    with log.stage("extract"):
-        raw = _extract(sessions, targets, infos, settings, reporter, log, out)
+    try:
+        template_session = settings.registration.template
+        _check_roi_sizes(sessions, baselines, scope, template_session, sessions_path)
+        plan, alignments, crops = _register(sessions, baselines, setup, log, scope=scope,
+                                            template_session=template_session,
+                                            template=template, path=sessions_path)
+        with log.stage("calibration"):
+            targets = _targets(sessions, baselines, alignments, crops, intervals, setup,
+                               settings)
+        with log.stage("extract"):
+            raw = _extract(sessions, targets, infos, settings, reporter, log, out)
+    finally:
+        close_readers(infos)  # the pass closed those it took; these on the way out
     if events_path is not None:  # again with the exact frame times (a truncated file ends early)
         tables.check_events_in_frames(events, {s: st.time for s, st in raw.items()},
                                       events_path)
@@ -210,25 +216,38 @@ def _pre_read(sessions, events, intervals, setup: FaceSetup, settings: Settings,
     groups = by_video(sessions)
     task = reporter.task("baseline frames", total=len(groups), unit="videos")
     baselines, infos = {}, {}
-    for key, rows in groups.items():
-        video, fps = key
-        try:
-            got, info = read_baselines(
-                video, [_roi(row) for row in rows],
-                [intervals[row.session].select(NEUTRAL).array for row in rows],
-                margin=setup.margin, fps=fps,
-                check=lambda info, rows=rows: tables.check_sessions_in_video(
-                    rows, info, events, pixels_per_cell=settings.hog.pixels_per_cell,
-                    cells_per_block=settings.hog.cells_per_block, sessions_path=sessions_path,
-                    events_path=events_path))
-        except InputError:
-            raise  # it names its file
-        except ValueError as exc:
-            raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
-        baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
-        infos[key] = info
-        task.advance()
+    # the first videos' readers stay open for the pass (one open of each file fewer)
+    n_keep, threads = keeps_readers(settings.compute)
+    try:
+        for k, (key, rows) in enumerate(groups.items()):
+            video, fps = key
+            try:
+                got, info = read_baselines(
+                    video, [_roi(row) for row in rows],
+                    [intervals[row.session].select(NEUTRAL).array for row in rows],
+                    margin=setup.margin, fps=fps, keep_open=k < n_keep, threads=threads,
+                    check=lambda info, rows=rows: tables.check_sessions_in_video(
+                        rows, info, events, pixels_per_cell=settings.hog.pixels_per_cell,
+                        cells_per_block=settings.hog.cells_per_block,
+                        sessions_path=sessions_path, events_path=events_path))
+            except InputError:
+                raise  # it names its file
+            except ValueError as exc:
+                raise InputError(str(exc).removeprefix(f"{video}: "), video) from None
+            baselines.update({row.session: b for row, b in zip(rows, got, strict=True)})
+            infos[key] = info
+            task.advance()
+    except BaseException:
+        close_readers(infos)
+        raise
     return baselines, infos
+
+
+def close_readers(infos: dict) -> None:
+    """Close the readers the pre-read kept open (``VideoInfo.reader``)."""
+    for info in infos.values():
+        if info.reader is not None:
+            info.reader.close()
 
 
 def _register(sessions, baselines, setup: FaceSetup, log, *, scope: str,

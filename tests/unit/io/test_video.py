@@ -14,6 +14,31 @@ from mouseface._errors import InputError
 from mouseface.io.video import Chunk, VideoReader, open_video, write_video
 
 
+def _write_h264(path, frames, pts, time_base: Fraction, gop_size: int | None = None,
+                options: dict | None = None):
+    """128x96 gray frames as H.264 at the timestamps ``pts`` (in ``time_base``)."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
+        s.codec_context.time_base = time_base
+        if gop_size is not None:
+            s.codec_context.gop_size = gop_size
+        if options is not None:
+            s.options = options
+        for img, t in zip(frames, pts, strict=True):
+            buf = np.full((144, 128), 128, np.uint8)
+            buf[:96] = img
+            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+            frame.pts, frame.time_base = int(t), time_base
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
 def _all(reader: VideoReader, **kw) -> Chunk:
     chunks = list(reader.iter_chunks(**kw))
     return Chunk(np.concatenate([c.index for c in chunks]),
@@ -114,25 +139,10 @@ def test_other_containers(tmp_path, moving_frames, suffix):
 
 
 def test_variable_frame_rate_times_come_from_the_container(tmp_path, moving_frames):
-    import av
-
     # every 5th interval is 90 ms, the others 40 ms; millisecond time base
     times = np.cumsum(np.r_[0, np.where(np.arange(47) % 5 == 0, 0.09, 0.04)])
-    path = tmp_path / "vfr.mp4"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
-        s.codec_context.time_base = Fraction(1, 1000)
-        s.codec_context.gop_size = 8
-        for img, t in zip(moving_frames[:48], times, strict=True):
-            buf = np.full((144, 128), 128, np.uint8)
-            buf[:96] = img
-            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
-            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    path = _write_h264(tmp_path / "vfr.mp4", moving_frames[:48], np.round(times * 1000),
+                       Fraction(1, 1000), gop_size=8)
     with open_video(path) as r:
         full = _all(r, chunk_size=10)
         np.testing.assert_allclose(full.time, times, atol=1e-9)
@@ -140,6 +150,94 @@ def test_variable_frame_rate_times_come_from_the_container(tmp_path, moving_fram
             part = _all(r, start=start)
             np.testing.assert_array_equal(part.time, full.time[start:])
             np.testing.assert_array_equal(part.frames, full.frames[start:])
+
+
+def test_open_gop_ranges_equal_the_full_pass(tmp_path, moving_frames):
+    """An open GOP (frames after a keyframe in decoding order shown before it) breaks the
+    container index's frame numbering: the seek notices and plans from the packet table."""
+    path = _write_h264(tmp_path / "open_gop.mp4", moving_frames, np.arange(N_FRAMES),
+                       Fraction(1, 25), options={
+                           "x264-params": "open-gop=1:keyint=20:min-keyint=20:scenecut=0:"
+                                          "bframes=3"})
+    with open_video(path) as r:
+        full = _all(r, chunk_size=16)
+        assert len(full.index) == N_FRAMES
+        for start in (3, 21, 25, 41, 60):
+            part = _all(r, start=start)
+            np.testing.assert_array_equal(part.index, np.arange(start, N_FRAMES))
+            np.testing.assert_array_equal(part.frames, full.frames[start:])
+            np.testing.assert_array_equal(part.time, full.time[start:])
+        assert r._source._index is None  # found out, and given up for the table
+
+
+@pytest.fixture
+def file_opens(monkeypatch):
+    """Paths opened from here on: by Python (``open``, ``os.open``) or by FFmpeg (by name at
+    ``av.open``), all counted, none changed."""
+    import builtins
+    import os
+
+    import av
+
+    opened = []
+    real = {"open": builtins.open, "os": os.open, "av": av.open}
+
+    def py_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)):
+            opened.append(os.path.realpath(file))
+        return real["open"](file, *args, **kwargs)
+
+    def os_open(path, *args, **kwargs):
+        opened.append(os.path.realpath(path))
+        return real["os"](path, *args, **kwargs)
+
+    def av_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)):
+            opened.append(os.path.realpath(file))
+        return real["av"](file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", py_open)
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(av, "open", av_open)
+    return opened
+
+
+def test_a_reader_opens_its_file_once(tmp_path, moving_frames, full_pass, file_opens):
+    """Probe, fingerprint, a pass from the start, ranges from seeks (keyframes from the MP4
+    index, no packet table) and a rewind: all from one open of the file."""
+    import os
+
+    path = write_video(tmp_path / "once.mp4", moving_frames, FPS, keyframe_interval=GOP)
+    file_opens.clear()
+    with open_video(path) as r:
+        fingerprint = r.fingerprint()
+        head = _all(r, chunk_size=16, stop=30)
+        middle = _all(r, start=2 * GOP + 3, stop=2 * GOP + 20)
+        again = _all(r, chunk_size=64)
+        assert r.lead_in(2 * GOP + 3) == 3
+    assert file_opens.count(os.path.realpath(path)) == 1, file_opens
+    np.testing.assert_array_equal(head.frames, full_pass.frames[:30])
+    np.testing.assert_array_equal(middle.frames, full_pass.frames[2 * GOP + 3:2 * GOP + 20])
+    np.testing.assert_array_equal(again.frames, full_pass.frames)
+    np.testing.assert_array_equal(again.time, full_pass.time)
+    from mouseface.io.video import _file_fingerprint
+
+    assert fingerprint == _file_fingerprint(path)  # the same bytes hashed as by name
+
+
+def test_a_second_pass_while_one_runs_opens_its_own(moving_video, full_pass, file_opens):
+    """Two passes of one reader at once cannot share a container: the second opens the file
+    again, and both give the frames of the full pass."""
+    import os
+
+    with open_video(moving_video) as r:
+        first = r.iter_chunks(chunk_size=8)
+        a = [next(first)]
+        b = _all(r, start=5)
+        a += list(first)
+    assert file_opens.count(os.path.realpath(moving_video)) == 2
+    np.testing.assert_array_equal(np.concatenate([c.frames for c in a]), full_pass.frames)
+    np.testing.assert_array_equal(b.frames, full_pass.frames[5:])
 
 
 def test_rgb_video_goes_through_gray_conversion(tmp_path, moving_frames):
