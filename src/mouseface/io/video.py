@@ -641,7 +641,7 @@ class _AVSource(_Source):
             fd, container = self._open()
 
             def release():
-                _close(fd, container)
+                _close(fd, container)  # this pass's container (the last, if it started over)
         else:
             fd, container = kept
 
@@ -659,14 +659,11 @@ class _AVSource(_Source):
             if got is not None:
                 return got, release
             if moved or kept is not None:  # not at its beginning: start over on a fresh one
+                if kept is None:
+                    _close(fd, container)
                 fd, container = self._open(kept=kept is not None)
                 if kept is not None:
                     self._replace_kept(fd, container)
-                else:
-                    release()
-
-                    def release():
-                        _close(fd, container)
                 stream = self._threaded(container)
             return _skip_count(self._counted(container.decode(stream)), start, status), release
         except BaseException:
