@@ -60,6 +60,9 @@ def neural(
                                   "face's movement (motion_energy, motion_<region>)."),
     hog_motion: int = typer.Option(0, "--hog-motion", help="Add this many low-rank motion "
                                    "components of the HOG features as movement regressors."),
+    action_units: bool = typer.Option(False, "--action-units", help="Test the facial action "
+                                      "units (au_ columns of run --poses) like the "
+                                      "expression traces, beside them."),
     alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate."),
     neuropil: float = typer.Option(0.7, "--neuropil", help="suite2p neuropil coefficient: "
                                    "F - a*Fneu."),
@@ -89,7 +92,8 @@ def neural(
                                (offset[0] if offset else 0.0)),
             deconvolved=deconvolved, null=null, n_shifts=shifts or None, min_shift=min_shift,
             max_shift=max_shift, highpass=highpass, tau=tau, movement=movement,
-            hog_components=hog_motion, alpha=alpha, neuropil=neuropil,
+            hog_components=hog_motion, action_units=action_units, alpha=alpha,
+            neuropil=neuropil,
             n_permutations=permutations, seed=seed, out=out, progress=step)
     for line in summary_lines(s):
         typer.echo(line)

@@ -1,4 +1,5 @@
-"""Figures of the report: prototypes, similarity traces, trial-aligned traces, heatmaps.
+"""Figures of the report: prototypes, similarity traces, trial-aligned traces, heatmaps,
+action units.
 
 Each figure function takes data already computed (tables, arrays) and returns a matplotlib
 ``Figure``; :func:`png_bytes` turns it into PNG bytes for embedding. Nothing here reads files
@@ -416,5 +417,69 @@ def score_matrix_figure(table, *, label: str = "mean trial score (Δr)") -> plt.
     return fig
 
 
-__all__ = ["DPI", "aligned_figure", "colours_for", "heatmap_figure", "hog_glyphs",
-           "png_bytes", "prototype_figure", "score_matrix_figure", "session_traces_figure"]
+
+
+def action_unit_changes_figure(changes, units: Mapping[str, str],
+                               colours: Mapping[str, str]) -> plt.Figure:
+    """Mean change of each action unit (a panel each, in ``changes``' order) per condition,
+    with its confidence interval.
+
+    ``changes`` is :func:`mouseface.expressions.action_units.au_changes`'s table; ``units``
+    maps ``au_<name>`` to its unit (``ratio``, ``deg``, ``px``, ``mm``).
+    """
+    aus = list(dict.fromkeys(changes["action_unit"]))
+    conditions = list(dict.fromkeys(changes["condition"]))
+    ncol = min(4, len(aus))
+    nrow = -(-len(aus) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol + 0.4, 2.0 * nrow + 0.3),
+                             squeeze=False, sharex=True)
+    for ax, au in zip(axes.flat, aus, strict=False):
+        rows = changes[changes["action_unit"] == au].set_index("condition")
+        for i, c in enumerate(conditions):
+            if c not in rows.index or not np.isfinite(rows.at[c, "mean_change"]):
+                continue
+            m, lo, hi = (float(rows.at[c, k]) for k in ("mean_change", "ci_low", "ci_high"))
+            err = [[m - lo], [hi - m]] if np.isfinite(lo) else None
+            ax.errorbar(i, m, yerr=err, fmt="o", ms=4, capsize=2.5, lw=1.2,
+                        color=colours.get(c, "0.3"))
+        ax.axhline(0.0, color="0.6", lw=0.7, zorder=0)
+        unit = units.get(f"au_{au}", "")
+        ax.set_title(au.replace("_", " "), fontsize=MEDIUM)
+        ax.set_ylabel({"ratio": "Δ ratio of neutral", "deg": "Δ degrees"}.get(
+            unit, f"Δ {unit}" if unit else "change"), fontsize=SMALL)
+        ax.set_xticks(range(len(conditions)), conditions, rotation=40, ha="right")
+        ax.set_xlim(-0.6, len(conditions) - 0.4)
+    for ax in list(axes.flat)[len(aus):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def action_unit_auc_figure(separation, conditions: Sequence[str]) -> plt.Figure:
+    """One-vs-rest AUC of each action unit (rows, best separating first) for each condition
+    (columns), annotated; ε² of the Kruskal–Wallis test beside each action unit."""
+    m = separation[[f"auc_{c}" for c in conditions]].to_numpy(dtype=float)
+    k, p = m.shape
+    fig, ax = plt.subplots(figsize=(0.8 * p + 3.2, 0.36 * k + 1.3))
+    im = ax.imshow(m, cmap="RdBu_r", vmin=0.0, vmax=1.0, aspect="auto")
+    for i in range(k):
+        for j in range(p):
+            if np.isfinite(m[i, j]):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=SMALL - 1,
+                        color="white" if abs(m[i, j] - 0.5) > 0.35 else "black")
+    labels = [f"{a.replace('_', ' ')}  (ε² {e:.2f})" if np.isfinite(e) else a
+              for a, e in zip(separation["action_unit"], separation["epsilon_squared"],
+                              strict=True)]
+    ax.set_xticks(range(p), list(conditions), rotation=35, ha="right")
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("condition (vs the other conditions' trials)")
+    for s in ax.spines.values():
+        s.set_visible(False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="AUC (0.5: no separation)")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["DPI", "action_unit_auc_figure", "action_unit_changes_figure", "aligned_figure",
+           "colours_for", "heatmap_figure", "hog_glyphs", "png_bytes", "prototype_figure",
+           "score_matrix_figure", "session_traces_figure"]

@@ -131,7 +131,7 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         "notes": notes,
         "summary": _summary(run),
         "prototypes": [], "prototype_method": "", "traces": None, "aligned": None,
-        "heatmaps": None, "scores": None, "extras": [],
+        "heatmaps": None, "scores": None, "action_units": None, "extras": [],
     }
     res = results
     if res is None and layout.frames.is_file():
@@ -161,6 +161,8 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         ctx["post"] = POST
         ctx["scores"] = _section("trial scores", notes,
                                  lambda: _scores(res, max_table_rows))
+        ctx["action_units"] = _section("action units", notes,
+                                       lambda: _action_units(res, run, colours))
     else:
         ctx["counts"] = None
         ctx["baseline"], ctx["post"] = 2.0, POST
@@ -555,6 +557,58 @@ def _scores(res: Results, max_rows: int) -> dict[str, Any] | None:
         rows.append(cells)
     return {"matrix": src, "header": header, "rows": rows, "shown": len(rows),
             "total": len(t), "n_score": len(names)}
+
+
+# ---------------------------------------------------------------------------- action units
+
+
+def _action_units(res: Results, run: dict, colours: dict) -> dict[str, Any] | None:
+    """The Action units section (``run --poses``): each condition's mean change with its
+    bootstrap CI, and which action units separate the conditions (None without them)."""
+    from mouseface.expressions.action_units import au_changes, au_columns, au_separation
+    from mouseface.features.action_units import ACTION_UNITS
+
+    t = res.trials
+    if t is None or t.empty or not au_columns(t):
+        return None
+    units: dict[str, str] = {}
+    for a in ((run.get("poses") or {}).get("animals") or {}).values():
+        units.update(a.get("units", {}))
+    for name, (_, unit, _) in ACTION_UNITS.items():
+        units.setdefault(f"au_{name}", unit)
+    sep = au_separation(t)
+    changes = au_changes(t)
+    order = {a: i for i, a in enumerate(sep["action_unit"])}
+    changes = changes.sort_values("action_unit", key=lambda c: c.map(order), kind="stable")
+    conditions = list(dict.fromkeys(changes["condition"]))
+    cells = {(r.action_unit, r.condition): r for r in changes.itertuples(index=False)}
+    rows = []
+    for r in sep.itertuples(index=False):
+        unit = units.get(f"au_{r.action_unit}", "")
+        row = [{"text": r.action_unit, "num": False, "cls": ""},
+               {"text": "Δ ratio" if unit == "ratio" else unit, "num": False, "cls": ""}]
+        for c in conditions:
+            ch = cells.get((r.action_unit, c))
+            text = "" if ch is None or not np.isfinite(ch.mean_change) else (
+                f"{ch.mean_change:+.3g}" + (f" [{ch.ci_low:+.3g}, {ch.ci_high:+.3g}]"
+                                            if np.isfinite(ch.ci_low) else ""))
+            excludes_zero = ch is not None and np.isfinite(ch.ci_low) and (
+                ch.ci_low > 0 or ch.ci_high < 0)
+            row.append({"text": text, "num": True, "cls": "top" if excludes_zero else ""})
+        row.append({"text": f"{r.epsilon_squared:.2f}" if np.isfinite(r.epsilon_squared)
+                    else "", "num": True, "cls": ""})
+        row.append({"text": format_p(r.p_value) if np.isfinite(r.p_value) else "",
+                    "num": True, "cls": ""})
+        row.append({"text": "" if r.best_condition is None else
+                    f"{r.best_condition} ({r.best_auc:.2f})", "num": False, "cls": ""})
+        rows.append(row)
+    n_trials = int(changes.groupby("condition")["n"].max().sum())
+    return {"changes": _img(figures.action_unit_changes_figure(changes, units, colours)),
+            "auc": _img(figures.action_unit_auc_figure(sep, conditions)),
+            "header": ["action unit", "unit", *conditions, "ε²", "p (Kruskal–Wallis)",
+                       "best separated (AUC)"],
+            "rows": rows, "n_trials": n_trials,
+            "n_animals": int(changes["n_animals"].max()) if len(changes) else 0}
 
 
 def _is_num(v: Any) -> bool:

@@ -135,6 +135,36 @@ def _read(traces: str | Path | list, sessions: list[str], kind: str | None,
                      "session, or one holding them all", paths[0])
 
 
+def _action_unit_columns(res: Results, action_units: bool) -> list[str]:
+    """The ``au_<name>`` columns of ``frames.parquet`` tested beside the expressions."""
+    if not action_units:
+        return []
+    cols = [c for c in res.frames.columns if c.startswith("au_")
+            and np.isfinite(res.frames[c].to_numpy(np.float64)).any()]
+    if not cols:
+        raise InputError("no action units (au_ columns) in frames.parquet: run `mouseface "
+                         "run` with --poses first", res.layout.frames)
+    return cols
+
+
+def _action_unit_traces(frames: pd.DataFrame, cols: list[str], session: str,
+                        path: Path) -> np.ndarray:
+    """(action units, frames) traces of one session, frames whose keypoints were lost
+    filled by linear interpolation in time (a NaN in any trace would drop the frame from every
+    test)."""
+    t = frames["time"].to_numpy(np.float64)
+    out = []
+    for c in cols:
+        v = frames[c].to_numpy(np.float64)
+        ok = np.isfinite(v)
+        if not ok.any():
+            raise InputError(f"session {session!r} has no {c} (no poses for it, or its "
+                             "keypoints lack that action unit's points): analyse it without "
+                             "--action-units", path)
+        out.append(v if ok.all() else np.interp(t, t[ok], v[ok]))
+    return np.vstack(out)
+
+
 def _movement_columns(frames: pd.DataFrame) -> list[str]:
     """``motion_energy`` first, then every ``motion_<region>`` column."""
     cols = [c for c in frames.columns if c.startswith("motion_")]
@@ -182,6 +212,7 @@ def neural_correlates(
     tau: float | None = None,
     movement: bool | Sequence[str] = True,
     hog_components: int = 0,
+    action_units: bool = False,
     alpha: float = 0.05,
     neuropil: float = 0.7,
     pre: float = 2.0,
@@ -227,6 +258,10 @@ def neural_correlates(
         only, on purpose); False: no control.
     hog_components
         Low-rank motion components of the HOG features to add as movement regressors (0: none).
+    action_units
+        Test the facial action units (the ``au_<name>`` columns ``run --poses`` wrote) like
+        the expression traces, beside them: each is one more trace named ``au_<name>``
+        (frames whose keypoints were lost are interpolated in time).
     neuropil
         suite2p neuropil coefficient.
     pre, post
@@ -254,6 +289,7 @@ def neural_correlates(
     if len(offsets) != len(sessions):
         raise InputError(f"{len(offsets)} offsets for {len(sessions)} sessions")
     names = res.prototype_names
+    au_cols = _action_unit_columns(res, action_units)
     if tau is None:
         tau = None if deconvolved else DEFAULT_TAU
     tau = tau or None
@@ -271,7 +307,10 @@ def neural_correlates(
             frames = res.frames[res.frames["session"] == s]
             video_time = frames["time"].to_numpy(np.float64)
             sims = frames[[f"sim_{n}" for n in names]].to_numpy(np.float64).T
-            a = align(nt, video_time, sims, names, rate=rate, offset=off)
+            if au_cols:
+                sims = np.vstack([sims, _action_unit_traces(frames, au_cols, s,
+                                                            res.layout.frames)])
+            a = align(nt, video_time, sims, [*names, *au_cols], rate=rate, offset=off)
             aligned.append(a)
             # a region measured in this session (body, wheel: not every session films them)
             rows = {c: _first_frame_filled(v) for c in motion_names
@@ -320,7 +359,7 @@ def neural_correlates(
               "segments": segments if len(segments) > 1 else None, "tau": tau,
               "alpha": alpha, "seed": seed}
         step(STEPS[2])
-        enc = encode(x, y, names=names, neuron=neuron, **kw)
+        enc = encode(x, y, names=[*names, *au_cols], neuron=neuron, **kw)
         control = None
         if motion:
             step(STEPS[3])
