@@ -87,6 +87,27 @@ def test_action_units_in_frames_and_trials(experiment, results):
     assert ev["au_ear_angle"] == pytest.approx(np.nanmean(x[s]) - np.nanmean(x[b]), rel=1e-5)
 
 
+def test_report_action_units_section(results):
+    """The report shows each condition's change with its interval and the separation."""
+    import re
+
+    from mouseface.expressions.action_units import au_changes, au_separation
+
+    out, _ = results
+    html = (out / "report.html").read_text()
+    assert '<section id="action-units">' in html and 'href="#action-units"' in html
+    section = html.split('<section id="action-units">')[1].split("</section>")[0]
+    assert section.count("<img") == 2 and "p (Kruskal–Wallis)" in section
+    trials = pd.read_csv(out / "trials.csv")
+    ch = au_changes(trials).set_index(["action_unit", "condition"])
+    row = ch.loc[("eye_opening", "pain")]
+    assert row["ci_high"] < 0  # pain narrows the eye: the interval excludes 0, in bold
+    cell = f"{row['mean_change']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
+    assert re.search(r'class="num top">' + re.escape(cell), section)
+    best = au_separation(trials).iloc[0]
+    assert f">{best['action_unit']}</td>" in section.split("<tr>")[2]
+
+
 def test_aligned_poses_written_and_recorded(experiment, results):
     d, exp, _, _, _ = experiment
     out, _ = results
