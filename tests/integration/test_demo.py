@@ -50,3 +50,35 @@ def test_the_demos_nwb_passes_dandi_inspection(small_demo):
     with NWBHDF5IO(str(paths[1]), "r") as io:
         subject = io.read().subject
         assert (subject.sex, subject.age, subject.species) == ("M", "P91D", "Mus musculus")
+
+
+def test_the_demo_measures_action_units_in_every_state(small_demo):
+    """The demo runs with the keypoints its renderer drew: the report has the Action units
+    section for all six states, and the changes go the known way (synth.states)."""
+    import pandas as pd
+
+    results = ResultsLayout(small_demo.results)
+    trials = pd.read_csv(results.trials)
+    mean = trials.groupby("trial_type")[[c for c in trials.columns
+                                         if c.startswith("au_")]].mean()
+    assert sorted(mean.index) == ["active_fear", "disgust", "malaise", "pain",
+                                  "passive_fear", "pleasure"]
+    assert mean.notna().all().all()
+    # pain narrows the eye (orbital tightening), flattens the ears back, bulges the nose
+    assert mean.at["pain", "au_eye_opening"] < -0.2
+    assert mean.at["pain", "au_ear_angle"] < -10
+    assert mean.at["pain", "au_nose_bulge"] > 1.0
+    # disgust opens the mouth; freezing widens the eye; pleasure turns the ears forward
+    assert mean.at["disgust", "au_mouth_opening"] > 2.0
+    assert mean.at["passive_fear", "au_eye_opening"] > 0.1
+    assert mean.at["pleasure", "au_ear_angle"] > 5
+    check = json.loads(results.simulation_check.read_text())["action_units"]
+    assert check["clear"] >= 20 and check["in_direction"] == check["clear"]
+    assert (f"action units: {check['in_direction']} of the {check['clear']} clear known "
+            "changes found in their direction") in small_demo.output
+    html = results.report.read_text()
+    section = html.split('<section id="action-units">')[1].split("</section>")[0]
+    header = section.split("<tr>")[1]
+    for state in mean.index:
+        assert f"<th>{state}</th>" in header
+    assert results.stored_poses() == results.stored_sessions()

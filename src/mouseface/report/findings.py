@@ -290,4 +290,8 @@ def truth_lines(truth: dict | None) -> list[str]:
         if "movement_neurons" in n:
             lines.append(f"  of the {n['movement_neurons']} movement-driven neurons, "
                          f"{n['movement_as_expression']} pass for expression neurons")
+    a = truth.get("action_units")
+    if a:
+        lines.append(f"  action units: {a['in_direction']} of the {a['clear']} clear known "
+                     "changes found in their direction")
     return lines

@@ -62,7 +62,9 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     freezes and escapes by itself (its body on a running wheel below the face). The pipeline:
     ``bouts`` finds the freezing and escape bouts from the body, wheel and face movement;
     ``run`` scores every frame and trial with the stimuli and the bouts as events (six
-    states); the analyses, ``compare --by need`` and the neural correlates follow.
+    states), and measures the facial action units from the keypoints the renderer drew
+    (written as Facemap files, with label noise and lost points); the analyses, ``compare
+    --by need`` and the neural correlates follow.
 
     Writes ``out/data`` (videos, tables, ground truth, a simulated suite2p population),
     ``out/results`` (the results folder, with ``behaviour/``, ``analysis/``, ``neural/`` and
@@ -82,7 +84,7 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
             conditions=DEMO_CONDITIONS, needs=DEMO_NEEDS, fear=True,
             fear_shocks=max(2, n_trials), fear_items=DEMO_FEAR_ITEMS, size=DEMO_SIZE,
-            preset="ultrafast", crf=21,
+            preset="ultrafast", crf=21, keypoints=True,
             on_progress=lambda done, total: task.update(completed=done, total=total))
     t_sim = _time.perf_counter() - t0
     results = out / "results"
@@ -117,8 +119,10 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
                                                   movement=["motion_energy"])
         summary["neurons_found"] = _neurons_found(
             results, json.loads((suite2p / "truth.json").read_text()))
+    summary["action_units_found"] = action_units_found(held.trials, exp.animals, DEMO_SIZE)
     write_json(ResultsLayout(results).simulation_check, {
         "bouts": summary["bouts_found"], "neurons": summary.get("neurons_found"),
+        "action_units": summary["action_units_found"],
         "simulation": {"seed": seed, "animals": n_animals, "trials": n_trials,
                        "data": str(out / "data")}})
     held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it again
@@ -133,6 +137,45 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             "top_prototype_is_true_condition": trial_accuracy(trials),
             "simulate_s": round(t_sim, 1), "bouts_s": round(t_bouts, 1),
             "total_s": round(_time.perf_counter() - t0, 1), **summary}
+
+
+#: the smallest known change (at full intensity) called clear, by unit: a fifth of the eye's
+#: neutral opening, 10 degrees, 3 px on the demo's 128-px face (twice the nose displacement's
+#: floor from label noise: 1.18 x 0.75 px x 2, rounded up, and a trial's mean change is a
+#: fraction of the full-intensity one)
+CLEAR_CHANGE = {"ratio": 0.2, "deg": 10.0, "px": 3.0}
+
+
+def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int]
+                       ) -> dict[str, Any]:
+    """The trials' mean action-unit changes per state against the simulation's truth.
+
+    The truth of a state is its action units at full intensity (:func:`mouseface.synth.poses.
+    action_unit_truth`, averaged over the animals; ratios as changes from 1). A change is
+    *clear* when the truth's size reaches :data:`CLEAR_CHANGE` for its unit; ``in_direction``
+    counts the clear changes whose trial mean has the truth's sign.
+    """
+    from mouseface.features.action_units import ACTION_UNITS
+    from mouseface.synth.poses import action_unit_truth
+
+    cols = [c for c in trials.columns if c.startswith("au_")]
+    if not cols:
+        return {}
+    states = sorted(set(trials["trial_type"].astype(str)))
+    truth = sum(action_unit_truth(a, size, states) for a in animals.values()) / len(animals)
+    mean = trials.groupby(trials["trial_type"].astype(str))[cols].mean()
+    rows, clear, right = {}, 0, 0
+    for state in states:
+        rows[state] = {}
+        for c in cols:
+            unit = ACTION_UNITS[c.removeprefix("au_")][1]
+            known = float(truth.at[state, c]) - (1.0 if unit == "ratio" else 0.0)
+            found = float(mean.at[state, c])
+            rows[state][c] = {"truth": round(known, 3), "mean_change": round(found, 3)}
+            if abs(known) >= CLEAR_CHANGE[unit]:
+                clear += 1
+                right += int(np.sign(found) == np.sign(known))
+    return {"clear": clear, "in_direction": right, "states": rows}
 
 
 #: signal-to-noise of the demo's coupled neurons (std of signal over std of noise)
