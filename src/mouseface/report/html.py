@@ -566,16 +566,14 @@ def _action_units(res: Results, run: dict, colours: dict) -> dict[str, Any] | No
     """The Action units section (``run --poses``): each condition's mean change with its
     bootstrap CI, and which action units separate the conditions (None without them)."""
     from mouseface.expressions.action_units import au_changes, au_columns, au_separation
-    from mouseface.features.action_units import ACTION_UNITS
+    from mouseface.features.action_units import unit_of
 
     t = res.trials
     if t is None or t.empty or not au_columns(t):
         return None
-    units: dict[str, str] = {}
+    units = {c: unit_of(c) for c in au_columns(t)}  # a scale's mm, from what the run recorded
     for a in ((run.get("poses") or {}).get("animals") or {}).values():
         units.update(a.get("units", {}))
-    for name, (_, unit, _) in ACTION_UNITS.items():
-        units.setdefault(f"au_{name}", unit)
     sep = au_separation(t)
     changes = au_changes(t)
     order = {a: i for i, a in enumerate(sep["action_unit"])}

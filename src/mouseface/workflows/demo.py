@@ -155,7 +155,7 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
     *clear* when the truth's size reaches :data:`CLEAR_CHANGE` for its unit; ``in_direction``
     counts the clear changes whose trial mean has the truth's sign.
     """
-    from mouseface.features.action_units import ACTION_UNITS
+    from mouseface.features.action_units import unit_of
     from mouseface.synth.poses import action_unit_truth
 
     cols = [c for c in trials.columns if c.startswith("au_")]
@@ -168,7 +168,7 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
     for state in states:
         rows[state] = {}
         for c in cols:
-            unit = ACTION_UNITS[c.removeprefix("au_")][1]
+            unit = unit_of(c)
             known = float(truth.at[state, c]) - (1.0 if unit == "ratio" else 0.0)
             found = float(mean.at[state, c])
             rows[state][c] = {"truth": round(known, 3), "mean_change": round(found, 3)}
