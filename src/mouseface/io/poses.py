@@ -375,6 +375,18 @@ def _netcdf_attr(value):
     return json.dumps(value, default=str)
 
 
+def _netcdf_engine() -> str:
+    """The netCDF engine, imported with its compiled extension's numpy-size warning silenced
+    (numpy ignores it by default; a stage that records every warning would keep it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="numpy.ndarray size changed",
+                                category=RuntimeWarning)
+        import netCDF4  # noqa: F401
+    return "netcdf4"
+
+
 def write_session_poses(path: str | Path, ds, *, time: np.ndarray, frame: np.ndarray,
                         session: str, **attrs) -> Path:
     """Write one session's cleaned poses on its video's clock (``run --poses``).
@@ -410,7 +422,7 @@ def write_session_poses(path: str | Path, ds, *, time: np.ndarray, frame: np.nda
                  if v is not None}
     out.attrs["ds_type"] = "poses"
     with atomic_path(path) as tmp:
-        out.to_netcdf(tmp, engine="netcdf4")
+        out.to_netcdf(tmp, engine=_netcdf_engine())
     return Path(path)
 
 
@@ -422,7 +434,7 @@ def read_session_poses(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise InputError("no aligned poses (run with --poses writes them)", path)
-    return xr.load_dataset(path, engine="netcdf4")
+    return xr.load_dataset(path, engine=_netcdf_engine())
 
 
 def position_array(ds, individual: int = 0) -> tuple[np.ndarray, list[str]]:
