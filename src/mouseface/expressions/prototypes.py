@@ -14,7 +14,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from mouseface.expressions.similarity import similarity, standardize_rows
+from mouseface.expressions.similarity import (
+    float_rows,
+    require_fitted,
+    similarity,
+    standardize_rows,
+)
 from mouseface.expressions.windows import NEUTRAL
 
 
@@ -197,6 +202,14 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "prototypes_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return similarity(X, self.prototypes_)
+
+    def transform_array(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`transform` of an array, with the same numbers and without scikit-learn's
+        input validation (:func:`~mouseface.expressions.similarity.float_rows` checks it):
+        the per-block path of a pass over the feature stores."""
+        require_fitted(self, "prototypes_")
+        return similarity(float_rows(X, getattr(self, "n_features_in_", None)),
+                          self.prototypes_)
 
     def predict(self, X) -> np.ndarray:
         """Name of the most similar prototype for each frame."""

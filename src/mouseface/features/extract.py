@@ -753,9 +753,11 @@ def _compute(crops, sessions, n_regions, chunk_size, start, stop) -> int:
         sel = np.flatnonzero(inside)
         if not len(sel):
             continue
+        if sel[-1] - sel[0] + 1 == len(sel):  # a batch's frames are consecutive: views
+            sel = slice(int(sel[0]), int(sel[-1]) + 1)
         for j, r in enumerate(regions):
             m = frame_measures(r[sel], s.previous[j])[:, 0]  # motion energy
-            s.previous[j] = r[sel[-1]]
+            s.previous[j] = r[sel][-1]
             for i, v in zip(index[sel], m, strict=True):
                 s.motion.setdefault(int(i), np.empty(k, np.float32))[j] = v
         _release(s, s.face.push(frames[sel], index[sel], crops.time[sel]), chunk_size, stop)

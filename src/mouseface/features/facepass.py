@@ -254,6 +254,9 @@ class FacePass:
         if not self._drift:
             return self._process(frames, index, time, None)
         k = self.spec.drift_every
+        held = self._held[-1][1][-1] if self._held else -1
+        if index[0] <= held or (len(index) > 1 and (np.diff(index) <= 0).any()):
+            raise ValueError("frame indices must increase from push to push")
         self._held.append((frames, index, time))
         first = self._anchor is None and not self._measured and self._first < 0
         # the measured frames: every k-th (anchors) and the one half-way between them (probes)
@@ -296,16 +299,16 @@ class FacePass:
         return i % self.spec.drift_every == 0 or i == self._first
 
     def _release(self, final: bool = False):
-        frames = np.concatenate([f for f, _, _ in self._held])
-        index = np.concatenate([i for _, i, _ in self._held])
-        time = np.concatenate([t for _, _, t in self._held])
+        frames, index, time = (self._held[0] if len(self._held) == 1 else
+                               [np.concatenate(a) for a in zip(*self._held, strict=True)])
         anchors = sorted(i for i in self._measured if self._is_anchor(i))
         if not anchors:
             return None
         last = int(index[-1]) if final else anchors[-1]
-        ready = index <= last
-        if not ready.any():
+        n_ready = int(np.searchsorted(index, last, side="right"))  # indices increase
+        if not n_ready:
             return None
+        ready, rest = slice(0, n_ready), slice(n_ready, None)
         # a stretch between measured frames whose probe leaves the straight line by more than
         # the tolerance moves faster than interpolation follows: measure all of it
         bounds = [*anchors, last] if final and last not in anchors else anchors
@@ -328,8 +331,7 @@ class FacePass:
             self._anchor = keep
         self._measured = {j: v for j, v in self._measured.items()
                           if keep is not None and j >= keep}
-        rest = ~ready
-        self._held = [(frames[rest], index[rest], time[rest])] if rest.any() else []
+        self._held = [(frames[rest], index[rest], time[rest])] if n_ready < len(index) else []
         return self._process(frames[ready], index[ready], time[ready], shifts)
 
     def _line(self, a: int, b: int, at: int) -> np.ndarray:

@@ -206,17 +206,30 @@ class Intervals:
         """Each frame's label (``""`` outside every interval), as a str array."""
         t = np.asarray(time, dtype=np.float64)
         out = np.full(len(t), "", dtype=object)
-        for a, b, name in zip(self.starts, self.stops, self.labels, strict=True):
-            out[frames_in(t, a, b) if _sorted(t) else (t >= a) & (t < b)] = name
+        for k, at in self._where(t):
+            out[at] = self.labels[k]
         return out.astype(str)
 
     def event(self, time: np.ndarray) -> np.ndarray:
         """Each frame's event id (-1 outside every interval), later intervals winning."""
         t = np.asarray(time, dtype=np.float64)
         out = np.full(len(t), -1, dtype=np.int64)
-        for a, b, e in zip(self.starts, self.stops, self.events, strict=True):
-            out[frames_in(t, a, b) if _sorted(t) else (t >= a) & (t < b)] = e
+        if len(self.events) != len(self):
+            raise ValueError(f"{len(self)} intervals but {len(self.events)} events")
+        for k, at in self._where(t):
+            out[at] = self.events[k]
         return out
+
+    def _where(self, t: np.ndarray):
+        """``(k, frames)`` of each interval ``k`` that holds frames of ``t``, in order (a slice
+        when ``t`` increases: a batch of a pass meets few of a session's intervals)."""
+        if _sorted(t):
+            lo, hi = self._bounds(t)
+            for k in np.flatnonzero(hi > lo):
+                yield int(k), slice(int(lo[k]), int(hi[k]))
+        else:
+            for k, (a, b) in enumerate(zip(self.starts, self.stops, strict=True)):
+                yield k, (t >= a) & (t < b)
 
     def select(self, label: str) -> Intervals:
         """The intervals with this label."""

@@ -65,7 +65,7 @@ def per_animal(p, settings: Settings, reporter: Reporter):
         scores.append(s if grades is None else s.join(grades))
         picked.append(frames_of.picked_frames().assign(model=str(animal)))
         for session, st in a_stores.items():
-            frames.append(_frame_table(st, session, str(animal), model.transform,
+            frames.append(_frame_table(st, session, str(animal), model.transform_array,
                                        p.labels[session], model.classes_,
                                        p.frame_extras(session, st.n_frames), grade=axis))
             task.advance()
