@@ -46,15 +46,31 @@ __all__ = ["MaskedStore", "Prepared", "prepare"]
 KEEP_FACTOR = 3
 
 
+#: Bytes of HOG blocks the stores of one :func:`prepare` keep in memory once read (the scoring
+#: reads each store four or five times; from Zarr each read costs its decompression and its
+#: event loop's overhead). Beyond it, stores are read from disk each time: memory stays flat.
+BLOCK_CACHE_BYTES = 64 << 20
+
+
+class _Budget:
+    def __init__(self, n_bytes: int):
+        self.left = n_bytes
+
+
 class MaskedStore:
     """A feature store whose HOG vectors lose the masked cells' entries when read.
 
-    Everything else (times, shapes, attributes) is the store's own.
+    Everything else (times, shapes, attributes) is the store's own. :meth:`iter_blocks` keeps
+    the (read-only) blocks of a whole read while ``budget`` allows, and later reads take them
+    from memory.
     """
 
-    def __init__(self, store: FeatureStore, keep: np.ndarray | None):
+    def __init__(self, store: FeatureStore, keep: np.ndarray | None,
+                 budget: _Budget | None = None):
         self.store = store
         self.keep = keep
+        self._budget = budget
+        self._blocks: list[tuple[int, np.ndarray]] | None = None
 
     def __getattr__(self, name):
         return getattr(self.store, name)
@@ -64,8 +80,22 @@ class MaskedStore:
         return x if self.keep is None else x[:, self.keep]
 
     def iter_blocks(self, block: int | None = None):
+        if block is None and self._blocks is not None:
+            yield from self._blocks
+            return
+        width = self.store.n_features if self.keep is None else int(np.sum(self.keep))
+        size = self.store.n_frames * width * 4
+        got = ([] if block is None and self._budget is not None and size <= self._budget.left
+               else None)
         for start, x in self.store.iter_blocks(block):
-            yield start, (x if self.keep is None else x[:, self.keep])
+            x = x if self.keep is None else x[:, self.keep]
+            if got is not None:
+                x.flags.writeable = False  # shared by later reads
+                got.append((start, x))
+            yield start, x
+        if got is not None and self._blocks is None:  # a whole read: kept
+            self._blocks = got
+            self._budget.left -= size
 
 
 @dataclass
@@ -180,7 +210,8 @@ def prepare(
         tables.check_events_in_frames(events, {s: st.time for s, st in raw.items()},
                                       events_path)
     mask, keep = _mask(setup, raw, sessions_path)
-    stores = {s: MaskedStore(st, keep) for s, st in raw.items()}
+    budget = _Budget(BLOCK_CACHE_BYTES)
+    stores = {s: MaskedStore(st, keep, budget) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
     with log.stage("quality"):
         drift, motion, qualities = _columns(raw, labels, setup)

