@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 #: ``qualname`` or ``qualname@file-suffix``.
 STAGES: list[tuple[str, str, tuple[str, ...]]] = [
     # within the pass (extract_range), innermost first
-    ("decode", "pass", ("VideoReader._decode", "_decode@io/video.py")),
+    ("decode", "pass", ("_decode@io/video.py", "_decode_packets@io/video.py",
+                        "_AVSource._counted", "_chain_all@io/video.py")),
     ("crop (reader)", "pass", ("_produce@features/extract.py",)),
     ("drift", "pass", ("FacePass._measure", "ShiftEstimator.__call__")),
     ("warp", "pass", ("warp_frames@features/warp.py",)),
