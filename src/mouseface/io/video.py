@@ -74,9 +74,9 @@ goes on from there; a later pass seeks the same container; only a pass that star
 another of the same reader runs opens the file again. On POSIX systems FFmpeg reads the file
 through Python by positioned reads of the reader's descriptor (128 KiB at a time), the
 fingerprint reads the same descriptor, and the fingerprint's bytes (first and last MiB) are
-shared by every reader of that file in the process: a ``mouseface run`` opens each video twice
-(the baseline pre-read's reader, which then decodes the pass's first range, and one more range
-decoder) and reads it about once (``benchmarks/strace_opens.py``).
+shared by every reader of that file in the process: on two cores a ``mouseface run`` opens
+each video twice (the baseline pre-read's reader, which then decodes the pass's first range,
+and the second range's) and reads it about once (``benchmarks/strace_opens.py``).
 
 Errors are :class:`~mouseface._errors.InputError` with one line naming the file: missing file,
 zero-byte file, not a readable video, no video stream, folder with no images, image folder

@@ -12,8 +12,8 @@ Numba thread. One FFmpeg decoder with frame threads keeps two cores only about t
 one decoder per core is what decoding alone reaches in two processes. With fewer videos than
 cores a video is cut into as many ranges as cores; with more, each video is one task. The
 first range of a video decodes from the baseline pre-read's reader, kept open for it (its
-decoder single-threaded when ranges run side by side): a video is opened twice in all, once
-by the pre-read and once by its second range.
+decoder single-threaded when ranges run side by side): a video is opened by the pre-read and
+once more by each further range (twice on two cores).
 
 Dask (``scheduler = "tcp://host:8786"``, or ``workers = N > 1`` for a ``LocalCluster`` of N
 single-threaded worker processes started here): this process creates every store at its final

@@ -1,7 +1,7 @@
 """What `run`, `fit` and `score` all do before prototypes: tables, the one pass, and what the
 pass measured turned into per-frame columns.
 
-:func:`prepare` reads and checks the tables, then opens each video file at most twice:
+:func:`prepare` reads and checks the tables, then touches each video file at most twice:
 
 1. **baseline pre-read** (:func:`mouseface.features.alignment.read_baselines`): the frames of
    each session's earliest baseline windows (a few hundred at most). They give the session's
@@ -11,7 +11,7 @@ pass measured turned into per-frame columns.
 2. **the pass** (:mod:`mouseface.workflows.execute`): every frame decoded once, cropped (drift
    undone), HOG'd and measured (quality, movement of extra regions) into the feature stores.
    The pre-read's reader stays open and decodes the pass's first range (one range per core);
-   a second range opens the file once more.
+   each further range opens the file once more (two opens in all on two cores).
 
 Everything after that comes from the stores (HOG is small next to pixels): the quality flags,
 whose HOG outlier score needs the whole session's baseline; the drift columns; the HOG cell
