@@ -282,3 +282,32 @@ def test_streamed_grades_are_the_expression_axis_refitted_without_each_trial(ani
         got = grades.loc[tr["event"]]
         assert got[f"grade_{c}"] == pytest.approx(want["peak"][0], abs=1e-9)
         assert got[f"grade_mean_{c}"] == pytest.approx(want["score"][0], abs=1e-9)
+
+
+def test_stores_read_once_give_what_the_disk_gives(animal):
+    """`prepare`'s stores keep their masked blocks after a whole read, within one budget:
+    the grades come out the same, later reads hand back the kept (read-only) blocks, and a
+    store the budget cannot hold is read from disk each time."""
+    from mouseface.workflows.prepare import MaskedStore, _Budget
+
+    stores, events, _, quality = animal
+    keep = np.ones(int(np.prod(SHAPE)), bool)
+    keep[::3] = False
+    settings = load_settings(prototypes={"baseline": 2.0, "n_frames": 10})
+    plain = {s: MaskedStore(st, keep) for s, st in stores.items()}
+    one = next(iter(stores.values()))
+    size = one.n_frames * int(keep.sum()) * 4
+    budget = _Budget(size)  # room for one of the two stores
+    cached = {s: MaskedStore(st, keep, budget) for s, st in stores.items()}
+    want = scoring._AnimalFrames(plain, events, settings, None, quality).grade()[1]
+    got = scoring._AnimalFrames(cached, events, settings, None, quality).grade()[1]
+    pd.testing.assert_frame_equal(got, want)
+    held = [st for st in cached.values() if st._blocks is not None]
+    assert len(held) == 1 and budget.left == 0
+    first, again = list(held[0].iter_blocks()), list(held[0].iter_blocks())
+    assert all(a[1] is b[1] and not a[1].flags.writeable for a, b in zip(first, again,
+                                                                          strict=True))
+    np.testing.assert_array_equal(np.concatenate([x for _, x in first]),
+                                  held[0].store.read()[:, keep])
+    other = next(st for st in cached.values() if st._blocks is None)
+    assert next(other.iter_blocks())[1].flags.writeable

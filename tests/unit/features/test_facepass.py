@@ -222,6 +222,15 @@ def test_bad_stream_input():
         FacePass(spec).push(np.zeros((2, 10, 10), np.uint8), np.arange(2), np.arange(2))
     with pytest.raises(ValueError, match="drift_every"):
         FacePass(FaceSpec((16, 16), HOG, Alignment(0), drift_every=0))
+    # with drift, frames held for the interpolation are released by index: they must increase
+    ref = np.full((16, 16), 100, np.float32)
+    drift = FacePass(FaceSpec((16, 16), HOG, Alignment(0, reference=ref), drift_every=8))
+    frames = np.full((3, 16, 16), 100, np.uint8)
+    drift.push(frames, np.array([0, 1, 2]), np.arange(3) / 20)
+    with pytest.raises(ValueError, match="must increase"):
+        drift.push(frames, np.array([3, 5, 4]), np.arange(3) / 20)
+    with pytest.raises(ValueError, match="must increase"):
+        drift.push(frames[:1], np.array([2]), np.zeros(1))
 
 
 def test_only_stretches_that_move_fast_are_measured_frame_by_frame():

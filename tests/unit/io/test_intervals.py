@@ -89,6 +89,27 @@ def test_no_intervals_and_no_frames():
     assert iv.count(np.empty(0)).tolist() == [0]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_label_and_event_agree_with_one_interval_at_a_time(seed):
+    """Overlapping intervals, later ones winning, on a whole series, on short batches of it
+    (as a pass labels them) and on frames in no order."""
+    rng = np.random.default_rng(seed)
+    time = _frames(seed)
+    starts = rng.uniform(-1, time[-1] + 1, 12)
+    iv = Intervals(starts, starts + rng.uniform(0, 2, 12), tuple(rng.choice(["a", "b"], 12)),
+                   np.arange(12) + 100)
+
+    def plain(t):
+        lab, ev = np.full(len(t), "", dtype=object), np.full(len(t), -1)
+        for a, b, name, e in zip(iv.starts, iv.stops, iv.labels, iv.events, strict=True):
+            lab[(t >= a) & (t < b)], ev[(t >= a) & (t < b)] = name, e
+        return lab.astype(str).tolist(), ev.tolist()
+
+    order = rng.permutation(len(time))
+    for t in (time, time[10:30], time[:1], time[:0], time[order]):
+        assert (iv.label(t).tolist(), iv.event(t).tolist()) == plain(t)
+
+
 def test_labels_default_and_bad_shapes():
     iv = Intervals([0.0, 1.0], [1.0, 2.0])
     assert iv.labels == ("", "") and iv.starts.dtype == np.float64
