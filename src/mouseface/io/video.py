@@ -494,7 +494,8 @@ class _AVSource(_Source):
             self.frame_shape = (first.height, first.width)
             self.pixel_format = first.format.name
             self._first_pts = first.pts
-            self._index = _IndexKeys.of(container, stream, first.pts)
+            self._index = (_IndexKeys.of(container, stream, first.pts) if self._blocks is None
+                           else self._blocks.index_keys(container, stream, first.pts))
             self.n_frames, self.count_tolerance = self._count(container, stream)
         except av.error.FFmpegError as e:
             _close(fd, container)
@@ -703,6 +704,8 @@ class _AVSource(_Source):
             else:
                 return None, moved
             self._index = None
+            if self._blocks is not None:
+                self._blocks.keys = None  # for the file's other readers too
 
     def _from_pts(self, container, stream, key: int) -> Iterator | None:
         """Frames from keyframe ``key`` (a pts of the packet table), None if the seek missed."""
@@ -784,6 +787,9 @@ _PREAD = hasattr(os, "pread")
 _IO_BUFFER = 1 << 17
 
 
+_UNSET = object()
+
+
 class _Blocks:
     """The first and last MiB of one file (what its fingerprint hashes) as far as they were
     read, shared by every reader of that file in this process (while one holds them): those
@@ -799,6 +805,7 @@ class _Blocks:
         self.head = bytearray()  # bytes [0, len(head)), up to head_end
         self.tail: bytes | None = None  # bytes [tail_at, size) once the fingerprint read them
         self.digest: str | None = None
+        self.keys: _IndexKeys | None | object = _UNSET  # the container index's keyframes
         self.lock = threading.Lock()
 
     @classmethod
@@ -827,6 +834,14 @@ class _Blocks:
                 if pos == len(self.head) < self.head_end:
                     self.head += out[:self.head_end - pos]
         return out
+
+    def index_keys(self, container, stream, first_pts: int | None) -> _IndexKeys | None:
+        """:meth:`_IndexKeys.of` the file, worked out by its first reader only (a long
+        video's index has an entry per frame)."""
+        with self.lock:
+            if self.keys is _UNSET:
+                self.keys = _IndexKeys.of(container, stream, first_pts)
+            return self.keys
 
     def fingerprint(self, fd: int) -> str:
         """Size and blake2b of the first and last MiB (:func:`_file_fingerprint`), reading
