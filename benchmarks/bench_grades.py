@@ -97,8 +97,10 @@ def tables(kind: str, data: Path, work: Path) -> tuple[Path, Path, Path]:
         return sessions, events, work / "tables" / "mouseface.toml"
     config = work / "demo.toml"
     config.write_text(DEMO_CONFIG)
-    return (data / "data" / "sessions.csv",
-            data / "results" / "behaviour" / "bouts_events.csv", config)
+    from mouseface.io.layout import ResultsLayout
+
+    return (data / "data" / "sessions.csv", ResultsLayout(data / "results").bouts_events,
+            config)
 
 
 def timed(grades: bool, args: list[str], out: Path) -> dict:
