@@ -156,15 +156,23 @@ def _composite(canvas, prims, tex, pad, cx, cy, dx, dy, cos_r, sin_r):  # pragma
 
 @numba.njit(cache=True, nogil=True)
 def _finish(canvas, noise, oy, ox, gain, gx, gy, offset, out):  # pragma: no cover - numba
+    # the column terms and the noise's wrapped columns are worked out once a frame, not once
+    # a pixel: the same operations in the same order, so the same gray levels
     h, w = canvas.shape
     nh, nw = noise.shape
+    fx = np.empty(w)
+    nx = np.zeros(w, np.int64)
+    for x in range(w):
+        fx[x] = gx * (x / w - 0.5)
+        if nw > 0:
+            nx[x] = (x + ox) % nw
     for y in range(h):
         fy = gy * (y / h - 0.5)
         ny = (y + oy) % nh if nh > 0 else 0
         for x in range(w):
-            v = canvas[y, x] * gain * (1.0 + gx * (x / w - 0.5) + fy) + offset
+            v = canvas[y, x] * gain * (1.0 + fx[x] + fy) + offset
             if nh > 0:
-                v += noise[ny, (x + ox) % nw]
+                v += noise[ny, nx[x]]
             v = math.floor(v + 0.5)
             out[y, x] = 0 if v < 0.0 else (255 if v > 255.0 else np.uint8(v))
 
@@ -269,22 +277,41 @@ class _Prims:
         return np.column_stack([x, y])
 
     def to_pixels(self, height: int, width: int, pose: Pose) -> np.ndarray:
-        """Pixel-space primitive table with the head pose applied."""
+        """Pixel-space primitive table with the head pose applied (what :meth:`_mover`
+        does to points, in a compiled loop: the same operations in the same order)."""
         a = np.array(self.rows, dtype=np.float64).reshape(-1, _NCOL)
         s = float(min(height, width))
-        move = self._mover(height, width, pose)
-        a[:, 1], a[:, 2] = move(a[:, 1], a[:, 2])
-        caps = a[:, 0] == _CAPSULE
-        a[caps, 3], a[caps, 4] = move(a[caps, 3], a[caps, 4])
-        a[caps, 5:7] *= s
-        ell = ~caps
-        a[ell, 3:5] *= s
-        a[ell, 6] *= s
-        a[ell, 5] = np.radians(a[ell, 5] - pose.rotation)
+        r = math.radians(pose.rotation)
         # edge softness is given in pixels at 160 px and grows gently with the frame
-        a[:, 9] = np.maximum(a[:, 9] * (s / 160.0) ** 0.5, 0.6)
-        np.maximum(a[:, 3:5], 1e-3, out=a[:, 3:5], where=ell[:, None])
+        _place(a, s, (width - s) / 2.0, (height - s) / 2.0, (width - 1) / 2.0,
+               (height - 1) / 2.0, math.cos(r), math.sin(r), float(pose.dx), float(pose.dy),
+               float(pose.rotation), (s / 160.0) ** 0.5)
         return a
+
+
+@numba.njit(cache=True, nogil=True)
+def _place(a, s, ox, oy, cx, cy, c, sn, dx, dy, rotation, soft_scale):  # pragma: no cover
+    deg = np.pi / 180.0  # numpy's radians: x * (pi / 180)
+    for k in range(a.shape[0]):
+        x = a[k, 1] * s + ox - cx
+        y = a[k, 2] * s + oy - cy
+        a[k, 1] = cx + c * x + sn * y + dx
+        a[k, 2] = cy - sn * x + c * y + dy
+        if a[k, 0] == _CAPSULE:
+            x = a[k, 3] * s + ox - cx
+            y = a[k, 4] * s + oy - cy
+            a[k, 3] = cx + c * x + sn * y + dx
+            a[k, 4] = cy - sn * x + c * y + dy
+            a[k, 5] *= s
+            a[k, 6] *= s
+        else:
+            a[k, 3] *= s
+            a[k, 4] *= s
+            a[k, 6] *= s
+            a[k, 5] = (a[k, 5] - rotation) * deg
+            a[k, 3] = max(a[k, 3], 1e-3)
+            a[k, 4] = max(a[k, 4], 1e-3)
+        a[k, 9] = max(a[k, 9] * soft_scale, 0.6)
 
 
 def _face_primitives(act: Mapping[str, float], animal: Animal, paw: Paw) -> _Prims:

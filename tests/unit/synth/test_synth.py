@@ -290,3 +290,22 @@ def test_frame_similarity_to_the_true_prototype_tracks_the_intensity(tmp_path):
         sel = own & stim
         rho = spearmanr(z[sel] @ proto, truth.intensity[sel]).statistic
         assert rho >= 0.8, (cond, rho)
+
+
+def test_primitives_are_placed_on_the_frame_as_the_keypoints_are():
+    # to_pixels (a compiled loop) and points_to_pixels (numpy) apply one head pose, to the bit
+    from mouseface.synth import face as F
+
+    pr = F._Prims()
+    pr.capsule((0.2, 0.3), (0.6, 0.7), 0.01, 0.02, 10.0)
+    pr.ellipse((0.5, 0.4), 0.1, 0.0, 30.0, 5.0, soft=0.5)
+    pr.points.update(a=(0.2, 0.3), b=(0.6, 0.7), c=(0.5, 0.4))
+    for size, pose in [((128, 128), F.Pose(1.3, -0.4, 2.0)), ((192, 128), F.Pose(-2, 1, -7))]:
+        table = pr.to_pixels(*size, pose)
+        xy = pr.points_to_pixels(*size, pose)
+        assert table[0, 1:5].tolist() == xy[:2].ravel().tolist()
+        assert table[1, 1:3].tolist() == xy[2].tolist()
+        s = min(size)
+        assert table[0, 5:7].tolist() == [0.01 * s, 0.02 * s]
+        assert table[1, 3:6].tolist() == [0.1 * s, 1e-3, float(np.radians(30.0 - pose.rotation))]
+        assert table[:, 9].tolist() == [max(1.0 * (s / 160) ** 0.5, 0.6), 0.6]
