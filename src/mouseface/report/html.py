@@ -51,7 +51,8 @@ POST = 2.0
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
                  results: Results | None = None, max_sessions: int = 6, max_animals: int = 4,
                  max_table_rows: int = 500,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None,
+                 drawn: dict[str, Any] | None = None) -> Path:
     """Write ``report.html`` for a results folder and return its path.
 
     Parameters
@@ -74,6 +75,9 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         Rows of the trial-score table shown (``trials.csv`` has them all).
     progress
         Called with the name of each step as it starts (``"figures"``, ``"page"``).
+    drawn
+        The run's own figures, already drawn by :func:`draw_figures` with the same
+        ``results`` and limits (the demo draws them while its analyses run); None draws them.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     step = progress or (lambda name: None)
     step("figures")
     ctx = build_context(results_dir, results=results, max_sessions=max_sessions,
-                        max_animals=max_animals, max_table_rows=max_table_rows)
+                        max_animals=max_animals, max_table_rows=max_table_rows, drawn=drawn)
     step("page")
     page = render(ctx)
     out = Path(out) if out is not None else ResultsLayout(results_dir).report
@@ -112,8 +116,12 @@ def render(ctx: dict[str, Any]) -> str:
 
 
 def build_context(results_dir: Path, *, results: Results | None = None, max_sessions: int = 6,
-                  max_animals: int = 4, max_table_rows: int = 500) -> dict[str, Any]:
-    """Everything the template shows: text, tables and figures (as data URIs)."""
+                  max_animals: int = 4, max_table_rows: int = 500,
+                  drawn: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the template shows: text, tables and figures (as data URIs).
+
+    ``drawn``: what :func:`draw_figures` returned for these results (None draws it here).
+    """
     results_dir = Path(results_dir)
     layout = ResultsLayout(results_dir)
     if results is None and not layout.is_results():
@@ -130,12 +138,54 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         "results_dir": str(results_dir.resolve()),
         "notes": notes,
         "summary": _summary(run),
-        "prototypes": [], "prototype_method": "", "traces": None, "aligned": None,
-        "heatmaps": None, "scores": None, "action_units": None, "extras": [],
     }
     res = results
     if res is None and layout.frames.is_file():
         res = _section("reading the results", notes, lambda: load_results(results_dir))
+    if drawn is None:
+        drawn = draw_figures(results_dir, res, run, max_sessions=max_sessions,
+                             max_animals=max_animals, max_table_rows=max_table_rows)
+    notes += drawn["notes"]
+    ctx.update({k: v for k, v in drawn.items() if k not in ("notes", "registration")})
+    ctx["extras"] = _section("analysis and neural results", notes,
+                             lambda: _extras(results_dir, res, drawn["registration"])) or []
+    ctx["findings"] = _section("findings", notes, lambda: _findings(results_dir, notes))
+    return ctx
+
+
+def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str, Any], *,
+                 max_sessions: int = 6, max_animals: int = 4,
+                 max_table_rows: int = 500) -> dict[str, Any]:
+    """The report's figures and tables of the run itself, which the analyses and the neural
+    step do not change: prototypes, similarity traces, aligned traces, heatmaps, trial
+    scores, action units, and the registration's QC figures (also saved into
+    ``registration/``).
+
+    Parameters
+    ----------
+    results_dir
+        The results folder.
+    results
+        Its results (in memory or read); None when it has no frames (nothing is drawn).
+    run
+        Its ``run.json`` record (the settings the figures follow).
+    max_sessions, max_animals, max_table_rows
+        As for :func:`write_report`.
+
+    Returns
+    -------
+    dict
+        Context entries of :func:`build_context`, ``notes`` (sections that could not be
+        drawn) and ``registration`` (QC file name -> PNG bytes).
+    """
+    results_dir = Path(results_dir)
+    notes: list[str] = []
+    ctx: dict[str, Any] = {
+        "notes": notes, "prototypes": [], "prototype_method": "", "traces": None,
+        "aligned": None, "heatmaps": None, "scores": None, "action_units": None,
+        "counts": None, "baseline": 2.0, "post": POST,
+    }
+    res = results
     if res is not None:
         ctx["counts"] = _counts(res)
         settings = run.get("settings", {}) or res.run.get("settings", {})
@@ -158,17 +208,13 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
                 ctx["heatmaps"] = _section("heatmaps", notes,
                                            lambda: _img(figures.heatmap_figure(own)))
         ctx["baseline"] = baseline
-        ctx["post"] = POST
         ctx["scores"] = _section("trial scores", notes,
                                  lambda: _scores(res, max_table_rows))
         ctx["action_units"] = _section("action units", notes,
                                        lambda: _action_units(res, run, colours))
-    else:
-        ctx["counts"] = None
-        ctx["baseline"], ctx["post"] = 2.0, POST
-    ctx["extras"] = _section("analysis and neural results", notes,
-                             lambda: _extras(results_dir, res)) or []
-    ctx["findings"] = _section("findings", notes, lambda: _findings(results_dir, notes))
+    ctx["registration"] = _section(
+        "registration figures", notes,
+        lambda: _registration_figures(ResultsLayout(results_dir), res)) or {}
     return ctx
 
 
@@ -652,15 +698,19 @@ _EXTRA_DIRS = (("registration", "Faces that line up"), ("analysis", "Expression 
 _JSON_LIMIT = 20_000
 
 
-def _extras(results_dir: Path, res: Results | None = None) -> list[dict[str, Any]]:
+def _extras(results_dir: Path, res: Results | None = None,
+            registration: dict[str, bytes] | None = None) -> list[dict[str, Any]]:
     """PNG figures and JSON summaries under ``registration/``, ``analysis/`` and ``neural/``,
-    when they exist; the registration's QC figures drawn here from its faces (handed over by
-    the run, or ``registration/faces.npz``) and saved beside them."""
+    when they exist; the registration's QC figures drawn from its faces (handed over by the
+    run, or ``registration/faces.npz``) and saved beside them: ``registration`` when
+    :func:`draw_figures` drew them, else here."""
     out = []
     layout = ResultsLayout(results_dir)
+    if registration is None:
+        registration = _registration_figures(layout, res)
     for sub, heading in _EXTRA_DIRS:
         folder = getattr(layout, sub)
-        drawn = _registration_figures(layout, res) if sub == "registration" else {}
+        drawn = registration if sub == "registration" else {}
         if not folder.is_dir() and not drawn:
             continue
         # the registration's QC figures drawn here: faces
@@ -726,4 +776,4 @@ def _load_qc_faces(path: Path) -> list[dict] | None:
                 for k, (name, title) in enumerate(zip(z["files"], z["titles"], strict=True))]
 
 
-__all__ = ["build_context", "render", "write_report"]
+__all__ = ["build_context", "draw_figures", "render", "write_report"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time as _time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     """
     from mouseface import synth
     from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
+    from mouseface.report.html import draw_figures
     from mouseface.workflows.behaviour import bouts
 
     out = Path(out)
@@ -99,35 +101,44 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
                              prototypes={"baseline": 2.0})
     held = run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
                settings=settings, quiet=quiet, report=False)
-    synth.state_figure(out / "states.png")
     summary: dict[str, Any] = {
         "bouts_found": {k: {"true": int(scores.loc[k, "true"]), "found": int(scores.loc[k,
                             "found"]), "f1": round(float(scores.loc[k, "f1"]), 3)}
                         for k in BOUT_TYPES if k in scores.index}}
-    summary["compare_need"] = comparison_summary(results, "need", "pleasure")
-    if analyses:
-        from mouseface.workflows.analysis import analyze
-        from mouseface.workflows.neural import STEPS, neural_correlates
+    # the analyses run in a second process while this one does the rest: the steps after the
+    # run are single-threaded, and the demo's machine has two cores
+    with _Beside(results, start=analyses) as beside:
+        synth.state_figure(out / "states.png")
+        summary["compare_need"] = comparison_summary(results, "need", "pleasure")
+        if analyses:
+            from mouseface.workflows.neural import STEPS, neural_correlates
 
-        summary["analysis"] = analyze(results, quick=True, quiet=quiet)
-        suite2p, sessions = _demo_population(exp, results, out / "data" / "suite2p", seed)
-        with Reporter(quiet).steps("neural", len(STEPS)) as step:
-            # the body camera films the fear session only: the face's motion energy, measured
-            # in every session, is the movement control (no warning about the demo's own data)
-            summary["neural"] = neural_correlates(results, suite2p, session=sessions,
-                                                  seed=seed, n_permutations=20, progress=step,
-                                                  movement=["motion_energy"])
-        summary["neurons_found"] = _neurons_found(
-            results, json.loads((suite2p / "truth.json").read_text()))
-    summary["action_units_found"] = action_units_found(held.trials, exp.animals, DEMO_SIZE)
-    write_json(ResultsLayout(results).simulation_check, {
-        "bouts": summary["bouts_found"], "neurons": summary.get("neurons_found"),
-        "action_units": summary["action_units_found"],
-        "simulation": {"seed": seed, "animals": n_animals, "trials": n_trials,
-                       "data": str(out / "data")}})
-    held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it again
-    with Reporter(quiet).steps("report", 2) as step:
-        report = _report(results, held, progress=step)
+            suite2p, sessions = _demo_population(exp, results, out / "data" / "suite2p", seed)
+            with Reporter(quiet).steps("neural", len(STEPS)) as step:
+                # the body camera films the fear session only: the face's motion energy,
+                # measured in every session, is the movement control (no warning about the
+                # demo's own data)
+                summary["neural"] = neural_correlates(results, suite2p, session=sessions,
+                                                      seed=seed, n_permutations=20,
+                                                      progress=step, movement=["motion_energy"])
+            summary["neurons_found"] = _neurons_found(
+                results, json.loads((suite2p / "truth.json").read_text()))
+        summary["action_units_found"] = action_units_found(held.trials, exp.animals,
+                                                           DEMO_SIZE)
+        write_json(ResultsLayout(results).simulation_check, {
+            "bouts": summary["bouts_found"], "neurons": summary.get("neurons_found"),
+            "action_units": summary["action_units_found"],
+            "simulation": {"seed": seed, "animals": n_animals, "trials": n_trials,
+                           "data": str(out / "data")}})
+        with Reporter(quiet).steps("report", 3) as step:
+            step("figures")
+            drawn = draw_figures(results, held, held.run)
+            if analyses:
+                step("waiting for the analyses")
+                summary["analysis"] = beside.result()
+            held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it
+            report = _report(results, held, drawn=drawn,
+                             progress=lambda name: step(name) if name == "page" else None)
     trials = pd.read_csv(ResultsLayout(results).trials)
     own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
            for c in sorted(trials.trial_type.unique())}
@@ -176,6 +187,94 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
                 clear += 1
                 right += int(np.sign(found) == np.sign(known))
     return {"clear": clear, "in_direction": right, "states": rows}
+
+
+def _analyses(results: str | Path) -> tuple[dict[str, Any], list[tuple]]:
+    """``analyze(results, quick=True)`` as the demo's second process runs it: its summary, and
+    the warnings it raised (message, category, file, line) for the demo to show and record."""
+    from mouseface import runlog
+    from mouseface.workflows.analysis import analyze
+
+    runlog._logging.active = True  # the demo records them in run.json, from its own process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = analyze(results, quick=True, quiet=True)
+    return summary, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+#: what the second process runs: the analyses, their outcome pickled to stdout (an error too)
+_BESIDE = """
+import pickle, sys
+from mouseface.workflows.demo import _analyses
+try:
+    out = ("ok", _analyses(sys.argv[1]))
+except BaseException as exc:
+    import traceback
+    out = ("error", (exc, traceback.format_exc()))
+try:
+    data = pickle.dumps(out)
+except Exception:
+    data = pickle.dumps(("error", (None, out[1][1] if out[0] == "error" else repr(out))))
+sys.stdout.buffer.write(data)
+"""
+
+
+class _Beside:
+    """The analyses in a second Python process while the block runs (a fresh interpreter, so
+    nothing of this one's threads or ``__main__`` is inherited); :meth:`result` waits for
+    them, re-emits their warnings here and appends them to ``run.json`` under ``analysis``,
+    as the analyses run in this process would. With ``start=False`` nothing runs."""
+
+    def __init__(self, results: Path, start: bool = True):
+        self.results = Path(results)
+        self.start = start
+        self.proc = None
+
+    def __enter__(self) -> _Beside:
+        if self.start:
+            import os
+            import subprocess
+            import sys
+
+            import mouseface
+
+            # the child imports this very mouseface, whatever put it on this one's path
+            src = str(Path(mouseface.__file__).resolve().parents[1])
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+            self.proc = subprocess.Popen([sys.executable, "-c", _BESIDE, str(self.results)],
+                                         stdout=subprocess.PIPE, env=env)
+        return self
+
+    def result(self) -> Any:
+        import pickle
+
+        from mouseface.runlog import append_warnings
+
+        data, _ = self.proc.communicate()
+        self.proc = None
+        try:
+            status, value = pickle.loads(data)
+        except Exception:
+            raise RuntimeError("the demo's analyses ended without a result (see the lines "
+                               "above)") from None
+        if status == "error":
+            exc, text = value
+            raise exc if isinstance(exc, BaseException) else RuntimeError(
+                f"the demo's analyses failed:\n{text}")
+        summary, caught = value
+        texts = []
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+            if message not in texts:
+                texts.append(message)
+        append_warnings(self.results, "analysis", texts)
+        return summary
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:  # the block failed before waiting: stop the analyses
+            self.proc.kill()
+            self.proc.communicate()
 
 
 #: signal-to-noise of the demo's coupled neurons (std of signal over std of noise)

@@ -400,10 +400,11 @@ def _save(path: Path, models: dict, p, settings: Settings, *, mode: str, axis=No
 
 
 def _report(out: Path, results: Results | None = None,
-            progress: Callable[[str], None] | None = None) -> Path:
+            progress: Callable[[str], None] | None = None,
+            drawn: dict | None = None) -> Path:
     from mouseface.report import write_report
 
-    return write_report(out, results=results, progress=progress)
+    return write_report(out, results=results, progress=progress, drawn=drawn)
 
 
 def _mean_faces(folder: Path, picked: pd.DataFrame, models: dict, p) -> dict | None:

@@ -67,6 +67,23 @@ def test_images_are_embedded_in_their_smallest_fitting_encoding():
     assert np.abs(got.astype(int) - original).mean() < 1.0  # gray levels
 
 
+def test_a_palette_png_is_embedded_as_drawn():
+    # the report's own figures come as palette PNGs (png_bytes): not quantized a second time
+    fig, ax = figures.plt.subplots(figsize=(3, 2))
+    ax.imshow(np.random.default_rng(0).random((20, 30)))
+    png = figures.png_bytes(fig)
+    assert figures.web_image(png) == ("image/png", png)
+    # a full-colour PNG still gets its palette version when that is smaller
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buf, format="PNG")
+    mime, data = figures.web_image(buf.getvalue())
+    assert mime == "image/png" and len(data) < len(buf.getvalue())
+
+
 def test_hog_glyphs_scale_with_value_and_ignore_negatives():
     h = np.zeros((2, 3, 8))
     h[1, 2, 3] = 2.0
@@ -144,6 +161,26 @@ def test_report_shows_warnings_and_extra_figures(results, tmp_path):
     assert "analysis/summary.json" in html and "&#34;classify&#34;" in html
     assert len(_images(html)) == 10  # the temporary file is left out
     assert "Showing 1 of 2 sessions" in html
+
+
+def test_figures_drawn_beforehand_make_the_same_page(results, tmp_path):
+    # the demo draws the run's own figures while its analyses run, then writes the page
+    from mouseface.io.results import load_results
+    from mouseface.report import html
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    res = load_results(d)
+    drawn = html.draw_figures(d, res, res.run, max_sessions=1)
+    (d / "analysis").mkdir()  # written after the figures were drawn: still shown
+    (d / "analysis" / "summary.json").write_text('{"classify": {"ok": true}}')
+    before = html.build_context(d, results=res, max_sessions=1, drawn=drawn)
+    here = html.build_context(d, results=res, max_sessions=1)
+    assert before.keys() == here.keys()
+    for key in sorted(set(before) - {"generated"}):
+        assert before[key] == here[key], key
+    assert before["prototypes"] and before["traces"] and "analysis/summary.json" in str(
+        before["extras"])
 
 
 def _videos_gone(d, tmp_path):
