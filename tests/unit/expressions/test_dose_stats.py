@@ -103,3 +103,14 @@ def test_condition_vs_baseline_too_few_trials_gives_nan_not_an_error():
     trials = pd.DataFrame({"trial_type": ["a"], "score_a": [0.2], "animal": ["m"]})
     s = condition_vs_baseline(trials)
     assert np.isnan(s.loc[0, "p_value"]) and not s.loc[0, "significant"]
+
+
+def test_dose_candidates_are_the_events_columns_not_a_runs_action_units():
+    # a run with poses writes au_<name> per trial: measured, not given, so not a dose
+    from mouseface.workflows.analysis import numeric_event_columns
+
+    t = pd.DataFrame({"session": ["s1"] * 4, "onset": [1.0, 2.0, 3.0, 4.0],
+                      "trial_type": ["pain"] * 4, "intensity": [0.25, 0.5, 0.75, 1.0],
+                      "score_pain": [0.1, 0.2, 0.3, 0.4], "au_eye_opening": [0.9, 0.8, 0.7, 0.6],
+                      "volume": [1, 1, 1, 1]})
+    assert numeric_event_columns(t) == ["intensity"]
