@@ -129,7 +129,7 @@ def run(
         pose_inputs = _read_poses(sessions, poses, settings, log)
         p = prepare(sessions, events, out, settings, reporter, log, scope="animal")
         scoring = _scoring(preload)
-        with log.stage("prototypes_and_scores"):
+        with log.stage("prototypes_and_scores"), _one_blas_thread():
             frames, scores, models, picked = scoring.per_animal(p, settings, reporter)
             windows = _check_windows(p, settings)
             _warn_few_cells(p, settings)
@@ -354,6 +354,17 @@ def _import_scoring():
     import mouseface.workflows.scoring as scoring
 
     return scoring
+
+
+def _one_blas_thread():
+    """BLAS on one thread for the scoring: its products are thin (frames x features times
+    features x a few prototypes or axes) between Python steps, and a second OpenBLAS thread
+    spins after each one (threads without a Python frame: 0.8-0.9 s of CPU in a 9000-frame
+    run, benchmarks/profile_run.py). These products split their output between threads, so
+    one thread gives the same numbers."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _scoring(preload: threading.Thread):
