@@ -359,9 +359,9 @@ def _import_scoring():
 def _one_blas_thread():
     """BLAS on one thread for the scoring: its products are thin (frames x features times
     features x a few prototypes or axes) between Python steps, and a second OpenBLAS thread
-    spins after each one (threads without a Python frame: 0.8-0.9 s of CPU in a 9000-frame
-    run, benchmarks/profile_run.py). These products split their output between threads, so
-    one thread gives the same numbers."""
+    spins after each one (a 9000-frame run on reused features: user+sys 4.72 -> 4.57 s,
+    benchmarks/RESULTS.md). These products split their output between threads, so one
+    thread gives the same numbers."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
