@@ -338,12 +338,6 @@ class _AnimalFrames:
         """``axis`` in units of the spread of this animal's kept baseline frames along it."""
         return axis.scaled(x for x, _ in self.kept_blocks("neutral"))
 
-    def trial_grades(self, grade_of, conditions) -> pd.DataFrame | None:
-        """``grade_<c>`` (peak minus baseline) and ``grade_mean_<c>`` of every trial;
-        ``grade_of(k, hog)`` gives trial ``k``'s frame grades."""
-        [scores] = self.window_scores((grade_of, list(conditions)))
-        return None if scores is None else _grade_columns(scores, conditions)
-
     def picked_frames(self) -> pd.DataFrame:
         """The frames the last :meth:`fit_and_crossfit` averaged into each condition's
         prototype (``prototype``, ``session``, ``frame``), in the sessions' order."""
@@ -565,13 +559,17 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
         own = AnimalModel.from_saved(mode, names, protos[:, keep], neutral,
                                      n_frames=settings.prototypes.n_frames)
         transform, names = own.transform, own.names
-        [s] = frames_of.window_scores((lambda k, x, f=transform: f(x), list(names)))
+        similarities = (lambda k, x, f=transform: f(x), list(names))
         grade = None
         if axes is not None and neutral.n:  # graded from the animal's own neutral and spread
             grade = frames_of.scaled(ExpressionAxis.from_axes(
                 meta["axis_names"], axes[:, keep], neutral.mean))
-            g = frames_of.trial_grades(lambda k, x, a=grade: a.transform(x), grade.classes_)
-            s = s if s is None or g is None else s.join(g)
+            # one read of the windows scores and grades the trials
+            s, g = frames_of.window_scores(
+                similarities, (lambda k, x, a=grade: _project(a, x), list(grade.classes_)))
+            s = s if s is None else s.join(_grade_columns(g, grade.classes_))
+        else:
+            [s] = frames_of.window_scores(similarities)
         if s is not None:
             scores.append(s)
         for session, st in a_stores.items():
