@@ -154,8 +154,8 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
 
 
 def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str, Any], *,
-                 max_sessions: int = 6, max_animals: int = 4,
-                 max_table_rows: int = 500) -> dict[str, Any]:
+                 max_sessions: int = 6, max_animals: int = 4, max_table_rows: int = 500,
+                 registration: bool = True) -> dict[str, Any]:
     """The report's figures and tables of the run itself, which the analyses and the neural
     step do not change: prototypes, similarity traces, aligned traces, heatmaps, trial
     scores, action units, and the registration's QC figures (also saved into
@@ -171,6 +171,10 @@ def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str
         Its ``run.json`` record (the settings the figures follow).
     max_sessions, max_animals, max_table_rows
         As for :func:`write_report`.
+    registration
+        Draw the registration's QC figures; False leaves ``registration`` None, for the
+        caller to fill with :func:`registration_figures` (the demo draws them in its second
+        process).
 
     Returns
     -------
@@ -212,10 +216,17 @@ def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str
                                  lambda: _scores(res, max_table_rows))
         ctx["action_units"] = _section("action units", notes,
                                        lambda: _action_units(res, run, colours))
-    ctx["registration"] = _section(
-        "registration figures", notes,
-        lambda: _registration_figures(ResultsLayout(results_dir), res)) or {}
+    ctx["registration"] = None if not registration else _section(
+        "registration figures", notes, lambda: registration_figures(results_dir, res)) or {}
     return ctx
+
+
+def registration_figures(results_dir: str | Path, results: Results | None = None
+                         ) -> dict[str, bytes]:
+    """The registration's QC figures (file name -> PNG), drawn from the faces the run handed
+    over in ``results`` or else from ``registration/faces.npz`` (the same figures), and
+    written into ``registration/``."""
+    return _registration_figures(ResultsLayout(results_dir), results)
 
 
 def _findings(results_dir: Path, notes: list[str]) -> dict[str, Any] | None:
@@ -776,4 +787,5 @@ def _load_qc_faces(path: Path) -> list[dict] | None:
                 for k, (name, title) in enumerate(zip(z["files"], z["titles"], strict=True))]
 
 
-__all__ = ["build_context", "draw_figures", "render", "write_report"]
+__all__ = ["build_context", "draw_figures", "registration_figures", "render",
+           "write_report"]

@@ -132,10 +132,11 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
                            "data": str(out / "data")}})
         with Reporter(quiet).steps("report", 3) as step:
             step("figures")
-            drawn = draw_figures(results, held, held.run)
+            drawn = draw_figures(results, held, held.run, registration=not analyses)
             if analyses:
                 step("waiting for the analyses")
                 summary["analysis"] = beside.result()
+                drawn["registration"] = beside.registration  # None: the report draws them
             held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it
             report = _report(results, held, drawn=drawn,
                              progress=lambda name: step(name) if name == "page" else None)
@@ -189,17 +190,25 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
     return {"clear": clear, "in_direction": right, "states": rows}
 
 
-def _analyses(results: str | Path) -> tuple[dict[str, Any], list[tuple]]:
-    """``analyze(results, quick=True)`` as the demo's second process runs it: its summary, and
-    the warnings it raised (message, category, file, line) for the demo to show and record."""
+def _analyses(results: str | Path) -> tuple[dict[str, Any], dict | None, list[tuple]]:
+    """What the demo's second process does: ``analyze(results, quick=True)`` and the
+    registration's QC figures (from ``registration/faces.npz``; None if they could not be
+    drawn: the report then tries again and says why). Returns the analyses' summary, the
+    figures, and the warnings raised (message, category, file, line) for the demo to show
+    and record."""
     from mouseface import runlog
+    from mouseface.report.html import registration_figures
     from mouseface.workflows.analysis import analyze
 
     runlog._logging.active = True  # the demo records them in run.json, from its own process
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = analyze(results, quick=True, quiet=True)
-    return summary, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+        try:
+            qc = registration_figures(results)
+        except Exception:  # noqa: BLE001 - the report draws them again, with a note if it fails
+            qc = None
+    return summary, qc, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
 #: what the second process runs: the analyses, their outcome pickled to stdout (an error too)
@@ -220,15 +229,18 @@ sys.stdout.buffer.write(data)
 
 
 class _Beside:
-    """The analyses in a second Python process while the block runs (a fresh interpreter, so
-    nothing of this one's threads or ``__main__`` is inherited); :meth:`result` waits for
-    them, re-emits their warnings here and appends them to ``run.json`` under ``analysis``,
-    as the analyses run in this process would. With ``start=False`` nothing runs."""
+    """The analyses and the registration's QC figures (:func:`_analyses`) in a second Python
+    process while the block runs (a fresh interpreter, so nothing of this one's threads or
+    ``__main__`` is inherited); :meth:`result` waits for them, re-emits their warnings here
+    and appends them to ``run.json`` under ``analysis``, as the analyses run in this process
+    would, and keeps the figures in :attr:`registration`. With ``start=False`` nothing
+    runs."""
 
     def __init__(self, results: Path, start: bool = True):
         self.results = Path(results)
         self.start = start
         self.proc = None
+        self.registration: dict | None = None  # the QC figures it drew, after result()
 
     def __enter__(self) -> _Beside:
         if self.start:
@@ -262,7 +274,7 @@ class _Beside:
             exc, text = value
             raise exc if isinstance(exc, BaseException) else RuntimeError(
                 f"the demo's analyses failed:\n{text}")
-        summary, caught = value
+        summary, self.registration, caught = value
         texts = []
         for message, category, filename, lineno in caught:
             warnings.warn_explicit(message, category, filename, lineno)
