@@ -25,11 +25,13 @@ How parity with scikit-image is kept (scikit-image 0.26, ``feature/_hoghistogram
   row-major pixel order and then divided, in float32, by the cell area.
 - Blocks are normalised in float64 with ``eps = 1e-5``.
 
-The kernel never calls ``arctan2``. Each row goes through three loops: float64 gradients and
-magnitudes (vectorised, four lanes), each pixel's bin from float32 comparisons of the gradient
-with the tangents of the edges (vectorised, eight lanes; with an even number of orientations
-folded onto the octant below 45 degrees, so that 8 orientations need one tangent), and the
-float32 accumulation in scikit-image's order (scalar, the cells of a row interleaved). A pixel
+The kernel never calls ``arctan2``. Each row is read once into a working row whose layout is
+the accumulation's order (the offset within a cell major, the cell minor; :func:`_layout`),
+so that every loop after it runs over contiguous memory: float64 gradients and magnitudes and
+each pixel's bin from float32 comparisons of the gradient with the tangents of the edges (one
+vectorised loop for uint8 frames, two otherwise; with an even number of orientations folded
+onto the octant below 45 degrees, so that 8 orientations need one tangent), and the float32
+accumulation in scikit-image's order (scalar, the cells of a row interleaved). A pixel
 whose float32 comparison is within its rounding error of an edge (about 1e-6 of the
 gradient) is re-binned exactly in float64 from the signs of cross products with the edges.
 Exact axis and diagonal gradients (very common in integer images) get the bins of the
@@ -429,63 +431,70 @@ def _exact_bin(g_row, g_col, cos_e, sin_e, ambiguity):
 
 
 @numba.njit(cache=True)
-def _working_row(frame, r, n, ring, slot, lut, use_lut, transform_sqrt):
-    """The first ``n`` pixels of row ``r`` of the frame into ``ring[slot]`` in the working float
-    dtype, square-rooted if asked (skimage's order). Indexes 2-D arrays directly: a row view
-    per call would cost two atomic reference-count updates."""
-    if use_lut:
-        for c in range(n):
-            ring[slot, c] = lut[np.intp(frame[r, c])]
-    else:
-        for c in range(n):
-            ring[slot, c] = frame[r, c]
-        if transform_sqrt:
-            for c in range(n):
-                ring[slot, c] = np.sqrt(ring[slot, c])
+def _layout(n_cells_col, c_col, cols):
+    """The column each slot of a working row holds: slot ``(t + 1) * n_cells_col + j`` holds
+    column ``j * c_col + t`` for ``t`` in ``-1 .. c_col`` (clamped to the ``cols`` read; the
+    clamped slots feed only the border pixels, whose gradients are set apart).
 
+    In this layout the offset ``t`` is major and the cell ``j`` minor, the order in which
+    :func:`_frame_sums` accumulates a row (the cells of the row interleaved), and the columns
+    left and right of a pixel are ``n_cells_col`` slots before and after it, so the gradient
+    loops read, and write the magnitudes and vote indices, contiguously in that order.
+    """
+    span = (c_col + 2) * n_cells_col
+    src = np.empty(span, dtype=np.intp)
+    for p in range(span):
+        c = (p % n_cells_col) * c_col + p // n_cells_col - 1
+        src[p] = min(max(c, 0), cols - 1)
+    return src
+
+
+@numba.njit(cache=True)
+def _working_row(frame, r, src, ring, slot, lut, use_lut, transform_sqrt):
+    """Row ``r`` of the frame into ``ring[slot]`` in the working float dtype, square-rooted if
+    asked (skimage's order), in the layout of :func:`_layout` (slot ``p`` holds column
+    ``src[p]``). Indexes 2-D arrays directly: a row view per call would cost two atomic
+    reference-count updates."""
+    if use_lut:
+        for p in range(src.size):
+            ring[slot, p] = lut[np.intp(frame[r, src[p]])]
+    else:
+        for p in range(src.size):
+            ring[slot, p] = frame[r, src[p]]
+        if transform_sqrt:
+            for p in range(src.size):
+                ring[slot, p] = np.sqrt(ring[slot, p])
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _gradients(ring, ra, rb, rh, start, stop, mag, g32r, g32c, special, bins, careful):
-    """Float64 gradients of columns ``start .. stop - 1`` of a row: the magnitude, and the
-    gradients in float32 for binning. Vectorised (float64 lanes).
-
-    ``special`` gets, as float32: if ``careful``, the bin of an exact axis or diagonal gradient
+def _gradients(ring, ra, rb, rh, n, step, mag, g32r, g32c, special, bins):
+    """Float64 gradients of the ``n`` pixels of a row (in the layout of :func:`_layout`, whose
+    horizontal neighbours are ``step`` slots apart): the magnitude, the gradients in float32
+    for binning, and in ``special``, as float32, the bin of an exact axis or diagonal gradient
     (the orientations NumPy gives them: 0, 90, 45, 135 degrees), -1 for none and -3 for a
-    non-finite magnitude (NumPy bins it); otherwise only 1 where ``|g_row| == |g_col|`` in
-    float64 (float32 may round unequal gradients to equal ones), for frames whose gradients
-    are zero or well inside float32's normal range (uint8 frames), where the float32 gradients
-    tell zeros exactly and the rest follows in :func:`_bins`.
-    """
-    if careful:
-        bin_0, bin_90, bin_45, bin_135 = bins
-        for c in range(start, stop):
-            gr = np.float64(ring[rb, c] - ring[ra, c])
-            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
-            m = np.sqrt(gr * gr + gc * gc)
-            mag[c] = m
-            g32r[c] = np.float32(gr)
-            g32c[c] = np.float32(gc)
-            s = np.float32(-1.0)
-            s = (bin_45 if (gr > 0.0) == (gc > 0.0) else bin_135) if abs(gr) == abs(gc) else s
-            s = bin_90 if gc == 0.0 else s
-            s = bin_0 if gr == 0.0 else s
-            s = s if m < np.inf else np.float32(-3.0)
-            special[c] = s
-    else:
-        for c in range(start, stop):
-            gr = np.float64(ring[rb, c] - ring[ra, c])
-            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
-            mag[c] = np.sqrt(gr * gr + gc * gc)
-            g32r[c] = np.float32(gr)
-            g32c[c] = np.float32(gc)
-            special[c] = np.float32(1.0) if abs(gr) == abs(gc) else np.float32(0.0)
+    non-finite magnitude (NumPy bins it). Vectorised (float64 lanes). For frames of any float
+    values; uint8 frames go through :func:`_gradient_bins_uint8`."""
+    bin_0, bin_90, bin_45, bin_135 = bins
+    for q in range(n):
+        p = np.uintp(q) + np.uintp(step)
+        gr = np.float64(ring[rb, p] - ring[ra, p])
+        gc = np.float64(ring[rh, p + np.uintp(step)] - ring[rh, p - np.uintp(step)])
+        m = np.sqrt(gr * gr + gc * gc)
+        mag[q] = m
+        g32r[q] = np.float32(gr)
+        g32c[q] = np.float32(gc)
+        s = np.float32(-1.0)
+        s = (bin_45 if (gr > 0.0) == (gc > 0.0) else bin_135) if abs(gr) == abs(gc) else s
+        s = bin_90 if gc == 0.0 else s
+        s = bin_0 if gr == 0.0 else s
+        s = s if m < np.inf else np.float32(-3.0)
+        special[q] = s
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _quadrant_bin(gr, gc, tans, last_bin, tol, folded):
-    """Bin (float32) and nearness to an edge (1 or 0) of a float32 gradient, from comparisons
-    with the tangents of the edges; no arctan.
+def _quadrant_bin(gr, gc, tans, last_bin, tol, folded, uint8):
+    """Bin (float32), nearness to an edge (1 or 0) and opposite signs (bool) of a float32
+    gradient, from comparisons with the tangents of the edges; no arctan.
 
     ``tans`` is ``(steep_base, diagonal, t_1, ..., t_m)``. ``folded`` (an even number of
     orientations): the edges inside a quadrant are symmetric about 45 degrees, so the gradient
@@ -493,6 +502,11 @@ def _quadrant_bin(gr, gc, tans, last_bin, tol, folded):
     the ``m`` edges below 45 degrees only; ``steep_base`` is ``2 m`` plus one if 45 degrees is
     an edge (then ``diagonal`` is 1 and nearness to it is checked too). Otherwise the ``t_k``
     are the tangents of all the edges inside the quadrant.
+
+    ``uint8``: the gradients of a uint8 frame, zero or at least sqrt(255) - sqrt(254) and at
+    most 2 * 255, so that no denormal can occur and the signs differ exactly where
+    ``gr * gc < 0`` (one product instead of two comparisons and an exclusive or) except where
+    one is zero, whose bin the caller decides anyway.
     """
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -500,7 +514,12 @@ def _quadrant_bin(gr, gc, tans, last_bin, tol, folded):
     ay = abs(gr)
     total = ax + ay
     lim = tol * total
-    near = zero if total >= np.float32(1e-30) else one  # denormal or NaN: no error bound
+    if uint8:
+        near = zero
+        differ = gr * gc < zero
+    else:
+        near = zero if total >= np.float32(1e-30) else one  # denormal or NaN: no error bound
+        differ = (gr < zero) != (gc < zero)
     if folded:
         lo = min(ax, ay)
         hi = max(ax, ay)
@@ -518,65 +537,71 @@ def _quadrant_bin(gr, gc, tans, last_bin, tol, folded):
             d = ay - t * ax
             cnt += one if d > zero else zero
             near = one if not (abs(d) > lim) else near
-    b = last_bin - cnt if (gr < zero) != (gc < zero) else cnt
-    return b, near
+    b = last_bin - cnt if differ else cnt
+    return b, near, differ
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _bins(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins, careful, code):
-    """Each pixel's vote index (``base + bin``; -1: re-bin exactly in float64; -2: NumPy).
-    All float32 so that it vectorises 8 lanes wide; returns whether any pixel needs more work.
-    ``special`` and ``careful`` as in :func:`_gradients`. One loop per case, so that each
-    vectorises without computing the others."""
-    folded = tans[0] >= 0
-    if careful:
-        if folded:
-            return _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
-                                 True, code)
-        return _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
-                             False, code)
-    if folded:
-        if tans[1] > 0:
-            return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
-                               bins, True, True, code)
-        return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol,
-                           bins, True, False, code)
-    return _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins,
-                       False, False, code)
+def _bins(g32r, g32c, special, base, n, tans, last_bin, tol, code):
+    """Each pixel's vote index (``base + bin``; -1: re-bin exactly in float64; -2: NumPy) from
+    :func:`_gradients`. All float32 so that it vectorises 8 lanes wide; returns whether any
+    pixel needs more work. One loop per case, so that each vectorises without computing the
+    other."""
+    if tans[0] >= 0:
+        return _bins_careful(g32r, g32c, special, base, n, tans, last_bin, tol, True, code)
+    return _bins_careful(g32r, g32c, special, base, n, tans, last_bin, tol, False, code)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _bins_careful(g32r, g32c, special, base, start, stop, tans, last_bin, tol, folded, code):
+def _bins_careful(g32r, g32c, special, base, n, tans, last_bin, tol, folded, code):
     zero = np.float32(0.0)
     odd = False
-    for c in range(start, stop):
-        b, near = _quadrant_bin(g32r[c], g32c[c], tans, last_bin, tol, folded)
-        s = special[c]
-        k = base[c] + b
+    for q in range(n):
+        b, near, _ = _quadrant_bin(g32r[q], g32c[q], tans, last_bin, tol, folded, False)
+        s = special[q]
+        k = base[q] + b
         k = np.float32(-1.0) if near > zero else k
-        k = base[c] + s if s >= zero else k
+        k = base[q] + s if s >= zero else k
         k = np.float32(-2.0) if s < np.float32(-2.0) else k
-        code[c] = np.int32(k)
+        code[q] = np.int32(k)
         odd |= k < zero
     return odd
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _gradient_bins_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, mag,
+                         code):
+    """:func:`_gradients` and :func:`_bins` in one loop, for uint8 frames, whose gradients are
+    zero or at least sqrt(255) - sqrt(254) and finite: float32 gradients tell zeros exactly,
+    and only ``|g_row| == |g_col|`` is decided in float64 (float32 may round unequal
+    gradients to equal ones). Returns whether any pixel needs re-binning (code -1)."""
+    if tans[0] >= 0:
+        return _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, True,
+                            mag, code)
+    return _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, False,
+                        mag, code)
+
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _bins_uint8(g32r, g32c, special, base, start, stop, tans, last_bin, tol, bins, folded,
-                diagonal, code):
+def _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, folded, mag,
+                 code):
     zero = np.float32(0.0)
     bin_0, bin_90, bin_45, bin_135 = bins
     odd = False
-    for c in range(start, stop):
-        gr = g32r[c]
-        gc = g32c[c]
-        b, near = _quadrant_bin(gr, gc, tans, last_bin, tol, folded)
+    for q in range(n):
+        p = np.uintp(q) + np.uintp(step)
+        gr = np.float64(ring[rb, p] - ring[ra, p])
+        gc = np.float64(ring[rh, p + np.uintp(step)] - ring[rh, p - np.uintp(step)])
+        mag[q] = np.sqrt(gr * gr + gc * gc)
+        fr = np.float32(gr)
+        fc = np.float32(gc)
+        b, near, differ = _quadrant_bin(fr, fc, tans, last_bin, tol, folded, True)
         b = np.float32(-1.0) if near > zero else b
-        b = (bin_45 if (gr > zero) == (gc > zero) else bin_135) if special[c] > zero else b
-        b = bin_90 if gc == zero else b
-        b = bin_0 if gr == zero else b
-        k = base[c] + b if b >= zero else b
-        code[c] = np.int32(k)
+        b = (bin_135 if differ else bin_45) if abs(gr) == abs(gc) else b
+        b = bin_90 if fc == zero else b
+        b = bin_0 if fr == zero else b
+        k = base[q] + b if b >= zero else b
+        code[q] = np.int32(k)
         odd |= b < zero
     return odd
 
@@ -612,8 +637,10 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
                 bins, tans, tol, ambiguity, sums, pending):
     """One frame's float32 orientation sums, without arctan2; returns the pending count.
 
-    Row by row: :func:`_gradients` (float64 magnitudes), :func:`_bins` (each pixel's vote
-    index in the frame's flat accumulator), a fix-up of the rare pixels near an edge
+    Row by row, in the layout of :func:`_layout` (the pixels of a row in accumulation order):
+    :func:`_gradients` (float64 magnitudes) and :func:`_bins` (each pixel's vote index in the
+    frame's flat accumulator), fused in :func:`_gradient_bins_uint8` for uint8 frames; the two
+    border columns, whose column gradient is zero; a fix-up of the rare pixels near an edge
     (:func:`_exact_bin`; those it cannot decide go to ``pending`` for NumPy and vote into a
     spare slot), then a branch-free scalar loop adds the magnitudes into the float32
     accumulators in scikit-image's order, the cells of the row interleaved so that their
@@ -621,24 +648,26 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
     """
     s_row, s_col = frame.shape
     n_cells_row, n_cells_col, n_orient = sums.shape
+    nc = n_cells_col
     cap = pending.shape[0]
-    width = n_cells_col * c_col
-    last = min(width, s_col - 1)
+    n = nc * c_col  # the pixels of a row that fall in cells
     use_lut = lut.size > 0
-    # uint8 frames: gradients are 0 or at least sqrt(255) - sqrt(254) and finite
-    careful = not use_lut
-    stop = 1 + -(-(last - 1) // 16) * 16 if last > 1 else 1
-    size = max(width, stop)
-    ring = np.zeros((4, max(cols, stop + 1)), dtype=proto.dtype)
+    careful = not use_lut  # uint8 frames: gradients are 0 or >= sqrt(255) - sqrt(254), finite
+    src = _layout(nc, c_col, cols)
+    ring = np.zeros((4, src.size), dtype=proto.dtype)  # row 3 stays zero (border rows)
     for r in range(min(2, rows)):
-        _working_row(frame, r, cols, ring, r, lut, use_lut, transform_sqrt)
-    mag = np.empty(size, dtype=np.float64)
-    g32r = np.zeros(size, dtype=np.float32)
-    g32c = np.zeros(size, dtype=np.float32)
-    special = np.empty(size, dtype=np.float32)
-    code = np.empty(size, dtype=np.int32)
-    base = np.zeros(size, dtype=np.float32)
-    n_acc = n_cells_row * n_cells_col * n_orient
+        _working_row(frame, r, src, ring, r, lut, use_lut, transform_sqrt)
+    mag = np.empty(n, dtype=np.float64)
+    code = np.empty(n, dtype=np.int32)
+    base = np.empty(n, dtype=np.float32)
+    n_aux = n if careful else 0
+    g32r = np.zeros(n_aux, dtype=np.float32)
+    g32c = np.zeros(n_aux, dtype=np.float32)
+    special = np.empty(n_aux, dtype=np.float32)
+    # the border columns in the cells (their column gradient is zero), as positions in a row
+    last = s_col - 1
+    border = (0, (last % c_col) * nc + last // c_col if last < n else 0)
+    n_acc = n_cells_row * nc * n_orient
     junk = n_acc  # votes of pixels NumPy bins afterwards land here
     acc = np.zeros(n_acc + 1, dtype=np.float32)
     last_bin = np.float32(n_orient - 1)
@@ -646,62 +675,62 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
     for r in range(n_cells_row * c_row):
         i = r // c_row
         if r % c_row == 0:
-            for c in range(width):
-                base[c] = (i * n_cells_col + c // c_col) * n_orient
+            for t in range(c_col):
+                for j in range(nc):
+                    base[t * nc + j] = (i * nc + j) * n_orient
         if r + 1 < rows and r >= 1:
-            _working_row(frame, r + 1, cols, ring, (r + 1) % 3, lut, use_lut, transform_sqrt)
+            _working_row(frame, r + 1, src, ring, (r + 1) % 3, lut, use_lut, transform_sqrt)
         if r == 0 or r == s_row - 1:
             ra = rb = 3
         else:
             ra, rb = (r - 1) % 3, (r + 1) % 3
         rh = r % 3
-        _gradients(ring, ra, rb, rh, 1, stop, mag, g32r, g32c, special, bins, careful)
-        # Column 0 and, if used, column s_col - 1 have a zero g_col.
-        for c in (0, last):
-            if c < width:
-                gr = np.float64(ring[rb, c] - ring[ra, c])
+        if careful:
+            _gradients(ring, ra, rb, rh, n, nc, mag, g32r, g32c, special, bins)
+            for q in border:
+                gr = np.float64(ring[rb, q + nc] - ring[ra, q + nc])
                 m = np.sqrt(gr * gr)
-                mag[c] = m
-                g32r[c] = np.float32(gr)
-                g32c[c] = np.float32(0.0)
-                if careful:
-                    special[c] = bins[0] if gr == 0.0 else bins[1]
-                    if not m < np.inf:
-                        special[c] = -3.0
-                else:
-                    special[c] = 0.0
-        odd = _bins(g32r, g32c, special, base, 0, width, tans, last_bin, tol, bins, careful,
-                    code)
+                mag[q] = m
+                g32r[q] = np.float32(gr)
+                g32c[q] = np.float32(0.0)
+                special[q] = bins[0] if gr == 0.0 else bins[1]
+                if not m < np.inf:
+                    special[q] = -3.0
+            odd = _bins(g32r, g32c, special, base, n, tans, last_bin, tol, code)
+        else:
+            odd = _gradient_bins_uint8(ring, ra, rb, rh, n, nc, base, tans, last_bin, tol,
+                                       bins, mag, code)
+            for q in border:
+                gr = np.float64(ring[rb, q + nc] - ring[ra, q + nc])
+                mag[q] = np.sqrt(gr * gr)
+                code[q] = np.int32(base[q] + (bins[0] if gr == 0.0 else bins[1]))
         if odd:
-            for off in range(c_col):  # the accumulation's order, for the pending list
-                c = off
-                for j in range(n_cells_col):
-                    k = code[c]
-                    if k < 0:
-                        gr = np.float64(ring[rb, c] - ring[ra, c])
-                        gc = 0.0
-                        if c != 0 and c != s_col - 1:
-                            gc = np.float64(ring[rh, c + 1] - ring[rh, c - 1])
-                        b = -2
-                        if k == -1:
-                            b = _exact_bin(gr, gc, cos_e, sin_e, ambiguity)
-                        if b < 0:
-                            if count < cap:
-                                pending[count, 0] = i
-                                pending[count, 1] = j
-                                pending[count, 2] = gr
-                                pending[count, 3] = gc
-                            count += 1
-                            code[c] = junk
-                        else:
-                            code[c] = np.int32(base[c]) + b
-                    c += c_col
-        for off in range(c_col):
-            c = off
-            for _ in range(n_cells_col):
-                k = code[c]
-                acc[k] = np.float32(np.float64(acc[k]) + mag[c])
-                c += c_col
+            for q in range(n):  # the accumulation's order, for the pending list
+                k = code[q]
+                if k < 0:
+                    j = q % nc
+                    c = j * c_col + q // nc
+                    p = q + nc
+                    gr = np.float64(ring[rb, p] - ring[ra, p])
+                    gc = 0.0
+                    if c != 0 and c != s_col - 1:
+                        gc = np.float64(ring[rh, p + nc] - ring[rh, p - nc])
+                    b = -2
+                    if k == -1:
+                        b = _exact_bin(gr, gc, cos_e, sin_e, ambiguity)
+                    if b < 0:
+                        if count < cap:
+                            pending[count, 0] = i
+                            pending[count, 1] = j
+                            pending[count, 2] = gr
+                            pending[count, 3] = gc
+                        count += 1
+                        code[q] = junk
+                    else:
+                        code[q] = np.int32(base[q]) + b
+        for q in range(n):
+            k = np.uintp(code[q])
+            acc[k] = np.float32(np.float64(acc[k]) + mag[q])
     flat = sums.reshape(n_acc)
     for k in range(n_acc):
         flat[k] = acc[k]
