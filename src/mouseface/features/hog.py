@@ -450,19 +450,28 @@ def _layout(n_cells_col, c_col, cols):
 
 
 @numba.njit(cache=True)
-def _working_row(frame, r, src, ring, slot, lut, use_lut, transform_sqrt):
+def _working_row(frame, r, src, c_col, ring, slot, lut, use_lut, transform_sqrt):
     """Row ``r`` of the frame into ``ring[slot]`` in the working float dtype, square-rooted if
     asked (skimage's order), in the layout of :func:`_layout` (slot ``p`` holds column
-    ``src[p]``). Indexes 2-D arrays directly: a row view per call would cost two atomic
-    reference-count updates."""
+    ``src[p]``). uint8 frames go through ``lut``, and only the two clamped ends through
+    ``src`` (one load fewer a pixel). Indexes 2-D arrays directly: a row view per call would
+    cost two atomic reference-count updates."""
+    span = src.size
     if use_lut:
-        for p in range(src.size):
+        nc = span // (c_col + 2)
+        for p in range(nc):
             ring[slot, p] = lut[np.intp(frame[r, src[p]])]
+        for p in range(span - nc, span):
+            ring[slot, p] = lut[np.intp(frame[r, src[p]])]
+        for t in range(c_col):
+            o = np.uintp((t + 1) * nc)
+            for j in range(nc):
+                ring[slot, o + np.uintp(j)] = lut[np.intp(frame[r, np.uintp(j * c_col + t)])]
     else:
-        for p in range(src.size):
+        for p in range(span):
             ring[slot, p] = frame[r, src[p]]
         if transform_sqrt:
-            for p in range(src.size):
+            for p in range(span):
                 ring[slot, p] = np.sqrt(ring[slot, p])
 
 
@@ -656,7 +665,7 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
     src = _layout(nc, c_col, cols)
     ring = np.zeros((4, src.size), dtype=proto.dtype)  # row 3 stays zero (border rows)
     for r in range(min(2, rows)):
-        _working_row(frame, r, src, ring, r, lut, use_lut, transform_sqrt)
+        _working_row(frame, r, src, c_col, ring, r, lut, use_lut, transform_sqrt)
     mag = np.empty(n, dtype=np.float64)
     code = np.empty(n, dtype=np.int32)
     base = np.empty(n, dtype=np.float32)
@@ -679,7 +688,8 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
                 for j in range(nc):
                     base[t * nc + j] = (i * nc + j) * n_orient
         if r + 1 < rows and r >= 1:
-            _working_row(frame, r + 1, src, ring, (r + 1) % 3, lut, use_lut, transform_sqrt)
+            _working_row(frame, r + 1, src, c_col, ring, (r + 1) % 3, lut, use_lut,
+                         transform_sqrt)
         if r == 0 or r == s_row - 1:
             ra = rb = 3
         else:
