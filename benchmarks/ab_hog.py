@@ -35,6 +35,7 @@ from mouseface.features import hog as new  # noqa: E402
 def _load(path: Path):
     spec = importlib.util.spec_from_file_location("hog_old", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Numba's cache finds the module by name
     spec.loader.exec_module(module)
     return module
 
