@@ -185,8 +185,9 @@ def save_qc_faces(path: Path, qc: list[dict]) -> None:
         arrays[f"names_{k}"] = np.array(g["names"])
         for part in ("before", "after", "template"):
             arrays[f"{part}_{k}"] = np.asarray(g[part], np.float32)
+    # uncompressed: float faces barely compress (-16 %), at 80 ms of CPU per 400-px face
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # float faces barely compress (-16 %), at 80 ms of CPU per 400-px face
+        np.savez(f, **arrays)
 
 
 def _note(align: str, per_animal: bool, drift: bool) -> str:
