@@ -693,9 +693,9 @@ def validate_events(
 #: Columns ``trials.csv`` writes beside the events' own (see :mod:`mouseface.expressions.windows`
 #: for the window counts): an events table may not bring its own.
 TRIAL_OUTPUT_COLUMNS = ("n_frames", "n_baseline", "window_flag")
-#: the paper's scores (``score_``, ``peak_``, per prototype) and the expression-axis grades
-#: (``grade_``, ``grade_mean_``, per condition)
-TRIAL_OUTPUT_PREFIXES = ("score_", "peak_", "grade_")
+#: the paper's scores (``score_``, ``peak_``, per prototype), the expression-axis grades
+#: (``grade_``, ``grade_mean_``, per condition) and the facial action units (``au_``, per unit)
+TRIAL_OUTPUT_PREFIXES = ("score_", "peak_", "grade_", "au_")
 
 
 def event_columns(trials: pd.DataFrame) -> list[str]:
@@ -708,7 +708,7 @@ def _check_reserved_columns(df: pd.DataFrame, path) -> None:
     for c in map(str, df.columns):
         if c in TRIAL_OUTPUT_COLUMNS or c.startswith(TRIAL_OUTPUT_PREFIXES):
             raise InputError(f"header (row 1): column '{c}' is reserved (trials.csv writes "
-                             "it: score_<p>, peak_<p>, grade_<c>, n_frames, n_baseline, "
+                             "it: score_<p>, peak_<p>, grade_<c>, au_<name>, n_frames, n_baseline, "
                              "window_flag): "
                              "rename it", path)
 

@@ -584,13 +584,10 @@ def stats(
 
 
 def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
-    """The events' own numeric columns that vary (candidates for dose–response); not a run's
-    action units (``au_<name>``: measured per trial, like the scores)."""
-    from mouseface.expressions.action_units import au_columns
-
+    """The events' own numeric columns that vary (candidates for dose–response)."""
     skip = {"onset", "duration", "event", "trial"}  # ids and times, not doses
     out = []
-    own = set(event_columns(trials)) - set(au_columns(trials))
+    own = set(event_columns(trials))
     for c in trials.columns:
         if c in skip or c not in own:
             continue

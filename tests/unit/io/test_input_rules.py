@@ -121,8 +121,8 @@ def test_a_condition_named_neutral_is_refused(folder, name):
         _events(folder, text, _sessions(folder, TWO))
 
 
-@pytest.mark.parametrize("column", ["score_pain", "peak_pain", "n_frames", "n_baseline",
-                                    "window_flag"])
+@pytest.mark.parametrize("column", ["score_pain", "peak_pain", "au_eye_opening", "n_frames",
+                                    "n_baseline", "window_flag"])
 def test_event_columns_that_trials_csv_writes_are_refused(folder, column):
     text = f"session,onset,duration,trial_type,{column}\ns1,2,1,pain,1\n"
     with pytest.raises(InputError, match=rf"header \(row 1\): column '{column}' is "
