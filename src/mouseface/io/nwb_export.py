@@ -405,7 +405,7 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     aus = [c for c in frames.columns if c.startswith("au_") and frames[c].notna().any()]
     if aus:
         behavior.add(action_unit_series(frames[aus], face if regular is None else timing,
-                                        settings))
+                                        recorded_au_units(res.run)))
     pose_path = res.layout.pose_file(session)
     if pose_path.is_file():
         from mouseface.io.poses import read_session_poses
@@ -417,7 +417,29 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     return nwbfile
 
 
-def action_unit_series(aus: pd.DataFrame, timing, settings: Mapping | None = None):
+def recorded_au_units(run: Mapping | None) -> dict[str, str]:
+    """The unit of each ``au_<name>`` column as the run recorded it (``run.json``'s
+    ``poses.animals.<animal>.units``: ``ratio``, ``deg``, ``px`` or ``mm`` with a scale).
+
+    Examples
+    --------
+    >>> recorded_au_units({"poses": {"animals": {"m1": {"units": {"au_ear_angle": "deg"}}}}})
+    {'au_ear_angle': 'deg'}
+    """
+    units: dict[str, str] = {}
+    for a in (((run or {}).get("poses") or {}).get("animals") or {}).values():
+        units.update(a.get("units") or {})
+    return units
+
+
+#: what an action unit's value means, by its unit (mouseface.features.action_units)
+_AU_MEANING = {"ratio": "its ratio divided by its neutral value (1 = as at rest)",
+               "deg": "degrees from its neutral value",
+               "px": "its change from its neutral value or position",
+               "mm": "its change from its neutral value or position"}
+
+
+def action_unit_series(aus: pd.DataFrame, timing, units: Mapping[str, str] | None = None):
     """``action_units``: one :class:`~pynwb.TimeSeries` per ``au_<name>`` column, on the
     video's frame times.
 
@@ -428,29 +450,25 @@ def action_unit_series(aus: pd.DataFrame, timing, settings: Mapping | None = Non
     timing
         ``{"starting_time", "rate"}``, or the :class:`~pynwb.image.ImageSeries` whose
         timestamps the series link to.
-    settings
-        The run's settings (``poses.mm_per_px`` makes distances mm).
+    units
+        Each column's unit as the run recorded it (:func:`recorded_au_units`); ``n.a.`` for a
+        column it lacks.
     """
     from pynwb import TimeSeries
     from pynwb.behavior import BehavioralTimeSeries
 
-    from mouseface.features.action_units import ACTION_UNITS, unit_of
-
-    names = [c.removeprefix("au_") for c in aus.columns]
-    scale = ((settings or {}).get("poses") or {}).get("mm_per_px")
-    units = {n: unit_of(n, scale) for n in names}
-    kind = {"ratio": "eye height / eye width divided by its neutral value (1 = as at rest)",
-            "angle": "degrees from its neutral value (+ forward)",
-            "difference": "its change from the neutral value",
-            "displacement": "distance from its neutral position"}
-    series = [TimeSeries(
-        name=nwb_name(f"au_{n}"), data=aus[f"au_{n}"].to_numpy(np.float32),
-        unit={"deg": "degrees", "": "n.a."}.get(units[n], units[n]),
-        **({"timestamps": timing} if not isinstance(timing, Mapping) else timing),
-        description=(f"Facial action unit {n} from face keypoints, against the animal's neutral "
-                     f"frames: {kind.get(ACTION_UNITS[n][2], '') if n in ACTION_UNITS else ''}"
-                     "; NaN where its keypoints are missing (mouseface.features.action_units)."),
-    ) for n in names]
+    units = dict(units or {})
+    series = []
+    for c in aus.columns:
+        unit = units.get(c, "")
+        series.append(TimeSeries(
+            name=nwb_name(c), data=aus[c].to_numpy(np.float32),
+            unit={"deg": "degrees", "": "n.a."}.get(unit, unit),
+            **({"timestamps": timing} if not isinstance(timing, Mapping) else timing),
+            description=(f"Facial action unit {c.removeprefix('au_')} from face keypoints, "
+                         f"against the animal's neutral frames: {_AU_MEANING.get(unit, '')}; "
+                         "NaN where its keypoints are missing (mouseface.features.action_units)."),
+        ))
     return BehavioralTimeSeries(name="action_units", time_series=series)
 
 
@@ -466,18 +484,15 @@ REFERENCE_FRAME = ("(0, 0) is the centre of the top-left pixel of the face video
 def skeleton_edges(keypoints: list[str], roles: Mapping[str, str] | None = None) -> np.ndarray:
     """``(m, 2)`` uint8 node index pairs joining the face's keypoints by role (the eye's ring,
     ear, nose, lips, whisker row; :data:`SKELETON_ROLES`); no edge for roles a file lacks.
+    ``roles`` (role to keypoint name) is what the run mapped (the pose file's ``roles``
+    attribute); without it a keypoint named as its role stands for it.
 
     Examples
     --------
-    >>> skeleton_edges(["nose(tip)", "nose(top)", "paw"]).tolist()
+    >>> skeleton_edges(["tip", "top", "paw"], {"nose_tip": "tip", "nose_top": "top"}).tolist()
     [[1, 0]]
     """
-    from mouseface.features.action_units import map_roles
-
-    try:
-        mapped = dict(roles) if roles else map_roles(keypoints)
-    except KeyError:
-        mapped = {}
+    mapped = dict(roles) if roles else {k: k for k in keypoints}
     at = {r: keypoints.index(k) for r, k in mapped.items() if k in keypoints}
     pairs = [(at[a], at[b]) for a, b in SKELETON_ROLES if a in at and b in at]
     return np.asarray(pairs, dtype=np.uint8).reshape(-1, 2)
@@ -729,5 +744,5 @@ def _times(series, n: int) -> np.ndarray:
 
 
 __all__ = ["KEYWORDS", "START_NOTE", "action_unit_series", "add_poses", "export_nwb",
-           "from_nwb_name", "nwb_name", "read_session", "regular_rate", "session_nwb",
-           "skeleton_edges"]
+           "from_nwb_name", "nwb_name", "read_session", "recorded_au_units", "regular_rate",
+           "session_nwb", "skeleton_edges"]

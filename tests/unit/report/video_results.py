@@ -117,10 +117,15 @@ def with_poses_copy(results, tmp_path, *, irregular: bool = False):
     ds = FaceKeypoints(xy, like, KEYPOINTS, state, pd.DataFrame()).to_movement(fps=10.0)
     ds, _ = clean_poses(ds, min_likelihood=0.6, max_gap=2)
     pos, names = position_array(ds)
-    aus = ActionUnits().fit(pos[state == "neutral"], names).transform(pos)
+    au = ActionUnits().fit(pos[state == "neutral"], names)
+    aus = au.transform(pos)
     for c in aus.columns:
         frames.loc[mine, c] = aus[c].to_numpy()
     frames.to_parquet(layout.frames)
+    # what run --poses records of the animal's action units (their units, for the export)
+    run = json.loads(layout.run_json.read_text())
+    run["poses"] = {"animals": {"mA": {"roles": au.roles_, "units": au.units_}}}
+    layout.run_json.write_text(json.dumps(run, default=str))
     layout.poses.mkdir(exist_ok=True)
     write_session_poses(layout.pose_file("mA_s1"), ds, time=f["time"].to_numpy(),
                         frame=f["frame"].to_numpy(), session="mA_s1",
