@@ -69,6 +69,7 @@ def results_lock(folder: str | Path, command: str, *, create: bool = True) -> It
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file, not a results folder: give --out a folder (a new name, "
                          "or an earlier results folder to update)", folder)
+    created = not folder.exists()
     with naming(folder):
         folder.mkdir(parents=True, exist_ok=True)
     key = str(folder.resolve())
@@ -90,14 +91,21 @@ def results_lock(folder: str | Path, command: str, *, create: bool = True) -> It
         fd = _acquire(path, folder, command)
     with _guard:
         _held[key] = [fd, 1]
+    failed = False
     try:
         yield folder
+    except BaseException:
+        failed = True
+        raise
     finally:
         with _guard:
             del _held[key]
         with contextlib.suppress(OSError):
             path.unlink()  # before the lock is dropped: a waiting opener sees it gone
         os.close(fd)
+        if failed and created:
+            with contextlib.suppress(OSError):  # not empty: the command wrote something
+                folder.rmdir()  # a command refused before writing leaves no folder behind
 
 
 def _acquire(path: Path, folder: Path, command: str) -> int:
