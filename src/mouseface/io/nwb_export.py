@@ -404,6 +404,8 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     # a session without poses has the columns of the others, all NaN
     aus = [c for c in frames.columns if c.startswith("au_") and frames[c].notna().any()]
     if aus:
+        from mouseface.io.poses import recorded_au_units
+
         behavior.add(action_unit_series(frames[aus], face if regular is None else timing,
                                         recorded_au_units(res.run)))
     pose_path = res.layout.pose_file(session)
@@ -415,21 +417,6 @@ def session_nwb(res: Results, session: str, frames: pd.DataFrame, trials: pd.Dat
     if trials is not None and len(trials):
         _add_trials(nwbfile, trials)
     return nwbfile
-
-
-def recorded_au_units(run: Mapping | None) -> dict[str, str]:
-    """The unit of each ``au_<name>`` column as the run recorded it (``run.json``'s
-    ``poses.animals.<animal>.units``: ``ratio``, ``deg``, ``px`` or ``mm`` with a scale).
-
-    Examples
-    --------
-    >>> recorded_au_units({"poses": {"animals": {"m1": {"units": {"au_ear_angle": "deg"}}}}})
-    {'au_ear_angle': 'deg'}
-    """
-    units: dict[str, str] = {}
-    for a in (((run or {}).get("poses") or {}).get("animals") or {}).values():
-        units.update(a.get("units") or {})
-    return units
 
 
 #: what an action unit's value means, by its unit (mouseface.features.action_units)
@@ -451,7 +438,8 @@ def action_unit_series(aus: pd.DataFrame, timing, units: Mapping[str, str] | Non
         ``{"starting_time", "rate"}``, or the :class:`~pynwb.image.ImageSeries` whose
         timestamps the series link to.
     units
-        Each column's unit as the run recorded it (:func:`recorded_au_units`); ``n.a.`` for a
+        Each column's unit as the run recorded it
+        (:func:`mouseface.io.poses.recorded_au_units`); ``n.a.`` for a
         column it lacks.
     """
     from pynwb import TimeSeries
@@ -744,5 +732,5 @@ def _times(series, n: int) -> np.ndarray:
 
 
 __all__ = ["KEYWORDS", "START_NOTE", "action_unit_series", "add_poses", "export_nwb",
-           "from_nwb_name", "nwb_name", "read_session", "recorded_au_units", "regular_rate",
-           "session_nwb", "skeleton_edges"]
+           "from_nwb_name", "nwb_name", "read_session", "regular_rate", "session_nwb",
+           "skeleton_edges"]

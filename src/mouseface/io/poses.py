@@ -224,7 +224,7 @@ def from_facemap_file(path: str | Path, fps: float | None = None):
     Examples
     --------
     >>> import tempfile, os
-    >>> xy = np.zeros((3, 2, 2)); xy[:, 0, 1] = 5.0               # (frames, keypoints, xy)
+    >>> xy = np.zeros((3, 2, 2)); xy[:, 1, 0] = 5.0               # (frames, keypoints, xy)
     >>> f = os.path.join(tempfile.mkdtemp(), "m_FacemapPose.h5")
     >>> _ = to_facemap_file(f, xy, ["eye(top)", "nose(tip)"], np.ones((3, 2)))
     >>> ds = from_facemap_file(f)
@@ -437,6 +437,21 @@ def read_session_poses(path: str | Path):
     return xr.load_dataset(path, engine=_netcdf_engine())
 
 
+def recorded_au_units(run: Mapping | None) -> dict[str, str]:
+    """The unit of each ``au_<name>`` column as the run recorded it (``run.json``'s
+    ``poses.animals.<animal>.units``: ``ratio``, ``deg``, ``px`` or ``mm`` with a scale).
+
+    Examples
+    --------
+    >>> recorded_au_units({"poses": {"animals": {"m1": {"units": {"au_ear_angle": "deg"}}}}})
+    {'au_ear_angle': 'deg'}
+    """
+    units: dict[str, str] = {}
+    for a in (((run or {}).get("poses") or {}).get("animals") or {}).values():
+        units.update(a.get("units") or {})
+    return units
+
+
 def position_array(ds, individual: int = 0) -> tuple[np.ndarray, list[str]]:
     """(time, keypoints, 2) float array of one individual and the keypoint names."""
     pos = ds["position"].isel(individuals=individual).transpose("time", "keypoints", "space")
@@ -452,5 +467,5 @@ def summary(report: pd.DataFrame) -> Mapping[str, int]:
 
 __all__ = ["DEFAULT_MAX_GAP", "DEFAULT_MIN_LIKELIHOOD", "FORMATS", "check_length",
            "clean_poses", "from_facemap_file", "one_individual", "position_array",
-           "read_poses", "read_session_poses", "summary", "to_facemap_file",
-           "write_session_poses"]
+           "read_poses", "read_session_poses", "recorded_au_units", "summary",
+           "to_facemap_file", "write_session_poses"]

@@ -624,13 +624,13 @@ def _action_units(res: Results, run: dict, colours: dict) -> dict[str, Any] | No
     bootstrap CI, and which action units separate the conditions (None without them)."""
     from mouseface.expressions.action_units import au_changes, au_columns, au_separation
     from mouseface.features.action_units import unit_of
+    from mouseface.io.poses import recorded_au_units
 
     t = res.trials
     if t is None or t.empty or not au_columns(t):
         return None
-    units = {c: unit_of(c) for c in au_columns(t)}  # a scale's mm, from what the run recorded
-    for a in ((run.get("poses") or {}).get("animals") or {}).values():
-        units.update(a.get("units", {}))
+    # a scale's mm, from what the run recorded
+    units = {c: unit_of(c) for c in au_columns(t)} | recorded_au_units(run)
     sep = au_separation(t)
     changes = au_changes(t)
     order = {a: i for i, a in enumerate(sep["action_unit"])}
