@@ -216,18 +216,28 @@ def holder(tmp_path, fitted):
     proc.wait(30)
 
 
+def _refused_by_the_holder(code: int, output: str, out: Path, proc) -> None:
+    """The refusal names the folder and the run holding it."""
+    one_line_error(code, output, str(out), f"mouseface run (process {proc.pid} on",
+                   "is writing this results folder")
+
+
+def _release(proc) -> None:
+    """The holder lets go of the lock, as a run does when it ends."""
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait(30) == 0
+
+
 def test_a_second_run_into_a_folder_in_use_refuses(holder, fitted):
     """The second run names the folder and who holds it, and writes nothing there."""
     out, proc = holder
     _, (sessions, events, config) = fitted
     before = _digests(out)
     p = _cli("run", sessions, events, "--out", out, "-c", config, "-q")
-    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
-                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    _refused_by_the_holder(p.returncode, p.stdout + p.stderr, out, proc)
     assert _digests(out) == before
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    assert proc.wait(30) == 0
+    _release(proc)
     assert not (out / ".mouseface.lock").exists()  # the holder cleans up after itself
 
 
@@ -311,12 +321,9 @@ def test_a_report_refuses_while_a_run_writes_the_folder(holder):
     out, proc = holder
     before = _digests(out)
     p = _cli("report", out)
-    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
-                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    _refused_by_the_holder(p.returncode, p.stdout + p.stderr, out, proc)
     assert _digests(out) == before
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    assert proc.wait(30) == 0
+    _release(proc)
     code, output = _invoke("report", out, "-q")
     assert code == 0, output
 
@@ -324,8 +331,7 @@ def test_a_report_refuses_while_a_run_writes_the_folder(holder):
 def test_the_analyses_refuse_while_a_run_writes_the_folder(holder):
     out, proc = holder
     p = _cli("stats", out)
-    one_line_error(p.returncode, p.stdout + p.stderr, str(out),
-                   f"mouseface run (process {proc.pid} on", "is writing this results folder")
+    _refused_by_the_holder(p.returncode, p.stdout + p.stderr, out, proc)
     assert not (out / "analysis").exists()
 
 
@@ -348,8 +354,7 @@ def test_every_writer_refuses_while_a_run_writes_the_folder(holder, fitted, movi
     before = _digests(out)
     code, output = _invoke(*(a.format(out=out, tmp=tmp_path, sessions=sessions, events=events,
                                       video=moving_video) for a in command))
-    one_line_error(code, output, str(out), f"mouseface run (process {proc.pid} on",
-                   "is writing this results folder")
+    _refused_by_the_holder(code, output, out, proc)
     assert _digests(out) == before
 
 
