@@ -150,34 +150,42 @@ def test_python_api_with_the_sessions_poses_column(experiment, results):
     pd.testing.assert_frame_equal(by_dict.trials, res.trials)
 
 
-def test_bad_pose_inputs_one_line_each(experiment, results, tmp_path):
+def test_bad_pose_inputs_one_line_each_before_the_pass(experiment, results, tmp_path):
+    """Each bad pose input is refused with one line before any frame is decoded: a fresh
+    results folder is not even left behind (nothing written: no features, no frames.parquet),
+    and an earlier results folder is unchanged."""
     d, exp, plain, _, cfg = experiment
     out, _ = results
     before = (out / "frames.parquet").read_bytes()
+    fresh = tmp_path / "fresh"
     src = d / "exp" / "keypoints" / "m01_pain_FacemapPose.h5"
     ds = poses.read_poses(src)
     xy, names = poses.position_array(ds)
     like = ds["confidence"].values[..., 0]
 
-    def run_with(f, session="m01_pain"):
+    def run_with(f, session="m01_pain", into=fresh):
         table = tmp_path / "poses.csv"
         pd.DataFrame({"session": [session], "poses": [str(f)]}).to_csv(table, index=False)
-        return runner.invoke(app, ["run", str(plain), str(exp.events_path), "--out", str(out),
-                                   "--config", str(cfg), "-q", "--no-report",
-                                   "--poses", str(table)])
+        r = runner.invoke(app, ["run", str(plain), str(exp.events_path), "--out", str(into),
+                                "--config", str(cfg), "-q", "--no-report",
+                                "--poses", str(table)])
+        assert not fresh.exists()  # refused before the pass: nothing written, no folder
+        return r
 
     # keypoint names that match no role
     body = poses.to_facemap_file(tmp_path / "body_FacemapPose.h5", xy[:, :3],
                                  ["snout", "tailbase", "paw"], like[:, :3])
     cli_error(run_with(body), str(body), "no action unit can be measured",
               "paw, snout, tailbase")
-    # poses shorter and longer than the video
+    # poses shorter and longer than the video: refused once the video is open
     n = len(xy)
     for m in (n - 5, n + 5):
         pad = np.concatenate([xy, xy[:5]])[:m]
         f = poses.to_facemap_file(tmp_path / f"cut{m}_FacemapPose.h5", pad, names,
                                   np.concatenate([like, like[:5]])[:m])
         cli_error(run_with(f), str(f), f"the poses have {m} frames, the video", str(n))
+        # and into the earlier results folder (features there reused): the same line
+        cli_error(run_with(f, into=out), str(f), f"the poses have {m} frames, the video")
     # every point below the likelihood threshold
     dim = poses.to_facemap_file(tmp_path / "dim_FacemapPose.h5", xy, names, like * 0.5)
     cli_error(run_with(dim), str(dim), "every point is below the likelihood threshold 0.6")
@@ -190,9 +198,97 @@ def test_bad_pose_inputs_one_line_each(experiment, results, tmp_path):
     cli_error(r, "poses.csv", "row 2", "session 'm09_pain' is not in the sessions table")
     r = run_with(tmp_path / "gone.h5")
     cli_error(r, "poses.csv", "row 2", "pose file not found")
+    # one animal's two sessions with differently named keypoints
+    other = poses.to_facemap_file(tmp_path / "other_FacemapPose.h5", xy, [
+        "Eye_Top" if k == "eye_top" else k for k in names], like)
+    table = tmp_path / "two.csv"
+    pd.DataFrame({"session": ["m01_pain", "m01_disgust"],
+                  "poses": [str(src), str(other)]}).to_csv(table, index=False)
+    r = runner.invoke(app, ["run", str(plain), str(exp.events_path), "--out", str(fresh),
+                            "--config", str(cfg), "-q", "--poses", str(table)])
+    cli_error(r, str(other), "animal m01: its pose files name different keypoints")
+    assert not fresh.exists()
     # both a poses column and a poses table
     r = runner.invoke(app, ["run", str(exp.sessions_path), str(exp.events_path), "--out",
                             str(out), "--config", str(cfg), "-q", "--poses",
                             str(tmp_path / "poses.csv")])
     cli_error(r, str(exp.sessions_path), "a poses column and a poses table")
     assert (out / "frames.parquet").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def scored(experiment, results):
+    """The run's folder as a model, scoring the same sessions with the poses table."""
+    d, exp, plain, table, _ = experiment
+    out, _ = results
+    into = d / "scored"
+    r = runner.invoke(app, ["score", str(out), str(plain), str(exp.events_path), "--out",
+                            str(into), "-q", "--no-report", "--poses", str(table)])
+    assert r.exit_code == 0, r.output
+    return into
+
+
+def test_score_with_poses_as_run(experiment, results, scored):
+    """`score --poses` measures the action units as `run --poses` does: the same columns per
+    frame and trial, the same poses/ and run.json record; on the same sessions and events
+    the same values (the same functions, each animal against its own baseline frames)."""
+    _, exp, _, _, _ = experiment
+    out, _ = results
+    key = ["session", "frame"]
+    run_frames = pd.read_parquet(out / "frames.parquet").sort_values(key, ignore_index=True)
+    frames = pd.read_parquet(scored / "frames.parquet").sort_values(key, ignore_index=True)
+    au = [c for c in run_frames.columns if c.startswith("au_")]
+    assert au and [c for c in frames.columns if c.startswith("au_")] == au
+    trials = pd.read_csv(scored / "trials.csv")
+    run_trials = pd.read_csv(out / "trials.csv")
+    assert [c for c in trials.columns if c.startswith("au_")] == au
+    # the neutral comes from the baseline frames less the flagged ones: the score's own pass
+    # (registered onto the model's template) flags the same frames here, so the values are
+    # the run's
+    pd.testing.assert_series_equal(frames["flag"], run_frames["flag"])
+    pd.testing.assert_frame_equal(frames[au], run_frames[au])
+    pd.testing.assert_frame_equal(trials.sort_values("event", ignore_index=True)[au],
+                                  run_trials.sort_values("event", ignore_index=True)[au])
+    assert ResultsLayout(scored).stored_poses() == sorted(exp.sessions["session"])
+    run = json.loads((scored / "run.json").read_text())
+    assert run["command"] == "score"
+    assert run["poses"]["animals"]["m01"]["units"]["au_eye_opening"] == "ratio"
+    assert sum(i.get("kind") == "poses" for i in run["inputs"]) == len(exp.sessions)
+
+
+def test_score_poses_need_events(experiment, results, tmp_path):
+    """Without events there are no baseline frames to set action units against: one line,
+    before the pass, nothing written."""
+    _, exp, plain, table, _ = experiment
+    out, _ = results
+    r = runner.invoke(app, ["score", str(out), str(plain), "--out", str(tmp_path / "s"),
+                            "-q", "--poses", str(table)])
+    cli_error(r, str(table), "give the events table")
+    assert not (tmp_path / "s").exists()
+
+
+def test_movement_imported_only_with_poses(experiment, results, tmp_path):
+    """A run without poses does not import movement (about 2 s); with poses it does. Counted
+    in fresh processes (sys.modules), on a copy of the run's features (no pass)."""
+    import ast
+    import shutil
+    import subprocess
+    import sys
+
+    _, exp, plain, table, cfg = experiment
+    out, _ = results
+    into = tmp_path / "copy"
+    shutil.copytree(out / "features", ResultsLayout(into).features)
+    script = ("import sys, mouseface\n"
+              "mouseface.run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], quiet=True, "
+              "report=sys.argv[5] == 'report', poses=sys.argv[6] or None)\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'movement'))\n")
+
+    def loaded(poses_table: str, report: str) -> list[str]:
+        r = subprocess.run([sys.executable, "-c", script, str(plain), str(exp.events_path),
+                            str(into), str(cfg), report, poses_table],
+                           capture_output=True, text=True, check=True)
+        return ast.literal_eval(r.stdout.strip().splitlines()[-1])
+
+    assert loaded("", "report") == []
+    assert "movement.io" in loaded(str(table), "no-report")

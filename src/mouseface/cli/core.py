@@ -25,6 +25,10 @@ Workers = typer.Option(None, "--workers", "-w", min=1, help="Extract features on
 Scheduler = typer.Option(None, "--scheduler", help="Extract features on a running Dask "
                          "cluster: its scheduler's address, e.g. tcp://host:8786 (overrides "
                          "scheduler in the config).")
+Poses = typer.Option(None, "--poses", help="Poses table (session, poses = a DeepLabCut/SLEAP/"
+                     "Lightning Pose/Facemap file, optional individual): facial action units "
+                     "(au_ columns) beside the scores. Without it, a poses column of the "
+                     "sessions table is used.")
 
 
 @app.command()
@@ -38,10 +42,7 @@ def run(
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
     report: bool = Report,
-    poses: Path | None = typer.Option(
-        None, "--poses", help="Poses table (session, poses = a DeepLabCut/SLEAP/Lightning "
-        "Pose/Facemap file, optional individual): facial action units (au_ columns) beside "
-        "the scores. Without it, a poses column of the sessions table is used."),
+    poses: Path | None = Poses,
 ) -> None:
     """Score every frame and trial with per-animal prototypes.
 
@@ -93,15 +94,17 @@ def score(
     workers: int | None = Workers,
     scheduler: str | None = Scheduler,
     report: bool = Report,
+    poses: Path | None = Poses,
 ) -> None:
     """Apply a saved model to new sessions.
 
-    Each session is registered onto the model's template first.
+    Each session is registered onto the model's template first. With poses (and events), the
+    action units as `run --poses` measures them.
     """
     from mouseface.workflows import pipeline
 
     results = pipeline.score(model, sessions, events, out, quiet=quiet, workers=workers,
-                             scheduler=scheduler, report=report)
+                             scheduler=scheduler, report=report, poses=poses)
     _after_run(results.path, quiet)
 
 

@@ -205,9 +205,10 @@ class Baseline:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What opening a video told: its fingerprint, frame size, rate and frame count, and the
-    frames the pre-read decoded; and the pre-read's reader when it was kept open for the pass
-    (its owner closes it)."""
+    """What opening a video told: its fingerprint, frame size, rate and frame count (with how
+    far that count may be off: :attr:`~mouseface.io.video.VideoReader.count_tolerance`), and
+    the frames the pre-read decoded; and the pre-read's reader when it was kept open for the
+    pass (its owner closes it)."""
 
     fingerprint: str
     frame_shape: tuple[int, int]
@@ -215,6 +216,7 @@ class VideoInfo:
     n_frames: int
     frames_decoded: int = 0
     reader: VideoReader | None = field(default=None, compare=False, repr=False)
+    count_tolerance: int = 0
 
     def as_tuple(self) -> tuple[str, tuple[int, int], float, int]:
         return self.fingerprint, self.frame_shape, self.fps, self.n_frames
@@ -279,7 +281,8 @@ def read_baselines(
         shape = reader.frame_shape
         rate, n_total = reader.fps, reader.n_frames
         if check is not None:
-            check(VideoInfo(reader.fingerprint(), shape, rate, n_total))
+            check(VideoInfo(reader.fingerprint(), shape, rate, n_total,
+                            count_tolerance=reader.count_tolerance))
         regions = [region_of(check_roi(r, shape, reader.path), margin, shape) for r in rois]
         chosen = [_earliest(w, max_frames, rate) for w in wins]
         spans = _spans(chosen, max_frames, rate, reader.lead_in)
@@ -311,7 +314,7 @@ def read_baselines(
             raise ValueError(f"{video}: no frame falls in the baseline windows of ROI "
                              f"{rois[k]}: no reference face")
         info = VideoInfo(reader.fingerprint(), shape, rate, reader.n_frames, reader.frames_out,
-                         reader if keep_open else None)
+                         reader if keep_open else None, reader.count_tolerance)
     except BaseException:
         reader.close()
         raise

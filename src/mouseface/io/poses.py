@@ -352,13 +352,19 @@ def _clean_poses(ds, min_likelihood, max_gap, path):
 
 
 def check_length(ds, n_frames: int, path: str | Path | None = None,
-                 video: str | Path | None = None) -> None:
-    """Raise when the poses and the video they belong to have different frame counts."""
+                 video: str | Path | None = None, *, tolerance: int = 0) -> None:
+    """Raise when the poses and the video they belong to have different frame counts.
+
+    ``tolerance``: how far ``n_frames`` may be off (a count estimated from the container's
+    duration, :attr:`~mouseface.io.video.VideoReader.count_tolerance`): only a difference
+    beyond it is refused, and the line says "about".
+    """
     n = int(ds.sizes["time"])
-    if n != int(n_frames):
+    if abs(n - int(n_frames)) > tolerance:
         where = f" ({video})" if video else ""
-        raise InputError(f"the poses have {n} frames, the video{where} {int(n_frames)}: they "
-                         "must come from the same video, frame for frame", path)
+        about = "about " if tolerance else ""
+        raise InputError(f"the poses have {n} frames, the video{where} {about}{int(n_frames)}: "
+                         "they must come from the same video, frame for frame", path)
 
 
 # ---------------------------------------------------------------------------- aligned poses

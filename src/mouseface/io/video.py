@@ -6,6 +6,7 @@ The reader streams a video as chunks of grayscale, ROI-cropped frames; no more t
     reader = open_video(path, roi=None, fps=None)        # -> VideoReader
     reader.path            # Path
     reader.n_frames        # int: container frame count, or an estimate; exact after a full pass
+    reader.count_tolerance # int: how far n_frames may be off (0: exact)
     reader.fps             # float: the fps argument if given, else the container's average rate
     reader.frame_shape     # (H, W) of the full frame
     reader.roi             # (x, y, w, h), the whole frame when roi is None
@@ -214,6 +215,9 @@ class VideoReader:
     n_frames : int
         The container's frame count, or an estimate from the duration; replaced by the count of
         decoded frames once a pass reaches the end of the stream.
+    count_tolerance : int
+        How far ``n_frames`` may be off: 0 for a count the container (or folder) gives, about
+        1 % of an estimate from the duration; 0 once a pass reaches the end.
     fps : float
     frame_shape : tuple of int
         ``(H, W)`` of the full frame.
@@ -246,6 +250,7 @@ class VideoReader:
         self.crop_shape = (h, w)
         self._slices = (slice(y, y + h), slice(x, x + w))
         self.n_frames = source.n_frames
+        self.count_tolerance = source.count_tolerance
         self.threads = getattr(source, "threads", None)
         self.decoded_frames = 0
         self.truncated = False
@@ -376,6 +381,7 @@ class VideoReader:
                 warnings.warn(f"{self.path}: video ends early: decoded {count} of {expected} "
                               f"frames{why}", stacklevel=3)
         self.n_frames = count
+        self.count_tolerance = 0
 
     # ----------------------------------------------------------------- the rest
 

@@ -1,5 +1,6 @@
 """Facial action units from pose files: ``mouseface au POSES --out DIR`` (one file on its own)
-and ``mouseface run ... --poses`` (beside the expression scores of a run).
+and ``mouseface run ... --poses`` / ``mouseface score ... --poses`` (beside the expression
+scores).
 
 The pose file is read through ``movement`` and cleaned (``[poses]`` settings: likelihood
 threshold, longest gap filled), its keypoints mapped to roles (``[poses.roles]``, else by
@@ -9,17 +10,21 @@ default every frame, i.e. the session's median face) and every frame measured
 many frames as the video. Writes (paths from :class:`~mouseface.io.layout.ActionUnitsLayout`)
 ``action_units.csv``, ``action_units.json`` and ``action_units.png``.
 
-**In a run** (:func:`read_run_poses` before the pass, :func:`add_action_units` after the
-scores): each session's pose file (the sessions table's ``poses`` column, or a poses table) is
-read and cleaned before any frame is decoded, so a bad file costs no pass; after the pass its
-length must equal the session's decoded frames (pose row ``i`` is video frame ``i`` and takes
-that frame's time). Each animal's action units are set against its own neutral: the median of
-its sessions' baseline-window frames (quality-flagged frames left out when
-``[quality] exclude_flagged``, as for the neutral prototype). Every frame gets ``au_<name>``
-columns in ``frames.parquet``; every trial gets ``au_<name>`` in ``trials.csv``: the mean over
-its stimulus window minus the mean over its baseline window, the windows and subtraction of
-``score_<p>``. Each session's cleaned poses are written to ``poses/<session>.nc`` (a
-``movement`` dataset on the video's clock, :func:`mouseface.io.poses.write_session_poses`).
+**In a run or a score** (:func:`read_run_poses` before the pass, :func:`check_pose_lengths`
+when each video is opened, :func:`add_action_units` after the scores): each session's pose file
+(the sessions table's ``poses`` column, or a poses table) is read, cleaned and its keypoints
+matched to roles before any frame is decoded, and its length checked against the video's
+frame count as soon as the video is open, so a bad file costs no pass and writes nothing;
+after the pass its length must equal the session's decoded frames (pose row ``i`` is video
+frame ``i`` and takes that frame's time; this catches what the container's count could not: a
+video that ends early, a count estimated from the duration). Each animal's action units are
+set against its own neutral: the median of its sessions' baseline-window frames
+(quality-flagged frames left out when ``[quality] exclude_flagged``, as for the neutral
+prototype). Every frame gets ``au_<name>`` columns in ``frames.parquet``; every trial gets
+``au_<name>`` in ``trials.csv``: the mean over its stimulus window minus the mean over its
+baseline window, the windows and subtraction of ``score_<p>``. Each session's cleaned poses
+are written to ``poses/<session>.nc`` (a ``movement`` dataset on the video's clock,
+:func:`mouseface.io.poses.write_session_poses`).
 """
 
 from __future__ import annotations
@@ -208,7 +213,8 @@ def read_run_poses(sessions_table: tables.Table, poses: PosesInput | None,
     InputError
         One line naming the file: both a poses table and a ``poses`` column, an unknown
         session, a missing or unknown pose file, several individuals with none chosen, every
-        point below the likelihood threshold, keypoints matching no role.
+        point below the likelihood threshold, keypoints matching no role, one animal's pose
+        files naming different keypoints.
     """
     sessions = tables.read_sessions(sessions_table)
     sessions_path = tables.table_name(sessions_table, "sessions")
@@ -245,7 +251,33 @@ def read_run_poses(sessions_table: tables.Table, poses: PosesInput | None,
             raise InputError(str(exc).strip("'\""), path) from None
         out[str(row.session)] = SessionPoses(str(row.session), path, clean, report, pos,
                                              names)
+    _check_animal_keypoints(sessions, out)
     return out
+
+
+def _check_animal_keypoints(sessions: pd.DataFrame, poses: dict[str, SessionPoses]) -> None:
+    """One animal's pose files must name the same keypoints (one neutral for them all)."""
+    for animal, srows in sessions.groupby("animal", sort=False):
+        mine = [str(s) for s in srows["session"] if str(s) in poses]
+        names = poses[mine[0]].keypoints if mine else []
+        for s in mine[1:]:
+            if sorted(poses[s].keypoints) != sorted(names):
+                raise InputError(f"animal {animal}: its pose files name different keypoints "
+                                 f"({', '.join(poses[s].keypoints)}; session {mine[0]}: "
+                                 f"{', '.join(names)})", poses[s].path)
+
+
+def check_pose_lengths(poses: dict[str, SessionPoses], rows: Sequence,
+                       info) -> None:
+    """Before a video's frames are decoded: each of its sessions' poses must have as many
+    frames as the video (``info``: what opening it told, a
+    :class:`~mouseface.features.alignment.VideoInfo`; a count estimated from the container's
+    duration is held to its tolerance, and checked exactly after the pass)."""
+    for row in rows:
+        sp = poses.get(str(row.session))
+        if sp is not None:
+            _poses.check_length(sp.ds, info.n_frames, sp.path, row.video,
+                                tolerance=info.count_tolerance)
 
 
 def add_action_units(p, frames: list[pd.DataFrame], poses: dict[str, SessionPoses],
@@ -279,12 +311,7 @@ def add_action_units(p, frames: list[pd.DataFrame], poses: dict[str, SessionPose
         mine = [str(s) for s in srows["session"] if str(s) in poses]
         if not mine:
             continue
-        names = poses[mine[0]].keypoints
-        for s in mine[1:]:
-            if sorted(poses[s].keypoints) != sorted(names):
-                raise InputError(f"animal {animal}: its pose files name different keypoints "
-                                 f"({', '.join(poses[s].keypoints)}; session {mine[0]}: "
-                                 f"{', '.join(names)})", poses[s].path)
+        names = poses[mine[0]].keypoints  # the same in each (read_run_poses checked)
 
         def position(s, names=names):
             sp = poses[s]
@@ -341,4 +368,5 @@ def add_action_units(p, frames: list[pd.DataFrame], poses: dict[str, SessionPose
     return trials[[c for c in order if c in trials.columns]], record
 
 
-__all__ = ["SessionPoses", "action_units", "add_action_units", "read_run_poses"]
+__all__ = ["SessionPoses", "action_units", "add_action_units", "check_pose_lengths",
+           "read_run_poses"]

@@ -127,7 +127,8 @@ def run(
     preload = _preload()
     with results_lock(out, "run"), reporter.live():
         pose_inputs = _read_poses(sessions, poses, settings, log)
-        p = prepare(sessions, events, out, settings, reporter, log, scope="animal")
+        p = prepare(sessions, events, out, settings, reporter, log, scope="animal",
+                    check_video=_pose_lengths(pose_inputs))
         scoring = _scoring(preload)
         with log.stage("prototypes_and_scores"), _one_blas_thread():
             frames, scores, models, picked = scoring.per_animal(p, settings, reporter)
@@ -141,12 +142,9 @@ def run(
         faces = _mean_faces(ResultsLayout(out).model, picked, models, p)
         _log_table(log, sessions, "sessions")
         _log_table(log, events, "events")
-        if pose_record:
-            for s in pose_inputs:
-                log.add_input(pose_inputs[s].path, kind="poses", session=s)
         return _finish(out, log, p, frames_df, trials_df, model, reporter, report,
                        handed={"picked": picked, "faces": faces}, frames_note=FRAMES_NOTE,
-                       **_mask_record(p), **({"poses": pose_record} if pose_record else {}))
+                       **_mask_record(p), **_log_poses(log, pose_inputs, pose_record))
 
 
 def fit(
@@ -211,6 +209,7 @@ def score(
     chunk_size: int | None = None,
     quiet: bool = False,
     report: bool = True,
+    poses: Table | Mapping[str, str | Path] | None = None,
 ) -> Results:
     """Apply a saved model to new sessions.
 
@@ -218,7 +217,8 @@ def score(
     registered onto the model's template. Pooled and per-animal models: where events are given,
     the neutral prototype is replaced by the new animal's own baseline frames. Transfer models
     need the events: every frame is taken relative to the animal's own neutral face (its
-    baseline frames).
+    baseline frames). With poses, the action units as :func:`run` measures them (the same
+    functions; ``[poses]`` settings from the model's).
 
     Parameters
     ----------
@@ -234,6 +234,9 @@ def score(
         how).
     quiet, report
         As in :func:`run`.
+    poses
+        As in :func:`run`: ``au_<name>`` columns in the frames and trials, ``poses/``; they
+        need the events (each animal's action units are set against its baseline frames).
 
     Returns
     -------
@@ -266,8 +269,10 @@ def score(
     reporter = Reporter(quiet)
     preload = _preload()
     with results_lock(out, "score"), reporter.live():
+        pose_inputs = _read_poses(sessions, poses, settings, log, events=events is not None)
         p = prepare(sessions, events, out, settings, reporter, log, scope="model",
-                    template=template, model_regions=meta.get("mask_regions", ""))
+                    template=template, model_regions=meta.get("mask_regions", ""),
+                    check_video=_pose_lengths(pose_inputs))
         scoring = _scoring(preload)
         with log.stage("scores"):
             frames, scores, note = scoring.apply_model(p, saved, meta, settings, model_dir,
@@ -276,16 +281,18 @@ def score(
             windows = _check_windows(p, settings) if events is not None else None
             _warn_few_cells(p, settings)
             _warn_all_nan(frames, scores)
+        au_trials, pose_record = _action_units(p, frames, pose_inputs, settings, out, log)
         frames_df = _write_frames(ResultsLayout(out).frames, frames, note)
         trials_df = None
         if events is not None:
-            trials_df = _write_trials(out, p.events, scores, p.sessions, windows)
+            trials_df = _write_trials(out, p.events, scores, p.sessions, windows, au_trials)
         log.add_input(model_dir, kind="model")
         _log_table(log, sessions, "sessions")
         if events is not None:
             _log_table(log, events, "events")
         return _finish(out, log, p, frames_df, trials_df, (saved, meta), reporter, report,
-                       model=str(model_dir.resolve()), model_mode=mode, **_mask_record(p))
+                       model=str(model_dir.resolve()), model_mode=mode, **_mask_record(p),
+                       **_log_poses(log, pose_inputs, pose_record))
 
 
 def _settings(config, settings: Settings | None, workers: int | None,
@@ -297,14 +304,48 @@ def _settings(config, settings: Settings | None, workers: int | None,
     return load_settings(settings if settings is not None else config, compute=compute)
 
 
-def _read_poses(sessions: Table, poses, settings: Settings, log: RunLog) -> dict:
-    """The sessions' pose files, read and checked before the pass (empty: none)."""
-    from mouseface.workflows.action_units import read_run_poses
-
+def _read_poses(sessions: Table, poses, settings: Settings, log: RunLog, *,
+                events: bool = True) -> dict:
+    """The sessions' pose files, read and checked before the pass (empty: none; ``movement``
+    is imported only then). Without ``events`` (a `score` without them) poses given are
+    refused, a ``poses`` column of the sessions table is left aside with a warning: action
+    units are set against each animal's baseline frames."""
     if poses is None and not _may_have_poses(sessions):
         return {}
+    if not events:
+        why = ("action units are set against each animal's own baseline frames: give the "
+               "events table (its baseline windows)")
+        if poses is not None:
+            raise InputError(why, table_name(poses, "poses")
+                             if not isinstance(poses, Mapping) else None)
+        warnings.warn(f"{table_name(sessions, 'sessions')}: its poses column is not used: "
+                      f"{why}", stacklevel=3)
+        return {}
+    from mouseface.workflows.action_units import read_run_poses
+
     with log.stage("poses"):
         return read_run_poses(sessions, poses, settings.poses)
+
+
+def _pose_lengths(pose_inputs: dict):
+    """The check of each video's sessions' pose lengths once the video is open (before any
+    frame is decoded), for :func:`~mouseface.workflows.prepare.prepare`; None: no poses."""
+    if not pose_inputs:
+        return None
+    from functools import partial
+
+    from mouseface.workflows.action_units import check_pose_lengths
+
+    return partial(check_pose_lengths, pose_inputs)
+
+
+def _log_poses(log: RunLog, pose_inputs: dict, record: dict) -> dict:
+    """Record the pose files as inputs of the run; what ``run.json`` gets under ``poses``."""
+    if not record:
+        return {}
+    for s, sp in pose_inputs.items():
+        log.add_input(sp.path, kind="poses", session=s)
+    return {"poses": record}
 
 
 def _may_have_poses(sessions: Table) -> bool:

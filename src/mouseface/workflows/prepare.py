@@ -21,6 +21,7 @@ the pass kept for the report's mean faces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import pandas as pd
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
 from mouseface.expressions.windows import NEUTRAL, trial_intervals
-from mouseface.features.alignment import read_baselines
+from mouseface.features.alignment import VideoInfo, read_baselines
 from mouseface.features.extract import Keep, Target
 from mouseface.features.face_setup import FaceSetup
 from mouseface.io import tables
@@ -169,6 +170,7 @@ def prepare(
     scope: str,
     template: np.ndarray | None = None,
     model_regions: str = "",
+    check_video: Callable[[list, VideoInfo], None] | None = None,
 ) -> Prepared:
     """Read the tables, pre-read baselines, register, run the pass, turn its measures into
     columns and build the mask (see module).
@@ -176,7 +178,10 @@ def prepare(
     ``scope`` is the registration's (``"animal"`` for `run`, ``"all"`` for `fit`, ``"model"``
     for `score`, see :mod:`mouseface.workflows.register`); ``log`` the
     :class:`~mouseface.runlog.RunLog` whose stages are timed; ``model_regions`` the
-    mask regions a saved model was fitted with.
+    mask regions a saved model was fitted with; ``check_video`` more checks of a video's
+    sessions (rows of the sessions table) against what opening it told, before any of its
+    frames is decoded (the pose files' lengths: :func:`mouseface.workflows.action_units.
+    check_pose_lengths`).
     """
     # what messages call the tables: their files, or "sessions DataFrame"
     sessions_path = tables.table_name(sessions_table, "sessions")
@@ -192,7 +197,7 @@ def prepare(
         setup.load_kernels()
     with log.stage("baseline"):
         baselines, infos = _pre_read(sessions, events, intervals, setup, settings, reporter,
-                                     sessions_path, events_path)
+                                     sessions_path, events_path, check_video)
     try:
         template_session = settings.registration.template
         _check_roi_sizes(sessions, baselines, scope, template_session, sessions_path)
@@ -240,10 +245,20 @@ def _read_tables(sessions_table: tables.Table,
 
 
 def _pre_read(sessions, events, intervals, setup: FaceSetup, settings: Settings,
-              reporter: Reporter, sessions_path: Path, events_path):
+              reporter: Reporter, sessions_path: Path, events_path,
+              check_video: Callable[[list, VideoInfo], None] | None = None):
     """Each video's sessions' earliest baseline frames at their regions, in one read per
-    video; the tables are checked against the video (ROIs, events, HOG block) once it is
-    open and before any frame is decoded."""
+    video; the tables are checked against the video (ROIs, events, HOG block; then
+    ``check_video``) once it is open and before any frame is decoded."""
+
+    def check(info: VideoInfo, rows: list) -> None:
+        tables.check_sessions_in_video(
+            rows, info, events, pixels_per_cell=settings.hog.pixels_per_cell,
+            cells_per_block=settings.hog.cells_per_block, sessions_path=sessions_path,
+            events_path=events_path)
+        if check_video is not None:
+            check_video(rows, info)
+
     groups = by_video(sessions)
     task = reporter.task("baseline frames", total=len(groups), unit="videos")
     baselines, infos = {}, {}
@@ -257,10 +272,7 @@ def _pre_read(sessions, events, intervals, setup: FaceSetup, settings: Settings,
                     video, [_roi(row) for row in rows],
                     [intervals[row.session].select(NEUTRAL).array for row in rows],
                     margin=setup.margin, fps=fps, keep_open=k < n_keep, threads=threads,
-                    check=lambda info, rows=rows: tables.check_sessions_in_video(
-                        rows, info, events, pixels_per_cell=settings.hog.pixels_per_cell,
-                        cells_per_block=settings.hog.cells_per_block,
-                        sessions_path=sessions_path, events_path=events_path))
+                    check=lambda info, rows=rows: check(info, rows))
             except InputError:
                 raise  # it names its file
             except ValueError as exc:

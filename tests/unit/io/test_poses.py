@@ -131,6 +131,10 @@ def test_bad_files(tmp_path):
     with pytest.raises(InputError, match="the poses have 40 frames, the video \\(v.mp4\\) 41"):
         poses.check_length(_dataset(), 41, "p.h5", "v.mp4")
     poses.check_length(_dataset(), 40)
+    # a count estimated from the container's duration: held to its tolerance, said "about"
+    poses.check_length(_dataset(), 42, tolerance=2)
+    with pytest.raises(InputError, match="the poses have 40 frames, the video about 43"):
+        poses.check_length(_dataset(), 43, "p.h5", tolerance=2)
 
 
 def test_real_labels_both_formats():

@@ -138,6 +138,19 @@ def test_other_containers(tmp_path, moving_frames, suffix):
     np.testing.assert_array_equal(part.time, full.time[23:])
 
 
+def test_count_tolerance_of_an_estimated_count(tmp_path, moving_frames):
+    """Matroska gives no frame count: it is estimated from the duration and may be off by
+    count_tolerance, until a pass reaches the end (exact: 0); MP4 counts exactly."""
+    mkv = write_video(tmp_path / "m.mkv", moving_frames[:40], FPS, keyframe_interval=10)
+    mp4 = write_video(tmp_path / "m.mp4", moving_frames[:40], FPS, keyframe_interval=10)
+    with open_video(mkv) as r:
+        assert r.n_frames == 40 and r.count_tolerance >= 2
+        _all(r)
+        assert r.n_frames == 40 and r.count_tolerance == 0
+    with open_video(mp4) as r:
+        assert r.n_frames == 40 and r.count_tolerance == 0
+
+
 def test_variable_frame_rate_times_come_from_the_container(tmp_path, moving_frames):
     # every 5th interval is 90 ms, the others 40 ms; millisecond time base
     times = np.cumsum(np.r_[0, np.where(np.arange(47) % 5 == 0, 0.09, 0.04)])
