@@ -75,10 +75,10 @@ def _patch(name, module):
         module.RunLog.stage = stage
     elif name == "mouseface.workflows.pipeline":
         f = module._import_scoring
-        def _import_scoring():
+        def _import_scoring(*a, **k):
             t = time.thread_time()
             try:
-                return f()
+                return f(*a, **k)
             finally:
                 if threading.current_thread().name == "mouseface-import":
                     marks["import_thread_cpu"] = time.thread_time() - t

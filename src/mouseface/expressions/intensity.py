@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mouseface.expressions.fitting import axes_from, floor_scale
 from mouseface.expressions.windows import NEUTRAL
 
 __all__ = ["ExpressionAxis"]
@@ -116,14 +117,10 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
         units of ``scale`` (1 when not known yet): how a model fitted on other animals grades
         a new one, from that animal's own neutral face and baseline spread."""
         axis = cls(**params)
-        axes = np.atleast_2d(np.asarray(axes, dtype=np.float64))
-        norm = np.linalg.norm(axes, axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            axis.axes_ = np.where(norm > 0, axes / norm, np.nan)
-        axis.classes_ = np.asarray(classes).astype(str)
-        axis.neutral_ = np.asarray(neutral, dtype=np.float64)
-        axis.scale_ = _floor(np.ones(len(axes)) if scale is None else np.asarray(scale, float))
-        axis.n_features_in_ = axes.shape[1]
+        fitted = axes_from(classes, axes, neutral, scale)
+        axis.axes_, axis.classes_ = fitted.axes_, fitted.classes_
+        axis.neutral_, axis.scale_ = fitted.neutral_, fitted.scale_
+        axis.n_features_in_ = fitted.n_features_in_
         axis.groups_ = np.array([], dtype=object)
         return axis
 
@@ -131,7 +128,7 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
         """This axis in units of the spread of an animal's baseline frames along it: the
         standard deviation of their projections from ``neutral_`` (blocks of HOG rows, read one
         at a time: ``score`` passes its stores' blocks, ``live`` its calibration frames)."""
-        from mouseface.expressions.transfer import BaselineMoments
+        from mouseface.expressions.fitting import BaselineMoments
 
         check_is_fitted(self, "axes_")
         spread = BaselineMoments()
@@ -196,7 +193,7 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
         self.classes_ = np.array(conditions)
         self.axes_ = np.vstack(axes)
         self.neutral_ = X[is_neutral].mean(axis=0)
-        self.scale_ = _floor(np.asarray(scales))
+        self.scale_ = floor_scale(np.asarray(scales))
         self.groups_ = np.array(list(neutral_of))
         return self
 
@@ -225,10 +222,6 @@ class ExpressionAxis(TransformerMixin, BaseEstimator):
             if len(baseline) < 2:
                 raise ValueError("baseline needs at least 2 frames to measure its spread")
             neutral = baseline.mean(axis=0)
-            scale = _floor(((baseline - neutral) @ self.axes_.T).std(axis=0))
+            scale = floor_scale(((baseline - neutral) @ self.axes_.T).std(axis=0))
         return (X - neutral) @ self.axes_.T / scale
 
-
-def _floor(scale: np.ndarray) -> np.ndarray:
-    """A baseline spread of exactly 0 (a still image) would divide by 0: use 1 (raw units)."""
-    return np.where(scale > 0, scale, 1.0)

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from mouseface.expressions.fitting import emotion_prototype, fit_prototypes, least_neutral_frames
 from mouseface.expressions.similarity import (
     float_rows,
     require_fitted,
@@ -21,18 +22,6 @@ from mouseface.expressions.similarity import (
     standardize_rows,
 )
 from mouseface.expressions.windows import NEUTRAL
-
-
-def least_neutral_frames(
-    features: np.ndarray, neutral: np.ndarray, n_frames: int = 10
-) -> np.ndarray:
-    """Indices of the ``n_frames`` rows of ``features`` least correlated with ``neutral``.
-
-    Ties are broken by frame order (stable sort), so the choice is reproducible.
-    """
-    r = similarity(features, neutral[None, :])[:, 0]
-    r = np.where(np.isnan(r), np.inf, r)
-    return np.argsort(r, kind="stable")[: min(n_frames, len(r))]
 
 
 def encode_labels(y, neutral_label, ignore_label) -> tuple[np.ndarray, dict, str, str]:
@@ -65,15 +54,6 @@ def encode_labels(y, neutral_label, ignore_label) -> tuple[np.ndarray, dict, str
 def label_array(names, originals: dict) -> np.ndarray:
     """``classes_`` from class names as text: the caller's labels where known."""
     return np.array([originals.get(str(n), n) for n in names])
-
-
-def emotion_prototype(
-    features: np.ndarray, neutral: np.ndarray, n_frames: int = 10
-) -> np.ndarray:
-    """Mean of the ``n_frames`` frames of ``features`` least like the ``neutral`` prototype."""
-    if len(features) == 0:
-        raise ValueError("no stimulus frames to build a prototype from")
-    return features[least_neutral_frames(features, neutral, n_frames)].mean(axis=0)
 
 
 class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
@@ -169,32 +149,12 @@ class PrototypeModel(TransformerMixin, ClassifierMixin, BaseEstimator):
         if not (isinstance(self.n_frames, int | np.integer) and self.n_frames > 0):
             raise ValueError(f"n_frames must be a positive integer, got {self.n_frames!r}")
         y, originals, neutral, ignore = encode_labels(y, self.neutral_label, self.ignore_label)
-        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
-        if sample_weight is not None:
-            w = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-            y = np.where(w > 0, y, ignore)
-        is_neutral = y == neutral
-        if not is_neutral.any():
-            raise ValueError(f"no baseline frames (neutral class {self.neutral_label!r}) to "
-                             "build the neutral prototype from")
-        conditions = sorted(set(y[(~is_neutral) & (y != ignore)]))
-
-        def mean(rows):
-            return (X[rows].mean(axis=0) if sample_weight is None
-                    else np.average(X[rows], axis=0, weights=w[rows]))
-
-        neutral_of = {g: mean(is_neutral & (groups == g)) for g in np.unique(groups[is_neutral])}
-        prototypes = [mean(is_neutral)]
-        for c in conditions:
-            picked = []
-            for g in np.unique(groups[y == c]):
-                if g not in neutral_of:
-                    raise ValueError(f"group {g!r} has {c!r} frames but no baseline frames")
-                frames = X[(y == c) & (groups == g)]
-                picked.append(frames[least_neutral_frames(frames, neutral_of[g], self.n_frames)])
-            prototypes.append(np.concatenate(picked).mean(axis=0))
-        self.classes_ = label_array([neutral, *conditions], originals)
-        self.prototypes_ = np.vstack(prototypes)
+        w = (None if sample_weight is None
+             else _check_sample_weight(sample_weight, X, ensure_non_negative=True))
+        names, self.prototypes_ = fit_prototypes(X, y, neutral, ignore, self.n_frames,
+                                                 groups=groups, weights=w,
+                                                 neutral_label=self.neutral_label)
+        self.classes_ = label_array(names, originals)
         return self
 
     def transform(self, X) -> np.ndarray:

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mouseface.expressions.fitting import BaselineMoments
 from mouseface.expressions.prototypes import (
     NEUTRAL,
     encode_labels,
@@ -40,7 +41,8 @@ from mouseface.expressions.prototypes import (
 from mouseface.expressions.similarity import similarity, standardize_rows
 from mouseface.expressions.trials import TrialFrames, score_row
 
-__all__ = ["NeutralReference", "TransferModel", "neutral_reference", "transfer_trial_scores"]
+__all__ = ["BaselineMoments", "NeutralReference", "TransferModel", "neutral_reference",
+           "transfer_trial_scores"]
 
 
 @dataclass(frozen=True)
@@ -100,46 +102,6 @@ def reference_from_moments(
     med = float(np.median(sd))
     floor = scale_floor * med if med > 0 else 1.0
     return NeutralReference(mean, np.sqrt(sd ** 2 + floor ** 2), int(n_frames))
-
-
-class BaselineMoments:
-    """Per-feature count, mean and sum of squared deviations of frames added block by block
-    (Chan et al.'s pairwise update: as exact as computing them over all frames at once).
-
-    Examples
-    --------
-    >>> x = np.arange(12.0).reshape(6, 2)
-    >>> m = BaselineMoments()
-    >>> m.add(x[:4]); m.add(x[4:])
-    >>> m.n, m.mean.tolist(), bool(np.allclose(m.sd, x.std(axis=0)))
-    (6, [5.0, 6.0], True)
-    """
-
-    def __init__(self):
-        self.n = 0
-        self.mean: np.ndarray | None = None
-        self.m2: np.ndarray | None = None
-
-    def add(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64)
-        if not len(x):
-            return
-        mean_b = x.mean(axis=0)
-        self._merge(len(x), mean_b, ((x - mean_b) ** 2).sum(axis=0))
-
-    def _merge(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
-        if self.n == 0:
-            self.n, self.mean, self.m2 = n_b, mean_b, m2_b
-            return
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + delta ** 2 * (self.n * n_b / n)
-        self.n = n
-
-    @property
-    def sd(self) -> np.ndarray:
-        return np.sqrt(self.m2 / self.n)
 
 
 class TransferModel(TransformerMixin, ClassifierMixin, BaseEstimator):

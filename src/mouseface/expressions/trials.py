@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mouseface.expressions.prototypes import emotion_prototype
+from mouseface.expressions.fitting import emotion_prototype
 from mouseface.expressions.similarity import similarity
 from mouseface.expressions.windows import NEUTRAL
 

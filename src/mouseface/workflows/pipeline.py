@@ -178,7 +178,7 @@ def fit(
     settings = _settings(config, settings, workers, scheduler)
     log = RunLog("fit", settings)
     reporter = Reporter(quiet)
-    preload = _preload()
+    preload = _preload(estimators=True)
     with results_lock(out, "fit"), reporter.live():
         p = prepare(sessions, events, out, settings, reporter, log, scope="all")
         scoring = _scoring(preload)
@@ -267,7 +267,7 @@ def score(
         "compute": settings.compute.model_copy(update=compute)})
     log = RunLog("score", settings)
     reporter = Reporter(quiet)
-    preload = _preload()
+    preload = _preload(estimators=True)
     with results_lock(out, "score"), reporter.live():
         pose_inputs = _read_poses(sessions, poses, settings, log, events=events is not None)
         p = prepare(sessions, events, out, settings, reporter, log, scope="model",
@@ -383,17 +383,28 @@ def _log_table(log: RunLog, table: Table, kind: str) -> None:
                        "rows": len(table), "source": "DataFrame"})
 
 
-def _preload() -> threading.Thread:
-    """Import the scoring stage (scikit-learn and SciPy's statistics, a second of CPU) in the
-    background while the baseline pre-read and the pass decode."""
-    t = threading.Thread(target=_import_scoring, name="mouseface-import", daemon=True)
+#: The estimators `fit` and `score` use (scikit-learn and SciPy's statistics, about half a
+#: second of CPU): `run` scores without them.
+ESTIMATORS = ("mouseface.expressions.prototypes", "mouseface.expressions.transfer",
+              "mouseface.expressions.intensity", "mouseface.expressions.animal_model")
+
+
+def _preload(estimators: bool = False) -> threading.Thread:
+    """Import the scoring stage (with ``estimators``, the estimators too) in the background
+    while the baseline pre-read and the pass decode."""
+    t = threading.Thread(target=_import_scoring, args=(estimators,), name="mouseface-import",
+                         daemon=True)
     t.start()
     return t
 
 
-def _import_scoring():
+def _import_scoring(estimators: bool = False):
+    from importlib import import_module
+
     import mouseface.workflows.scoring as scoring
 
+    for name in ESTIMATORS if estimators else ():
+        import_module(name)
     return scoring
 
 

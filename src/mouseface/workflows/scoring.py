@@ -1,24 +1,25 @@
 """The stages after the pass: prototypes, similarities and trial scores from the stores.
 
 :mod:`mouseface.workflows.pipeline` runs them once :func:`~mouseface.workflows.prepare.prepare`
-has filled the feature stores; this module is the one that loads scikit-learn (the
-prototype estimators), so the pipeline imports it in the background while the pass decodes.
+has filled the feature stores. `run` (:func:`per_animal`) scores with
+:mod:`mouseface.expressions.fitting` and never imports scikit-learn; `fit` and `score` use the
+estimators (:class:`~mouseface.expressions.prototypes.PrototypeModel`,
+:class:`~mouseface.expressions.transfer.TransferModel`,
+:class:`~mouseface.expressions.intensity.ExpressionAxis`), imported when they are called.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mouseface._errors import InputError
 from mouseface._progress import Reporter
-from mouseface.expressions.animal_model import AnimalModel, prototypes_for
-from mouseface.expressions.intensity import ExpressionAxis
-from mouseface.expressions.prototypes import PrototypeModel
+from mouseface.expressions.fitting import Axes, BaselineMoments, FittedPrototypes, axes_from
 from mouseface.expressions.similarity import similarity
-from mouseface.expressions.transfer import BaselineMoments, TransferModel
 from mouseface.expressions.trials import (
     TrialFrames,
     crossfit_prototypes,
@@ -28,6 +29,9 @@ from mouseface.expressions.windows import NEUTRAL, label_frames, trial_frames
 from mouseface.io.model import load_array
 from mouseface.io.store import FeatureStore
 from mouseface.settings import Settings
+
+if TYPE_CHECKING:
+    from mouseface.expressions.intensity import ExpressionAxis
 
 
 def per_animal(p, settings: Settings, reporter: Reporter):
@@ -146,7 +150,7 @@ class _AnimalFrames:
         self.n_features = next(iter(stores.values())).n_features if stores else 0
         self._neutral: BaselineMoments | None = None
         self._sums: _ConditionSums | None = None
-        self._graded: tuple[ExpressionAxis | None, pd.DataFrame | None] | None = None
+        self._graded: tuple[Axes | None, pd.DataFrame | None] | None = None
 
     def missing(self) -> str:
         """Why no prototypes can be built ('' when they can); warns of conditions whose
@@ -271,14 +275,14 @@ class _AnimalFrames:
         y = np.array([NEUTRAL, *(c for c in conditions for _ in range(len(by_label[c].r)))])
         return X, y, np.r_[neutral.n, np.ones(len(y) - 1)]
 
-    def fit_and_crossfit(self, n_frames: int) -> tuple[PrototypeModel, pd.DataFrame]:
+    def fit_and_crossfit(self, n_frames: int) -> tuple[FittedPrototypes, pd.DataFrame]:
         """The animal's prototypes and its trials' cross-fitted scores; the read of the
         trial windows also grades them (what :meth:`grade` then returns)."""
         neutral = self.neutral()
         by_label, by_trial = self.least_neutral(neutral.mean, n_frames, per_trial=True)
         self._picked = by_label
         X, y, w = self._rows(neutral, by_label)
-        model = PrototypeModel(n_frames=n_frames).fit(X, y, sample_weight=w)
+        model = FittedPrototypes.fit(X, y, n_frames, NEUTRAL, weights=w)
         trials = [TrialFrames(tr["event"], tr["condition"], np.empty((0, self.n_features)),
                               by_trial[k].rows(self.n_features), tr["in_prototype"])
                   for k, tr in enumerate(self.trials)]
@@ -295,7 +299,7 @@ class _AnimalFrames:
             self._graded = grading.finish(raw)
         return model, scores
 
-    def grade(self) -> tuple[ExpressionAxis | None, pd.DataFrame | None]:
+    def grade(self) -> tuple[Axes | None, pd.DataFrame | None]:
         """Each condition's expression axis and every trial's grade on it, cross-fitted.
 
         The axis of a condition runs from the neutral mean to the mean of all its kept frames
@@ -402,16 +406,16 @@ class _Grading:
         col = {c: j for j, c in enumerate(self.conditions)}
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums / counts[:, None]
-        self.full = ExpressionAxis.from_means(self.conditions, neutral, mean)  # in raw units
+        self.full = Axes.from_means(self.conditions, neutral, mean)  # in raw units
 
-        def crossfit(k: int) -> ExpressionAxis:
+        def crossfit(k: int) -> Axes:
             j = col.get(frames.trials[k]["condition"])
             if j is None or not own_n[k]:
                 return self.full
             rest = mean.copy()
             with np.errstate(invalid="ignore", divide="ignore"):
                 rest[j] = (sums[j] - own[k]) / (counts[j] - own_n[k])
-            return ExpressionAxis.from_means(self.conditions, neutral, rest)
+            return Axes.from_means(self.conditions, neutral, rest)
 
         self.axes = [crossfit(k) for k in range(len(frames.trials))]
         self.spread = BaselineMoments()
@@ -424,12 +428,10 @@ class _Grading:
         if m.any():
             self.spread.add(_project(self.full, x[m]))
 
-    def finish(self, raw: pd.DataFrame | None
-               ) -> tuple[ExpressionAxis, pd.DataFrame | None]:
+    def finish(self, raw: pd.DataFrame | None) -> tuple[Axes, pd.DataFrame | None]:
         """The axis in baseline spreads and the trials' grades (``raw``: their window scores
         in raw units) in the same unit."""
-        axis = ExpressionAxis.from_axes(self.conditions, self.full.axes_, self.full.neutral_,
-                                        self.spread.sd)
+        axis = axes_from(self.conditions, self.full.axes_, self.full.neutral_, self.spread.sd)
         if raw is None:
             return axis, None
         grades = _grade_columns(raw, self.conditions)  # grade_<c> then grade_mean_<c>
@@ -455,6 +457,9 @@ def fit_model(p, settings: Settings, events_path):
     frames before its stimulus frames, so memory does not grow with the training sessions;
     pooled prototypes choose each animal's least-neutral frames from all of them at once.
     """
+    from mouseface.expressions.prototypes import PrototypeModel
+    from mouseface.expressions.transfer import TransferModel
+
     sessions, events, stores = p.sessions, p.events, p.stores
     _check_same_shape(stores, "the model")
     exclude = (_first_trials(events, sessions)
@@ -509,6 +514,8 @@ def fit_axis(p, settings: Settings) -> ExpressionAxis | None:
     from its own neutral face, averaged over the animals that have the condition), for ``score``
     to grade new animals from their own neutral. None when no animal has baseline and stimulus
     frames."""
+    from mouseface.expressions.intensity import ExpressionAxis
+
     exclude = (_first_trials(p.events, p.sessions)
                if settings.prototypes.exclude_first_trial else None)
     changes: dict[str, list[np.ndarray]] = {}
@@ -533,6 +540,9 @@ def apply_model(p, saved: dict, meta: dict, settings: Settings, model_dir, event
                 sessions_path):
     """`score`: a saved model applied to new sessions; returns the frame tables, the trial
     scores and the note on what the similarities mean."""
+    from mouseface.expressions.animal_model import AnimalModel, prototypes_for
+    from mouseface.expressions.intensity import ExpressionAxis
+
     sessions, events, stores = p.sessions, p.events, p.stores
     mode = meta.get("mode", "pooled")
     shape = tuple(meta["feature_shape"])
@@ -618,7 +628,7 @@ def _excluding(quality: dict[str, pd.DataFrame] | None, settings: Settings):
 
 def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarray | None,
                  names, extras: pd.DataFrame | None = None,
-                 grade: ExpressionAxis | None = None) -> pd.DataFrame:
+                 grade: Axes | ExpressionAxis | None = None) -> pd.DataFrame:
     """Rows of ``frames.parquet`` for one session; ``similarity(hog)`` gives the ``sim_``
     columns (one per name), ``grade`` the ``grade_`` columns (one per condition of its axis),
     ``extras`` the quality and drift columns."""
@@ -642,7 +652,7 @@ def _frame_table(store, session: str, animal: str, similarity, labels: np.ndarra
     return df
 
 
-def _project(axis: ExpressionAxis, x: np.ndarray) -> np.ndarray:
+def _project(axis: Axes | ExpressionAxis, x: np.ndarray) -> np.ndarray:
     """``axis.transform(x)`` without scikit-learn's checks of its input, for the stores' HOG
     rows (called per block and trial window: the checks would cost more than the numbers)."""
     return (np.asarray(x, dtype=np.float64) - axis.neutral_) @ axis.axes_.T / axis.scale_

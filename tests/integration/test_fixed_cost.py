@@ -1,0 +1,76 @@
+"""What ``mouseface run`` does outside its pass: the libraries it loads and how it exits
+(issue 22's fixed costs), counted in the process, not timed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+from tests.integration.test_dask import write_dataset
+
+#: The command line as the console script runs it, with two witnesses: an exit handler that
+#: prints which of the estimators' libraries were loaded, and an object whose ``__del__`` runs
+#: only in the interpreter's teardown.
+SCRIPT = """
+import atexit, sys, threading
+
+class Teardown:
+    def __del__(self):
+        print("teardown", flush=True)
+
+witness = Teardown()
+atexit.register(lambda: print("loaded:", *sorted({"sklearn", "scipy.stats"} & set(sys.modules)),
+                              flush=True))
+if sys.argv[1] == "--with-thread":  # a thread still running when the command returns
+    sys.argv.pop(1)
+    threading.Thread(target=lambda: (threading.Event().wait(0.5),
+                                     print("thread done", flush=True))).start()
+sys.argv = ["mouseface", *sys.argv[1:]]
+from mouseface.cli import main
+main()
+"""
+
+CONFIG = ("[hog]\npixels_per_cell = 16\n[prototypes]\nbaseline = 0.5\nn_frames = 3\n"
+          "[compute]\nchunk_size = 16\n")
+
+
+def _mouseface(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_run_scores_without_scikit_learn_and_skips_the_teardown(tmp_path):
+    sessions, events = write_dataset(tmp_path / "in", n_frames=96, n_videos=1)
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    out = tmp_path / "out"
+    p = _mouseface("run", sessions, events, "--out", out, "--config", config, "--no-report",
+                   "-q")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[-1] == "loaded:"  # the exit handlers ran; neither library was imported
+    assert "teardown" not in lines
+    frames = pd.read_parquet(out / "frames.parquet")
+    assert {"sim_neutral", "sim_a", "sim_b", "grade_a", "grade_b"} <= set(frames.columns)
+    assert frames["sim_a"].notna().any()
+    assert pd.read_csv(out / "trials.csv")[["score_a", "grade_b"]].notna().any().all()
+
+
+def test_fit_still_fits_the_estimators(tmp_path):
+    sessions, events = write_dataset(tmp_path / "in", n_frames=96, n_videos=1)
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    p = _mouseface("fit", sessions, events, "--out", tmp_path / "model", "--config", config,
+                   "-q")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "loaded: scipy.stats sklearn"
+
+
+def test_a_running_thread_keeps_the_usual_exit(tmp_path):
+    p = _mouseface("--with-thread", "--version")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("mouseface ")
+    # the usual exit: waits for the thread, runs the exit handlers, then tears down
+    assert lines[1:] == ["thread done", "loaded:", "teardown"]
