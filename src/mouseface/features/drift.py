@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import fft as sfft
 
-from mouseface.features.warp import _as_batch, _block_means, warp_frames
+from mouseface.features.warp import _as_batch, block_means, warp_frames
 
 __all__ = ["reference_face", "estimate_shifts", "ShiftEstimator", "shift_frames", "drift_table",
            "drift_columns"]
@@ -212,8 +212,7 @@ class ShiftEstimator:
         if self.bin > 1:
             b = self.bin
             binned = np.empty((len(batch), self.shape[0] // b, self.shape[1] // b), np.float32)
-            _block_means(np.ascontiguousarray(batch), b, binned)
-            batch = binned
+            batch = block_means(batch, b, binned)
         h, w = self.fft_shape
         out = np.zeros((len(batch), 2))
         mid = np.array([h // 2, w // 2])

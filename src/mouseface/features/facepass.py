@@ -45,13 +45,14 @@ from mouseface.features.drift import ShiftEstimator
 from mouseface.features.hog import hog
 from mouseface.features.quality import (
     OcclusionReference,
+    crop_measures,
     frame_measures,
     hog_distance,
     neutral_distances,
     occlusion_area,
     occlusion_reference,
 )
-from mouseface.features.warp import _block_means, warp_frames
+from mouseface.features.warp import block_means, warp_frames
 
 __all__ = ["MEASURES", "FaceFrames", "FacePass", "FaceSpec", "PassCalibration", "QualityParams",
            "calibrate"]
@@ -349,16 +350,25 @@ class FacePass:
         x = hog(crops, **spec.hog_params)
         measures = None
         if spec.quality is not None:
-            measures = self._measures(np.ascontiguousarray(frames[self._inner]), x)
+            measures = self._measures(frames, x)
         return FaceFrames(index, time, x, None if shifts is None else shifts.astype(np.float32),
                           measures, crops)
 
-    def _measures(self, raw: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _measures(self, frames: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The quality measures of the ROI crops of region ``frames``, read in place."""
         q, cal = self.spec.quality, self.spec.calibration
-        out = np.full((len(raw), len(MEASURES)), np.nan, np.float32)
-        out[:, :5] = frame_measures(raw, self._previous, dark_level=q.dark_level,
-                                    saturated_level=q.saturated_level)  # MEASURES' order
-        self._previous = raw[-1].copy()
+        m = self.spec.alignment.margin
+        h, w = self.spec.roi_shape
+        out = np.full((len(frames), len(MEASURES)), np.nan, np.float32)
+        if frames.dtype == np.uint8:
+            out[:, :5] = crop_measures(frames, (m, m, w, h), self._previous,
+                                       dark_level=q.dark_level,
+                                       saturated_level=q.saturated_level)  # MEASURES' order
+        else:
+            out[:, :5] = frame_measures(frames[self._inner], self._previous,
+                                        dark_level=q.dark_level,
+                                        saturated_level=q.saturated_level)
+        self._previous = frames[-1, m:m + h, m:m + w].copy()
         if cal is not None:
             d = hog_distance(x, cal.neutral)
             out[:, MEASURES.index("hog_distance")] = d
@@ -366,7 +376,8 @@ class FacePass:
                                  > q.occlusion_gate)
             if len(far) and cal.occlusion is not None:
                 out[far, MEASURES.index("occlusion")] = occlusion_area(
-                    _binned(raw[far], cal.occlusion_bin), cal.occlusion, novelty_k=q.novelty_k)
+                    _binned(frames, cal.occlusion_bin, (m, m, w, h), far), cal.occlusion,
+                    novelty_k=q.novelty_k)
         return out
 
 
@@ -396,14 +407,17 @@ def calibrate(region_frames: np.ndarray, spec: FaceSpec, *,
     return PassCalibration(neutral, median, scale, occ, b, len(frames))
 
 
-def _binned(frames: np.ndarray, b: int) -> np.ndarray:
-    """Means of ``b`` x ``b`` blocks (float32); the frames themselves for ``b = 1``."""
+def _binned(frames: np.ndarray, b: int, crop: tuple[int, int, int, int] | None = None,
+            select: np.ndarray | None = None) -> np.ndarray:
+    """Means of ``b`` x ``b`` blocks (float32) of the crop ``(x, y, w, h)`` (default whole
+    frames) of ``frames[select]`` (default all); the crops themselves for ``b = 1``."""
+    x0, y0, w, h = (0, 0, frames.shape[2], frames.shape[1]) if crop is None else crop
     if b == 1:
-        return frames
-    n, h, w = frames.shape
+        sel = slice(None) if select is None else select
+        return np.ascontiguousarray(frames[sel, y0:y0 + h, x0:x0 + w])
+    n = len(frames) if select is None else len(select)
     out = np.empty((n, h // b, w // b), np.float32)
-    _block_means(np.ascontiguousarray(frames), b, out)
-    return out
+    return block_means(frames, b, out, y0, x0, select)
 
 
 def _drift_bin(region_shape: tuple[int, int]) -> int:

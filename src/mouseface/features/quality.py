@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-__all__ = ["frame_metrics", "frame_measures", "dropped_frames", "OcclusionReference",
+__all__ = ["frame_metrics", "frame_measures", "crop_measures", "dropped_frames", "OcclusionReference",
            "occlusion_reference", "occlusion_area", "hog_distance", "distance_spread",
            "neutral_distances", "hog_outlier_z", "quality_table", "quality_flags",
            "session_quality", "CausalQuality", "MAX_FRACTION", "BLUR_RATIO", "GAP_FACTOR"]
@@ -135,24 +135,42 @@ def frame_measures(
     f = _batch(frames)
     n = len(f)
     if f.dtype == np.uint8 and n and min(f.shape[1:]) >= 1:
-        prev = np.zeros(f.shape[1:], np.uint8) if previous is None else np.asarray(previous)
-        if prev.shape != f.shape[1:]:
-            raise ValueError(f"previous frame has shape {prev.shape}, frames {f.shape[1:]}")
-        out = np.empty((n, 5), np.float64)
-        _measure_frames(np.ascontiguousarray(f), np.ascontiguousarray(prev, dtype=np.uint8),
-                        previous is not None, int(np.clip(np.floor(dark_level), -1, 255)),
-                        int(np.clip(np.ceil(saturated_level), 0, 256)), out)
-        motion, blur, dark, saturated, duplicate = out.T
-        duplicate = duplicate > 0
-    else:
-        motion, blur, dark, saturated, duplicate = _metrics_numpy(f, previous, dark_level,
-                                                                  saturated_level)
+        return crop_measures(f, (0, 0, f.shape[2], f.shape[1]), previous,
+                             dark_level=dark_level, saturated_level=saturated_level)
+    motion, blur, dark, saturated, duplicate = _metrics_numpy(f, previous, dark_level,
+                                                              saturated_level)
     m = np.empty((n, 5), np.float32)
     m[:, 0] = np.asarray(motion, dtype=np.float32)
     m[:, 1] = np.asarray(blur, dtype=np.float32)
     m[:, 2] = np.asarray(dark, dtype=np.float32)
     m[:, 3] = np.asarray(saturated, dtype=np.float32)
     m[:, 4] = np.asarray(duplicate, dtype=bool)
+    return m
+
+
+def crop_measures(
+    frames: np.ndarray,
+    crop: tuple[int, int, int, int],
+    previous: np.ndarray | None = None,
+    *,
+    dark_level: float = 5,
+    saturated_level: float = 250,
+) -> np.ndarray:
+    """:func:`frame_measures` of the crop ``(x, y, w, h)`` of uint8 frames (N, H, W), read in
+    place (no copy of the crops); ``previous`` is the crop of the frame before the first."""
+    f = np.ascontiguousarray(frames)
+    n = len(f)
+    x0, y0, w, h = (int(v) for v in crop)
+    prev = np.zeros((h, w), np.uint8) if previous is None else np.asarray(previous)
+    if prev.shape != (h, w):
+        raise ValueError(f"previous frame has shape {prev.shape}, frames {(h, w)}")
+    out = np.empty((n, 5), np.float64)
+    _measure_frames(f, y0, x0, h, w, np.ascontiguousarray(prev, dtype=np.uint8),
+                    previous is not None, int(np.clip(np.floor(dark_level), -1, 255)),
+                    int(np.clip(np.ceil(saturated_level), 0, 256)), out)
+    m = np.empty((n, 5), np.float32)
+    m[:, :4] = out[:, :4]
+    m[:, 4] = out[:, 4] > 0
     return m
 
 
@@ -184,50 +202,71 @@ def _metrics_numpy(f: np.ndarray, previous, dark_level, saturated_level):
 
 
 @numba.njit(cache=True, nogil=True)
-def _measure_frames(frames, prev, has_prev, dark, saturated, out):  # pragma: no cover - numba
-    """Motion, Laplacian variance, dark and saturated fractions and duplicate, one pass per
-    frame over uint8 pixels with exact integer sums (so chunked and whole passes agree).
+def _measure_frames(frames, y0, x0, h, w, prev, has_prev, dark, saturated,
+                    out):  # pragma: no cover - numba
+    """Motion, Laplacian variance, dark and saturated fractions and duplicate of the crops
+    ``frames[:, y0:y0 + h, x0:x0 + w]``, one pass per frame over uint8 pixels with exact
+    integer sums (so chunked and whole passes agree, whatever the order of the terms).
 
     ``out[i]`` = (motion_energy, blur, dark_fraction, saturated_fraction, duplicate); pixels
-    ``<= dark`` are dark and ``>= saturated`` saturated; without ``has_prev`` the first frame's
-    motion is NaN.
+    ``<= dark`` are dark and ``>= saturated`` saturated; ``prev`` is the crop before the first
+    frame; without ``has_prev`` the first frame's motion is NaN. The sums gather per column
+    over the rows (vectorised), then over the columns: int32 where a column's sum stays below
+    2 ** 31 for any frame of fewer than 2 ** 21 rows, int64 for the squared Laplacian.
     """
-    n, h, w = frames.shape
+    n = frames.shape[0]
     area = h * w
     inner = (h - 2) * (w - 2)
+    col_diff = np.empty(w, np.int32)
+    col_changed = np.empty(w, np.int32)
+    col_dark = np.empty(w, np.int32)
+    col_sat = np.empty(w, np.int32)
+    col_lap = np.empty(w, np.int32)
+    col_lap2 = np.empty(w, np.int64)
     for i in range(n):
-        f = frames[i]
-        p = frames[i - 1] if i > 0 else prev
+        col_diff[:] = 0
+        col_changed[:] = 0
+        col_dark[:] = 0
+        col_sat[:] = 0
+        col_lap[:] = 0
+        col_lap2[:] = 0
+        for r in range(h):
+            # whole-row loops over 0-based views vectorise (no negative-index checks)
+            fr = frames[i, y0 + r, x0:x0 + w]
+            pr = frames[i - 1, y0 + r, x0:x0 + w] if i > 0 else prev[r]
+            for c in range(w):
+                v = np.int32(fr[c])
+                d = v - np.int32(pr[c])
+                col_diff[c] += abs(d)
+                col_changed[c] += d != 0
+                col_dark[c] += v <= dark
+                col_sat[c] += v >= saturated
+            if 0 < r < h - 1:
+                up = frames[i, y0 + r - 1, x0 + 1:x0 + w - 1]
+                down = frames[i, y0 + r + 1, x0 + 1:x0 + w - 1]
+                left = fr[:w - 2]
+                mid = fr[1:w - 1]
+                right = fr[2:]
+                s1 = col_lap[:w - 2]
+                s2 = col_lap2[:w - 2]
+                for c in range(w - 2):
+                    lap = (np.int32(up[c]) + np.int32(down[c]) + np.int32(left[c])
+                           + np.int32(right[c]) - 4 * np.int32(mid[c]))
+                    s1[c] += lap
+                    s2[c] += lap * lap
         diff = 0
         changed = 0
         n_dark = 0
         n_sat = 0
         s1 = 0
         s2 = 0
-        for r in range(h):
-            fr = f[r]
-            pr = p[r]
-            # whole-row loops over 0-based views vectorise (no negative-index checks)
-            for c in range(w):
-                v = np.int32(fr[c])
-                d = v - np.int32(pr[c])
-                diff += abs(d)
-                changed += d != 0
-                n_dark += v <= dark
-                n_sat += v >= saturated
-            if 0 < r < h - 1:
-                up = f[r - 1]
-                down = f[r + 1]
-                left = fr[:w - 2]
-                mid = fr[1:w - 1]
-                right = fr[2:]
-                u = up[1:w - 1]
-                dn = down[1:w - 1]
-                for c in range(w - 2):
-                    lap = (np.int32(u[c]) + np.int32(dn[c]) + np.int32(left[c])
-                           + np.int32(right[c]) - 4 * np.int32(mid[c]))
-                    s1 += lap
-                    s2 += np.int64(lap) * lap
+        for c in range(w):
+            diff += col_diff[c]
+            changed += col_changed[c]
+            n_dark += col_dark[c]
+            n_sat += col_sat[c]
+            s1 += col_lap[c]
+            s2 += col_lap2[c]
         if i == 0 and not has_prev:
             out[i, 0] = np.nan
             out[i, 4] = 0.0

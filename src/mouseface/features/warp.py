@@ -175,6 +175,29 @@ def warp_frames(
     return out[0] if single else out
 
 
+def block_means(frames: np.ndarray, b: int, out: np.ndarray, y0: int = 0, x0: int = 0,
+                select: np.ndarray | None = None) -> np.ndarray:
+    """Means of ``b`` x ``b`` pixel blocks of frames, float32, into ``out`` (n, h, w).
+
+    The blocks tile ``frames[select][:, y0:y0 + h * b, x0:x0 + w * b]`` (``select``: the frames
+    to use, default all), read in place: a crop of a larger frame and a subset of a batch cost
+    no copy. For uint8 frames a block's sum is an integer below 2 ** 24 whatever the order
+    of its terms, exact in float32 as in int32, so both kernels give the same bits.
+    """
+    n, h, w = out.shape
+    a = np.asarray(frames)
+    idx = (np.arange(len(a), dtype=np.int64) if select is None
+           else np.asarray(select, np.int64))
+    if len(idx) != n:
+        raise ValueError(f"{len(idx)} frames for {n} outputs")
+    if a.dtype == np.uint8 and b * b * 255 < 1 << 24:
+        _block_means_u8(np.ascontiguousarray(a), idx, y0, x0, b, out)
+    else:
+        crop = a[idx if select is not None else slice(None), y0:y0 + h * b, x0:x0 + w * b]
+        _block_means(np.ascontiguousarray(crop), b, out)
+    return out
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _block_means(batch, b, out):  # pragma: no cover - numba
     """Means of ``b`` x ``b`` pixel blocks of every frame, into ``out`` (n, H // b, W // b)."""
@@ -188,6 +211,32 @@ def _block_means(batch, b, out):  # pragma: no cover - numba
                     for v in range(b):
                         acc += np.float32(batch[i, r * b + u, c * b + v])
                 out[i, r, c] = acc * scale
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _block_means_u8(batch, idx, y0, x0, b, out):  # pragma: no cover - numba
+    """:func:`_block_means` of uint8 frames ``batch[idx]`` from ``(y0, x0)``: a block's rows
+    summed as integers over whole rows (vectorised), then its columns; the same bits."""
+    n, h, w = out.shape
+    scale = np.float32(1.0 / (b * b))
+    wb = w * b
+    for k in numba.prange(n):
+        i = idx[k]
+        acc = np.empty(wb, np.int32)
+        for r in range(h):
+            src = batch[i, y0 + r * b, x0:x0 + wb]
+            for c in range(wb):
+                acc[c] = src[c]
+            for u in range(1, b):
+                src = batch[i, y0 + r * b + u, x0:x0 + wb]
+                for c in range(wb):
+                    acc[c] += src[c]
+            o = out[k, r]
+            for c in range(w):
+                s = 0
+                for v in range(b):
+                    s += acc[c * b + v]
+                o[c] = np.float32(s) * scale
 
 
 @numba.njit(cache=True, nogil=True)
@@ -217,7 +266,9 @@ def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
     A translation gives every column the same fractional weight except where the edge clamps
     it, so the columns between the clamped ones read contiguous pixels with one weight: that
     loop vectorises. The values are the affine kernel's up to the last bit of that weight (a
-    sample exactly halfway between two gray levels may round the other way).
+    sample exactly halfway between two gray levels may round the other way). A source row's
+    horizontal interpolation depends on the row alone, so each one is computed once per frame
+    and serves as the top of one output row and the bottom of the one above it.
     """
     n, hi_, wi = batch.shape
     h, w = out.shape[1], out.shape[2]
@@ -230,59 +281,64 @@ def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
         while lo_c < w and not (xb[lo_c] == xa[lo_c] + 1 and 0 < xa[lo_c] < wi - 2):
             lo_c += 1
         hi_c = lo_c
-        row = np.empty(w, np.float64)
         while (hi_c < w and xb[hi_c] == xa[hi_c] + 1 and 0 < xa[hi_c] < wi - 2
                and xa[hi_c] == xa[lo_c] + hi_c - lo_c):
             hi_c += 1
+        off = xa[lo_c] - lo_c if hi_c > lo_c else 0
+        g = fx[lo_c] if hi_c > lo_c else 0.0
+        rows = np.empty((2, w), np.float64)  # two interpolated source rows and which they are
+        held0 = -1
+        held1 = -1
         for r in range(h):
             a_row, b_row, wy = ya[r], yb[r], fy[r]
-            src_a = batch[i, a_row]
-            src_b = batch[i, b_row]
+            if a_row == held0:
+                ka = 0
+            elif a_row == held1:
+                ka = 1
+            else:
+                ka = 0 if held1 == b_row else 1
+                _row_weights(batch[i, a_row], rows[ka], xa, xb, fx, lo_c, hi_c, off, g)
+                if ka == 0:
+                    held0 = a_row
+                else:
+                    held1 = a_row
+            if b_row == held0:
+                kb = 0
+            elif b_row == held1:
+                kb = 1
+            else:
+                kb = 1 - ka
+                _row_weights(batch[i, b_row], rows[kb], xa, xb, fx, lo_c, hi_c, off, g)
+                if kb == 0:
+                    held0 = b_row
+                else:
+                    held1 = b_row
+            top = rows[ka]
+            bottom = rows[kb]
+            w1 = 1.0 - wy
             dst = out[i, r]
-            _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, 0, lo_c, integer, lo, hi)
-            if hi_c > lo_c:
-                _translate_run(src_a, src_b, dst, row, lo_c, hi_c, xa[lo_c] - lo_c, fx[lo_c],
-                               wy, integer)
-            _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, hi_c, w, integer, lo, hi)
+            if integer:  # a convex combination: clipping changes nothing but the clamped edge
+                for c in range(w):
+                    dst[c] = min(max(np.rint(top[c] * w1 + bottom[c] * wy), lo), hi)
+            else:
+                for c in range(w):
+                    dst[c] = top[c] * w1 + bottom[c] * wy
 
 
 @numba.njit(cache=True, nogil=True)
-def _clamped_columns(src_a, src_b, dst, xa, xb, fx, wy, c0, c1, integer, lo,
-                     hi):  # pragma: no cover - numba
-    """Columns ``c0:c1`` of one output row, each with its own (edge-clamped) sources."""
-    for c in range(c0, c1):
-        top = src_a[xa[c]] * (1.0 - fx[c]) + src_a[xb[c]] * fx[c]
-        bottom = src_b[xa[c]] * (1.0 - fx[c]) + src_b[xb[c]] * fx[c]
-        v = top * (1.0 - wy) + bottom * wy
-        if integer:
-            v = min(max(np.rint(v), lo), hi)
-        dst[c] = v
-
-
-@numba.njit(cache=True, nogil=True)
-def _translate_run(src_a, src_b, dst, row, lo_c, hi_c, off, g, wy,
-                   integer):  # pragma: no cover - numba
-    """Columns ``lo_c:hi_c`` of one output row: bilinear between rows ``src_a`` and ``src_b``
-    at columns ``c + off`` and ``c + off + 1`` with weights ``g`` and ``wy``. A convex
-    combination stays within the input's range, so integers are rounded, not clipped."""
+def _row_weights(src, out, xa, xb, fx, lo_c, hi_c, off, g):  # pragma: no cover - numba
+    """One source row interpolated along x: the edge-clamped columns each with its own
+    sources and weight, columns ``lo_c:hi_c`` at ``c + off`` and ``c + off + 1`` with ``g``."""
+    for c in range(lo_c):
+        out[c] = src[xa[c]] * (1.0 - fx[c]) + src[xb[c]] * fx[c]
     f1 = 1.0 - g
-    w1 = 1.0 - wy
-    m = hi_c - lo_c
     # views indexed from 0 by the loop counter: no negative-index check, so the loop vectorises
-    a = src_a[lo_c + off:hi_c + off + 1]
-    b = src_b[lo_c + off:hi_c + off + 1]
-    d = dst[lo_c:hi_c]
-    t = row[:m]
-    for k in range(m):
-        top = np.float64(a[k]) * f1 + np.float64(a[k + 1]) * g
-        bottom = np.float64(b[k]) * f1 + np.float64(b[k + 1]) * g
-        t[k] = top * w1 + bottom * wy
-    if integer:
-        for k in range(m):
-            d[k] = np.rint(t[k])
-    else:
-        for k in range(m):
-            d[k] = t[k]
+    a = src[lo_c + off:hi_c + off + 1]
+    t = out[lo_c:hi_c]
+    for k in range(hi_c - lo_c):
+        t[k] = np.float64(a[k]) * f1 + np.float64(a[k + 1]) * g
+    for c in range(hi_c, out.shape[0]):
+        out[c] = src[xa[c]] * (1.0 - fx[c]) + src[xb[c]] * fx[c]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")

@@ -151,3 +151,19 @@ def test_frame_measures_is_frame_metrics_without_the_table():
         assert got.dtype == np.float32 and got.shape == (6, 5)
         np.testing.assert_array_equal(got, table.to_numpy(np.float32))
         assert got[3, 4] == 1 and table["duplicate"].iloc[3]
+
+
+def test_crop_measures_read_in_place_equal_measures_of_the_copied_crops():
+    """The pass reads its measures from the region frames at the ROI, without copying the
+    crops: the same numbers as :func:`frame_measures` of the crops."""
+    rng = np.random.default_rng(4)
+    region = rng.integers(0, 256, (5, 30, 34), dtype=np.uint8)
+    region[2] = region[1]  # a duplicate
+    region[3, 5:20] = 255  # saturated
+    x0, y0, w, h = 3, 6, 25, 19
+    crops = region[:, y0:y0 + h, x0:x0 + w]
+    previous = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    for prev in (previous, None):
+        got = q.crop_measures(region, (x0, y0, w, h), prev)
+        np.testing.assert_array_equal(got, q.frame_measures(np.ascontiguousarray(crops), prev))
+    assert got[2, 4] == 1 and got[3, 3] > 0.25

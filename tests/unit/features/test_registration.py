@@ -17,7 +17,7 @@ from mouseface.features.similarity_fit import (
     mean_template,
     transform_summary,
 )
-from mouseface.features.warp import expand_roi, warp_frames
+from mouseface.features.warp import _block_means, block_means, expand_roi, warp_frames
 from mouseface.synth import Pose, make_animal, render_face
 
 SIZE = (160, 160)
@@ -138,6 +138,70 @@ def test_warp_frames_with_per_frame_drift():
     frames = np.stack([ndimage.shift(ref, d, order=1, mode="nearest") for d in shifts])
     out = warp_frames(frames, None, (10, 10, 30, 20), shifts=shifts)
     assert np.allclose(out, ref[10:30, 10:40], atol=1e-9)
+
+
+def _bilinear_translation(frames, offset, shifts, roi):
+    """The translation kernel's arithmetic written out in NumPy: clamped source pixels and
+    weights per axis, one weight for the unclamped columns, rows then columns, rounded."""
+    x0, y0, w, h = roi
+    n, hi, wi = frames.shape
+
+    def axis(start, off, size, n_in):
+        v = np.arange(start, start + size) + off
+        rv = np.rint(v)
+        v = np.where(np.abs(v - rv) < 1e-9, rv, v)
+        v = np.clip(v, 0.0, n_in - 1.0)
+        a = np.minimum(v.astype(np.int64), max(n_in - 2, 0))
+        return a, np.minimum(a + 1, n_in - 1), v - a
+
+    out = np.empty((n, h, w), frames.dtype)
+    for i in range(n):
+        ya, yb, fy = axis(y0, offset[1] + shifts[i, 0], h, hi)
+        xa, xb, fx = axis(x0, offset[0] + shifts[i, 1], w, wi)
+        run = np.flatnonzero((xb == xa + 1) & (xa > 0) & (xa < wi - 2))
+        if len(run):  # the kernel's interior: one weight, while xa advances by one
+            stop = run[0] + 1
+            while stop < w and stop in run and xa[stop] == xa[run[0]] + stop - run[0]:
+                stop += 1
+            fx = fx.copy()
+            fx[run[0]:stop] = fx[run[0]]
+        src = frames[i].astype(np.float64)
+        rows = src[:, xa] * (1.0 - fx) + src[:, xb] * fx  # every source row along x
+        v = rows[ya] * (1.0 - fy)[:, None] + rows[yb] * fy[:, None]
+        out[i] = np.clip(np.rint(v), 0, np.iinfo(frames.dtype).max)
+    return out
+
+
+def test_translation_kernel_is_the_bilinear_formula_bit_for_bit():
+    """Each source row interpolated along x once per frame, reused for two output rows: the
+    same bits as the formula, also where shifts clamp rows and columns at the edges."""
+    rng = np.random.default_rng(11)
+    frames = rng.integers(0, 256, (6, 30, 37), dtype=np.uint8)
+    shifts = np.array([[0.3, -0.7], [2.5, 1.25], [-9.6, 12.2], [40.0, -3.5], [0.0, 0.0],
+                       [-0.5, -31.9]])
+    for roi in ((3, 4, 25, 20), (0, 0, 37, 30)):
+        for t in (None, SimilarityTransform(translation=(-1.5, 0.75))):
+            got = warp_frames(frames, t, roi, shifts=shifts)
+            offset = (0.0, 0.0) if t is None else -t.params[:2, 2]
+            np.testing.assert_array_equal(got, _bilinear_translation(frames, offset, shifts,
+                                                                     roi))
+
+
+def test_block_means_of_uint8_crops_in_place_equal_the_general_kernel():
+    """Block sums of uint8 pixels are exact integers: the in-place kernel (a crop of a
+    subset of frames, no copy) gives the float32 kernel's bits."""
+    rng = np.random.default_rng(12)
+    frames = rng.integers(0, 256, (5, 47, 53), dtype=np.uint8)
+    frames[1] = 255
+    for b, (x0, y0), select in ((3, (0, 0), None), (5, (2, 7), np.array([4, 1])),
+                                (1, (1, 1), np.array([0]))):
+        h, w = (40 - y0) // b, (50 - x0) // b
+        sel = np.arange(5) if select is None else select
+        want = np.empty((len(sel), h, w), np.float32)
+        _block_means(np.ascontiguousarray(frames[sel, y0:y0 + h * b, x0:x0 + w * b]), b, want)
+        got = block_means(frames, b, np.empty_like(want), y0, x0, select)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.float32
 
 
 def test_mean_template_and_expand_roi(animal):
