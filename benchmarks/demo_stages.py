@@ -2,9 +2,10 @@
 processes it waited for: the rendering workers, the analyses' process) and wall seconds.
 
 Runs the demo through its command line in this process with each stage's function wrapped:
-the simulation, ``bouts``, ``run``, the faces figure, ``compare --by need``, the analyses
-(``analyze`` in this process, or ``_Beside.result`` where the demo waits for its second
-process: the CPU of that process counts there), the simulated population, the neural step,
+the simulation, ``bouts``, ``run``, ``compare --by need``, the analyses (``analyze`` in this
+process, or ``_Beside.result`` where the demo waits for its second process, which also drew the
+bouts' and the faces' figures while the run went on: the CPU of that process counts there),
+the simulated population, the neural step,
 the report's own figures and the report. CPU is user + system time, which a loaded machine
 changes less than the wall time; stages that overlap (the analyses beside the neural step and
 the report's figures) add up to more wall time than the demo took. Also prints the CPU that
@@ -27,7 +28,7 @@ START = time.perf_counter()
 
 #: (module, function) of each stage, as the demo calls them
 STAGES = [("mouseface.synth", "simulate_experiment"), ("mouseface.workflows.behaviour", "bouts"),
-          ("mouseface.workflows.demo", "run"), ("mouseface.synth", "state_figure"),
+          ("mouseface.workflows.demo", "run"),
           ("mouseface.workflows.demo", "comparison_summary"),
           ("mouseface.workflows.analysis", "analyze"),
           ("mouseface.workflows.demo", "_demo_population"),

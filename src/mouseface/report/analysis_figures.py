@@ -23,6 +23,8 @@ from mouseface._atomic import atomic_path  # noqa: E402
 from mouseface.expressions.windows import NEUTRAL
 
 NEUTRAL_COLOUR = "#9e9e9e"
+#: resolution of the PNGs :func:`save` writes
+_SAVE_DPI = 150
 
 
 def label_colours(labels: Sequence[str]) -> dict[str, str]:
@@ -36,13 +38,23 @@ def label_colours(labels: Sequence[str]) -> dict[str, str]:
 
 
 def save(fig, stem: str | Path) -> list[Path]:
-    """Write ``fig`` to ``<stem>.png`` (150 dpi) and ``<stem>.svg``; close it."""
+    """Write ``fig`` to ``<stem>.png`` (150 dpi) and ``<stem>.svg``; close it.
+
+    The layout (a constrained one, where the figure has it) and the tight bounding box are
+    worked out once, at the PNG's resolution, for both files: ``bbox_inches="tight"`` drew the
+    figure once more per file to find them (a third of a figure's saving time). The PNG is
+    the same to the pixel; the SVG's text is placed by the PNG's font metrics.
+    """
     stem = Path(stem)
+    fig.set_dpi(_SAVE_DPI)
+    fig.draw_without_rendering()
+    fig.set_layout_engine(None)  # the layout just done stays as it is
+    bbox = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
     paths = []
     for ext in (".png", ".svg"):
         path = stem.with_name(stem.name + ext)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight")
+            fig.savefig(tmp, dpi=_SAVE_DPI, bbox_inches=bbox)
         paths.append(path)
     plt.close(fig)
     return paths

@@ -61,7 +61,42 @@ def png_bytes(fig, *, dpi: int = DPI, palette: bool = True) -> bytes:
 PHOTO_QUALITY = 90
 
 
+#: what :func:`web_image` gave, by the image's digest and ``photo``: the report asks again for
+#: images worked out ahead (by the demo's two processes while they wait, see
+#: :func:`known_web_images`); at most :data:`_WEB_KEPT`, the oldest dropped first
+_WEB: dict[tuple[bytes, bool], tuple[str, bytes]] = {}
+_WEB_KEPT = 64
+
+
 def web_image(data: bytes, *, photo: bool = False) -> tuple[str, bytes]:
+    """The smallest way to embed an image: ``(mime type, bytes)``; see :func:`_web_image`.
+    Remembered by the image's digest: the same image asked again costs a hash."""
+    import hashlib
+
+    key = (hashlib.blake2b(data, digest_size=20).digest(), bool(photo))
+    best = _WEB.get(key)
+    if best is None:
+        best = _web_image(data, photo=photo)
+        remember_web_images({key: best})
+    return best
+
+
+def known_web_images() -> dict[tuple[bytes, bool], tuple[str, bytes]]:
+    """The images :func:`web_image` worked out in this process (to hand to another one's
+    :func:`remember_web_images`)."""
+    return dict(_WEB)
+
+
+def remember_web_images(known: Mapping[tuple[bytes, bool], tuple[str, bytes]]) -> None:
+    """Keep what :func:`web_image` worked out (here or in another process)."""
+    for key, value in known.items():
+        _WEB.pop(key, None)
+        _WEB[key] = value
+    while len(_WEB) > _WEB_KEPT:
+        del _WEB[next(iter(_WEB))]
+
+
+def _web_image(data: bytes, *, photo: bool = False) -> tuple[str, bytes]:
     """The smallest way to embed an image: ``(mime type, bytes)``.
 
     Candidates: the image as given; its 256-colour palette PNG (median cut, no dithering: as

@@ -23,7 +23,7 @@ import base64
 import datetime as _dt
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -760,6 +760,25 @@ def _extras(results_dir: Path, res: Results | None = None,
             out.append({"id": sub, "heading": heading, "images": images,
                         "summaries": summaries})
     return out
+
+
+def encode_extras(results_dir: str | Path, folders: Sequence[str] = ("analysis", "neural",
+                  "behaviour"), registration: Mapping[str, bytes] | None = None) -> None:
+    """Work out ahead, in this process, how the report will embed the PNGs now under
+    ``folders`` (of :data:`_EXTRA_DIRS`) and the registration's QC figures ``registration``
+    (:func:`figures.web_image` remembers them): for a caller with a core to spare before the
+    report is written."""
+    layout = ResultsLayout(results_dir)
+    for data in (registration or {}).values():
+        figures.web_image(data, photo=True)
+    for sub in folders:
+        folder = getattr(layout, sub)
+        for png in sorted(folder.rglob("*.png")) if folder.is_dir() else []:
+            if png.name.startswith("."):
+                continue
+            data = png.read_bytes()
+            if data.startswith(b"\x89PNG"):
+                figures.web_image(data)
 
 
 def _registration_figures(layout: ResultsLayout, res: Results | None) -> dict[str, bytes]:

@@ -143,7 +143,8 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
                         fear_stimulus: str = "pain",
                         fear_items: Mapping[str, int] | None = None,
                         keypoints: bool = False, keypoint_noise_px: float | None = None,
-                        keypoint_dropout: float = 0.05) -> Experiment:
+                        keypoint_dropout: float = 0.05,
+                        while_rendering: Callable[[], None] | None = None) -> Experiment:
     """Simulate a head-fixed experiment and write it to ``out``.
 
     Writes ``out/videos/<session>.mp4`` (H.264, one per animal and condition),
@@ -234,6 +235,10 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
         Label noise per coordinate; default ``1.5 px`` on a 256-px face, scaled to ``size``.
     keypoint_dropout
         Fraction of points lost (misplaced, likelihood below 0.5).
+    while_rendering
+        Called once in this process, once the worker processes have started and while they
+        render (before rendering with one worker): work of the caller's own that needs no
+        video, such as compiling the kernels that will read them.
 
     Returns
     -------
@@ -332,12 +337,16 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(_simulate_session, plans[i], opts): i for i in order}
+            if while_rendering is not None:  # the workers are forked by now
+                while_rendering()
             for future in as_completed(futures):
                 i = futures[future]
                 truths[i] = future.result()  # a failed session stops here, before it counts
                 frames_done += plans[i].n_frames
                 report(frames_done, total)
     else:
+        if while_rendering is not None:
+            while_rendering()
         for i in order:
             truths[i] = _simulate_session(plans[i], opts)
             frames_done += plans[i].n_frames

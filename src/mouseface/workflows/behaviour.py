@@ -242,7 +242,11 @@ def bouts(
     -------
     dict
         What ``bouts_summary.json`` holds, plus ``bouts`` (the DataFrame), ``files`` (all
-        written) and ``paths`` (``bouts``, ``events``, ``summary``: where each went).
+        written), ``paths`` (``bouts``, ``events``, ``summary``, ``figure``: where each went
+        or goes), and what the figure is drawn from: ``result`` (the
+        :class:`~mouseface.expressions.bouts.Bouts`) and ``events_table`` (the events read),
+        for a caller that left the figure out to draw it later
+        (:func:`~mouseface.report.behaviour_figures.bouts_figure`).
 
     Raises
     ------
@@ -333,7 +337,8 @@ def bouts(
     files.append(layout.bouts_summary)
     return {**summary, "bouts": res.bouts, "files": [str(f) for f in files],
             "paths": {"bouts": str(layout.bouts), "events": str(layout.bouts_events),
-                      "summary": str(layout.bouts_summary)}}
+                      "summary": str(layout.bouts_summary), "figure": str(layout.bouts_figure)},
+            "result": res, "events_table": ev}
 
 
 def _from_results(source: Path, events, out, baseline):

@@ -16,7 +16,7 @@ from mouseface._progress import Reporter
 from mouseface.expressions.prototypes import NEUTRAL
 from mouseface.expressions.trials import top_prototype
 from mouseface.io.layout import ResultsLayout
-from mouseface.settings import load_settings
+from mouseface.settings import Settings, load_settings
 from mouseface.workflows.pipeline import _report, run
 
 
@@ -74,41 +74,51 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     """
     from mouseface import synth
     from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
-    from mouseface.report.html import draw_figures
+    from mouseface.report.html import draw_figures, encode_extras
     from mouseface.workflows.behaviour import bouts
 
     out = Path(out)
     t0 = _time.perf_counter()
+    # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
+    # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
+    settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
+                             prototypes={"baseline": 2.0})
     reporter = Reporter(quiet)
     with reporter.live():
         task = reporter.task(f"simulating {n_animals} animals", total=None)
+        # while the workers render, this process compiles the run's kernels (or loads them
+        # from Numba's cache): the run's `compile` stage then has nothing left to do
         exp = synth.simulate_experiment(
             out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
             conditions=DEMO_CONDITIONS, needs=DEMO_NEEDS, fear=True,
             fear_shocks=max(2, n_trials), fear_items=DEMO_FEAR_ITEMS, size=DEMO_SIZE,
             preset="ultrafast", crf=21, keypoints=True,
-            on_progress=lambda done, total: task.update(completed=done, total=total))
+            on_progress=lambda done, total: task.update(completed=done, total=total),
+            while_rendering=lambda: _load_run_kernels(settings))
     t_sim = _time.perf_counter() - t0
     results = out / "results"
-    found = bouts(exp.sessions_path, exp.events_path, out=results, context="pain", quiet=quiet)
+    # the bouts' figure is drawn in the second process, while the run goes on
+    found = bouts(exp.sessions_path, exp.events_path, out=results, context="pain", quiet=quiet,
+                  figure=False)
     t_bouts = _time.perf_counter() - t0 - t_sim
     truth = exp.bouts[exp.bouts["behaviour"].isin(BOUT_TYPES)].rename(
         columns={"behaviour": "trial_type"})
     scores = detection_scores(match_bouts(found["bouts"], truth)).set_index("trial_type")
-    # L1: with 8 bins and 1x1 blocks, L2-Hys clipping flattens the crisp synthetic edges; the
-    # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
-    settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
-                             prototypes={"baseline": 2.0})
-    held = run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
-               settings=settings, quiet=quiet, report=False)
     summary: dict[str, Any] = {
         "bouts_found": {k: {"true": int(scores.loc[k, "true"]), "found": int(scores.loc[k,
                             "found"]), "f1": round(float(scores.loc[k, "f1"]), 3)}
                         for k in BOUT_TYPES if k in scores.index}}
-    # the analyses run in a second process while this one does the rest: the steps after the
-    # run are single-threaded, and the demo's machine has two cores
-    with _Beside(results, start=analyses) as beside:
-        synth.state_figure(out / "states.png")
+    # a second process draws the figures that need no run (the bouts', the faces') while the
+    # run goes on, then does the analyses while this one does the rest: the run's first
+    # stages and the steps after it are single-threaded, and the demo's machine has two cores
+    from mouseface.report.behaviour_figures import bouts_figure
+
+    early = [(bouts_figure, (found["result"], found["events_table"], found["paths"]["figure"])),
+             (synth.state_figure, (out / "states.png",))]
+    with _Beside(results, start=analyses, early=early) as beside:
+        held = run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
+                   settings=settings, quiet=quiet, report=False)
+        beside.go()
         summary["compare_need"] = comparison_summary(results, "need", "pleasure")
         if analyses:
             from mouseface.workflows.neural import STEPS, neural_correlates
@@ -134,6 +144,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             step("figures")
             drawn = draw_figures(results, held, held.run, registration=not analyses)
             if analyses:
+                # the report's images of this process's figures, while the analyses go on
+                encode_extras(results, ("neural", "behaviour"))
                 step("waiting for the analyses")
                 summary["analysis"] = beside.result()
                 drawn["registration"] = beside.registration  # None: the report draws them
@@ -149,6 +161,14 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             "top_prototype_is_true_condition": trial_accuracy(trials),
             "simulate_s": round(t_sim, 1), "bouts_s": round(t_bouts, 1),
             "total_s": round(_time.perf_counter() - t0, 1), **summary}
+
+
+def _load_run_kernels(settings: Settings) -> None:
+    """Compile the run's Numba kernels for ``settings`` in this process, or load them from
+    the cache (:meth:`~mouseface.features.face_setup.FaceSetup.load_kernels`)."""
+    from mouseface.features.face_setup import FaceSetup
+
+    FaceSetup.from_settings(settings, scope="animal").load_kernels()
 
 
 #: the smallest known change (at full intensity) called clear, by unit: a fifth of the eye's
@@ -191,13 +211,14 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
 
 
 def _analyses(results: str | Path) -> tuple[dict[str, Any], dict | None, list[tuple]]:
-    """What the demo's second process does: ``analyze(results, quick=True)`` and the
-    registration's QC figures (from ``registration/faces.npz``; None if they could not be
-    drawn: the report then tries again and says why). Returns the analyses' summary, the
-    figures, and the warnings raised (message, category, file, line) for the demo to show
-    and record."""
+    """What the demo's second process does after the run: ``analyze(results, quick=True)``
+    and the registration's QC figures (from ``registration/faces.npz``; None if they could
+    not be drawn: the report then tries again and says why), and how the report will embed
+    those figures and the analyses' (:func:`~mouseface.report.html.encode_extras`). Returns
+    the analyses' summary, the figures, and the warnings raised (message, category, file,
+    line) for the demo to show and record."""
     from mouseface import runlog
-    from mouseface.report.html import registration_figures
+    from mouseface.report.html import encode_extras, registration_figures
     from mouseface.workflows.analysis import analyze
 
     runlog._logging.active = True  # the demo records them in run.json, from its own process
@@ -208,62 +229,134 @@ def _analyses(results: str | Path) -> tuple[dict[str, Any], dict | None, list[tu
             qc = registration_figures(results)
         except Exception:  # noqa: BLE001 - the report draws them again, with a note if it fails
             qc = None
-    return summary, qc, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+        # how the report will embed them (handed back with the rest: see _Beside.result)
+        encode_extras(results, ("analysis",), registration=qc)
+    return summary, qc, _caught(caught)
 
 
-#: what the second process runs: the analyses, their outcome pickled to stdout (an error too)
-_BESIDE = """
-import pickle, sys
-from mouseface.workflows.demo import _analyses
-try:
-    out = ("ok", _analyses(sys.argv[1]))
-except BaseException as exc:
+def _caught(caught: list) -> list[tuple]:
+    """Recorded warnings as (message, category, file, line), to cross a pickle."""
+    return [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def _early(jobs: list[tuple]) -> list[tuple]:
+    """Run ``(function, args)`` jobs; return the warnings they raised (see :func:`_caught`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for func, args in jobs:
+            func(*args)
+    return _caught(caught)
+
+
+def _beside(results: str, stdin, stdout) -> None:
+    """The second process: the early jobs pickled on ``stdin`` (:func:`_early`), then, once
+    ``stdin`` says ``go`` (the run is done), :func:`_analyses`; the outcome of both (an error
+    too) pickled to ``stdout``. Leaves quietly when ``stdin`` ends without ``go`` (the demo
+    stopped)."""
+    import pickle
     import traceback
-    out = ("error", (exc, traceback.format_exc()))
-try:
-    data = pickle.dumps(out)
-except Exception:
-    data = pickle.dumps(("error", (None, out[1][1] if out[0] == "error" else repr(out))))
-sys.stdout.buffer.write(data)
+
+    try:
+        # the report's figure style (matplotlib's rcParams, set by its figures module), as
+        # the demo's own process has it when it draws
+        import mouseface.report.html  # noqa: F401
+
+        early = _early(pickle.load(stdin))
+        import mouseface.workflows.analysis  # noqa: F401 - imported while the run goes on
+
+        if stdin.read() != b"go":
+            return
+        from mouseface.report.figures import known_web_images
+
+        summary, qc, caught = _analyses(results)
+        out: tuple = ("ok", (summary, qc, early, caught, known_web_images()))
+    except BaseException as exc:  # noqa: BLE001 - handed to the demo, which raises it
+        out = ("error", (exc, traceback.format_exc()))
+    try:
+        data = pickle.dumps(out)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text does
+        data = pickle.dumps(("error", (None, out[1][1] if out[0] == "error" else repr(out))))
+    stdout.write(data)
+
+
+#: what the second process runs (:func:`_beside`)
+_BESIDE = """
+import sys
+from mouseface.workflows.demo import _beside
+_beside(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
 """
 
 
 class _Beside:
-    """The analyses and the registration's QC figures (:func:`_analyses`) in a second Python
-    process while the block runs (a fresh interpreter, so nothing of this one's threads or
-    ``__main__`` is inherited); :meth:`result` waits for them, re-emits their warnings here
-    and appends them to ``run.json`` under ``analysis``, as the analyses run in this process
-    would, and keeps the figures in :attr:`registration`. With ``start=False`` nothing
-    runs."""
+    """A second Python process beside the demo (a fresh interpreter, so nothing of this
+    one's threads or ``__main__`` is inherited): on entering the block it runs the ``early``
+    jobs, ``(function, args)`` that need no run (the bouts' and the faces' figures), while
+    the block runs the run; after :meth:`go` the analyses and the registration's QC figures
+    (:func:`_analyses`). :meth:`result` waits for them, re-emits their warnings here and
+    appends the analyses' to ``run.json`` under ``analysis``, as the analyses run in this
+    process would, and keeps the figures in :attr:`registration`. With ``start=False`` the
+    early jobs run here, on entering, and nothing else runs."""
 
-    def __init__(self, results: Path, start: bool = True):
+    def __init__(self, results: Path, start: bool = True, early: list[tuple] | None = None):
         self.results = Path(results)
         self.start = start
+        self.early = list(early or [])
         self.proc = None
+        self._sending = None  # the thread that hands the early jobs over
         self.registration: dict | None = None  # the QC figures it drew, after result()
 
     def __enter__(self) -> _Beside:
-        if self.start:
-            import os
-            import subprocess
-            import sys
+        if not self.start:
+            for message, category, filename, lineno in _early(self.early):
+                warnings.warn_explicit(message, category, filename, lineno)
+            return self
+        import os
+        import pickle
+        import subprocess
+        import sys
+        import threading
 
-            import mouseface
+        import mouseface
 
-            # the child imports this very mouseface, whatever put it on this one's path
-            src = str(Path(mouseface.__file__).resolve().parents[1])
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-                [src, *filter(None, [os.environ.get("PYTHONPATH")])])}
-            self.proc = subprocess.Popen([sys.executable, "-c", _BESIDE, str(self.results)],
-                                         stdout=subprocess.PIPE, env=env)
+        data = pickle.dumps(self.early)
+        # the child imports this very mouseface, whatever put it on this one's path
+        src = str(Path(mouseface.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self.proc = subprocess.Popen([sys.executable, "-c", _BESIDE, str(self.results)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # in a thread: the pipe holds less than the jobs, and the child reads them only once
+        # its interpreter has started
+        self._sending = threading.Thread(target=self._send, args=(data,), daemon=True)
+        self._sending.start()
         return self
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):  # the child died: result() says so
+            pass
+
+    def go(self) -> None:
+        """The run is done: start the analyses."""
+        if self.proc is None or self.proc.stdin.closed:
+            return
+        self._sending.join()
+        try:
+            self.proc.stdin.write(b"go")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):  # the child died: result() says so
+            pass
 
     def result(self) -> Any:
         import pickle
 
         from mouseface.runlog import append_warnings
 
-        data, _ = self.proc.communicate()
+        self.go()
+        data = self.proc.stdout.read()
+        self.proc.wait()
         self.proc = None
         try:
             status, value = pickle.loads(data)
@@ -274,7 +367,12 @@ class _Beside:
             exc, text = value
             raise exc if isinstance(exc, BaseException) else RuntimeError(
                 f"the demo's analyses failed:\n{text}")
-        summary, self.registration, caught = value
+        from mouseface.report.figures import remember_web_images
+
+        summary, self.registration, early, caught, images = value
+        remember_web_images(images)  # the report embeds them as they are
+        for message, category, filename, lineno in early:
+            warnings.warn_explicit(message, category, filename, lineno)
         texts = []
         for message, category, filename, lineno in caught:
             warnings.warn_explicit(message, category, filename, lineno)
@@ -284,8 +382,9 @@ class _Beside:
         return summary
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None:  # the block failed before waiting: stop the analyses
+        if self.proc is not None:  # the block failed before waiting: stop the second process
             self.proc.kill()
+            self._sending.join()  # its write fails now that the child is gone
             self.proc.communicate()
 
 
