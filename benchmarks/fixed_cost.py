@@ -4,6 +4,7 @@ run on (Numba's cache and the page cache warm).
 Run::
 
     python benchmarks/fixed_cost.py [--frames 9000] [--reps 3] [--src A_SRC --src B_SRC]
+    python benchmarks/fixed_cost.py --imports [--reps 3]
 
 On :mod:`bench_run`'s generated file (640x480 H.264, crf 18; one session, a 400x400 face ROI,
 30 events; ``MOUSEFACE_BENCH_CACHE`` says where it is kept) each rep runs ``mouseface run
@@ -19,6 +20,10 @@ and each ``run.json`` stage begins and ends. *Before* is process start to pass s
 pass end to exit, *pass* what lies between; the stages are printed with their wall and CPU
 (CPU in a stage is every thread's, so the scoring's background import counts where it runs).
 ``imports (thread)`` is the CPU that background import took, on its thread.
+
+``--imports`` prints instead what importing the libraries ``run`` loads costs, in the order
+it loads them (CPU seconds each, in a fresh process, the least of ``--reps`` processes): the
+floor under *before*.
 
 Several ``--src`` folders (each a ``src`` with the mouseface package) are run interleaved, rep
 by rep, for an A/B comparison on a shared machine; their frames.parquet and trials.csv are
@@ -113,6 +118,35 @@ main()
 """
 
 
+#: What ``run`` imports, in its order (each entry: what it adds to those before it).
+IMPORTS = ("numpy", "pandas", "zarr", "av", "numba", "scipy.fft", "scipy.ndimage",
+           "skimage.transform._geometric", "mouseface.cli", "mouseface.workflows.prepare",
+           "mouseface.workflows.pipeline", "mouseface.workflows.scoring", "sklearn.base")
+
+IMPORT_DRIVER = r"""
+import json, sys, time
+out = []
+for name in sys.argv[1:]:
+    t = time.process_time()
+    __import__(name)
+    out.append(time.process_time() - t)
+print(json.dumps(out))
+"""
+
+
+def import_costs(reps: int) -> None:
+    """Print the CPU each of :data:`IMPORTS` adds, the least over ``reps`` fresh processes
+    (``sklearn.base``: what `run` no longer imports)."""
+    runs = [json.loads(subprocess.run([sys.executable, "-c", IMPORT_DRIVER, *IMPORTS],
+                                      capture_output=True, text=True, check=True).stdout)
+            for _ in range(reps)]
+    print(f"import CPU (s), least of {reps} processes, load {os.getloadavg()[0]:.1f}")
+    best = [min(r[k] for r in runs) for k in range(len(IMPORTS))]
+    for name, t in zip(IMPORTS, best, strict=True):
+        print(f"  {name:<32} {t:6.3f}")
+    print(f"  {'all but sklearn.base':<32} {sum(best[:-1]):6.3f}")
+
+
 def run_once(src: str | None, sessions: Path, events: Path, out: Path) -> dict:
     """One ``mouseface run`` in a fresh process: its marks, stages and the parent's times."""
     shutil.rmtree(out, ignore_errors=True)
@@ -157,9 +191,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=9000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--imports", action="store_true",
+                    help="print what importing run's libraries costs, and stop")
     ap.add_argument("--src", action="append", default=None,
                     help="a src folder to run (repeat for A/B); default: this checkout's")
     args = ap.parse_args()
+    if args.imports:
+        import_costs(args.reps)
+        return
     from bench_run import make_video, tables
 
     srcs = args.src or [str(Path(__file__).resolve().parents[1] / "src")]
