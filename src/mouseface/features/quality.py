@@ -414,21 +414,177 @@ def occlusion_area(
                          f"{reference.median.shape}: use the same ROI")
     if len(f) == 0:
         return np.zeros(0)
-    sm = _smooth(f, reference.sigma)
-    offset = np.median((sm - reference.median).reshape(len(f), -1), axis=1)
-    sm -= offset[:, None, None].astype(np.float32)
     thr = novelty_k * reference.noise
-    novel = (sm > reference.high + thr) | (sm < reference.low - thr)
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(2, 1)  # never across frames
-    labels, n = ndimage.label(novel, structure=structure)
     out = np.zeros(len(f))
-    if n:
-        sizes = np.bincount(labels.ravel())[1:]
-        first = ndimage.find_objects(labels)
-        frame_of = np.array([sl[0].start for sl in first])
-        np.maximum.at(out, frame_of, sizes)
-    return out / float(f.shape[1] * f.shape[2])
+    _occlusion_areas(np.ascontiguousarray(f), _gaussian_weights(reference.sigma),
+                     np.ascontiguousarray(reference.median, np.float32),
+                     np.ascontiguousarray(reference.high + thr, np.float32),
+                     np.ascontiguousarray(reference.low - thr, np.float32), out)
+    return out
+
+
+def _gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """The weights of ``scipy.ndimage.gaussian_filter1d`` (``[1.0]`` for no smoothing)."""
+    if not sigma > 0:
+        return np.ones(1)
+    x = np.arange(-int(truncate * sigma + 0.5), int(truncate * sigma + 0.5) + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    return (phi / phi.sum())[::-1].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _occlusion_areas(frames, weights, median, high, low, out):  # pragma: no cover - numba
+    """:func:`occlusion_area` frame by frame, with the arithmetic of SciPy and NumPy's steps.
+
+    Gaussian smoothing as ``scipy.ndimage.gaussian_filter`` (float32 frames; each axis,
+    rows first, in float64 from the outermost pair of taps in, edges repeated, rounded to
+    float32), the median offset from the neutral face as ``np.median`` (the mean of the two
+    middle float32 values, in float32), novel pixels beyond ``high`` / ``low`` (the envelope
+    with the threshold added), and the largest 4-connected region of them (a flood fill).
+    ``out[i]``: its area over the frame's.
+    """
+    n, h, w = frames.shape
+    r = (len(weights) - 1) // 2
+    x = np.empty((h, w), np.float32)
+    sm = np.empty((h, w), np.float32)
+    acc = np.empty(w, np.float64)
+    line = np.empty(w + 2 * r, np.float64)
+    dev = np.empty(h * w, np.float32)
+    novel = np.zeros((h, w), np.uint8)
+    stack = np.empty(h * w, np.int64)
+    for i in range(n):
+        for k in range(h):
+            for c in range(w):
+                x[k, c] = np.float32(frames[i, k, c])
+        for k in range(h):  # along the rows' axis, whole rows at a time
+            xk = x[k]
+            for c in range(w):
+                acc[c] = np.float64(xk[c]) * weights[r]
+            for j in range(r, 0, -1):
+                up = x[max(k - j, 0)]
+                down = x[min(k + j, h - 1)]
+                wj = weights[r - j]
+                for c in range(w):
+                    acc[c] += (np.float64(up[c]) + np.float64(down[c])) * wj
+            sk = sm[k]
+            for c in range(w):
+                sk[c] = np.float32(acc[c])
+        for k in range(h):  # along the columns' axis, from a copy padded with the edges
+            sk = sm[k]
+            for c in range(w):
+                line[r + c] = sk[c]
+            for c in range(r):
+                line[c] = sk[0]
+                line[r + w + c] = sk[w - 1]
+            for c in range(w):
+                a = line[r + c] * weights[r]
+                for j in range(r, 0, -1):
+                    a += (line[r + c - j] + line[r + c + j]) * weights[r - j]
+                sk[c] = np.float32(a)
+        m = 0
+        finite = True
+        for k in range(h):
+            for c in range(w):
+                dev[m] = sm[k, c] - median[k, c]
+                finite = finite and not np.isnan(dev[m])
+                m += 1
+        if not finite:
+            out[i] = 0.0  # a NaN median: nothing is novel
+            continue
+        half = m // 2
+        offset = _select(dev, half)
+        if m % 2 == 0:  # the largest value below the middle one
+            lower = dev[0]
+            for t in range(1, half):
+                if dev[t] > lower:
+                    lower = dev[t]
+            offset = (lower + offset) / np.float32(2.0)
+        for k in range(h):
+            for c in range(w):
+                v = sm[k, c] - offset
+                novel[k, c] = 1 if (v > high[k, c] or v < low[k, c]) else 0
+        best = 0
+        for k in range(h):
+            for c in range(w):
+                if not novel[k, c]:
+                    continue
+                novel[k, c] = 0
+                stack[0] = k * w + c
+                top = 1
+                size = 0
+                while top:
+                    top -= 1
+                    p = stack[top]
+                    size += 1
+                    y = p // w
+                    xx = p - y * w
+                    if y > 0 and novel[y - 1, xx]:
+                        novel[y - 1, xx] = 0
+                        stack[top] = p - w
+                        top += 1
+                    if y < h - 1 and novel[y + 1, xx]:
+                        novel[y + 1, xx] = 0
+                        stack[top] = p + w
+                        top += 1
+                    if xx > 0 and novel[y, xx - 1]:
+                        novel[y, xx - 1] = 0
+                        stack[top] = p - 1
+                        top += 1
+                    if xx < w - 1 and novel[y, xx + 1]:
+                        novel[y, xx + 1] = 0
+                        stack[top] = p + 1
+                        top += 1
+                best = max(best, size)
+        out[i] = best / float(h * w)
+
+
+@numba.njit(cache=True, nogil=True)
+def _xorshift(state):  # pragma: no cover - numba
+    state ^= state << np.uint64(13)
+    state ^= state >> np.uint64(7)
+    return state ^ (state << np.uint64(17))
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, k):  # pragma: no cover - numba
+    """The ``k``-th smallest value of ``a`` (reordered in place: those before it are not
+    larger); quickselect with pivots from a fixed pseudo-random sequence."""
+    lo = 0
+    hi = len(a) - 1
+    state = np.uint64(0x9E3779B97F4A7C15)
+    while hi > lo:
+        span = np.uint64(hi - lo + 1)
+        state = _xorshift(state)
+        x = a[lo + np.int64(state % span)]
+        state = _xorshift(state)
+        y = a[lo + np.int64(state % span)]
+        state = _xorshift(state)
+        z = a[lo + np.int64(state % span)]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = z
+            if x > y:
+                y = x
+        pivot = y
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
 
 
 def hog_distance(hog_features: np.ndarray, neutral: np.ndarray) -> np.ndarray:

@@ -167,3 +167,39 @@ def test_crop_measures_read_in_place_equal_measures_of_the_copied_crops():
         got = q.crop_measures(region, (x0, y0, w, h), prev)
         np.testing.assert_array_equal(got, q.frame_measures(np.ascontiguousarray(crops), prev))
     assert got[2, 4] == 1 and got[3, 3] > 0.25
+
+
+def _occlusion_by_scipy(frames, ref, novelty_k):
+    """What :func:`occlusion_area` computes, in SciPy and NumPy's own steps."""
+    from scipy import ndimage
+
+    sm = ndimage.gaussian_filter(frames.astype(np.float32), (0, ref.sigma, ref.sigma),
+                                 mode="nearest")
+    sm -= np.median((sm - ref.median).reshape(len(sm), -1), axis=1)[:, None, None]
+    thr = novelty_k * ref.noise
+    novel = (sm > ref.high + thr) | (sm < ref.low - thr)
+    out = np.zeros(len(frames))
+    for i, f in enumerate(novel):
+        labels, n = ndimage.label(f)  # 4-connected
+        out[i] = np.bincount(labels.ravel())[1:].max() if n else 0
+    return out / float(novel[0].size)
+
+
+def test_occlusion_area_is_scipy_smoothing_median_and_labels_bit_for_bit():
+    """The compiled occlusion test (smoothing, median offset, novel pixels, largest region)
+    gives the bits of the SciPy and NumPy steps it replaces, odd and even pixel counts."""
+    rng = np.random.default_rng(5)
+    for k, (h, w) in enumerate(((31, 40), (17, 23), (9, 60))):
+        yy, xx = np.mgrid[:h, :w]
+        face = 100 + 50 * np.sin(xx / 4.0) * np.cos(yy / 5.0)
+        base = np.clip(face + rng.normal(0, 3, (8, h, w)), 0, 255).astype(np.uint8)
+        ref = q.occlusion_reference(base, sigma=(1.5, 0.8, 2.2)[k])
+        frames = (face + rng.normal(0, 3, (6, h, w))).astype(np.float32)
+        frames[1, 2:h // 2, 3:w // 2] = 250.0  # something bright
+        frames[2, :, : w // 3] = 0.0
+        frames[3] += 30.0  # brighter all over
+        for novelty_k in (1.0, 8.0):
+            want = _occlusion_by_scipy(frames, ref, novelty_k)
+            got = q.occlusion_area(frames, ref, novelty_k=novelty_k)
+            np.testing.assert_array_equal(got, want)
+        assert got[1] > 0.05 and got[3] < got[1]
