@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -74,3 +75,21 @@ def test_a_running_thread_keeps_the_usual_exit(tmp_path):
     assert lines[0].startswith("mouseface ")
     # the usual exit: waits for the thread, runs the exit handlers, then tears down
     assert lines[1:] == ["thread done", "loaded:", "teardown"]
+
+
+def test_what_c_code_printed_reaches_the_output(tmp_path):
+    # C's stdout is fully buffered into a pipe (unless PYTHONUNBUFFERED), and os._exit drops
+    # that buffer: the console script flushes it first
+    script = ("import ctypes, sys; ctypes.CDLL(None).printf(b'from C\\n'); "
+              "sys.argv = ['mouseface', '--version']; from mouseface.cli import main; main()")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.splitlines()) == ["from C", f"mouseface {_version()}"]
+
+
+def _version() -> str:
+    from mouseface import __version__
+
+    return __version__

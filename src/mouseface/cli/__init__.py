@@ -65,7 +65,18 @@ def _exit_now(code) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         code = 120
+    _flush_c_streams()
     os._exit(code or 0)
+
+
+def _flush_c_streams() -> None:
+    """Flush the C library's buffered streams (what a library printed through ``printf``),
+    which ``os._exit`` would drop."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
 
 
 def _fewer_malloc_arenas() -> None:
