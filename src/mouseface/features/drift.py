@@ -203,16 +203,20 @@ class ShiftEstimator:
         self.region = int(math.ceil(factor * 1.5))
         self._kernels = _dft_kernels(h, w, self.region, factor, self.ref_f.dtype)
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """``(dy, dx)`` of each frame (N, H, W) against the reference, (N, 2) float64."""
+    def __call__(self, frames: np.ndarray, select: np.ndarray | None = None) -> np.ndarray:
+        """``(dy, dx)`` of each frame (N, H, W) against the reference, (N, 2) float64; of
+        ``frames[select]`` only with ``select`` (indices: binned frames are read in place)."""
         batch, _ = _as_batch(frames)
         if batch.shape[1:] != self.shape:
             raise ValueError(f"reference has shape {self.shape} but frames are "
                              f"{batch.shape[1:]}: crop both with the same ROI")
         if self.bin > 1:
             b = self.bin
-            binned = np.empty((len(batch), self.shape[0] // b, self.shape[1] // b), np.float32)
-            batch = block_means(batch, b, binned)
+            n = len(batch) if select is None else len(select)
+            binned = np.empty((n, self.shape[0] // b, self.shape[1] // b), np.float32)
+            batch = block_means(batch, b, binned, select=select)
+        elif select is not None:
+            batch = batch[select]
         h, w = self.fft_shape
         out = np.zeros((len(batch), 2))
         mid = np.array([h // 2, w // 2])

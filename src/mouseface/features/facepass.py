@@ -265,7 +265,7 @@ class FacePass:
         if first:
             sel[0] = True  # a stream that starts between anchors starts measured
             self._first = int(index[0])
-        self._measure(frames[sel], index[sel])
+        self._measure(frames, index, np.flatnonzero(sel))
         return self._release()
 
     def flush(self) -> FaceFrames | None:
@@ -275,7 +275,7 @@ class FacePass:
             return None
         frames, index, _ = self._held[-1]
         if int(index[-1]) not in self._measured:
-            self._measure(frames[-1:], index[-1:])
+            self._measure(frames, index, np.array([len(index) - 1]))
         return self._release(final=True)
 
     # ---------------------------------------------------------------- internals
@@ -287,14 +287,15 @@ class FacePass:
         frames[:, a.fill] = np.asarray(a.fill_value).astype(frames.dtype)
         return frames
 
-    def _measure(self, frames: np.ndarray, index: np.ndarray) -> None:
-        if len(index):
+    def _measure(self, frames: np.ndarray, index: np.ndarray, select: np.ndarray) -> None:
+        """Measure the drift of ``frames[select]`` (read in place)."""
+        if len(select):
             if self._estimator is None:  # the reference's spectrum, once per stream
                 self._estimator = ShiftEstimator(self.spec.alignment.reference,
                                                      bin=_drift_bin(frames.shape[1:]))
-            got = self._estimator(frames)
-            self._measured.update({int(i): s for i, s in zip(index, got, strict=True)})
-            self.n_measured += len(index)
+            got = self._estimator(frames, select)
+            self._measured.update({int(i): s for i, s in zip(index[select], got, strict=True)})
+            self.n_measured += len(select)
 
     def _is_anchor(self, i: int) -> bool:
         return i % self.spec.drift_every == 0 or i == self._first
@@ -321,7 +322,7 @@ class FacePass:
             if np.hypot(*(self._measured[probe] - line)) > DRIFT_TOLERANCE:
                 gap = np.flatnonzero((index > a_) & (index < b_))
                 gap = gap[[int(index[g]) not in self._measured for g in gap]]
-                self._measure(frames[gap], index[gap])
+                self._measure(frames, index, gap)
         at = np.array(sorted(self._measured), np.float64)
         sh = np.array([self._measured[int(i)] for i in at], np.float64).reshape(-1, 2)
         i = index[ready].astype(np.float64)

@@ -223,6 +223,7 @@ def _measure_frames(frames, y0, x0, h, w, prev, has_prev, dark, saturated,
     col_sat = np.empty(w, np.int32)
     col_lap = np.empty(w, np.int32)
     col_lap2 = np.empty(w, np.int64)
+    lap_row = np.empty(w, np.int32)
     for i in range(n):
         col_diff[:] = 0
         col_changed[:] = 0
@@ -247,13 +248,16 @@ def _measure_frames(frames, y0, x0, h, w, prev, has_prev, dark, saturated,
                 left = fr[:w - 2]
                 mid = fr[1:w - 1]
                 right = fr[2:]
+                lap = lap_row[:w - 2]  # the row's Laplacian first: int32, vectorised
+                for c in range(w - 2):
+                    lap[c] = (np.int32(up[c]) + np.int32(down[c]) + np.int32(left[c])
+                              + np.int32(right[c]) - 4 * np.int32(mid[c]))
                 s1 = col_lap[:w - 2]
                 s2 = col_lap2[:w - 2]
                 for c in range(w - 2):
-                    lap = (np.int32(up[c]) + np.int32(down[c]) + np.int32(left[c])
-                           + np.int32(right[c]) - 4 * np.int32(mid[c]))
-                    s1[c] += lap
-                    s2[c] += lap * lap
+                    v = lap[c]
+                    s1[c] += v
+                    s2[c] += np.int32(v * v)  # at most 1020 ** 2
         diff = 0
         changed = 0
         n_dark = 0
