@@ -28,14 +28,14 @@ START = time.perf_counter()
 
 #: (module, function) of each stage, as the demo calls them
 STAGES = [("mouseface.synth", "simulate_experiment"), ("mouseface.workflows.behaviour", "bouts"),
-          ("mouseface.workflows.demo", "run"),
+          ("mouseface.workflows.pipeline", "run"),
           ("mouseface.workflows.demo", "comparison_summary"),
           ("mouseface.workflows.analysis", "analyze"),
           ("mouseface.workflows.demo", "_demo_population"),
           ("mouseface.workflows.neural", "neural_correlates"),
           ("mouseface.report.html", "draw_figures"),
           ("mouseface.workflows.demo", "_Beside.result"),
-          ("mouseface.workflows.demo", "_report")]
+          ("mouseface.workflows.pipeline", "_report")]
 
 
 def cpu() -> float:

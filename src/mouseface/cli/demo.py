@@ -24,10 +24,11 @@ def demo(
     Synthetic mouse faces with known expressions, and neurons with known coupling; writes
     the simulated data, the results and the report to OUT.
     """
-    from mouseface.report.findings import findings, findings_lines
     from mouseface.workflows import demo as pipeline
 
     s = pipeline.demo(out, seed=seed, n_animals=animals, n_trials=trials, quiet=quiet)
+    from mouseface.report.findings import findings, findings_lines  # after: the demo's
+    # simulation starts before any import it does not need
     typer.echo("")
     for line in findings_lines(findings(s["results"])):
         typer.echo(line)

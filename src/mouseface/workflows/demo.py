@@ -13,11 +13,9 @@ import pandas as pd
 
 from mouseface._atomic import write_json
 from mouseface._progress import Reporter
-from mouseface.expressions.prototypes import NEUTRAL
-from mouseface.expressions.trials import top_prototype
 from mouseface.io.layout import ResultsLayout
+from mouseface.io.tables import NEUTRAL
 from mouseface.settings import Settings, load_settings
-from mouseface.workflows.pipeline import _report, run
 
 
 def comparison_summary(results: Path, by: str, condition: str) -> dict[str, Any]:
@@ -38,6 +36,8 @@ def comparison_summary(results: Path, by: str, condition: str) -> dict[str, Any]
 
 def trial_accuracy(trials: pd.DataFrame) -> float:
     """Fraction of trials whose top-scoring emotion prototype is their own condition."""
+    from mouseface.expressions.trials import top_prototype
+
     if trials.empty or not any(c.startswith("score_") and c != f"score_{NEUTRAL}"
                                for c in trials.columns):
         return float("nan")
@@ -72,10 +72,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     ``report.html``), ``out/states.png`` (one animal's face in every state) and returns a
     summary.
     """
+    # what the simulation needs, and no more: the rest is imported while the workers render
     from mouseface import synth
-    from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
-    from mouseface.report.html import draw_figures, encode_extras
-    from mouseface.workflows.behaviour import bouts
 
     out = Path(out)
     t0 = _time.perf_counter()
@@ -86,16 +84,22 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     reporter = Reporter(quiet)
     with reporter.live():
         task = reporter.task(f"simulating {n_animals} animals", total=None)
-        # while the workers render, this process compiles the run's kernels (or loads them
-        # from Numba's cache): the run's `compile` stage then has nothing left to do
+        # while the workers render, this process imports the next steps and compiles the
+        # run's kernels (or loads them from Numba's cache): the run's `compile` stage then
+        # has nothing left to do
         exp = synth.simulate_experiment(
             out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
             conditions=DEMO_CONDITIONS, needs=DEMO_NEEDS, fear=True,
             fear_shocks=max(2, n_trials), fear_items=DEMO_FEAR_ITEMS, size=DEMO_SIZE,
             preset="ultrafast", crf=21, keypoints=True,
             on_progress=lambda done, total: task.update(completed=done, total=total),
-            while_rendering=lambda: _load_run_kernels(settings))
+            while_rendering=lambda: _while_rendering(settings))
     t_sim = _time.perf_counter() - t0
+    from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
+    from mouseface.report.html import draw_figures, encode_extras
+    from mouseface.workflows import pipeline
+    from mouseface.workflows.behaviour import bouts
+
     results = out / "results"
     # the bouts' figure is drawn in the second process, while the run goes on
     found = bouts(exp.sessions_path, exp.events_path, out=results, context="pain", quiet=quiet,
@@ -116,8 +120,8 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     early = [(bouts_figure, (found["result"], found["events_table"], found["paths"]["figure"])),
              (synth.state_figure, (out / "states.png",))]
     with _Beside(results, start=analyses, early=early) as beside:
-        held = run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
-                   settings=settings, quiet=quiet, report=False)
+        held = pipeline.run(exp.sessions_path, ResultsLayout(results).bouts_events, results,
+                            settings=settings, quiet=quiet, report=False)
         beside.go()
         summary["compare_need"] = comparison_summary(results, "need", "pleasure")
         if analyses:
@@ -150,8 +154,9 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
                 summary["analysis"] = beside.result()
                 drawn["registration"] = beside.registration  # None: the report draws them
             held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it
-            report = _report(results, held, drawn=drawn,
-                             progress=lambda name: step(name) if name == "page" else None)
+            report = pipeline._report(
+                results, held, drawn=drawn,
+                progress=lambda name: step(name) if name == "page" else None)
     trials = pd.read_csv(ResultsLayout(results).trials)
     own = {c: float(trials.loc[trials.trial_type == c, f"score_{c}"].mean())
            for c in sorted(trials.trial_type.unique())}
@@ -163,9 +168,13 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             "total_s": round(_time.perf_counter() - t0, 1), **summary}
 
 
-def _load_run_kernels(settings: Settings) -> None:
-    """Compile the run's Numba kernels for ``settings`` in this process, or load them from
-    the cache (:meth:`~mouseface.features.face_setup.FaceSetup.load_kernels`)."""
+def _while_rendering(settings: Settings) -> None:
+    """What the demo's process does while the workers render: import the steps that follow,
+    and compile the run's Numba kernels for ``settings`` or load them from the cache
+    (:meth:`~mouseface.features.face_setup.FaceSetup.load_kernels`)."""
+    import mouseface.report.html  # noqa: F401
+    import mouseface.workflows.behaviour  # noqa: F401
+    import mouseface.workflows.pipeline  # noqa: F401
     from mouseface.features.face_setup import FaceSetup
 
     FaceSetup.from_settings(settings, scope="animal").load_kernels()
