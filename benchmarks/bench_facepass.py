@@ -9,9 +9,10 @@ On :mod:`bench_run`'s generated 3000-frame file (640x480 H.264, crf 18; the 400x
 read with ``run``'s default 12-px margin), decoded once into memory; the session set up as
 ``mouseface run`` does by default (drift every 8th frame, quality measures, its calibration on
 the first 60 frames), in batches of 23 frames (what ``run`` hands the pass for this ROI), one
-Numba thread and one BLAS thread (``run``'s two ranges side by side on 2 cores). Printed per repetition: the pass's CPU time (this
-thread's) per frame, split by stage (each stage function timed by wrapping it), and a digest of
-every output (HOG, shifts, measures, registered crops) for bit-identity checks.
+Numba thread and one BLAS thread (``run``'s two ranges side by side on 2 cores). Printed per
+repetition: the pass's CPU time (this thread's) per frame, split by stage (each stage function
+timed by wrapping it), and a digest of every output (HOG, shifts, measures, registered crops)
+for bit-identity checks.
 
 With ``--ab OLD_SRC`` (an older ``src`` folder, e.g. from ``git archive``), this tree and
 ``OLD_SRC`` run in turns in fresh processes, so that machine load hits both alike; printed are
@@ -81,13 +82,12 @@ def _wrap(timers: dict, name: str, module: str, attr: str) -> None:
 def one(n: int, batch: int) -> dict:
     """One timed pass over ``n`` frames; what a child process prints (JSON)."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     from mouseface.features.drift import reference_face
     from mouseface.features.face_setup import FaceSetup
     from mouseface.features.facepass import FacePass
     from mouseface.settings import Settings
-
-    from threadpoolctl import threadpool_limits
 
     numba.set_num_threads(1)
     threadpool_limits(limits=1, user_api="blas")  # as run's ranges side by side, and live

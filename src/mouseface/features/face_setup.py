@@ -44,7 +44,7 @@ from mouseface.features.facepass import (
 )
 from mouseface.features.masks import cell_mask, feature_keep, region_pixels
 from mouseface.features.motion import region_motion
-from mouseface.features.quality import CausalQuality, session_quality
+from mouseface.features.quality import CausalQuality, occlusion_area, session_quality
 from mouseface.settings import Settings
 
 __all__ = ["FaceSetup"]
@@ -219,6 +219,10 @@ class FaceSetup:
         p.push(frames, np.arange(len(frames)), np.arange(len(frames)) / 30.0)
         p.flush()
         region_motion(frames[1:], frames[0])
+        occlusion = spec.calibration.occlusion if spec.calibration is not None else None
+        if occlusion is not None:  # runs only on frames far from neutral: load it here
+            for face in (occlusion.median, occlusion.median.astype(np.uint8)):  # binned or not
+                occlusion_area(face[None], occlusion)
 
     # ------------------------------------------------------------------ quality
 

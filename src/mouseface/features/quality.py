@@ -53,10 +53,11 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-__all__ = ["frame_metrics", "frame_measures", "crop_measures", "dropped_frames", "OcclusionReference",
-           "occlusion_reference", "occlusion_area", "hog_distance", "distance_spread",
-           "neutral_distances", "hog_outlier_z", "quality_table", "quality_flags",
-           "session_quality", "CausalQuality", "MAX_FRACTION", "BLUR_RATIO", "GAP_FACTOR"]
+__all__ = ["frame_metrics", "frame_measures", "crop_measures", "dropped_frames",
+           "OcclusionReference", "occlusion_reference", "occlusion_area", "hog_distance",
+           "distance_spread", "neutral_distances", "hog_outlier_z", "quality_table",
+           "quality_flags", "session_quality", "CausalQuality", "MAX_FRACTION", "BLUR_RATIO",
+           "GAP_FACTOR"]
 
 FLAG_COLUMNS = ("blurry", "dark", "saturated", "duplicate", "dropped", "occluded",
                 "large_shift")

@@ -62,6 +62,7 @@ def test_second_process_loads_every_kernel_from_the_cache(tmp_path, scope):
     first = _run(scope, tmp_path)
     assert first["load"], "a fresh cache folder must compile"
     assert "_cell_sums" in first["load"]  # the HOG kernel, among others
+    assert "_occlusion_areas" in first["load"]  # runs only on frames far from neutral
     assert first["after"] == []  # load_kernels left nothing for the pass
     assert list(tmp_path.rglob("*.nbi")) and list(tmp_path.rglob("*.nbc"))
     second = _run(scope, tmp_path)
