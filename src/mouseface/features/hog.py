@@ -321,20 +321,61 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     overflow = np.flatnonzero(n_pending > cap)
     for f in overflow:
         sums[f] = _exact_frame_sums(batch[f], work_dtype, ppc, n_cells, edges, transform_sqrt)
-    resolve = np.flatnonzero((n_pending > 0) & (n_pending <= cap))
-    if resolve.size:
-        frame = np.repeat(resolve, n_pending[resolve])
-        slot = np.concatenate([np.arange(n_pending[f]) for f in resolve])
-        cell_r, cell_c, g_row, g_col = pending[frame, slot].T
+    frame, cells, g_row, g_col = _pending_pixels(pending, n_pending)
+    if frame.size:
         votes = _vote_with_numpy(g_row, g_col, edges)
-        acc = sums.astype(np.float64)
-        for k in range(len(edges) - 1):
-            hit = votes[k]
-            np.add.at(acc, (frame[hit], cell_r[hit].astype(np.intp), cell_c[hit].astype(np.intp),
-                            k), np.hypot(g_col[hit], g_row[hit]))
-        with np.errstate(over="ignore"):  # as skimage's float32 accumulator overflows
-            sums[resolve] = acc[resolve].astype(np.float32)
+        _add_pending(sums, frame, cells, votes, np.hypot(g_col, g_row))
     return sums
+
+
+@numba.njit(cache=True)
+def _pending_pixels(pending, n_pending):
+    """The pixels :func:`_cell_sums` left for NumPy to bin, of the frames not recomputed (at most
+    ``cap`` each), frame by frame in the order they were found: frame, (cell row, cell column),
+    g_row, g_col."""
+    cap = pending.shape[1]
+    total = 0
+    for f in range(n_pending.size):
+        total += n_pending[f] if n_pending[f] <= cap else 0
+    frame = np.empty(total, dtype=np.intp)
+    cells = np.empty((total, 2), dtype=np.intp)
+    g_row = np.empty(total, dtype=np.float64)
+    g_col = np.empty(total, dtype=np.float64)
+    p = 0
+    for f in range(n_pending.size):
+        if n_pending[f] > cap:
+            continue
+        for s in range(n_pending[f]):
+            frame[p] = f
+            cells[p, 0] = np.intp(pending[f, s, 0])
+            cells[p, 1] = np.intp(pending[f, s, 1])
+            g_row[p] = pending[f, s, 2]
+            g_col[p] = pending[f, s, 3]
+            p += 1
+    return frame, cells, g_row, g_col
+
+
+@numba.njit(cache=True)
+def _add_pending(sums, frame, cells, votes, magnitude):
+    """Add the votes of the pending pixels (``votes[k, p]``: pixel ``p`` votes into bin ``k``) to
+    their frames' float32 sums in float64, in the order given, and round each touched frame's
+    sums back to float32 (as skimage's float32 accumulator overflows, so does this). Where both
+    the sum and the magnitude are NaN, the sum takes the magnitude's NaN, as ``np.add.at`` did
+    here before (the bits of NaN features stay as they were)."""
+    n_orient = sums.shape[3]
+    p = 0
+    while p < frame.size:
+        f = frame[p]
+        acc = sums[f].astype(np.float64)
+        while p < frame.size and frame[p] == f:
+            i, j = cells[p, 0], cells[p, 1]
+            m = magnitude[p]
+            for k in range(n_orient):
+                if votes[k, p]:
+                    a = acc[i, j, k]
+                    acc[i, j, k] = m if (a != a and m != m) else a + m
+            p += 1
+        sums[f] = acc.astype(np.float32)
 
 
 def _edge_tangents(edges):
