@@ -301,6 +301,7 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     # Bins of the orientations that exact axis and diagonal gradients get from NumPy.
     special = np.array([_bin_of(o, edges) for o in (0.0, 90.0, 45.0, 135.0)], dtype=np.int32)
     assert special.min() >= 0  # edge n is 180 to within rounding, so these always vote
+    assert special[0] == 0  # edge 0 is 0.0: uint8 frames leave g_row == 0 to the comparisons
     s_row, s_col = batch.shape[1:]
     rows = min(s_row, n_cells[0] * ppc[0] + 1)
     cols = min(s_col, n_cells[1] * ppc[1] + 1)
@@ -624,7 +625,13 @@ def _gradient_bins_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, b
     """:func:`_gradients` and :func:`_bins` in one loop, for uint8 frames, whose gradients are
     zero or at least sqrt(255) - sqrt(254) and finite: float32 gradients tell zeros exactly,
     and only ``|g_row| == |g_col|`` is decided in float64 (float32 may round unequal
-    gradients to equal ones). Returns whether any pixel needs re-binning (code -1)."""
+    gradients to equal ones), as ``g_row ** 2 == g_col ** 2`` from the squares the magnitude
+    needs anyway: no two gradient magnitudes of a uint8 frame (through either table, rooted or
+    not) have equal float64 squares (``tests/unit/features/test_hog.py`` checks all of them).
+    ``g_row == 0`` needs no case of its own: the comparisons with the edges give it bin 0, the
+    bin of 0 degrees, when ``g_col != 0``, and a zero gradient (which adds +0.0, so its bin does
+    not matter) takes the 90-degree case. Returns whether any pixel needs re-binning (code
+    -1)."""
     if tans[0] >= 0:
         return _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, True,
                             mag, code)
@@ -636,20 +643,21 @@ def _gradient_bins_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, b
 def _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, folded, mag,
                  code):
     zero = np.float32(0.0)
-    bin_0, bin_90, bin_45, bin_135 = bins
+    _, bin_90, bin_45, bin_135 = bins
     odd = False
     for q in range(n):
         p = np.uintp(q) + np.uintp(step)
         gr = np.float64(ring[rb, p] - ring[ra, p])
         gc = np.float64(ring[rh, p + np.uintp(step)] - ring[rh, p - np.uintp(step)])
-        mag[q] = np.sqrt(gr * gr + gc * gc)
+        rr = gr * gr
+        cc = gc * gc
+        mag[q] = np.sqrt(rr + cc)
         fr = np.float32(gr)
         fc = np.float32(gc)
         b, near, differ = _quadrant_bin(fr, fc, tans, last_bin, tol, folded, True)
         b = np.float32(-1.0) if near > zero else b
-        b = (bin_135 if differ else bin_45) if abs(gr) == abs(gc) else b
+        b = (bin_135 if differ else bin_45) if rr == cc else b
         b = bin_90 if fc == zero else b
-        b = bin_0 if fr == zero else b
         k = base[q] + b if b >= zero else b
         code[q] = np.int32(k)
         odd |= b < zero

@@ -237,6 +237,18 @@ def test_uint8_path_equals_float_path_bit_for_bit(orientations, transform_sqrt):
         np.testing.assert_array_equal(hog(frames, **kw), hog(frames.astype(np.float64), **kw))
 
 
+@pytest.mark.parametrize("transform_sqrt", [True, False])
+def test_uint8_gradient_magnitudes_have_distinct_squares(transform_sqrt):
+    """The uint8 path tells ``|g_row| == |g_col|`` from ``g_row ** 2 == g_col ** 2`` in
+    float64: true only if no two gradient magnitudes a uint8 frame can have (differences of
+    two entries of its table) round to the same square."""
+    table = np.arange(256, dtype=np.float64)
+    if transform_sqrt:
+        table = np.sqrt(table)
+    magnitudes = np.unique(np.abs(table[:, None] - table[None, :]))
+    assert np.all(np.diff(magnitudes * magnitudes) > 0)
+
+
 def test_batch_equals_single_frames():
     rng = np.random.default_rng(8)
     batch = rng.integers(0, 256, (5, 70, 93), dtype=np.uint8)
