@@ -91,6 +91,7 @@ index first.) AVI files carry no presentation times, so their times are ``index 
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import math
 import os
@@ -449,6 +450,21 @@ class _Source:
         pass
 
 
+def _collect_before_fork() -> None:
+    """Free, before a fork, what the collector has yet to free: an FFmpeg decoder left in a
+    reference cycle still has its frame threads here, and freed in a forked child (a process
+    pool's worker), where those threads do not exist, it waits on them for ever."""
+    gc.collect()
+
+
+@functools.cache
+def _guard_forks() -> None:
+    """Once a process has opened a video file: :func:`_collect_before_fork` before each fork
+    (``subprocess`` does not fork through Python and is not slowed)."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_collect_before_fork)
+
+
 class _AVSource(_Source):
     """A video file read through PyAV (FFmpeg).
 
@@ -464,6 +480,7 @@ class _AVSource(_Source):
     def __init__(self, path: Path, fps: float | None, threads: int | None = None):
         import av
 
+        _guard_forks()
         self.path = path
         self.threads = threads
         size = path.stat().st_size

@@ -91,9 +91,9 @@ def action_units(
     if video is not None:
         from mouseface.io.video import open_video
 
-        reader = open_video(video)
-        n_video = int(reader.n_frames)
-        fps = fps or reader.fps
+        with open_video(video) as reader:
+            n_video = int(reader.n_frames)
+            fps = fps or reader.fps
     ds = _poses.read_poses(path, fps=fps, individual=individual)
     ds = _poses.one_individual(ds, path)
     if n_video is not None:

@@ -473,3 +473,37 @@ def test_mp4_cut_before_its_index(tmp_path, moving_frames, keep):
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(InputError, match=r"plain\.mp4: not a readable video"):
         open_video(path)
+
+
+def _pid_to(conn) -> None:
+    import os
+
+    conn.send(os.getpid())
+
+
+def test_a_reader_left_in_a_cycle_is_freed_before_a_fork(moving_video):
+    """A reader nobody closed, in a reference cycle, is freed in this process before a fork:
+    freed in a forked worker, where FFmpeg's decoder threads do not exist, it would wait on
+    them for ever (a process pool hung so in the suite)."""
+    import gc
+    import multiprocessing
+    import weakref
+
+    gc.disable()  # only the fork may collect it
+    try:
+        reader = open_video(moving_video, threads=2)
+        next(iter(reader.iter_chunks(8)))  # the decoder's threads are running
+        reader._cycle = reader
+        source = weakref.ref(reader._source)
+        del reader
+        assert source() is not None
+        ctx = multiprocessing.get_context("fork")
+        here, there = ctx.Pipe()
+        child = ctx.Process(target=_pid_to, args=(there,))
+        child.start()
+        assert source() is None  # collected before the fork, in this process
+        assert here.recv() == child.pid
+        child.join()
+        assert child.exitcode == 0
+    finally:
+        gc.enable()
