@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+import mouseface.report.style  # noqa: E402, F401  (the figures' look)
 from mouseface._atomic import atomic_path  # noqa: E402
 from mouseface.expressions.windows import NEUTRAL
 

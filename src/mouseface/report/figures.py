@@ -24,16 +24,10 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from mouseface.expressions.windows import NEUTRAL, stimulus_window
 from mouseface.report.analysis_figures import label_colours  # noqa: E402
+from mouseface.report.style import MEDIUM, SMALL  # noqa: E402
 
 #: dots per inch of the embedded PNGs (crisp on a laptop, small enough to embed)
 DPI = 110
-#: text sizes used throughout, so the figures read alike
-SMALL, MEDIUM = 8, 9
-
-plt.rcParams.update({"font.size": MEDIUM, "axes.titlesize": MEDIUM, "axes.labelsize": MEDIUM,
-                     "xtick.labelsize": SMALL, "ytick.labelsize": SMALL,
-                     "legend.fontsize": SMALL, "axes.spines.top": False,
-                     "axes.spines.right": False})
 
 
 def png_bytes(fig, *, dpi: int = DPI, palette: bool = True) -> bytes:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import mouseface.report.style  # noqa: E402, F401  (the figures' look)
 from mouseface.expressions.windows import NEUTRAL
 from mouseface.neural.encoding import Encoding  # noqa: E402
 from mouseface.neural.movement import MovementControl  # noqa: E402

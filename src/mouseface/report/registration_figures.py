@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import mouseface.report.style  # noqa: E402, F401  (the figures' look)
 from mouseface._atomic import atomic_path  # noqa: E402
 
 __all__ = ["overlay_rgb", "registration_qc"]

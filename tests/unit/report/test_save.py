@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from mouseface.report.analysis_figures import plt, save
@@ -35,3 +36,21 @@ def test_save_writes_the_png_of_a_tight_savefig_and_an_svg(tmp_path):
     assert np.array_equal(np.asarray(Image.open(paths[0])), expected)
     svg = paths[1].read_text()
     assert svg.lstrip().startswith("<?xml") and "suptitle" in svg.replace("<!-- ", "")
+
+
+@pytest.mark.parametrize("module", ["mouseface.report.behaviour_figures",
+                                    "mouseface.report.registration_figures",
+                                    "mouseface.report.neural_figures",
+                                    "mouseface.report.figures"])
+def test_a_figure_module_imported_alone_draws_in_the_report_style(module):
+    """The figures look alike whichever command draws them first: importing any drawing
+    module of the report applies the report's style (not only ``report.figures``)."""
+    import subprocess
+    import sys
+
+    code = (f"import {module}, matplotlib.pyplot as plt; "
+            "from mouseface.report.style import RC; "
+            "print(all(plt.rcParams[k] == v for k, v in RC.items()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "True"
