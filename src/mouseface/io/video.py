@@ -1286,6 +1286,18 @@ def _rgb_to_yuv420p(rgb: np.ndarray, buf: np.ndarray) -> None:
         flat[h * w + k * n:h * w + (k + 1) * n] = np.clip(np.rint(sub), 0, 255).ravel()
 
 
+def _yuv420p_planes(frame, buf: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(plane, part)`` pairs: each plane of a yuv420p ``frame`` as a writable array (its rows
+    may be padded) and the part of a ``(H * 3 // 2, W)`` buffer that holds it."""
+    h, w = buf.shape[0] * 2 // 3, buf.shape[1]
+    flat = buf.reshape(-1)
+    n = (h // 2) * (w // 2)
+    parts = [buf[:h], flat[h * w:h * w + n].reshape(h // 2, w // 2),
+             flat[h * w + n:].reshape(h // 2, w // 2)]
+    return [(np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:, :part.shape[1]], part)
+            for p, part in zip(frame.planes, parts, strict=True)]
+
+
 def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
@@ -1368,16 +1380,23 @@ def write_video(
                                          "yuv420p: crop or pad by one pixel")
                     stream.width, stream.height = w, h
                     buf = np.full((h * 3 // 2, w), 128, dtype=np.uint8)
+                    # one frame refilled for every image (the encoder copies what it is given):
+                    # its planes as arrays, and the parts of `buf` that go into them
+                    frame = av.VideoFrame(w, h, "yuv420p")
+                    frame.time_base = 1 / rate
+                    planes = _yuv420p_planes(frame, buf)
+                    for dst, src in planes:
+                        dst[...] = src  # flat chroma, for gray images
                 elif img.shape != shape or img.dtype != np.uint8:
                     raise ValueError(f"frame {i} is {img.dtype} {img.shape}, expected uint8 "
                                      f"{shape}")
                 if colour:
                     _rgb_to_yuv420p(img, buf)
+                    for dst, src in planes:
+                        dst[...] = src
                 else:
-                    buf[:h] = img
-                frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+                    planes[0][0][...] = img
                 frame.pts = i
-                frame.time_base = 1 / rate
                 for packet in stream.encode(frame):
                     container.mux(packet)
             if buf is None:

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from mouseface.synth.animals import Animal
-from mouseface.synth.face import _PAD, _composite, _fur_texture
+from mouseface.synth.face import _PAD, _composite, _finish, _fur_texture
 
 #: behaviour kinds of the fear context, their duration ranges (s) and default counts
 FEAR_ITEMS: dict[str, tuple[tuple[float, float], int]] = {
@@ -47,6 +47,7 @@ FEAR_ITEMS: dict[str, tuple[tuple[float, float], int]] = {
 }
 #: normal behaviour between two items (s): long enough for a baseline window before each
 GAP_S = (3.5, 6.0)
+_NO_NOISE = np.zeros((0, 0), dtype=np.float32)
 ESCAPE_SPEED = (60.0, 110.0)  # wheel rim speed during escape, pixels/s at 160 px width
 _TREAD_DEG = 4.0              # angle between tread marks on the wheel's rim
 
@@ -239,8 +240,6 @@ class BodyRenderer:
         self._bg = _strip_background(a.seed, float(a.background), self.width, self.height,
                                      tuple(np.asarray(face_background)[-1].tolist()))
         self._canvas = np.empty((self.height, self.width), dtype=np.float64)
-        self._xx = np.arange(self.width)[None, :] / self.width - 0.5
-        self._yy = np.arange(self.height)[:, None]
 
     def _prims(self, wheel_angle: float, gait_phase: float, gait: float, groom: float,
                groom_phase: float, groom_x: float, breath: float, torso: np.ndarray,
@@ -309,8 +308,9 @@ class BodyRenderer:
                torso: np.ndarray | None = None, limbs: np.ndarray | None = None,
                gain: float = 1.0, gradient: tuple[float, float] = (0.0, 0.0),
                offset: float = 0.0, noise: np.ndarray | None = None,
-               face_height: int = 160) -> np.ndarray:
-        """One strip, (strip height, width) uint8, lit like the face above it."""
+               face_height: int = 160, out: np.ndarray | None = None) -> np.ndarray:
+        """One strip, (strip height, width) uint8, lit like the face above it (into ``out``
+        where given)."""
         torso = np.zeros(2) if torso is None else torso
         limbs = np.zeros(4) if limbs is None else limbs
         table = self._prims(wheel_angle, gait_phase, gait, groom, groom_phase, groom_x, breath,
@@ -319,12 +319,13 @@ class BodyRenderer:
         canvas[...] = self._bg
         c = (self.width - 1) / 2.0
         _composite(canvas, table, self._tex, _PAD, c, c, 0.0, 0.0, 1.0, 0.0)
-        gx, gy = gradient
-        fy = gy * ((face_height + self._yy) / face_height - 0.5)
-        v = canvas * gain * (1.0 + gx * self._xx + fy) + offset
-        if noise is not None:
-            v += noise
-        return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
+        if out is None:
+            out = np.empty(canvas.shape, np.uint8)
+        # lit as the rows below the face's frame (its vertical gradient goes on)
+        _finish(canvas, _NO_NOISE if noise is None else np.asarray(noise, dtype=np.float32),
+                0, 0, float(gain), float(gradient[0]), float(gradient[1]), float(offset), out,
+                int(face_height), int(face_height))
+        return out
 
 
 def strip_frames(renderer: BodyRenderer, t: np.ndarray, sig: BodySignals,

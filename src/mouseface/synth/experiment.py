@@ -555,28 +555,37 @@ def _simulate_session(plan: _SessionPlan, o: dict) -> tuple[pd.DataFrame, pd.Dat
 
     def frames() -> Iterator[np.ndarray]:
         buf = np.empty((size[0] + (body.height if body else 0), size[1]), np.uint8)
+        face_out = buf[:size[0]]
+        # each frame's numbers as Python floats, taken from the arrays once
+        acts = act.tolist()
+        poses = [Pose(*p) for p in zip(dx.tolist(), dy.tolist(), rot.tolist(), strict=True)]
+        paws = [Paw(*p) for p in zip(paw_amt.tolist(), paw_x.tolist(),
+                                     (paw_y + wobble).tolist(), strict=True)]
+        light = list(zip(gain.tolist(), zip(gx.tolist(), gy.tolist(), strict=True),
+                         offset.tolist(), strict=True))
+        noises = [None] * n if bank is None else [bank[j] for j in pick.tolist()]
+        noise_shifts = list(map(tuple, shifts.tolist()))
+        if body is not None:
+            grooms_x = ((0.627 + paw_x) * min(size) + (size[1] - min(size)) / 2 + dx).tolist()
+            strips = list(zip(*(s.tolist() for s in strip), sig.gait.tolist(),
+                              sig.groom.tolist(), grooms_x, strict=True))
         for i in range(n):
-            a = dict(zip(names, act[i].tolist(), strict=True))
+            g, gradient, off = light[i]
             face = renderer.render(
-                a, pose=Pose(float(dx[i]), float(dy[i]), float(rot[i])),
-                paw=Paw(float(paw_amt[i]), float(paw_x[i]), float(paw_y[i] + wobble[i])),
-                gain=float(gain[i]), gradient=(float(gx[i]), float(gy[i])),
-                offset=float(offset[i]), noise=None if bank is None else bank[pick[i]],
-                noise_shift=(int(shifts[i, 0]), int(shifts[i, 1])), out=buf[:size[0]],
-                keypoints=None if kp is None else kp[i])
+                dict(zip(names, acts[i], strict=True)), pose=poses[i], paw=paws[i], gain=g,
+                gradient=gradient, offset=off, noise=noises[i], noise_shift=noise_shifts[i],
+                out=face_out, keypoints=None if kp is None else kp[i])
             if body is None:
                 yield face
                 continue
-            buf[size[0]:] = body.render(
-                wheel_angle=float(strip[0][i]), gait_phase=float(strip[1][i]),
-                gait=float(sig.gait[i]), groom=float(sig.groom[i]),
-                groom_phase=float(strip[2][i]), breath=float(strip[3][i]),
-                groom_x=float((0.627 + paw_x[i]) * min(size) + (size[1] - min(size)) / 2
-                              + dx[i]),
-                torso=sig.torso[i], limbs=sig.limbs[i], gain=float(gain[i]),
-                gradient=(float(gx[i]), float(gy[i])), offset=float(offset[i]),
-                noise=None if sbank is None else
-                sbank[spick[i], srow[i]:srow[i] + body.height], face_height=size[0])
+            wheel, gait_phase, groom_phase, breath, gait, groom, groom_x = strips[i]
+            body.render(
+                wheel_angle=wheel, gait_phase=gait_phase, gait=gait, groom=groom,
+                groom_phase=groom_phase, breath=breath, groom_x=groom_x,
+                torso=sig.torso[i], limbs=sig.limbs[i], gain=g, gradient=gradient,
+                offset=off, noise=None if sbank is None else
+                sbank[spick[i], srow[i]:srow[i] + body.height], face_height=size[0],
+                out=buf[size[0]:])
             yield buf
 
     # ultrafast by default: a quarter of veryfast's encoding time at the same crf (quality); a

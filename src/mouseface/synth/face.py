@@ -226,10 +226,15 @@ def _ellipse_row(p1, p2, ct, st, py, k):  # pragma: no cover - numba
 
 
 @numba.njit(cache=True, nogil=True)
-def _finish(canvas, noise, oy, ox, gain, gx, gy, offset, out):  # pragma: no cover - numba
+def _finish(canvas, noise, oy, ox, gain, gx, gy, offset, out, top=0,
+            frame_h=0):  # pragma: no cover - numba
     # the column terms and the noise's wrapped columns are worked out once a frame, not once
-    # a pixel: the same operations in the same order, so the same gray levels
+    # a pixel: the same operations in the same order, so the same gray levels. The canvas's
+    # rows are rows top, top + 1, ... of a frame frame_h high for the vertical gradient (by
+    # default the frame itself)
     h, w = canvas.shape
+    if frame_h == 0:
+        frame_h = h
     nh, nw = noise.shape
     fx = np.empty(w)
     nx = np.zeros(w, np.int64)
@@ -238,7 +243,7 @@ def _finish(canvas, noise, oy, ox, gain, gx, gy, offset, out):  # pragma: no cov
         if nw > 0:
             nx[x] = (x + ox) % nw
     for y in range(h):
-        fy = gy * (y / h - 0.5)
+        fy = gy * ((top + y) / frame_h - 0.5)
         ny = (y + oy) % nh if nh > 0 else 0
         for x in range(w):
             v = canvas[y, x] * gain * (1.0 + fx[x] + fy) + offset
@@ -347,22 +352,37 @@ class _Prims:
         x, y = self._mover(height, width, pose)(p[:, 0], p[:, 1])
         return np.column_stack([x, y])
 
-    def to_pixels(self, height: int, width: int, pose: Pose) -> np.ndarray:
+    def to_pixels(self, height: int, width: int, pose: Pose,
+                  keypoints: np.ndarray | None = None) -> np.ndarray:
         """Pixel-space primitive table with the head pose applied (what :meth:`_mover`
-        does to points, in a compiled loop: the same operations in the same order)."""
+        does to points, in a compiled loop: the same operations in the same order); with
+        ``keypoints`` ((k, 2)), also fills it with :meth:`points_to_pixels` of
+        :data:`KEYPOINTS`, in the same loop."""
         a = np.array(self.rows, dtype=np.float64).reshape(-1, _NCOL)
+        pts = (_NO_POINTS if keypoints is None else
+               np.array([self.points[k] for k in KEYPOINTS], dtype=np.float64))
         s = float(min(height, width))
         r = math.radians(pose.rotation)
         # edge softness is given in pixels at 160 px and grows gently with the frame
-        _place(a, s, (width - s) / 2.0, (height - s) / 2.0, (width - 1) / 2.0,
+        _place(a, pts, s, (width - s) / 2.0, (height - s) / 2.0, (width - 1) / 2.0,
                (height - 1) / 2.0, math.cos(r), math.sin(r), float(pose.dx), float(pose.dy),
                float(pose.rotation), (s / 160.0) ** 0.5)
+        if keypoints is not None:
+            keypoints[...] = pts
         return a
 
 
+_NO_POINTS = np.zeros((0, 2))
+
+
 @numba.njit(cache=True, nogil=True)
-def _place(a, s, ox, oy, cx, cy, c, sn, dx, dy, rotation, soft_scale):  # pragma: no cover
+def _place(a, pts, s, ox, oy, cx, cy, c, sn, dx, dy, rotation, soft_scale):  # pragma: no cover
     deg = np.pi / 180.0  # numpy's radians: x * (pi / 180)
+    for k in range(pts.shape[0]):
+        x = pts[k, 0] * s + ox - cx
+        y = pts[k, 1] * s + oy - cy
+        pts[k, 0] = cx + c * x + sn * y + dx
+        pts[k, 1] = cy - sn * x + c * y + dy
     for k in range(a.shape[0]):
         x = a[k, 1] * s + ox - cx
         y = a[k, 2] * s + oy - cy
@@ -661,12 +681,7 @@ class FaceRenderer:
         (H, W) uint8
         """
         h, w = self.size
-        prims = _face_primitives(actions, self.animal, paw)
-        if keypoints is not None:
-            xy = prims.points_to_pixels(h, w, pose)
-            order = list(prims.points)
-            keypoints[...] = xy[[order.index(k) for k in KEYPOINTS]]
-        table = prims.to_pixels(h, w, pose)
+        table = _face_primitives(actions, self.animal, paw).to_pixels(h, w, pose, keypoints)
         canvas = self._canvas
         canvas[...] = self._bg
         r = math.radians(pose.rotation)
