@@ -242,13 +242,18 @@ def _finish(canvas, noise, oy, ox, gain, gx, gy, offset, out, top=0,
         fx[x] = gx * (x / w - 0.5)
         if nw > 0:
             nx[x] = (x + ox) % nw
+    # a row's noise: the noise row wrapped by ox columns, laid out once per row so that the
+    # pixels' loop reads it in order (and the compiler runs it several pixels at a time)
+    wrapped = np.zeros(w, np.float32)
     for y in range(h):
         fy = gy * ((top + y) / frame_h - 0.5)
-        ny = (y + oy) % nh if nh > 0 else 0
+        if nh > 0:
+            ny = (y + oy) % nh
+            for x in range(w):
+                wrapped[x] = noise[ny, nx[x]]
         for x in range(w):
             v = canvas[y, x] * gain * (1.0 + fx[x] + fy) + offset
-            if nh > 0:
-                v += noise[ny, nx[x]]
+            v += wrapped[x]
             v = math.floor(v + 0.5)
             out[y, x] = 0 if v < 0.0 else (255 if v > 255.0 else np.uint8(v))
 
