@@ -28,9 +28,9 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from skimage.transform import SimilarityTransform
 
 from mouseface.features.drift import estimate_shifts
 from mouseface.features.similarity_fit import (
@@ -42,6 +42,13 @@ from mouseface.features.warp import expand_roi, warp_frames
 from mouseface.io.intervals import Intervals
 from mouseface.io.tables import check_roi
 from mouseface.io.video import VideoReader, open_video
+
+if TYPE_CHECKING:
+    from skimage.transform import SimilarityTransform
+
+#: :func:`~mouseface.features.similarity_fit.transform_summary` of the identity (no transform:
+#: scikit-image, whose transforms load SciPy's spatial module, is imported only for others).
+IDENTITY_SUMMARY = {"rotation_deg": 0.0, "scale": 1.0, "dx": 0.0, "dy": 0.0}
 
 __all__ = ["Alignment", "Baseline", "Region", "VideoInfo", "plan_alignments", "read_baselines",
            "reference_faces", "region_of"]
@@ -128,7 +135,11 @@ class Alignment:
         return self.reference is not None
 
     def transform(self) -> SimilarityTransform | None:
-        return None if self.matrix is None else SimilarityTransform(matrix=self.matrix)
+        if self.matrix is None:
+            return None
+        from skimage.transform import SimilarityTransform
+
+        return SimilarityTransform(matrix=self.matrix)
 
     def digest(self) -> str:
         """A short hash of everything that changes the features (part of the fingerprint)."""
@@ -145,11 +156,13 @@ class Alignment:
     def meta(self, roi_shape: tuple[int, int]) -> dict:
         """What the feature store records about the alignment (JSON)."""
         h, w = roi_shape
-        centre = (self.margin + (w - 1) / 2, self.margin + (h - 1) / 2)
-        t = self.transform() or SimilarityTransform()
+        summary = IDENTITY_SUMMARY
+        if self.matrix is not None:
+            centre = (self.margin + (w - 1) / 2, self.margin + (h - 1) / 2)
+            summary = transform_summary(self.transform(), centre)
         return {"margin": int(self.margin), "drift": self.drift,
                 "matrix": None if self.matrix is None else np.asarray(self.matrix).tolist(),
-                **transform_summary(t, centre)}
+                **summary}
 
     def apply(self, frames: np.ndarray, roi_shape: tuple[int, int]
               ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
-from skimage.registration import phase_cross_correlation
-from skimage.transform import SimilarityTransform, warp_polar
+
+if TYPE_CHECKING:  # scikit-image's transforms load SciPy's spatial module: imported when used
+    from skimage.transform import SimilarityTransform
 
 from mouseface.features.drift import _hann, estimate_shifts
 from mouseface.features.warp import _check_roi, _crop, _Roi, warp_frames
@@ -33,6 +35,8 @@ __all__ = ["estimate_similarity_transform", "alignment_score", "transform_summar
 
 def _similarity(rotation: float, scale: float, translation, centre) -> SimilarityTransform:
     """Rotation (rad) and scale about ``centre`` (x, y), then ``translation``."""
+    from skimage.transform import SimilarityTransform
+
     c = SimilarityTransform(translation=-np.asarray(centre, dtype=float))
     rs = SimilarityTransform(rotation=rotation, scale=scale)
     back = SimilarityTransform(translation=np.asarray(centre, dtype=float)
@@ -71,6 +75,9 @@ def _log_polar_rotation_scale(moving: np.ndarray, template: np.ndarray,
     Fourier-Mellin: the magnitude spectrum ignores translation; in log-polar coordinates a
     rotation is a shift along the angle axis and a scale a shift along log-radius.
     """
+    from skimage.registration import phase_cross_correlation
+    from skimage.transform import warp_polar
+
     h, w = template.shape
     win = _hann((h, w))
 
@@ -104,6 +111,8 @@ def _translation(moving: np.ndarray, template: np.ndarray, roi: _Roi,
                  base: SimilarityTransform, upsample_factor: int,
                  normalization: str | None) -> SimilarityTransform:
     """Refine ``base`` (moving -> template) by the translation phase correlation finds."""
+    from skimage.transform import SimilarityTransform
+
     warped = warp_frames(moving, base, roi, output_shape=template.shape)
     d = estimate_shifts(warped, _crop(template, roi), upsample_factor,
                         normalization=normalization)
@@ -120,6 +129,8 @@ def _refine(moving: np.ndarray, template: np.ndarray, roi: _Roi, init: Similarit
     Minimises sum over the template's ROI of ``(T(x) - g * M(W(x)) - c)^2`` where ``W`` maps
     template to moving coordinates; parameters rotation, log-scale, translation, g, c.
     """
+    from skimage.transform import SimilarityTransform
+
     m = ndimage.gaussian_filter(moving.astype(np.float64), sigma) if sigma > 0 else moving
     t = ndimage.gaussian_filter(template.astype(np.float64), sigma) if sigma > 0 else template
     gy, gx = np.gradient(m)
@@ -248,6 +259,8 @@ def estimate_similarity_transform(
     >>> round(float(np.rad2deg(t.rotation)), 1), round(float(t.scale), 2)
     (3.0, 1.0)
     """
+    from skimage.transform import SimilarityTransform
+
     m = np.asarray(moving, dtype=np.float64)
     t = np.asarray(template, dtype=np.float64)
     if m.ndim != 2 or t.ndim != 2:
@@ -298,6 +311,7 @@ def transform_summary(transform: SimilarityTransform, centre: tuple[float, float
 
     Examples
     --------
+    >>> from skimage.transform import SimilarityTransform
     >>> transform_summary(SimilarityTransform(translation=(-2, 1)), (10, 10))
     {'rotation_deg': 0.0, 'scale': 1.0, 'dx': 2.0, 'dy': -1.0}
     """
@@ -348,6 +362,8 @@ def mean_template(
     >>> round(float(ts[1].translation[0]), 1)
     -2.0
     """
+    from skimage.transform import SimilarityTransform
+
     faces = [np.asarray(f, dtype=np.float64) for f in faces]
     if not faces:
         raise ValueError("no faces to build a template from")

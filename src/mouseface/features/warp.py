@@ -11,10 +11,14 @@ pixels. A drift ``(dy, dx)`` is where the frame's content moved to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 from scipy import ndimage
-from skimage.transform import SimilarityTransform
+
+if TYPE_CHECKING:
+    from skimage.transform import SimilarityTransform
 
 __all__ = ["warp_frames", "expand_roi"]
 
@@ -115,6 +119,7 @@ def warp_frames(
 
     Examples
     --------
+    >>> from skimage.transform import SimilarityTransform
     >>> frames = np.arange(2 * 6 * 8, dtype=np.uint8).reshape(2, 6, 8)
     >>> t = SimilarityTransform(translation=(-1, -2))  # content sits 1 px right, 2 px down
     >>> bool((warp_frames(frames, t, (0, 0, 4, 3)) == frames[:, 2:5, 1:5]).all())
