@@ -320,19 +320,19 @@ class _Prims:
     """Primitive list in face coordinates (fractions of the frame side, degrees)."""
 
     def __init__(self):
-        self.rows: list[tuple] = []
+        self.rows: list[float] = []  # the table's rows one after another (_NCOL values each)
         self.points: dict[str, tuple[float, float]] = {}  # the keypoints a labeller would place
 
     def ellipse(self, c, rx, ry, deg, value, *, alpha=1.0, soft=1.0, tex=0.0, add=False):
-        self.rows.append((_ELLIPSE, c[0], c[1], rx, ry, deg, 0.0, value, alpha, soft, tex,
+        self.rows.extend((_ELLIPSE, c[0], c[1], rx, ry, deg, 0.0, value, alpha, soft, tex,
                           _ADD if add else _OVER))
 
     def ring(self, c, rx, ry, deg, width, value, *, alpha=1.0, soft=1.0, add=False):
-        self.rows.append((_RING, c[0], c[1], rx, ry, deg, width, value, alpha, soft, 0.0,
+        self.rows.extend((_RING, c[0], c[1], rx, ry, deg, width, value, alpha, soft, 0.0,
                           _ADD if add else _OVER))
 
     def capsule(self, p0, p1, r0, r1, value, *, alpha=1.0, soft=1.0, tex=0.0, add=False):
-        self.rows.append((_CAPSULE, p0[0], p0[1], p1[0], p1[1], r0, r1, value, alpha, soft, tex,
+        self.rows.extend((_CAPSULE, p0[0], p0[1], p1[0], p1[1], r0, r1, value, alpha, soft, tex,
                           _ADD if add else _OVER))
 
     @staticmethod
