@@ -53,6 +53,12 @@ KEEP_FACTOR = 3
 BLOCK_CACHE_BYTES = 64 << 20
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, marked read-only (shared by every later reader)."""
+    a.flags.writeable = False
+    return a
+
+
 class _Budget:
     def __init__(self, n_bytes: int):
         self.left = n_bytes
@@ -63,18 +69,25 @@ class MaskedStore:
 
     Everything else (times, shapes, attributes) is the store's own. :meth:`iter_blocks` keeps
     the (read-only) blocks of a whole read while ``budget`` allows, and later reads take them
-    from memory.
+    from memory; the frames' times (``time``, read-only) are read once.
     """
 
     def __init__(self, store: FeatureStore, keep: np.ndarray | None,
-                 budget: _Budget | None = None):
+                 budget: _Budget | None = None, time: np.ndarray | None = None):
         self.store = store
         self.keep = keep
         self._budget = budget
         self._blocks: list[tuple[int, np.ndarray]] | None = None
+        self._time = time
 
     def __getattr__(self, name):
         return getattr(self.store, name)
+
+    @property
+    def time(self) -> np.ndarray:
+        if self._time is None:
+            self._time = _read_only(self.store.time)
+        return self._time
 
     def read(self, index=None) -> np.ndarray:
         x = self.store.read(index)
@@ -211,15 +224,15 @@ def prepare(
             raw = _extract(sessions, targets, infos, settings, reporter, log, out)
     finally:
         close_readers(infos)  # the pass closed those it took; these on the way out
+    times = {s: _read_only(st.time) for s, st in raw.items()}  # read once, used by all
     if events_path is not None:  # again with the exact frame times (a truncated file ends early)
-        tables.check_events_in_frames(events, {s: st.time for s, st in raw.items()},
-                                      events_path)
+        tables.check_events_in_frames(events, times, events_path)
     mask, keep = _mask(setup, raw, sessions_path)
     budget = _Budget(BLOCK_CACHE_BYTES)
-    stores = {s: MaskedStore(st, keep, budget) for s, st in raw.items()}
+    stores = {s: MaskedStore(st, keep, budget, times[s]) for s, st in raw.items()}
     labels = {s: intervals[s].label(st.time) for s, st in stores.items()}
     with log.stage("quality"):
-        drift, motion, qualities = _columns(raw, labels, setup)
+        drift, motion, qualities = _columns(raw, times, labels, setup)
     registration = None
     if plan is not None:
         registration = write_registration(out, sessions, plan, settings, drift,
@@ -339,9 +352,10 @@ def _extract(sessions, targets, infos, settings: Settings, reporter: Reporter, l
     return raw
 
 
-def _columns(raw: dict[str, FeatureStore], labels: dict[str, np.ndarray], setup: FaceSetup):
-    """Per session, from the stored measures: the drift columns, the ``motion_<region>``
-    columns and the quality columns (None: quality off)."""
+def _columns(raw: dict[str, FeatureStore], times: dict[str, np.ndarray],
+             labels: dict[str, np.ndarray], setup: FaceSetup):
+    """Per session, from the stored measures (``times``: the stores' frame times): the drift
+    columns, the ``motion_<region>`` columns and the quality columns (None: quality off)."""
     drift, motion, qualities = {}, {}, {} if setup.quality is not None else None
     for s, st in raw.items():
         shifts = st.shifts
@@ -354,7 +368,7 @@ def _columns(raw: dict[str, FeatureStore], labels: dict[str, np.ndarray], setup:
         if qualities is not None:
             d = drift.get(s)
             qualities[s], _ = setup.quality_table(
-                m, st.time, labels[s] == NEUTRAL,
+                m, times[s], labels[s] == NEUTRAL,
                 None if d is None else d["large_shift"].to_numpy())
     return drift, motion, qualities
 

@@ -102,11 +102,12 @@ def _registration_table(sessions, plan: RegistrationPlan, settings) -> pd.DataFr
         roi = (m, m, w, h)
         t = a.transform()
         meta = a.meta((h, w))
+        before = alignment_score(ref, plan.templates[s], None, roi)
+        # no transform (the session is its template's, or align = none): the same score
+        after = before if t is None else alignment_score(ref, plan.templates[s], t, roi)
         rows.append({"session": s, "animal": row.animal,
                      "rotation_deg": meta["rotation_deg"], "scale": meta["scale"],
-                     "dx": meta["dx"], "dy": meta["dy"],
-                     "r_before": alignment_score(ref, plan.templates[s], None, roi),
-                     "r_after": alignment_score(ref, plan.templates[s], t, roi)})
+                     "dx": meta["dx"], "dy": meta["dy"], "r_before": before, "r_after": after})
     return pd.DataFrame(rows)
 
 
