@@ -210,74 +210,78 @@ def _measure_frames(frames, y0, x0, h, w, prev, has_prev, dark, saturated,
     integer sums (so chunked and whole passes agree, whatever the order of the terms).
 
     ``out[i]`` = (motion_energy, blur, dark_fraction, saturated_fraction, duplicate); pixels
-    ``<= dark`` are dark and ``>= saturated`` saturated; ``prev`` is the crop before the first
-    frame; without ``has_prev`` the first frame's motion is NaN. The sums gather per column
-    over the rows (vectorised), then over the columns: int32 where a column's sum stays below
-    2 ** 31 for any frame of fewer than 2 ** 21 rows, int64 for the squared Laplacian.
+    ``<= dark`` are dark and ``>= saturated`` saturated (``dark`` in -1..255, ``saturated`` in
+    0..256); ``prev`` is the crop before the first frame; without ``has_prev`` the first
+    frame's motion is NaN. The sums gather per column over blocks of at most 256 rows
+    (vectorised, in the narrowest integers that cannot overflow: uint16 for the differences
+    and counts, int16 for the Laplacian, int32 for its column sums and squares), then over the
+    columns into int64.
     """
     n = frames.shape[0]
     area = h * w
     inner = (h - 2) * (w - 2)
-    col_diff = np.empty(w, np.int32)
-    col_changed = np.empty(w, np.int32)
-    col_dark = np.empty(w, np.int32)
-    col_sat = np.empty(w, np.int32)
+    dark8 = np.uint8(max(dark, 0))  # dark = -1: no pixel is dark (counted, then dropped)
+    sat8 = np.uint8(min(saturated, 255))  # saturated = 256: none is saturated
+    col_diff = np.empty(w, np.uint16)  # a block's |difference| sums: <= 256 * 255
+    col_dark = np.empty(w, np.uint16)
+    col_sat = np.empty(w, np.uint16)
     col_lap = np.empty(w, np.int32)
-    col_lap2 = np.empty(w, np.int64)
-    lap_row = np.empty(w, np.int32)
+    col_lap2 = np.empty(w, np.int32)  # <= 256 * 1020 ** 2
+    lap_row = np.empty(w, np.int16)  # |Laplacian| <= 4 * 255
     for i in range(n):
-        col_diff[:] = 0
-        col_changed[:] = 0
-        col_dark[:] = 0
-        col_sat[:] = 0
-        col_lap[:] = 0
-        col_lap2[:] = 0
-        for r in range(h):
-            # whole-row loops over 0-based views vectorise (no negative-index checks)
-            fr = frames[i, y0 + r, x0:x0 + w]
-            pr = frames[i - 1, y0 + r, x0:x0 + w] if i > 0 else prev[r]
-            for c in range(w):
-                v = np.int32(fr[c])
-                d = v - np.int32(pr[c])
-                col_diff[c] += abs(d)
-                col_changed[c] += d != 0
-                col_dark[c] += v <= dark
-                col_sat[c] += v >= saturated
-            if 0 < r < h - 1:
-                up = frames[i, y0 + r - 1, x0 + 1:x0 + w - 1]
-                down = frames[i, y0 + r + 1, x0 + 1:x0 + w - 1]
-                left = fr[:w - 2]
-                mid = fr[1:w - 1]
-                right = fr[2:]
-                lap = lap_row[:w - 2]  # the row's Laplacian first: int32, vectorised
-                for c in range(w - 2):
-                    lap[c] = (np.int32(up[c]) + np.int32(down[c]) + np.int32(left[c])
-                              + np.int32(right[c]) - 4 * np.int32(mid[c]))
-                s1 = col_lap[:w - 2]
-                s2 = col_lap2[:w - 2]
-                for c in range(w - 2):
-                    v = lap[c]
-                    s1[c] += v
-                    s2[c] += np.int32(v * v)  # at most 1020 ** 2
         diff = 0
-        changed = 0
         n_dark = 0
         n_sat = 0
         s1 = 0
         s2 = 0
-        for c in range(w):
-            diff += col_diff[c]
-            changed += col_changed[c]
-            n_dark += col_dark[c]
-            n_sat += col_sat[c]
-            s1 += col_lap[c]
-            s2 += col_lap2[c]
+        for r0 in range(0, h, 256):
+            col_diff[:] = 0
+            col_dark[:] = 0
+            col_sat[:] = 0
+            col_lap[:] = 0
+            col_lap2[:] = 0
+            for r in range(r0, min(r0 + 256, h)):
+                # whole-row loops over 0-based views vectorise (no negative-index checks)
+                fr = frames[i, y0 + r, x0:x0 + w]
+                pr = frames[i - 1, y0 + r, x0:x0 + w] if i > 0 else prev[r]
+                for c in range(w):
+                    v = fr[c]
+                    p = pr[c]
+                    col_diff[c] += np.uint16(max(v, p) - min(v, p))
+                    col_dark[c] += np.uint16(v <= dark8)
+                    col_sat[c] += np.uint16(v >= sat8)
+                if 0 < r < h - 1:
+                    up = frames[i, y0 + r - 1, x0 + 1:x0 + w - 1]
+                    down = frames[i, y0 + r + 1, x0 + 1:x0 + w - 1]
+                    left = fr[:w - 2]
+                    mid = fr[1:w - 1]
+                    right = fr[2:]
+                    lap = lap_row[:w - 2]  # the row's Laplacian first, vectorised
+                    for c in range(w - 2):
+                        lap[c] = (np.int16(up[c]) + np.int16(down[c]) + np.int16(left[c])
+                                  + np.int16(right[c]) - np.int16(4) * np.int16(mid[c]))
+                    c1 = col_lap[:w - 2]
+                    c2 = col_lap2[:w - 2]
+                    for c in range(w - 2):
+                        v32 = np.int32(lap[c])
+                        c1[c] += v32
+                        c2[c] += v32 * v32
+            for c in range(w):
+                diff += np.int64(col_diff[c])
+                n_dark += np.int64(col_dark[c])
+                n_sat += np.int64(col_sat[c])
+                s1 += np.int64(col_lap[c])
+                s2 += np.int64(col_lap2[c])
+        if dark < 0:
+            n_dark = 0
+        if saturated > 255:
+            n_sat = 0
         if i == 0 and not has_prev:
             out[i, 0] = np.nan
             out[i, 4] = 0.0
         else:
             out[i, 0] = diff / area
-            out[i, 4] = 1.0 if changed == 0 else 0.0
+            out[i, 4] = 1.0 if diff == 0 else 0.0  # no pixel changed
         if inner > 0:
             mean = s1 / inner
             out[i, 1] = s2 / inner - mean * mean
@@ -455,6 +459,8 @@ def _occlusion_areas(frames, weights, median, high, low, out):  # pragma: no cov
     acc = np.empty(w, np.float64)
     line = np.empty(w + 2 * r, np.float64)
     dev = np.empty(h * w, np.float32)
+    keys = np.empty(h * w, np.uint32)
+    hist = np.empty(2048, np.int64)
     novel = np.zeros((h, w), np.uint8)
     stack = np.empty(h * w, np.int64)
     for i in range(n):
@@ -481,29 +487,30 @@ def _occlusion_areas(frames, weights, median, high, low, out):  # pragma: no cov
             for c in range(r):
                 line[c] = sk[0]
                 line[r + w + c] = sk[w - 1]
+            for c in range(w):  # each pixel's terms in the same order, whole rows at a time
+                acc[c] = line[r + c] * weights[r]
+            for j in range(r, 0, -1):
+                left = line[r - j:r - j + w]
+                right = line[r + j:r + j + w]
+                wj = weights[r - j]
+                for c in range(w):
+                    acc[c] += (left[c] + right[c]) * wj
             for c in range(w):
-                a = line[r + c] * weights[r]
-                for j in range(r, 0, -1):
-                    a += (line[r + c - j] + line[r + c + j]) * weights[r - j]
-                sk[c] = np.float32(a)
-        m = 0
-        finite = True
+                sk[c] = np.float32(acc[c])
+        m = h * w
+        n_nan = 0
         for k in range(h):
+            dk = dev[k * w:(k + 1) * w]
             for c in range(w):
-                dev[m] = sm[k, c] - median[k, c]
-                finite = finite and not np.isnan(dev[m])
-                m += 1
-        if not finite:
+                dk[c] = sm[k, c] - median[k, c]
+                n_nan += np.isnan(dk[c])
+        if n_nan:
             out[i] = 0.0  # a NaN median: nothing is novel
             continue
         half = m // 2
-        offset = _select(dev, half)
+        offset = _kth_smallest(dev, half, keys, hist)
         if m % 2 == 0:  # the largest value below the middle one
-            lower = dev[0]
-            for t in range(1, half):
-                if dev[t] > lower:
-                    lower = dev[t]
-            offset = (lower + offset) / np.float32(2.0)
+            offset = (_below(dev, offset, half) + offset) / np.float32(2.0)
         for k in range(h):
             for c in range(w):
                 v = sm[k, c] - offset
@@ -544,52 +551,48 @@ def _occlusion_areas(frames, weights, median, high, low, out):  # pragma: no cov
 
 
 @numba.njit(cache=True, nogil=True)
-def _xorshift(state):  # pragma: no cover - numba
-    state ^= state << np.uint64(13)
-    state ^= state >> np.uint64(7)
-    return state ^ (state << np.uint64(17))
+def _kth_smallest(values, k, keys, hist):  # pragma: no cover - numba
+    """The ``k``-th smallest (0-based) of float32 ``values`` (no NaN), exactly: a radix
+    select on the values' bits mapped to unsigned integers in the values' order (11, 11 and
+    10 bits: count per digit, keep the digit's bin that holds rank ``k``). ``keys`` (uint32,
+    as long as ``values``) and ``hist`` (at least 2048) are scratch."""
+    bits = values.view(np.uint32)
+    n = len(values)
+    for t in range(n):  # negative values: all bits flipped; the others: the sign bit set
+        u = bits[t]
+        keys[t] = u ^ (np.uint32(0xFFFFFFFF) if u >> np.uint32(31) else np.uint32(0x80000000))
+    for shift, width in ((21, 2047), (10, 2047), (0, 1023)):
+        hist[:width + 1] = 0
+        for t in range(n):
+            hist[(keys[t] >> shift) & width] += 1
+        digit = 0
+        while hist[digit] <= k:
+            k -= hist[digit]
+            digit += 1
+        kept = 0
+        for t in range(n):  # the keys of that bin, in place (kept <= t)
+            if ((keys[t] >> shift) & width) == digit:
+                keys[kept] = keys[t]
+                kept += 1
+        n = kept
+    u = keys[0]  # every key left is the k-th
+    out = np.empty(1, np.uint32)
+    out[0] = u ^ (np.uint32(0x80000000) if u >> np.uint32(31) else np.uint32(0xFFFFFFFF))
+    return out.view(np.float32)[0]
 
 
 @numba.njit(cache=True, nogil=True)
-def _select(a, k):  # pragma: no cover - numba
-    """The ``k``-th smallest value of ``a`` (reordered in place: those before it are not
-    larger); quickselect with pivots from a fixed pseudo-random sequence."""
-    lo = 0
-    hi = len(a) - 1
-    state = np.uint64(0x9E3779B97F4A7C15)
-    while hi > lo:
-        span = np.uint64(hi - lo + 1)
-        state = _xorshift(state)
-        x = a[lo + np.int64(state % span)]
-        state = _xorshift(state)
-        y = a[lo + np.int64(state % span)]
-        state = _xorshift(state)
-        z = a[lo + np.int64(state % span)]
-        if x > y:
-            x, y = y, x
-        if y > z:
-            y = z
-            if x > y:
-                y = x
-        pivot = y
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            break
-    return a[k]
+def _below(values, kth, k):  # pragma: no cover - numba
+    """The ``k - 1``-th smallest of ``values`` given their ``k``-th smallest ``kth``: the
+    largest value below it, or ``kth`` itself when fewer than ``k`` values are below it."""
+    n_below = 0
+    lower = -np.inf
+    for t in range(len(values)):
+        v = values[t]
+        n_below += v < kth
+        if v < kth and v > lower:
+            lower = v
+    return kth if n_below < k else np.float32(lower)
 
 
 def hog_distance(hog_features: np.ndarray, neutral: np.ndarray) -> np.ndarray:

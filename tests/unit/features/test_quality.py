@@ -169,6 +169,49 @@ def test_crop_measures_read_in_place_equal_measures_of_the_copied_crops():
     assert got[2, 4] == 1 and got[3, 3] > 0.25
 
 
+
+def test_crop_measures_exact_on_tall_crops_and_extreme_levels():
+    """The measures' integer sums (gathered in 16-bit column sums over blocks of 256 rows)
+    equal the sums in int64 on crops of more than 256 rows of the largest differences and
+    Laplacians there are, and levels that make no pixel dark or saturated."""
+    rng = np.random.default_rng(6)
+    region = rng.choice(np.array([0, 255], np.uint8), (3, 600, 41))
+    region[1, ::2] = 255 - region[0, ::2]  # every other row as different as pixels can be
+    x0, y0, w, h = 2, 5, 37, 590
+    crops = region[:, y0:y0 + h, x0:x0 + w].astype(np.int64)
+    lap = (crops[:, :-2, 1:-1] + crops[:, 2:, 1:-1] + crops[:, 1:-1, :-2] + crops[:, 1:-1, 2:]
+           - 4 * crops[:, 1:-1, 1:-1]).reshape(3, -1)
+    inner = lap.shape[1]
+    for dark, saturated in ((5, 250), (-1, 256), (0, 255)):
+        got = q.crop_measures(region, (x0, y0, w, h), None, dark_level=dark,
+                              saturated_level=saturated)
+        motion = np.abs(np.diff(crops, axis=0)).reshape(2, -1).sum(axis=1) / (h * w)
+        np.testing.assert_array_equal(got[1:, 0], motion.astype(np.float32))
+        mean = lap.sum(axis=1) / inner
+        np.testing.assert_array_equal(got[:, 1], ((lap ** 2).sum(axis=1) / inner - mean * mean)
+                                      .astype(np.float32))
+        np.testing.assert_array_equal(got[:, 2], (crops <= dark).reshape(3, -1).mean(axis=1)
+                                      .astype(np.float32))
+        np.testing.assert_array_equal(got[:, 3], (crops >= saturated).reshape(3, -1).mean(axis=1)
+                                      .astype(np.float32))
+    assert got[1, 0] > 127 and got[1, 1] > 1e5 and got[0, 2] > 0.4 and got[0, 3] > 0.4
+
+
+def test_kth_smallest_is_the_sorted_value():
+    """The occlusion test's median: the radix select gives the sorted array's value, with
+    negative values, ties and a few distinct values; the value below it likewise."""
+    rng = np.random.default_rng(7)
+    for values in (rng.normal(0, 3, 6400), rng.integers(-2, 3, 999), np.full(10, 4.5),
+                   np.array([-0.5]), rng.normal(0, 1, 100) * 1e-30,
+                   np.concatenate([rng.normal(0, 1, 50), [np.inf, -np.inf]])):
+        v = values.astype(np.float32)
+        s = np.sort(v)
+        keys, hist = np.empty(len(v), np.uint32), np.empty(2048, np.int64)
+        for k in {0, len(v) // 2, len(v) - 1}:
+            assert q._kth_smallest(v.copy(), k, keys, hist) == s[k]
+            if k:
+                assert q._below(v, s[k], k) == s[k - 1]
+
 def _occlusion_by_scipy(frames, ref, novelty_k):
     """What :func:`occlusion_area` computes, in SciPy and NumPy's own steps."""
     from scipy import ndimage
