@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import fft as sfft
@@ -217,21 +218,28 @@ class ShiftEstimator:
             batch = block_means(batch, b, binned, select=select)
         elif select is not None:
             batch = batch[select]
+        own = self.bin > 1 or (select is not None and batch.dtype == np.float32)
         h, w = self.fft_shape
+        h0, w0 = self.win.shape
         out = np.zeros((len(batch), 2))
         mid = np.array([h // 2, w // 2])
         size = np.array([h, w])
         factor, region = self.factor, self.region
         step = self.batch_size
         for s in range(0, len(batch), step):
-            f = batch[s:s + step].astype(np.float32)
+            f = batch[s:s + step]
+            if not own or f.dtype != np.float32:  # the binned or selected frames are ours
+                f = f.astype(np.float32)
             f -= f.mean(axis=(1, 2), keepdims=True)
-            prod = sfft.rfft2(f * self.win, s=(h, w)) * self.ref_f
+            # windowed straight into the zero-padded transform's input (what s=(h, w) pads)
+            padded = np.zeros((len(f), h, w), np.float32)
+            np.multiply(f, self.win, out=padded[:, :h0, :w0])
+            prod = sfft.rfft2(padded)
+            prod *= self.ref_f
             if self.normalization == "phase":
                 mag = np.abs(prod)
-                floor = (np.float32(1e-6) * mag.max(axis=(1, 2), keepdims=True)
-                         + np.float32(1e-30))
-                prod /= np.maximum(mag, floor)
+                floor = np.float32(1e-6) * mag.max(axis=(1, 2)) + np.float32(1e-30)
+                _whiten(prod.view(np.float32), mag, floor)
             cc = sfft.irfft2(prod, s=(h, w))
             peak = np.array(np.unravel_index(cc.reshape(len(cc), -1).argmax(axis=1),
                                              (h, w))).T
@@ -245,6 +253,32 @@ class ShiftEstimator:
             out[s:s + len(f)] = shifts
         return out * self.bin
 
+
+
+@numba.njit(cache=True, nogil=True)
+def _whiten(prod, mag, floor):  # pragma: no cover - numba
+    """``prod /= np.maximum(mag, floor[:, None, None])`` in place, with NumPy's arithmetic:
+    ``prod`` (n, H, 2 W) float32 is the complex64 spectrum's view (real, imaginary
+    interleaved), divided as NumPy divides a complex number by a real one cast to complex
+    (Smith's method with a zero imaginary part: ``(re + im * 0) * (1 / d)``)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for i in range(prod.shape[0]):
+        fl = floor[i]
+        for y in range(prod.shape[1]):
+            row = prod[i, y]
+            mrow = mag[i, y]
+            for x in range(mag.shape[2]):
+                m = mrow[x]
+                d = m if (m >= fl or m != m) else fl  # np.maximum: NaN wins
+                if fl != fl:
+                    d = fl
+                rat = zero / d
+                scl = one / (d + zero * rat)
+                re = row[2 * x]
+                im = row[2 * x + 1]
+                row[2 * x] = (re + im * rat) * scl
+                row[2 * x + 1] = (im - re * rat) * scl
 
 def shift_frames(
     frames: np.ndarray, shifts: np.ndarray, *, order: int = 1, mode: str = "edge",
