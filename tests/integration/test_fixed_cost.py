@@ -95,3 +95,26 @@ def _version() -> str:
     from mouseface import __version__
 
     return __version__
+
+
+def test_run_reads_each_stores_frame_times_once(tmp_path, monkeypatch):
+    # the checks, labels, quality, windows and scoring share one read of each store's times
+    from mouseface import run
+    from mouseface.io.store import FeatureStore
+
+    sessions, events = write_dataset(tmp_path / "in", n_frames=96, n_videos=1)
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    reads: list[str] = []
+    read_time = FeatureStore.time.fget
+
+    def counted(store):
+        reads.append(store.path.name)
+        return read_time(store)
+
+    monkeypatch.setattr(FeatureStore, "time", property(counted))
+    results = run(sessions, events, tmp_path / "out", config, quiet=True, report=False)
+    stores = sorted(p.name for p in (tmp_path / "out" / "features").iterdir())
+    assert len(stores) == 2  # one video, two sessions
+    assert sorted(reads) == stores
+    assert results.frames["time"].notna().all()
