@@ -7,6 +7,11 @@ their ratios. Each run uses the demo's two rendering processes; CPU is the child
 system time, which the machine's load changes less than the wall time.
 
     python benchmarks/synth_render.py --before ../main/src --reps 2
+
+``--demo`` runs the current demo's simulation with both trees (the same videos), to time a
+change to the rendering itself:
+
+    python benchmarks/synth_render.py --before /tmp/base/src --demo --reps 3
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from mouseface.workflows import demo as d
 e = synth.simulate_experiment(OUT, n_animals=4, n_trials=4, seed=0,
                               conditions=d.DEMO_CONDITIONS, needs=d.DEMO_NEEDS, fear=True,
                               fear_shocks=4, fear_items=d.DEMO_FEAR_ITEMS, size=d.DEMO_SIZE,
-                              preset="ultrafast", crf=21)
+                              preset="ultrafast", crf=21, keypoints=True)
 print(len(e.truth))
 """
 
@@ -58,13 +63,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--before", type=Path, required=True, help="src folder of the older code")
     p.add_argument("--reps", type=int, default=2)
+    p.add_argument("--demo", action="store_true",
+                   help="run the current demo's simulation in both trees (the same output)")
     a = p.parse_args()
     rows = {"before": [], "after": []}
     load = os.getloadavg()[0]
     for _ in range(a.reps):
-        rows["before"].append(run(a.before.resolve(), OLD))
+        rows["before"].append(run(a.before.resolve(), NEW if a.demo else OLD))
         rows["after"].append(run(HERE, NEW))
-    print(f"load average at the start: {load:.1f}; {a.reps} alternating repetitions")
+    print(f"load average at the start: {load:.1f}, at the end: {os.getloadavg()[0]:.1f}; "
+          f"{a.reps} alternating repetitions")
     print("| | frames | video MB | wall s | CPU s | CPU ms per frame |")
     print("|---|---|---|---|---|---|")
     med = {}
