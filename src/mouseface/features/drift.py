@@ -255,24 +255,24 @@ class ShiftEstimator:
 
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _whiten(prod, mag, floor):  # pragma: no cover - numba
     """``prod /= np.maximum(mag, floor[:, None, None])`` in place, with NumPy's arithmetic:
     ``prod`` (n, H, 2 W) float32 is the complex64 spectrum's view (real, imaginary
     interleaved), divided as NumPy divides a complex number by a real one cast to complex
-    (Smith's method with a zero imaginary part: ``(re + im * 0) * (1 / d)``)."""
+    (Smith's method with a zero imaginary part: ``(re + im * 0) * (1 / d)``). IEEE division
+    (``error_model="numpy"``: no zero-division check), so that the loop vectorises."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for i in range(prod.shape[0]):
         fl = floor[i]
+        nan_floor = fl != fl  # np.maximum: a NaN wins
         for y in range(prod.shape[1]):
             row = prod[i, y]
             mrow = mag[i, y]
             for x in range(mag.shape[2]):
                 m = mrow[x]
-                d = m if (m >= fl or m != m) else fl  # np.maximum: NaN wins
-                if fl != fl:
-                    d = fl
+                d = fl if (m < fl or nan_floor) else m
                 rat = zero / d
                 scl = one / (d + zero * rat)
                 re = row[2 * x]

@@ -61,20 +61,22 @@ def test_shifts_subpixel_exact_on_fourier_shifted_texture():
 def test_whitening_kernel_divides_as_numpy_bit_for_bit():
     """The phase correlation's whitening (compiled, in place) gives the bits of NumPy's
     ``prod /= np.maximum(np.abs(prod), floor)``: spectra over many magnitudes, exact zeros
-    of either sign, values under the floor."""
+    of either sign, values under the floor, a NaN (its frame all NaN)."""
     from mouseface.features.drift import _whiten
 
     rng = np.random.default_rng(8)
-    shape = (3, 40, 21)
+    shape = (4, 40, 21)
     prod = (rng.normal(size=shape) * np.exp2(rng.integers(-40, 40, shape))
             + 1j * rng.normal(size=shape) * np.exp2(rng.integers(-40, 40, shape))
             ).astype(np.complex64)
     prod[0, :4] = 0
     prod[1, :4] = -0.0 + 1j
     prod[2, :4] = np.complex64(-0.0 - 0.0j)
+    prod[3, 5, 7] = np.nan
     mag = np.abs(prod)
     floor = np.float32(1e-6) * mag.max(axis=(1, 2)) + np.float32(1e-30)
-    want = prod / np.maximum(mag, floor[:, None, None])
+    with np.errstate(invalid="ignore"):
+        want = prod / np.maximum(mag, floor[:, None, None])
     _whiten(prod.view(np.float32), mag, floor)
     assert prod.tobytes() == want.tobytes()
 
