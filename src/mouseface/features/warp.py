@@ -187,7 +187,8 @@ def block_means(frames: np.ndarray, b: int, out: np.ndarray, y0: int = 0, x0: in
     The blocks tile ``frames[select][:, y0:y0 + h * b, x0:x0 + w * b]`` (``select``: the frames
     to use, default all), read in place: a crop of a larger frame and a subset of a batch cost
     no copy. For uint8 frames a block's sum is an integer below 2 ** 24 whatever the order
-    of its terms, exact in float32 as in int32, so both kernels give the same bits.
+    of its terms, exact in float32 as in integers, so both kernels give the same bits (blocks
+    of up to 16 x 16 uint8 pixels go to the integer kernel, whose sums fit 16 bits).
     """
     n, h, w = out.shape
     a = np.asarray(frames)
@@ -195,7 +196,7 @@ def block_means(frames: np.ndarray, b: int, out: np.ndarray, y0: int = 0, x0: in
            else np.asarray(select, np.int64))
     if len(idx) != n:
         raise ValueError(f"{len(idx)} frames for {n} outputs")
-    if a.dtype == np.uint8 and b * b * 255 < 1 << 24:
+    if a.dtype == np.uint8 and b * b * 255 < 1 << 16:
         _block_means_u8(np.ascontiguousarray(a), idx, y0, x0, b, out)
     else:
         crop = a[idx if select is not None else slice(None), y0:y0 + h * b, x0:x0 + w * b]
@@ -220,14 +221,16 @@ def _block_means(batch, b, out):  # pragma: no cover - numba
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _block_means_u8(batch, idx, y0, x0, b, out):  # pragma: no cover - numba
-    """:func:`_block_means` of uint8 frames ``batch[idx]`` from ``(y0, x0)``: a block's rows
-    summed as integers over whole rows (vectorised), then its columns; the same bits."""
+    """:func:`_block_means` of uint8 frames ``batch[idx]`` from ``(y0, x0)``, blocks of at
+    most 16 x 16 pixels: a block's rows summed as uint16 over whole rows (vectorised), then
+    its columns (with a constant stride for the usual 2-5 px blocks, which vectorises too);
+    the same bits."""
     n, h, w = out.shape
     scale = np.float32(1.0 / (b * b))
     wb = w * b
     for k in numba.prange(n):
         i = idx[k]
-        acc = np.empty(wb, np.int32)
+        acc = np.empty(wb, np.uint16)
         for r in range(h):
             src = batch[i, y0 + r * b, x0:x0 + wb]
             for c in range(wb):
@@ -237,11 +240,26 @@ def _block_means_u8(batch, idx, y0, x0, b, out):  # pragma: no cover - numba
                 for c in range(wb):
                     acc[c] += src[c]
             o = out[k, r]
-            for c in range(w):
-                s = 0
-                for v in range(b):
-                    s += acc[c * b + v]
-                o[c] = np.float32(s) * scale
+            if b == 2:
+                for c in range(w):
+                    o[c] = np.float32(acc[2 * c] + acc[2 * c + 1]) * scale
+            elif b == 3:
+                for c in range(w):
+                    o[c] = np.float32(acc[3 * c] + acc[3 * c + 1] + acc[3 * c + 2]) * scale
+            elif b == 4:
+                for c in range(w):
+                    o[c] = np.float32(acc[4 * c] + acc[4 * c + 1] + acc[4 * c + 2]
+                                      + acc[4 * c + 3]) * scale
+            elif b == 5:
+                for c in range(w):
+                    o[c] = np.float32(acc[5 * c] + acc[5 * c + 1] + acc[5 * c + 2]
+                                      + acc[5 * c + 3] + acc[5 * c + 4]) * scale
+            else:
+                for c in range(w):
+                    s = 0
+                    for v in range(b):
+                        s += acc[c * b + v]
+                    o[c] = np.float32(s) * scale
 
 
 @numba.njit(cache=True, nogil=True)

@@ -212,12 +212,15 @@ def test_translation_kernel_is_the_bilinear_formula_bit_for_bit():
 
 def test_block_means_of_uint8_crops_in_place_equal_the_general_kernel():
     """Block sums of uint8 pixels are exact integers: the in-place kernel (a crop of a
-    subset of frames, no copy) gives the float32 kernel's bits."""
+    subset of frames, no copy; 16-bit sums, strides of 2-5 written out) gives the float32
+    kernel's bits, up to the largest block it takes and beyond."""
     rng = np.random.default_rng(12)
     frames = rng.integers(0, 256, (5, 47, 53), dtype=np.uint8)
     frames[1] = 255
     for b, (x0, y0), select in ((3, (0, 0), None), (5, (2, 7), np.array([4, 1])),
-                                (1, (1, 1), np.array([0]))):
+                                (1, (1, 1), np.array([0])), (2, (1, 0), None),
+                                (4, (0, 3), None), (7, (3, 1), None), (16, (0, 0), None),
+                                (17, (0, 0), None)):  # 16 x 16 uint8 sums still fit 16 bits
         h, w = (40 - y0) // b, (50 - x0) // b
         sel = np.arange(5) if select is None else select
         want = np.empty((len(sel), h, w), np.float32)
