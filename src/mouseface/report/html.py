@@ -146,16 +146,24 @@ def build_context(results_dir: Path, *, results: Results | None = None, max_sess
         drawn = draw_figures(results_dir, res, run, max_sessions=max_sessions,
                              max_animals=max_animals, max_table_rows=max_table_rows)
     notes += drawn["notes"]
-    ctx.update({k: v for k, v in drawn.items() if k not in ("notes", "registration")})
+    ctx.update({k: v for k, v in drawn.items() if k not in ("notes", "registration", "drawn")})
     ctx["extras"] = _section("analysis and neural results", notes,
                              lambda: _extras(results_dir, res, drawn["registration"])) or []
     ctx["findings"] = _section("findings", notes, lambda: _findings(results_dir, notes))
     return ctx
 
 
+#: the sections of :func:`draw_figures`, in the order it draws them, and the context entries
+#: each fills
+SECTIONS = {"prototypes": ("prototypes", "prototype_method"), "traces": ("traces",),
+            "aligned": ("aligned", "heatmaps"), "scores": ("scores",),
+            "action_units": ("action_units",)}
+
+
 def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str, Any], *,
                  max_sessions: int = 6, max_animals: int = 4, max_table_rows: int = 500,
-                 registration: bool = True) -> dict[str, Any]:
+                 registration: bool = True, sections: Sequence[str] = tuple(SECTIONS),
+                 claim: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """The report's figures and tables of the run itself, which the analyses and the neural
     step do not change: prototypes, similarity traces, aligned traces, heatmaps, trial
     scores, action units, and the registration's QC figures (also saved into
@@ -175,19 +183,26 @@ def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str
         Draw the registration's QC figures; False leaves ``registration`` None, for the
         caller to fill with :func:`registration_figures` (the demo draws them in its second
         process).
+    sections
+        Which of :data:`SECTIONS` to draw, in this order (the others' entries stay empty).
+    claim
+        Asked for each section just before it is drawn: False leaves it to someone else (the
+        demo's two processes share the sections: :meth:`~mouseface.workflows.demo._Beside.
+        claim`). None draws them all.
 
     Returns
     -------
     dict
         Context entries of :func:`build_context`, ``notes`` (sections that could not be
-        drawn) and ``registration`` (QC file name -> PNG bytes).
+        drawn), ``registration`` (QC file name -> PNG bytes) and ``drawn`` (the sections
+        drawn).
     """
     results_dir = Path(results_dir)
     notes: list[str] = []
     ctx: dict[str, Any] = {
         "notes": notes, "prototypes": [], "prototype_method": "", "traces": None,
         "aligned": None, "heatmaps": None, "scores": None, "action_units": None,
-        "counts": None, "baseline": 2.0, "post": POST,
+        "counts": None, "baseline": 2.0, "post": POST, "drawn": [],
     }
     res = results
     if res is not None:
@@ -197,28 +212,55 @@ def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str
         n_frames = int(settings.get("prototypes", {}).get("n_frames", 10))
         ppc = tuple(settings.get("hog", {}).get("pixels_per_cell", (32, 32)))
         colours = figures.colours_for(_names(res) + _conditions(res))
-        ctx["prototype_method"] = _prototype_method(res, n_frames)
-        ctx["prototypes"] = _section(
-            "prototype figures", notes,
-            lambda: _prototypes(res, results_dir, n_frames, ppc, max_animals, notes)) or []
-        ctx["traces"] = _section("similarity traces", notes,
-                                 lambda: _traces(res, colours, max_sessions))
-        aligned = _section("trial alignment", notes, lambda: _align(res, baseline))
-        if aligned:
-            ctx["aligned"] = _section("aligned traces", notes, lambda: _img(
-                figures.aligned_figure(aligned, _names(res), colours=colours)))
-            own = {c: a for c, a in aligned.items() if a.get("own") is not None}
-            if own:
-                ctx["heatmaps"] = _section("heatmaps", notes,
-                                           lambda: _img(figures.heatmap_figure(own)))
         ctx["baseline"] = baseline
-        ctx["scores"] = _section("trial scores", notes,
-                                 lambda: _scores(res, max_table_rows))
-        ctx["action_units"] = _section("action units", notes,
-                                       lambda: _action_units(res, run, colours))
+
+        def prototypes() -> None:
+            ctx["prototype_method"] = _prototype_method(res, n_frames)
+            ctx["prototypes"] = _section(
+                "prototype figures", notes,
+                lambda: _prototypes(res, results_dir, n_frames, ppc, max_animals, notes)) or []
+
+        def traces() -> None:
+            ctx["traces"] = _section("similarity traces", notes,
+                                     lambda: _traces(res, colours, max_sessions))
+
+        def aligned() -> None:
+            got = _section("trial alignment", notes, lambda: _align(res, baseline))
+            if got:
+                ctx["aligned"] = _section("aligned traces", notes, lambda: _img(
+                    figures.aligned_figure(got, _names(res), colours=colours)))
+                own = {c: a for c, a in got.items() if a.get("own") is not None}
+                if own:
+                    ctx["heatmaps"] = _section("heatmaps", notes,
+                                               lambda: _img(figures.heatmap_figure(own)))
+
+        def scores() -> None:
+            ctx["scores"] = _section("trial scores", notes,
+                                     lambda: _scores(res, max_table_rows))
+
+        def action_units() -> None:
+            ctx["action_units"] = _section("action units", notes,
+                                           lambda: _action_units(res, run, colours))
+
+        draw = {"prototypes": prototypes, "traces": traces, "aligned": aligned,
+                "scores": scores, "action_units": action_units}
+        for name in sections:
+            if claim is None or claim(name):
+                draw[name]()
+                ctx["drawn"].append(name)
     ctx["registration"] = None if not registration else _section(
         "registration figures", notes, lambda: registration_figures(results_dir, res)) or {}
     return ctx
+
+
+def add_drawn(drawn: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add to what :func:`draw_figures` drew (``drawn``) the sections another call of it drew
+    (``more``: the same results, other sections), and its notes."""
+    for name in more["drawn"]:
+        for key in SECTIONS[name]:
+            drawn[key] = more[key]
+    drawn["notes"] += more["notes"]
+    drawn["drawn"] += more["drawn"]
 
 
 def registration_figures(results_dir: str | Path, results: Results | None = None
@@ -806,5 +848,5 @@ def _load_qc_faces(path: Path) -> list[dict] | None:
                 for k, (name, title) in enumerate(zip(z["files"], z["titles"], strict=True))]
 
 
-__all__ = ["build_context", "draw_figures", "registration_figures", "render",
-           "write_report"]
+__all__ = ["SECTIONS", "add_drawn", "build_context", "draw_figures", "registration_figures",
+           "render", "write_report"]

@@ -6,7 +6,7 @@ import json
 import time as _time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ from mouseface._progress import Reporter
 from mouseface.io.layout import ResultsLayout
 from mouseface.io.tables import NEUTRAL
 from mouseface.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mouseface.io.results import Results
 
 
 def comparison_summary(results: Path, by: str, condition: str) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             while_rendering=lambda: _while_rendering(settings))
     t_sim = _time.perf_counter() - t0
     from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
-    from mouseface.report.html import draw_figures, encode_extras
+    from mouseface.report.html import add_drawn, draw_figures, encode_extras
     from mouseface.workflows import pipeline
     from mouseface.workflows.behaviour import bouts
 
@@ -146,13 +149,18 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
                            "data": str(out / "data")}})
         with Reporter(quiet).steps("report", 3) as step:
             step("figures")
-            drawn = draw_figures(results, held, held.run, registration=not analyses)
+            # the sections the second process has not taken (it takes them from the end
+            # once it is done)
+            drawn = draw_figures(results, held, held.run, registration=not analyses,
+                                 claim=beside.claim if analyses else None)
             if analyses:
                 # the report's images of this process's figures, while the analyses go on
-                encode_extras(results, ("neural", "behaviour"))
+                # (the bouts': the second process, which drew them)
+                encode_extras(results, ("neural",))
                 step("waiting for the analyses")
                 summary["analysis"] = beside.result()
                 drawn["registration"] = beside.registration  # None: the report draws them
+                add_drawn(drawn, beside.drawn)
             held.__dict__.pop("run", None)  # the analyses added warnings to run.json: read it
             report = pipeline._report(
                 results, held, drawn=drawn,
@@ -219,28 +227,120 @@ def action_units_found(trials: pd.DataFrame, animals: dict, size: tuple[int, int
     return {"clear": clear, "in_direction": right, "states": rows}
 
 
-def _analyses(results: str | Path) -> tuple[dict[str, Any], dict | None, list[tuple]]:
+def _analyses(results: str | Path | Results,
+              drawn: tuple[dict | None, list[tuple]] | None = None
+              ) -> tuple[dict[str, Any], dict | None, list[tuple]]:
     """What the demo's second process does after the run: ``analyze(results, quick=True)``
     and the registration's QC figures (from ``registration/faces.npz``; None if they could
-    not be drawn: the report then tries again and says why), and how the report will embed
-    those figures and the analyses' (:func:`~mouseface.report.html.encode_extras`). Returns
-    the analyses' summary, the figures, and the warnings raised (message, category, file,
-    line) for the demo to show and record."""
+    not be drawn: the report then tries again and says why) unless ``drawn`` holds them and
+    their warnings already (:func:`_while_running`), and how the report will embed those
+    figures, the analyses' and the bouts' (:func:`~mouseface.report.html.encode_extras`).
+    Returns the analyses' summary, the figures, and the warnings raised (message, category,
+    file, line) for the demo to show and record, in the order of a run that draws the QC
+    figures after the analyses."""
     from mouseface import runlog
-    from mouseface.report.html import encode_extras, registration_figures
+    from mouseface.report.html import encode_extras
     from mouseface.workflows.analysis import analyze
 
     runlog._logging.active = True  # the demo records them in run.json, from its own process
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = analyze(results, quick=True, quiet=True)
+        first = _caught(caught)
+        del caught[:]
+        qc, qc_caught = drawn if drawn is not None else _qc_figures(str(results))
+        # how the report will embed them (handed back with the rest: see _Beside.result);
+        # those worked out while the run went on cost a digest
+        encode_extras(str(results), ("analysis", "behaviour"), registration=qc)
+    return summary, qc, first + qc_caught + _caught(caught)
+
+
+#: the report's sections (:data:`~mouseface.report.html.SECTIONS`) the second process draws
+#: when it is done before the demo, taken from the end (the demo draws them in order); the
+#: prototypes' (from the mean faces the run holds) and the trial table's (the trials as the run
+#: holds them) are the demo's own
+BESIDE_SECTIONS = ("action_units", "aligned", "traces")
+
+
+def _claim(folder: Path, name: str) -> bool:
+    """Take ``name`` (a report section) for this process, unless the other one has: one file
+    per section in ``folder``, created by whoever asks first."""
+    import os
+
+    try:
+        os.close(os.open(folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _draw_left(results: Results, claims: Path) -> tuple[dict | None, list[tuple]]:
+    """The sections of :data:`BESIDE_SECTIONS` the demo has not taken yet, drawn from the
+    results on disk (:func:`~mouseface.report.html.draw_figures`; None: none was left), and
+    the warnings raised (see :func:`_caught`)."""
+    from mouseface.report.html import draw_figures
+
+    if all((claims / name).exists() for name in BESIDE_SECTIONS):
+        return None, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        more = draw_figures(results.path, results, results.run, registration=False,
+                            sections=BESIDE_SECTIONS, claim=lambda name: _claim(claims, name))
+    return (more if more["drawn"] else None), _caught(caught)
+
+
+def _qc_figures(results: str | Path) -> tuple[dict | None, list[tuple]]:
+    """The registration's QC figures (None if they could not be drawn) and the warnings
+    raised drawing them (see :func:`_caught`)."""
+    from mouseface.report.html import registration_figures
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             qc = registration_figures(results)
         except Exception:  # noqa: BLE001 - the report draws them again, with a note if it fails
             qc = None
-        # how the report will embed them (handed back with the rest: see _Beside.result)
-        encode_extras(results, ("analysis",), registration=qc)
-    return summary, qc, _caught(caught)
+    return qc, _caught(caught)
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file from the one it replaced (written by a rename, it has a new inode);
+    None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _while_running(results: str | Path, stdin, stale: tuple | None
+                   ) -> tuple[bool, tuple[dict | None, list[tuple]] | None]:
+    """Wait for ``go`` on ``stdin``; meanwhile, as soon as the run has written the
+    registration's QC faces (``registration/faces.npz`` other than ``stale``, the file that
+    was there before the run: the run writes it after its pass, while its last stages
+    take one core), draw their figures (:func:`_qc_figures`) and work out how the report
+    will embed them and the bouts' figure. Returns whether ``go`` came (not: the demo
+    stopped) and the QC figures with their warnings, None if ``go`` came first."""
+    import threading
+
+    from mouseface.report.html import encode_extras
+
+    said: list[bytes] = []
+    reader = threading.Thread(target=lambda: said.append(stdin.read()), daemon=True)
+    reader.start()
+    faces = ResultsLayout(results).registration_faces
+    drawn = None
+    while reader.is_alive():
+        if _file_id(faces) not in (None, stale):
+            drawn = _qc_figures(results)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                encode_extras(results, ("behaviour",), registration=drawn[0])
+            drawn = (drawn[0], drawn[1] + _caught(caught))
+            break
+        reader.join(0.1)
+    reader.join()
+    return said == [b"go"], drawn
 
 
 def _caught(caught: list) -> list[tuple]:
@@ -258,10 +358,13 @@ def _early(jobs: list[tuple]) -> list[tuple]:
 
 
 def _beside(results: str, stdin, stdout) -> None:
-    """The second process: the early jobs pickled on ``stdin`` (:func:`_early`), then, once
-    ``stdin`` says ``go`` (the run is done), :func:`_analyses`; the outcome of both (an error
-    too) pickled to ``stdout``. Leaves quietly when ``stdin`` ends without ``go`` (the demo
-    stopped)."""
+    """The second process: the early jobs pickled on ``stdin`` with the registration's QC
+    faces' file as it was before the run and the folder of the report sections' claims
+    (``(jobs, stale, claims)``: :func:`_early`), then the QC figures once the run has written
+    their faces (:func:`_while_running`), then, once ``stdin`` says ``go`` (the run is done),
+    :func:`_analyses` and the report's sections the demo has not taken
+    (:func:`_draw_left`); the outcome of all (an error too) pickled to ``stdout``. Leaves
+    quietly when ``stdin`` ends without ``go`` (the demo stopped)."""
     import pickle
     import traceback
 
@@ -270,15 +373,21 @@ def _beside(results: str, stdin, stdout) -> None:
         # the demo's own process has it when it draws
         import mouseface.report.html  # noqa: F401
 
-        early = _early(pickle.load(stdin))
+        jobs, stale, claims = pickle.load(stdin)
+        early = _early(jobs)
         import mouseface.workflows.analysis  # noqa: F401 - imported while the run goes on
 
-        if stdin.read() != b"go":
+        go, drawn = _while_running(results, stdin, stale)
+        if not go:
             return
+        from mouseface.io.results import Results
         from mouseface.report.figures import known_web_images
 
-        summary, qc, caught = _analyses(results)
-        out: tuple = ("ok", (summary, qc, early, caught, known_web_images()))
+        res = Results(results)  # read once, for the analyses and the sections
+        summary, qc, caught = _analyses(res, drawn)
+        more, more_caught = _draw_left(res, Path(claims))
+        out: tuple = ("ok", (summary, qc, early, caught, known_web_images(), more,
+                             more_caught))
     except BaseException as exc:  # noqa: BLE001 - handed to the demo, which raises it
         out = ("error", (exc, traceback.format_exc()))
     try:
@@ -290,9 +399,15 @@ def _beside(results: str, stdin, stdout) -> None:
 
 #: what the second process runs (:func:`_beside`)
 _BESIDE = """
+import os
 import sys
 from mouseface.workflows.demo import _beside
 _beside(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+sys.stdout.flush()
+sys.stderr.flush()
+# what it wrote is closed and handed over: the demo, which waits for this process, need
+# not wait for the interpreter's teardown too (0.3-1 s of CPU with the analyses' modules)
+os._exit(0)
 """
 
 
@@ -300,11 +415,13 @@ class _Beside:
     """A second Python process beside the demo (a fresh interpreter, so nothing of this
     one's threads or ``__main__`` is inherited): on entering the block it runs the ``early``
     jobs, ``(function, args)`` that need no run (the bouts' and the faces' figures), while
-    the block runs the run; after :meth:`go` the analyses and the registration's QC figures
-    (:func:`_analyses`). :meth:`result` waits for them, re-emits their warnings here and
-    appends the analyses' to ``run.json`` under ``analysis``, as the analyses run in this
-    process would, and keeps the figures in :attr:`registration`. With ``start=False`` the
-    early jobs run here, on entering, and nothing else runs."""
+    the block runs the run, then the registration's QC figures as soon as the run has written
+    their faces (:func:`_while_running`); after :meth:`go` the analyses (:func:`_analyses`),
+    then the report's sections the demo has not claimed yet (:meth:`claim`, :func:`_draw_left`).
+    :meth:`result` waits for them, re-emits their warnings here and appends the analyses' to
+    ``run.json`` under ``analysis``, as the analyses run in this process would, and keeps the
+    figures in :attr:`registration` and the sections in :attr:`drawn`. With ``start=False``
+    the early jobs run here, on entering, and nothing else runs."""
 
     def __init__(self, results: Path, start: bool = True, early: list[tuple] | None = None):
         self.results = Path(results)
@@ -313,6 +430,8 @@ class _Beside:
         self.proc = None
         self._sending = None  # the thread that hands the early jobs over
         self.registration: dict | None = None  # the QC figures it drew, after result()
+        self.drawn: dict | None = None  # the report's sections it drew, after result()
+        self.claims: Path | None = None  # where the two claim the report's sections
 
     def __enter__(self) -> _Beside:
         if not self.start:
@@ -323,11 +442,15 @@ class _Beside:
         import pickle
         import subprocess
         import sys
+        import tempfile
         import threading
 
         import mouseface
 
-        data = pickle.dumps(self.early)
+        # the QC faces' file as it is before the run: the child waits for the run's own
+        self.claims = Path(tempfile.mkdtemp(prefix="mouseface-demo-"))
+        data = pickle.dumps((self.early, _file_id(ResultsLayout(self.results)
+                                                  .registration_faces), str(self.claims)))
         # the child imports this very mouseface, whatever put it on this one's path
         src = str(Path(mouseface.__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -346,6 +469,11 @@ class _Beside:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):  # the child died: result() says so
             pass
+
+    def claim(self, section: str) -> bool:
+        """Take a report section (:data:`~mouseface.report.html.SECTIONS`) for the demo's
+        process, unless the second one has (always, without a second process)."""
+        return self.claims is None or _claim(self.claims, section)
 
     def go(self) -> None:
         """The run is done: start the analyses."""
@@ -378,9 +506,9 @@ class _Beside:
                 f"the demo's analyses failed:\n{text}")
         from mouseface.report.figures import remember_web_images
 
-        summary, self.registration, early, caught, images = value
+        summary, self.registration, early, caught, images, self.drawn, drawn_caught = value
         remember_web_images(images)  # the report embeds them as they are
-        for message, category, filename, lineno in early:
+        for message, category, filename, lineno in early + drawn_caught:
             warnings.warn_explicit(message, category, filename, lineno)
         texts = []
         for message, category, filename, lineno in caught:
@@ -395,6 +523,10 @@ class _Beside:
             self.proc.kill()
             self._sending.join()  # its write fails now that the child is gone
             self.proc.communicate()
+        if self.claims is not None:
+            import shutil
+
+            shutil.rmtree(self.claims, ignore_errors=True)
 
 
 #: signal-to-noise of the demo's coupled neurons (std of signal over std of noise)

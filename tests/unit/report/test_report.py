@@ -183,6 +183,37 @@ def test_figures_drawn_beforehand_make_the_same_page(results, tmp_path):
         before["extras"])
 
 
+def test_sections_drawn_by_two_callers_make_the_same_figures(results, tmp_path):
+    """The demo's two processes share the report's sections (``claim``): what each drew, put
+    together (``add_drawn``), is what one call draws; no section is drawn twice."""
+    from mouseface.io.results import load_results
+    from mouseface.report import html
+
+    d = tmp_path / "res"
+    shutil.copytree(results, d)
+    res = load_results(d)
+    taken: list[str] = []
+
+    def claim(name: str) -> bool:
+        if name in taken:
+            return False
+        taken.append(name)
+        return True
+
+    # the second process is done first here: it takes from the end
+    late = html.draw_figures(d, res, res.run, max_sessions=1, registration=False,
+                             sections=("action_units", "aligned"), claim=claim)
+    first = html.draw_figures(d, res, res.run, max_sessions=1, claim=claim)
+    assert late["drawn"] == ["action_units", "aligned"]
+    assert first["drawn"] == ["prototypes", "traces", "scores"]
+    assert first["aligned"] is None and late["aligned"]
+    html.add_drawn(first, late)
+    whole = html.draw_figures(d, res, res.run, max_sessions=1)
+    assert sorted(first["drawn"]) == sorted(whole["drawn"]) == sorted(html.SECTIONS)
+    for key in sorted(set(whole) - {"drawn"}):
+        assert first[key] == whole[key], key
+
+
 def _videos_gone(d, tmp_path):
     import zarr
 
