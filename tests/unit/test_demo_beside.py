@@ -76,3 +76,11 @@ def test_the_qc_figures_are_drawn_once_the_run_wrote_their_faces(tmp_path):
     assert go and list(qc) == ["qc_m01.png"] and caught == []
     assert figure.read_bytes() == qc["qc_m01.png"]
     assert _while_running(tmp_path, io.BytesIO(b""), None)[0] is False  # the demo stopped
+
+
+def test_nothing_is_drawn_beside_once_the_demo_took_every_section(tmp_path):
+    from mouseface.workflows.demo import BESIDE_SECTIONS, _claim, _draw_left
+
+    for name in BESIDE_SECTIONS:
+        assert _claim(tmp_path, name) and not _claim(tmp_path, name)
+    assert _draw_left(None, tmp_path) == (None, [])

@@ -253,9 +253,11 @@ def draw_figures(results_dir: str | Path, results: Results | None, run: dict[str
     return ctx
 
 
-def add_drawn(drawn: dict[str, Any], more: dict[str, Any]) -> None:
+def add_drawn(drawn: dict[str, Any], more: dict[str, Any] | None) -> None:
     """Add to what :func:`draw_figures` drew (``drawn``) the sections another call of it drew
-    (``more``: the same results, other sections), and its notes."""
+    (``more``: the same results, other sections; None: nothing), and its notes."""
+    if more is None:
+        return
     for name in more["drawn"]:
         for key in SECTIONS[name]:
             drawn[key] = more[key]

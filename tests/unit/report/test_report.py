@@ -208,6 +208,7 @@ def test_sections_drawn_by_two_callers_make_the_same_figures(results, tmp_path):
     assert first["drawn"] == ["prototypes", "traces", "scores"]
     assert first["aligned"] is None and late["aligned"]
     html.add_drawn(first, late)
+    html.add_drawn(first, None)  # the other drew nothing
     whole = html.draw_figures(d, res, res.run, max_sessions=1)
     assert sorted(first["drawn"]) == sorted(whole["drawn"]) == sorted(html.SECTIONS)
     for key in sorted(set(whole) - {"drawn"}):
