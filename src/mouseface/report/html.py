@@ -105,7 +105,16 @@ def render(ctx: dict[str, Any]) -> str:
     """The page for a context from :func:`build_context`."""
     import jinja2
 
-    env = jinja2.Environment(
+    class KeysFirst(jinja2.Environment):
+        # Jinja reads ``a.b`` as an attribute before a key, so a context key named like a
+        # dict method ("clear", "count", "items"...) printed the method; the context is
+        # plain dicts, so their keys come first.
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if isinstance(obj, Mapping) and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    env = KeysFirst(
         loader=jinja2.PackageLoader("mouseface.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
