@@ -254,7 +254,6 @@ class ShiftEstimator:
         return out * self.bin
 
 
-
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _whiten(prod, mag, floor):  # pragma: no cover - numba
     """``prod /= np.maximum(mag, floor[:, None, None])`` in place, with NumPy's arithmetic:
@@ -279,6 +278,7 @@ def _whiten(prod, mag, floor):  # pragma: no cover - numba
                 im = row[2 * x + 1]
                 row[2 * x] = (re + im * rat) * scl
                 row[2 * x + 1] = (im - re * rat) * scl
+
 
 def shift_frames(
     frames: np.ndarray, shifts: np.ndarray, *, order: int = 1, mode: str = "edge",

@@ -122,7 +122,6 @@ def table_name(table: Table | None, kind: str) -> Path | str | None:
     return f"{kind} DataFrame" if isinstance(table, pd.DataFrame) else Path(table)
 
 
-
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table (by suffix), text id columns as strings.
 

@@ -1238,6 +1238,8 @@ def _read_image(path: Path, bits: int | None = None) -> np.ndarray:
                          f"read with (0-{(1 << bits) - 1}): give every frame the same bit "
                          "depth, or a TIFF MaxSampleValue tag", path)
     return gray_table(bits, size=65536)[a]
+
+
 def _file_fingerprint(path: Path) -> str:
     size = path.stat().st_size
     h = hashlib.blake2b(digest_size=16)
@@ -1380,16 +1382,23 @@ def write_video(
                                          "yuv420p: crop or pad by one pixel")
                     stream.width, stream.height = w, h
                     buf = np.full((h * 3 // 2, w), 128, dtype=np.uint8)
-                    # one frame refilled for every image (the encoder copies what it is given):
-                    # its planes as arrays, and the parts of `buf` that go into them
+                    # one frame refilled for every image: its planes as arrays, and the parts
+                    # of `buf` that go into them
                     frame = av.VideoFrame(w, h, "yuv420p")
                     frame.time_base = 1 / rate
                     planes = _yuv420p_planes(frame, buf)
                     for dst, src in planes:
                         dst[...] = src  # flat chroma, for gray images
+                    held = frame.planes[0].buffer_ptr
                 elif img.shape != shape or img.dtype != np.uint8:
                     raise ValueError(f"frame {i} is {img.dtype} {img.shape}, expected uint8 "
                                      f"{shape}")
+                # an encoder may keep a reference to the frame it was sent last (x264 copies
+                # it): FFmpeg's rule, a buffer of its own (a copy) before writing into it
+                frame.make_writable()
+                if frame.planes[0].buffer_ptr != held:
+                    planes = _yuv420p_planes(frame, buf)
+                    held = frame.planes[0].buffer_ptr
                 if colour:
                     _rgb_to_yuv420p(img, buf)
                     for dst, src in planes:

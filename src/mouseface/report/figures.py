@@ -451,8 +451,6 @@ def score_matrix_figure(table, *, label: str = "mean trial score (Δr)") -> plt.
     return fig
 
 
-
-
 def action_unit_changes_figure(changes, units: Mapping[str, str],
                                colours: Mapping[str, str]) -> plt.Figure:
     """Mean change of each action unit (a panel each, in ``changes``' order) per condition,

@@ -47,9 +47,9 @@ FEAR_ITEMS: dict[str, tuple[tuple[float, float], int]] = {
 }
 #: normal behaviour between two items (s): long enough for a baseline window before each
 GAP_S = (3.5, 6.0)
-_NO_NOISE = np.zeros((0, 0), dtype=np.float32)
 ESCAPE_SPEED = (60.0, 110.0)  # wheel rim speed during escape, pixels/s at 160 px width
 _TREAD_DEG = 4.0              # angle between tread marks on the wheel's rim
+_NO_NOISE = np.zeros((0, 0), dtype=np.float32)  # _finish's "no noise"
 
 
 def strip_height(width: int) -> int:

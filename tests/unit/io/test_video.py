@@ -138,6 +138,16 @@ def test_other_containers(tmp_path, moving_frames, suffix):
     np.testing.assert_array_equal(part.time, full.time[23:])
 
 
+@pytest.mark.parametrize(("codec", "suffix", "crf"), [("ffv1", ".mkv", 18), ("libx264", ".mp4", 0)])
+def test_lossless_codecs_give_back_every_frame_exactly(tmp_path, codec, suffix, crf):
+    """write_video refills one frame for every image: through a lossless encoder each image
+    comes back exactly (none replaced by the next, none shifted by the planes' row padding)."""
+    frames = np.random.default_rng(3).integers(0, 256, (30, 48, 66), dtype=np.uint8)
+    path = write_video(tmp_path / f"lossless{suffix}", frames, FPS, codec=codec, crf=crf)
+    with open_video(path) as r:
+        np.testing.assert_array_equal(_all(r).frames, frames)
+
+
 def test_count_tolerance_of_an_estimated_count(tmp_path, moving_frames):
     """Matroska gives no frame count: it is estimated from the duration and may be off by
     count_tolerance, until a pass reaches the end (exact: 0); MP4 counts exactly."""
