@@ -69,6 +69,75 @@ def test_iter_crops_equals_one_pass_per_roi(moving_video):
             np.testing.assert_array_equal(a.time, b.time)
 
 
+def test_iter_crops_first_chunk_sets_where_the_chunks_end(moving_video):
+    with open_video(moving_video) as r:
+        whole = list(r.iter_crops(ROIS[:1], chunk_size=64, start=3))
+    with open_video(moving_video) as r:
+        cut = list(r.iter_crops(ROIS[:1], chunk_size=8, start=3, first=6))
+    assert [len(c.index) for c in cut[:3]] == [6, 8, 8]  # ends at frames 8, 16, 24
+    assert [int(c.index[-1]) % 8 for c in cut[:-1]] == [0] * (len(cut) - 1)
+    np.testing.assert_array_equal(np.concatenate([c.frames[0] for c in cut]),
+                                  np.concatenate([c.frames[0] for c in whole]))
+    with open_video(moving_video) as r, pytest.raises(ValueError, match="first"):
+        next(r.iter_crops(ROIS[:1], chunk_size=8, first=9))
+
+
+def test_decoder_batches_end_on_the_drift_anchors(moving_video):
+    """The pass's decoder thread cuts each run into batches that end on multiples of the
+    drift step (from the frame before the run on), but for the run's last."""
+    import queue
+
+    from mouseface.features.extract import _DONE, _produce, _RunEnd
+
+    q: queue.Queue = queue.Queue()
+    with open_video(moving_video) as r:
+        _produce(r, ROIS[:1], [(1, 3)], 16, 8, q, threading.Event(), before=1, after=1,
+                 step=4)
+    items = list(iter(q.get_nowait, _DONE))
+    batches, end = items[:-1], items[-1]
+    assert isinstance(end, _RunEnd) and not end.ended
+    index = np.concatenate([b.index for b in batches])
+    np.testing.assert_array_equal(index, np.arange(15, 49))
+    assert [int(b.index[-1]) for b in batches] == [20, 28, 36, 44, 48]
+
+
+def test_kept_faces_keep_the_least_neutral_frames_and_sum_the_baseline():
+    """Batch by batch (runs and scattered frames, NaN distances, two ranges merged), the kept
+    crops are the n frames of lowest ``(r, frame)`` and the baseline sum is float64's."""
+    from mouseface.features.extract import KeptFaces
+    from mouseface.features.facepass import MEASURES, FaceFrames
+
+    rng = np.random.default_rng(3)
+    n_frames, names = 400, np.array(["", "neutral", "a", "b"])
+    labels = names[rng.integers(0, 4, n_frames)]
+    labels[100:160] = "neutral"  # a run of baseline frames
+    crops = rng.integers(0, 256, (n_frames, 6, 5), dtype=np.uint8)
+    crops[:50] = 255
+    r = rng.random(n_frames).astype(np.float32).round(2)  # ties in r, told apart by frame
+    r[rng.random(n_frames) < 0.1] = np.nan
+    measures = np.zeros((n_frames, len(MEASURES)), np.float32)
+    measures[:, MEASURES.index("hog_distance")] = 1 - r
+    ranges = [KeptFaces(7), KeptFaces(7)]
+    for a in range(0, n_frames, 23):
+        b = min(a + 23, n_frames)
+        faces = FaceFrames(np.arange(a, b), np.zeros(b - a), np.zeros((b - a, 1)), None,
+                           measures[a:b], crops[a:b])
+        ranges[a >= 200].add(faces, labels[a:b], "neutral")
+    kept = KeptFaces(7)
+    for k in ranges:
+        kept.merge(k)
+    base = labels == "neutral"
+    np.testing.assert_array_equal(kept.neutral_sum, crops[base].sum(axis=0, dtype=np.float64))
+    assert kept.neutral_count == base.sum() and kept.neutral_sum.dtype == np.float64
+    for name in ("a", "b"):
+        want = sorted((float(1 - measures[i, -1]), i) for i in np.flatnonzero(labels == name)
+                      if np.isfinite(r[i]))[:7]
+        got = kept.candidates[name]
+        assert [(v, i) for v, i, _ in got] == want
+        for _, i, c in got:
+            np.testing.assert_array_equal(c, crops[i])
+
+
 def test_frames_out_counts_what_the_decoder_did(moving_video):
     with open_video(moving_video) as r:
         assert len(list(r.iter_chunks(chunk_size=8, start=2 * GOP + 3))) == 4  # 35..63

@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import queue
 import threading
@@ -145,21 +146,40 @@ class KeptFaces:
         for name in set(labels) - {""}:
             sel = np.flatnonzero(labels == name)
             if name == neutral:
-                part = faces.crops[sel].sum(axis=0, dtype=np.float64)
-                self.neutral_sum = part if self.neutral_sum is None else self.neutral_sum + part
-                self.neutral_count += len(sel)
+                self._add_neutral(faces.crops, sel)
             elif r is not None:
-                got = self.candidates.setdefault(name, [])
-                got += [(float(r[i]), int(faces.index[i]), faces.crops[i].copy()) for i in sel
-                        if np.isfinite(r[i])]
+                items = self.candidates.setdefault(name, [])
+                # a frame beyond the n least neutral kept so far is never kept: no copy of it
+                bound = max(t[:2] for t in items) if len(items) >= self.n else None
+                for i in sel:
+                    key = (float(r[i]), int(faces.index[i]))
+                    if math.isfinite(key[0]) and (bound is None or key < bound):
+                        items.append((*key, faces.crops[i].copy()))
                 self._trim(name)
+
+    def _add_neutral(self, crops: np.ndarray, sel: np.ndarray) -> None:
+        """Add ``crops[sel]`` to the baseline sum; uint8 crops in integers (exact, as their
+        float64 sums are: the same numbers), read in place when ``sel`` is a run."""
+        if sel[-1] - sel[0] + 1 == len(sel):
+            part = crops[sel[0]:sel[-1] + 1]
+        else:
+            part = crops[sel]
+        if crops.dtype == np.uint8:  # 257 * 255 fits 16 bits
+            part = part.sum(axis=0, dtype=np.uint16 if len(sel) <= 257 else np.uint32)
+        else:
+            part = part.sum(axis=0, dtype=np.float64)
+        if self.neutral_sum is None:
+            self.neutral_sum = part.astype(np.float64)  # its own array: added to in place
+        else:
+            self.neutral_sum += part
+        self.neutral_count += len(sel)
 
     def merge(self, other: KeptFaces) -> None:
         for name, items in other.candidates.items():
             self.candidates.setdefault(name, []).extend(items)
             self._trim(name)
         if other.neutral_sum is not None:
-            self.neutral_sum = (other.neutral_sum if self.neutral_sum is None
+            self.neutral_sum = (other.neutral_sum.copy() if self.neutral_sum is None
                                 else self.neutral_sum + other.neutral_sum)
             self.neutral_count += other.neutral_count
 
@@ -560,9 +580,11 @@ _DONE = object()
 
 
 def _produce(reader, rois, runs, chunk_size, batch, out: queue.Queue, stop: threading.Event,
-             before: int = 0, after: int = 0):
+             before: int = 0, after: int = 0, step: int = 1):
     """Decoder thread: batches of crops of every run (with ``before`` frames before it and
-    ``after`` after it), then a _RunEnd per run, then _DONE."""
+    ``after`` after it), then a _RunEnd per run, then _DONE. ``batch`` a multiple of
+    ``step``, every batch of a run ends on a multiple of ``step`` (the drift's anchors: a face
+    pass then holds back no frames between batches, nothing to join)."""
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -577,8 +599,10 @@ def _produce(reader, rois, runs, chunk_size, batch, out: queue.Queue, stop: thre
         for lo, hi in runs:
             start, stop_frame = lo * chunk_size, None if hi is None else hi * chunk_size
             last = start - 1
-            crops = reader.iter_crops(rois, chunk_size=batch, start=max(start - before, 0),
-                                      stop=None if stop_frame is None else stop_frame + after)
+            first = max(start - before, 0)
+            crops = reader.iter_crops(rois, chunk_size=batch, start=first,
+                                      stop=None if stop_frame is None else stop_frame + after,
+                                      first=batch - (first - 1) % step)
             try:
                 for c in crops:
                     last = int(c.index[-1])
@@ -669,6 +693,11 @@ def _pipeline(reader, targets, stores, runs, hog_params, chunk_size, stats, on_f
         rois += [r for _, r in t.regions]
     crop_bytes = sum(r[2] * r[3] for r in (check_roi(x, frame_shape) for x in rois))
     batch = int(np.clip(BATCH_BYTES // max(crop_bytes, 1), 8, chunk_size))
+    # batches end on the drift's anchors (chunk_size is a multiple of every drift step)
+    step = math.lcm(*(t.drift_every for t in targets
+                      if t.alignment is not None and t.alignment.drift))
+    step = step if step <= chunk_size else 1
+    batch = min(max(step, round(batch / step) * step), chunk_size)
     kept = {k: KeptFaces(t.keep.n) for k, t in enumerate(targets) if t.keep is not None}
     sessions = [_Session(t, s, frame_shape, hog_params, kept.get(k))
                 for k, (t, s) in enumerate(zip(targets, stores, strict=True))]
@@ -681,7 +710,7 @@ def _pipeline(reader, targets, stores, runs, hog_params, chunk_size, stats, on_f
                     for t in targets))
     producer = threading.Thread(target=_produce, name="mouseface-decode", daemon=True,
                                 args=(reader, rois, runs, chunk_size, batch, q, stop, before,
-                                      after))
+                                      after, step))
     covered = 0
     if on_frames is not None and runs[0][0]:
         on_frames(runs[0][0] * chunk_size)

@@ -301,15 +301,19 @@ class FacePass:
         return i % self.spec.drift_every == 0 or i == self._first
 
     def _release(self, final: bool = False):
-        frames, index, time = (self._held[0] if len(self._held) == 1 else
-                               [np.concatenate(a) for a in zip(*self._held, strict=True)])
         anchors = sorted(i for i in self._measured if self._is_anchor(i))
         if not anchors:
             return None
+        held = self._held
+        index = held[0][1] if len(held) == 1 else np.concatenate([h[1] for h in held])
         last = int(index[-1]) if final else anchors[-1]
         n_ready = int(np.searchsorted(index, last, side="right"))  # indices increase
         if not n_ready:
-            return None
+            return None  # the held frames wait on, not joined (a live stream's every frame)
+        # held frames join only when a release reaches past the first push held (batches that
+        # end on an anchor, as the offline pass cuts them, never do)
+        frames, index, time = (held[0] if len(held) == 1 else
+                               [np.concatenate(a) for a in zip(*held, strict=True)])
         ready, rest = slice(0, n_ready), slice(n_ready, None)
         # a stretch between measured frames whose probe leaves the straight line by more than
         # the tolerance moves faster than interpolation follows: measure all of it

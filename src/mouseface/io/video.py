@@ -304,12 +304,15 @@ class VideoReader:
         chunk_size: int = 256,
         start: int = 0,
         stop: int | None = None,
+        *,
+        first: int | None = None,
     ) -> Iterator[Crops]:
         """Like :meth:`iter_chunks`, but each decoded frame is cropped to every ROI in ``rois``.
 
         For several sessions recorded in one video (e.g. a mosaic of animals or trials): the
         video is decoded once and only the crops are copied. The reader's own ``roi`` is not
-        used; ``None`` in ``rois`` means the whole frame.
+        used; ``None`` in ``rois`` means the whole frame. ``first``: the first chunk's size,
+        when not ``chunk_size`` (so that later chunks end where a consumer wants them to).
 
         Raises
         ------
@@ -318,13 +321,17 @@ class VideoReader:
         """
         rois = [check_roi(r, self.frame_shape, self.path) for r in rois]
         slices = tuple((slice(y, y + h), slice(x, x + w)) for x, y, w, h in rois)
-        for index, time, frames in self._iter(slices, chunk_size, start, stop):
+        for index, time, frames in self._iter(slices, chunk_size, start, stop, first):
             yield Crops(index, time, frames)
 
-    def _iter(self, slices: tuple, chunk_size: int, start: int, stop: int | None) -> Iterator:
-        """``(index, time, crops)`` per chunk; one fresh uint8 array per crop and chunk."""
+    def _iter(self, slices: tuple, chunk_size: int, start: int, stop: int | None,
+              first: int | None = None) -> Iterator:
+        """``(index, time, crops)`` per chunk (the first of ``first`` frames, when given); one
+        fresh uint8 array per crop and chunk."""
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if first is not None and not 1 <= int(first) <= int(chunk_size):
+            raise ValueError(f"first must be 1 to chunk_size ({chunk_size}), got {first}")
         if int(start) < 0:
             raise ValueError(f"start must be at least 0, got {start}")
         chunk_size, start = int(chunk_size), int(start)
@@ -339,6 +346,7 @@ class VideoReader:
         time = np.empty(chunk_size, np.float64)
         frames = empty()
         n = 0
+        full = chunk_size if first is None else int(first)
         status: dict = {}
         for i, t, image in self._source.frames(start, None if stop is None else int(stop),
                                                status):
@@ -347,10 +355,12 @@ class VideoReader:
                 out[n] = image[ys, xs]
             n += 1
             self.decoded_frames = max(self.decoded_frames, i + 1)
-            if n == chunk_size:
-                yield index.copy(), time.copy(), frames
+            if n == full:
+                yield (index[:n].copy(), time[:n].copy(),
+                       frames if n == chunk_size else tuple(f[:n] for f in frames))
                 frames = empty()
                 n = 0
+                full = chunk_size
         if n:
             yield index[:n].copy(), time[:n].copy(), tuple(f[:n].copy() for f in frames)
         if "end" in status:

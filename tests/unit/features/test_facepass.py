@@ -96,9 +96,26 @@ def test_results_do_not_depend_on_how_the_stream_is_cut(drifting):
     regions = _regions(frames)
     one = _joined(_stream(spec, regions, []))
     many = _joined(_stream(spec, regions, [3, 5, 17, 18, 33, 50]))
+    single = _joined(_stream(spec, regions, list(range(1, N))))  # a live stream's pushes
     assert np.array_equal(one["index"], np.arange(N))
     for k in ("index", "hog", "shift", "measures", "crops"):
         np.testing.assert_array_equal(many[k], one[k], err_msg=k)
+        np.testing.assert_array_equal(single[k], one[k], err_msg=k)
+
+
+def test_batches_that_end_on_anchors_leave_nothing_held(drifting):
+    """The offline pass cuts its batches to end on the drift's anchors (``extract._produce``):
+    then every frame pushed is released at once and no held frames are ever joined."""
+    _, frames, _ = drifting
+    spec = _spec(frames, drift_every=4)
+    regions = _regions(frames)
+    p = FacePass(spec)
+    for a, b in zip([0, 5, 13, 29], [5, 13, 29, 61], strict=True):  # 4, 12, 28, 60: anchors
+        got = p.push(regions[a:b], np.arange(a, b), np.arange(a, b) / 20)
+        assert len(got) == b - a and not p._held
+    p.push(regions[61:], np.arange(61, N), np.arange(61, N) / 20)
+    assert len(p._held) == 1  # 61-63 wait for the stream's end
+    assert len(p.flush()) == N - 61
 
 
 def _joined(parts) -> dict:
