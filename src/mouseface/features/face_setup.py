@@ -27,6 +27,7 @@ From :class:`~mouseface.settings.Settings` it fixes, once:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,18 @@ from mouseface.features.facepass import (
     PassCalibration,
     QualityParams,
     calibrate,
+    occlusion_bin,
 )
+from mouseface.features.hog import load_pending_kernels
 from mouseface.features.masks import cell_mask, feature_keep, region_pixels
 from mouseface.features.motion import region_motion
-from mouseface.features.quality import CausalQuality, occlusion_area, session_quality
+from mouseface.features.quality import (
+    CausalQuality,
+    occlusion_area,
+    occlusion_reference,
+    session_quality,
+)
+from mouseface.features.warp import warp_frames
 from mouseface.settings import Settings
 
 __all__ = ["FaceSetup"]
@@ -195,34 +204,57 @@ class FaceSetup:
             return None
         return calibrate(baseline_frames, self.spec(roi_shape, alignment))
 
-    def load_kernels(self) -> None:
+    def load_kernels(self, roi_shapes: Iterable[tuple[int, int]] | None = None, *,
+                     part: str = "all") -> None:
         """Compile the pass's Numba kernels, or load them from Numba's on-disk cache.
 
         Runs the pass over a tiny synthetic session read with this setup (its HOG
         parameters, alignment, drift and quality measures), so that what the first frames
         would otherwise pay (seconds of compiling on a first run, a fraction of a second of
         loading the cache after) is paid here, once, and a run can time it as a stage of its
-        own. The kernels are compiled with ``cache=True``: a second process loads them.
+        own; then the kernels that run on some frames only (HOG's pending pixels, the
+        occlusion test), the registration table's float warp and the motion energy. The
+        kernels are compiled with ``cache=True``: a second process loads them.
+
+        ``roi_shapes``: the (h, w) of the ROIs the run will read, if known: the synthetic
+        session has the first one's size, and the occlusion test's kernel is compiled for the
+        pixels those crops give it (their own or binned, see
+        :func:`~mouseface.features.facepass.occlusion_bin`) rather than both. ``part``:
+        ``"pass"`` the synthetic pass only, ``"other"`` the kernels after it only (two
+        processes can compile the two at once), ``"all"`` both.
         """
+        if part not in ("all", "pass", "other"):
+            raise ValueError(f"part must be 'all', 'pass' or 'other', got {part!r}")
+        shapes = None if roi_shapes is None else [(int(h), int(w)) for h, w in roi_shapes]
         hp = self.hog_params
         ppc, cpb = hp.get("pixels_per_cell", (32, 32)), hp.get("cells_per_block", (1, 1))
         ppc = (ppc, ppc) if np.isscalar(ppc) else ppc
-        # big enough for a block and for the occlusion test's binning (> 1 at 160 px)
-        roi = (max(160, 2 * ppc[0] * cpb[0]), max(160, 2 * ppc[1] * cpb[1]))
+        # big enough for a block; without ROIs, for the occlusion test's binning (> 1 at 160)
+        roi = tuple(max(size, 2 * c * b) for size, c, b in
+                    zip(shapes[0] if shapes else (160, 160), ppc, cpb, strict=True))
         rng = np.random.default_rng(0)
         frames = rng.integers(0, 256, (4, *self.region_shape(roi)), dtype=np.uint8)
-        # a template a pixel off makes a real (not identity) transform
-        template = np.roll(frames[0], 1, axis=1) if self.align != "none" else None
-        alignment = self.alignment(frames[0], template, None)
-        spec = self.spec(roi, alignment, self.calibrate(frames, roi, alignment))
-        p = FacePass(spec)
-        p.push(frames, np.arange(len(frames)), np.arange(len(frames)) / 30.0)
-        p.flush()
+        if part != "other":
+            # a template a pixel off makes a real (not identity) transform
+            template = np.roll(frames[0], 1, axis=1) if self.align != "none" else None
+            alignment = self.alignment(frames[0], template, None)
+            spec = self.spec(roi, alignment, self.calibrate(frames, roi, alignment))
+            p = FacePass(spec)
+            p.push(frames, np.arange(len(frames)), np.arange(len(frames)) / 30.0)
+            p.flush()
+        if part == "pass":
+            return
+        if self.quality is not None:  # runs only on frames far from neutral: load it here
+            binned = ({True, False} if shapes is None else
+                      {occlusion_bin(shape, self.quality) > 1 for shape in shapes})
+            reference = occlusion_reference(frames)
+            for face in (reference.median.astype(np.uint8), reference.median):
+                if (face.dtype != np.uint8) in binned:
+                    occlusion_area(face[None], reference)
         region_motion(frames[1:], frames[0])
-        occlusion = spec.calibration.occlusion if spec.calibration is not None else None
-        if occlusion is not None:  # runs only on frames far from neutral: load it here
-            for face in (occlusion.median, occlusion.median.astype(np.uint8)):  # binned or not
-                occlusion_area(face[None], occlusion)
+        # the registration table's scores: the references in float64 (alignment_score)
+        warp_frames(frames[0].astype(np.float64), None)
+        load_pending_kernels()
 
     # ------------------------------------------------------------------ quality
 

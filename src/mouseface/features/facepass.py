@@ -406,10 +406,17 @@ def calibrate(region_frames: np.ndarray, spec: FaceSpec, *,
     neutral, median, scale = neutral_distances(got.hog)
     raw = np.ascontiguousarray(p._filled(frames)[p._inner])
     h, w = spec.roi_shape
-    size = spec.quality.occlusion_size if spec.quality is not None else QualityParams.occlusion_size
-    b = max(1, min(h, w) // size)
+    b = occlusion_bin(spec.roi_shape, spec.quality)
     occ = occlusion_reference(_binned(raw, b)) if min(h, w) // b >= 8 else None
     return PassCalibration(neutral, median, scale, occ, b, len(frames))
+
+
+def occlusion_bin(roi_shape: tuple[int, int], quality: QualityParams | None = None) -> int:
+    """The binning of the occlusion test on a crop of ``roi_shape`` (h, w): its shorter side
+    divided by ``quality.occlusion_size`` (1: the crop's own uint8 pixels, else float32 block
+    means)."""
+    size = quality.occlusion_size if quality is not None else QualityParams.occlusion_size
+    return max(1, min(roi_shape) // size)
 
 
 def _binned(frames: np.ndarray, b: int, crop: tuple[int, int, int, int] | None = None,

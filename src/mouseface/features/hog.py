@@ -379,6 +379,16 @@ def _add_pending(sums, frame, cells, votes, magnitude):
         sums[f] = acc.astype(np.float32)
 
 
+def load_pending_kernels() -> None:
+    """Compile (or load from Numba's cache) the kernels that add the pixels :func:`_cell_sums`
+    leaves pending (:func:`_pending_pixels`, :func:`_add_pending`), with the argument types
+    :func:`hog` gives them: they run only on frames with gradients on a bin's edge, which a
+    run may meet on any frame."""
+    frame, cells, g_row, _ = _pending_pixels(np.zeros((1, 0, 4)), np.zeros(1, np.int64))
+    _add_pending(np.zeros((1, 1, 1, 1), np.float32), frame, cells,
+                 np.zeros((1, 0), np.bool_), g_row)
+
+
 def _edge_tangents(edges):
     """The tangents :func:`_quadrant_bin` compares with (float32), and the tolerance (relative
     to ``|g_row| + |g_col|``) beyond which its comparisons are exact."""

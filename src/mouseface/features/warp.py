@@ -144,6 +144,10 @@ def warp_frames(
                else np.linalg.inv(np.asarray(transform.params, dtype=np.float64)))
         src = batch.view(np.uint8) if batch.dtype == np.bool_ else batch
         integer = np.issubdtype(batch.dtype, np.integer)
+        if not integer and src.dtype != np.float64:
+            # the kernels sample in float64 (a float32 pixel enters exactly): float64 pixels
+            # give the same values, and one compiled variant of each kernel serves all floats
+            src = src.astype(np.float64)
         # integers are rounded and clipped in the kernel; other types go through float64
         values = np.empty((n, h, w), dtype=batch.dtype if integer else np.float64)
         lo, hi = ((float(np.iinfo(batch.dtype).min), float(np.iinfo(batch.dtype).max))

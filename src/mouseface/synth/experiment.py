@@ -335,6 +335,9 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
     truths: list = [None] * len(plans)
     frames_done = 0
     if workers > 1:
+        # compiled (or loaded from Numba's cache) here, once: the forked workers inherit them
+        # instead of each compiling the same kernels at the same time
+        load_kernels(size, fear)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(_simulate_session, plans[i], opts): i for i in order}
             if while_rendering is not None:  # the workers are forked by now
@@ -390,6 +393,21 @@ def simulate_experiment(out: str | Path, n_animals: int = 4,
             bouts.to_csv(tmp, index=False)
     return Experiment(*paths, sessions, events, truth, out=out, animals=animals, bouts=bouts,
                       bouts_path=bouts_path)
+
+
+def load_kernels(size: tuple[int, int] = (32, 32), body: bool = True) -> None:
+    """Compile the renderer's Numba kernels, or load them from Numba's on-disk cache: draw one
+    face of ``size`` (and, with ``body``, one strip of the body below it, as the fear sessions
+    do), with the same argument types as :func:`simulate_experiment`'s frames. Processes
+    forked after it (its rendering workers) inherit the compiled kernels."""
+    animal = Animal()
+    face = FaceRenderer(animal, size)
+    face.render(dict(ACTIONS))
+    if body:
+        from mouseface.synth.face import _background
+
+        _behaviour.BodyRenderer(animal, size[1], _background(
+            animal.seed, *size, float(animal.background))).render()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,19 +84,22 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
     # ground-truth tests (tests/integration/test_synthetic_truth.py) use the same settings.
     settings = load_settings(hog={"pixels_per_cell": (16, 16), "block_norm": "L1"},
                              prototypes={"baseline": 2.0})
+    # two processes of their own compile the run's kernels while this one compiles the
+    # renderer's and the workers render (forked now, before the progress display's thread)
+    compiling = _compile_beside(settings)
     reporter = Reporter(quiet)
     with reporter.live():
         task = reporter.task(f"simulating {n_animals} animals", total=None)
-        # while the workers render, this process imports the next steps and compiles the
-        # run's kernels (or loads them from Numba's cache): the run's `compile` stage then
-        # has nothing left to do
+        # while the workers render, this process imports the next steps and loads the run's
+        # kernels once those have compiled them into Numba's cache: the run's
+        # `compile` stage then has nothing left to do
         exp = synth.simulate_experiment(
             out / "data", n_animals=n_animals, n_trials=n_trials, seed=seed,
             conditions=DEMO_CONDITIONS, needs=DEMO_NEEDS, fear=True,
             fear_shocks=max(2, n_trials), fear_items=DEMO_FEAR_ITEMS, size=DEMO_SIZE,
             preset="ultrafast", crf=21, keypoints=True,
             on_progress=lambda done, total: task.update(completed=done, total=total),
-            while_rendering=lambda: _while_rendering(settings))
+            while_rendering=lambda: _while_rendering(settings, compiling))
     t_sim = _time.perf_counter() - t0
     from mouseface.expressions.bouts import BOUT_TYPES, detection_scores, match_bouts
     from mouseface.report.html import add_drawn, draw_figures, encode_extras
@@ -176,16 +179,43 @@ def demo(out: str | Path = "mouseface_demo", *, seed: int = 0, n_animals: int = 
             "total_s": round(_time.perf_counter() - t0, 1), **summary}
 
 
-def _while_rendering(settings: Settings) -> None:
+def _load_kernels(settings: Settings, part: str = "all") -> None:
+    """Compile the demo's run's Numba kernels for ``settings`` or load them from the cache
+    (:meth:`~mouseface.features.face_setup.FaceSetup.load_kernels` for the demo's ROI: its
+    ``part``)."""
+    from mouseface.features.face_setup import FaceSetup
+
+    FaceSetup.from_settings(settings, scope="animal").load_kernels([DEMO_SIZE], part=part)
+
+
+def _compile_beside(settings: Settings) -> list:
+    """Two processes forked from this one that compile the run's kernels into Numba's on-disk
+    cache, the synthetic pass's in one and the others in the other (:func:`_load_kernels`),
+    and exit; none where processes cannot be forked (this one then compiles them itself)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return []
+    procs = [multiprocessing.get_context("fork").Process(
+        target=_load_kernels, args=(settings, part), name=f"mouseface-demo-kernels-{part}",
+        daemon=True) for part in ("pass", "other")]
+    for proc in procs:
+        proc.start()
+    return procs
+
+
+def _while_rendering(settings: Settings, compiling: list | None = None) -> None:
     """What the demo's process does while the workers render: import the steps that follow,
-    and compile the run's Numba kernels for ``settings`` or load them from the cache
-    (:meth:`~mouseface.features.face_setup.FaceSetup.load_kernels`)."""
+    then load the run's Numba kernels (:func:`_load_kernels`) once the ``compiling``
+    processes (:func:`_compile_beside`) have compiled them into the cache (whatever they
+    left, this process compiles)."""
     import mouseface.report.html  # noqa: F401
     import mouseface.workflows.behaviour  # noqa: F401
     import mouseface.workflows.pipeline  # noqa: F401
-    from mouseface.features.face_setup import FaceSetup
 
-    FaceSetup.from_settings(settings, scope="animal").load_kernels()
+    for proc in compiling or []:
+        proc.join()
+    _load_kernels(settings)
 
 
 #: the smallest known change (at full intensity) called clear, by unit: a fifth of the eye's
