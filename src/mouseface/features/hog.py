@@ -48,6 +48,7 @@ float64.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -271,7 +272,7 @@ def hog(
     single = images.ndim == 2
     batch = images[np.newaxis] if single else images
     batch, work_dtype = _prepare(batch)
-    edges = (180.0 / n_orient) * np.arange(n_orient + 1, dtype=np.float64)
+    edges = _constants(n_orient, work_dtype.str, bool(transform_sqrt), batch.dtype == np.uint8)[0]
     sums = _orientation_sums(batch, work_dtype, ppc, (n_cells_row, n_cells_col), edges,
                              bool(transform_sqrt))
     histograms = sums / np.float32(ppc[0] * ppc[1])
@@ -294,26 +295,39 @@ def _prepare(batch: np.ndarray) -> tuple[np.ndarray, np.dtype]:
     return batch, work_dtype
 
 
-def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
-    """Float32 per-cell orientation sums (before division by the cell area), skimage's way."""
+@functools.lru_cache(maxsize=64)
+def _constants(n_orient: int, work_dtype: str, transform_sqrt: bool, uint8: bool) -> tuple:
+    """What the kernels take besides the frames, for one parameter set (made once: a call
+    per batch made them again, ~0.2 ms): the bin edges (degrees), their cosines and sines,
+    the bins of exact axis and diagonal gradients, the uint8 table, an empty array of the
+    working dtype, and :func:`_edge_tangents`. Shared: nothing may write to them."""
+    work_dtype = np.dtype(work_dtype)
+    edges = (180.0 / n_orient) * np.arange(n_orient + 1, dtype=np.float64)
     radians = np.deg2rad(edges)
     cos_e, sin_e = np.cos(radians), np.sin(radians)
     # Bins of the orientations that exact axis and diagonal gradients get from NumPy.
     special = np.array([_bin_of(o, edges) for o in (0.0, 90.0, 45.0, 135.0)], dtype=np.int32)
     assert special.min() >= 0  # edge n is 180 to within rounding, so these always vote
     assert special[0] == 0  # edge 0 is 0.0: uint8 frames leave g_row == 0 to the comparisons
-    s_row, s_col = batch.shape[1:]
-    rows = min(s_row, n_cells[0] * ppc[0] + 1)
-    cols = min(s_col, n_cells[1] * ppc[1] + 1)
     proto = np.empty(0, dtype=work_dtype)  # carries the working dtype into the kernel
-    if batch.dtype == np.uint8:  # a table is faster than converting (and rooting) each pixel
+    if uint8:  # a table is faster than converting (and rooting) each pixel
         lut = np.arange(256, dtype=work_dtype)
         if transform_sqrt:
             lut = np.sqrt(lut)
     else:
         lut = np.empty(0, dtype=work_dtype)
+    return edges, cos_e, sin_e, special, lut, proto, _edge_tangents(edges)
+
+
+def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
+    """Float32 per-cell orientation sums (before division by the cell area), skimage's way."""
+    n_orient = len(edges) - 1
+    edges, cos_e, sin_e, special, lut, proto, (tans, tol) = _constants(
+        n_orient, np.dtype(work_dtype).str, bool(transform_sqrt), batch.dtype == np.uint8)
+    s_row, s_col = batch.shape[1:]
+    rows = min(s_row, n_cells[0] * ppc[0] + 1)
+    cols = min(s_col, n_cells[1] * ppc[1] + 1)
     cap = max(0, int(_MAX_AMBIGUOUS))
-    tans, tol = _edge_tangents(edges)
     sums, pending, n_pending = _cell_sums(
         batch, proto, rows, cols, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
         cos_e, sin_e, special, tans, tol, _AMBIGUITY, cap)

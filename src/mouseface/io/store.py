@@ -78,6 +78,7 @@ class FeatureStore:
         try:
             self._group = zarr.open_group(str(self.path), mode=mode)
             self._hog = self._group["hog"]
+            self._writing: dict[str, Any] | None = None  # see _chunk_arrays
         except (FileNotFoundError, KeyError, ValueError) as exc:
             raise InputError(f"not a mouseface feature store ({exc})", self.path) from None
 
@@ -213,14 +214,24 @@ class FeatureStore:
             self._grow(start + n)
         self._hog[start:start + n] = np.asarray(hog, dtype=np.float32).reshape(
             n, *self.feature_shape)
-        self._group["time"][start:start + n] = time
+        arrays = self._chunk_arrays()
+        arrays["time"][start:start + n] = time
         if shift is not None:
-            self._group["shift"][start:start + n] = np.asarray(shift, dtype=np.float32)
+            arrays["shift"][start:start + n] = np.asarray(shift, dtype=np.float32)
         if measures is not None:
-            self._group["measures"][start:start + n] = np.asarray(measures, dtype=np.float32)
-        self._group["done"][i] = True
+            arrays["measures"][start:start + n] = np.asarray(measures, dtype=np.float32)
+        arrays["done"][i] = True
+
+    def _chunk_arrays(self) -> dict[str, Any]:
+        """The arrays a chunk's write fills besides ``hog``, opened once while the store's
+        shape stays (each Zarr open reads the array's metadata from disk: four a chunk)."""
+        if self._writing is None:
+            self._writing = {name: self._group[name] for name in ("time", "shift", "measures",
+                                                                  "done") if name in self._group}
+        return self._writing
 
     def _grow(self, n_frames: int) -> None:
+        self._writing = None  # resized below: opened afresh at the next write
         self._hog.resize((n_frames, *self.feature_shape))
         self._group["time"].resize((n_frames,))
         self._resize_extras(n_frames)
@@ -232,6 +243,7 @@ class FeatureStore:
     @_naming_store
     def finalize(self, n_frames: int | None = None, **meta: Any) -> None:
         """Mark the store complete; shrink it to ``n_frames`` if the video ended early."""
+        self._writing = None
         if n_frames is not None and n_frames != self._hog.shape[0]:
             n_frames = max(int(n_frames), 0)
             self._hog.resize((n_frames, *self.feature_shape))

@@ -45,6 +45,23 @@ def test_store_shrinks_and_grows(tmp_path):
     assert FeatureStore(tmp_path / "s.zarr").read().shape == (9, 48)
 
 
+def test_store_grows_after_writes_with_every_array(tmp_path):
+    """A store grown after chunks were written (its arrays opened for writing) takes the
+    chunk past its announced end in every array."""
+    st = FeatureStore.open(tmp_path / "s.zarr", **KW, shifts=True, measures=["a", "b"])
+    for i, n in ((0, 4), (1, 4), (2, 4), (3, 3)):  # 15 frames where 10 were announced
+        rows = np.arange(i * 4, i * 4 + n, dtype=np.float32)
+        st.write_chunk(i, np.repeat(rows[:, None], 48, 1), rows / 10,
+                       np.column_stack([rows, -rows]), np.column_stack([rows, rows * 2]))
+    st.finalize()
+    done = FeatureStore(tmp_path / "s.zarr")
+    assert done.n_frames == 15 and done.pending_chunks() == []
+    np.testing.assert_array_equal(done.read()[:, 0], np.arange(15))
+    np.testing.assert_array_equal(done.shifts[:, 1], -np.arange(15))
+    np.testing.assert_array_equal(done.measures()["b"], np.arange(15) * 2)
+    np.testing.assert_allclose(done.time, np.arange(15) / 10)
+
+
 def test_not_a_store(tmp_path):
     with pytest.raises(InputError, match="not a mouseface feature store"):
         FeatureStore(tmp_path / "nothing.zarr")
