@@ -91,3 +91,26 @@ def test_two_parts_leave_nothing_to_compile(tmp_path):
     assert not set(passed["kernels"]) & set(other["kernels"])  # each compiled once
     third = _run("animal", tmp_path, "all")
     assert third["load"] == third["after"] == []
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_the_occlusion_kernel_loads_on_a_small_reference(monkeypatch):
+    # its compile depends on the arrays' types only; a 400-px crop's reference would cost
+    # about a second of min/max filtering in every run's "compile" stage
+    from mouseface.features import face_setup
+    from mouseface.settings import Settings
+
+    seen = []
+
+    def record(frames, **kwargs):
+        seen.append(frames.shape)
+        raise _Stop
+
+    monkeypatch.setattr(face_setup, "occlusion_reference", record)
+    setup = face_setup.FaceSetup.from_settings(Settings(), scope="animal")
+    with pytest.raises(_Stop):
+        setup.load_kernels([(400, 400)], part="other")
+    assert len(seen) == 1 and max(seen[0][1:]) <= 64
