@@ -390,7 +390,13 @@ def _add_pending(sums, frame, cells, votes, magnitude):
                     a = acc[i, j, k]
                     acc[i, j, k] = m if (a != a and m != m) else a + m
             p += 1
-        sums[f] = acc.astype(np.float32)
+        # element by element: a whole-array assignment would compile Numba's shape-mismatch
+        # message (string formatting: seconds of compiling for a check that cannot fail)
+        out = sums[f]
+        for i in range(acc.shape[0]):
+            for j in range(acc.shape[1]):
+                for k in range(n_orient):
+                    out[i, j, k] = np.float32(acc[i, j, k])
 
 
 def load_pending_kernels() -> None:
