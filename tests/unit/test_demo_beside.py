@@ -84,3 +84,13 @@ def test_nothing_is_drawn_beside_once_the_demo_took_every_section(tmp_path):
     for name in BESIDE_SECTIONS:
         assert _claim(tmp_path, name) and not _claim(tmp_path, name)
     assert _draw_left(None, tmp_path) == (None, [])
+
+
+def test_kernels_compile_beside_only_where_fork_is_safe(monkeypatch):
+    # on macOS a forked child of a process that loaded the system's frameworks may crash:
+    # the demo then compiles the run's kernels in its own process (no children started)
+    from mouseface.settings import Settings
+    from mouseface.workflows import demo
+
+    monkeypatch.setattr(demo.sys, "platform", "darwin")
+    assert demo._compile_beside(Settings()) == []

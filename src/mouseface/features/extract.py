@@ -160,10 +160,7 @@ class KeptFaces:
     def _add_neutral(self, crops: np.ndarray, sel: np.ndarray) -> None:
         """Add ``crops[sel]`` to the baseline sum; uint8 crops in integers (exact, as their
         float64 sums are: the same numbers), read in place when ``sel`` is a run."""
-        if sel[-1] - sel[0] + 1 == len(sel):
-            part = crops[sel[0]:sel[-1] + 1]
-        else:
-            part = crops[sel]
+        part = crops[sel[0]:sel[-1] + 1] if sel[-1] - sel[0] + 1 == len(sel) else crops[sel]
         if crops.dtype == np.uint8:  # 257 * 255 fits 16 bits
             part = part.sum(axis=0, dtype=np.uint16 if len(sel) <= 257 else np.uint32)
         else:

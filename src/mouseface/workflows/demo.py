@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time as _time
 import warnings
 from pathlib import Path
@@ -194,7 +195,9 @@ def _compile_beside(settings: Settings) -> list:
     and exit; none where processes cannot be forked (this one then compiles them itself)."""
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
+    # Linux only: on macOS a forked child of a process that loaded the system's frameworks
+    # may crash (why CPython starts processes by spawning there)
+    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
         return []
     procs = [multiprocessing.get_context("fork").Process(
         target=_load_kernels, args=(settings, part), name=f"mouseface-demo-kernels-{part}",
