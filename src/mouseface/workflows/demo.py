@@ -192,7 +192,7 @@ def _load_kernels(settings: Settings, part: str = "all") -> None:
 def _compile_beside(settings: Settings) -> list:
     """Two processes forked from this one that compile the run's kernels into Numba's on-disk
     cache, the synthetic pass's in one and the others in the other (:func:`_load_kernels`),
-    and exit; none where processes cannot be forked (this one then compiles them itself)."""
+    and exit; none off Linux (this one then compiles them itself)."""
     import multiprocessing
 
     # Linux only: on macOS a forked child of a process that loaded the system's frameworks
