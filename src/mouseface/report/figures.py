@@ -175,19 +175,45 @@ def hog_glyphs(hog: np.ndarray, cell_px: int = 16) -> np.ndarray:
     cy, cx, n = h.shape
     h = np.nan_to_num(np.clip(h, 0, None))
     cell_px = max(int(cell_px), 4)
-    out = np.zeros((cy * cell_px, cx * cell_px))
+    shape = (cy * cell_px, cx * cell_px)
     radius = cell_px // 2 - 1
     mid = np.pi * (np.arange(n) + 0.5) / n
     dr, dc = radius * np.sin(mid), radius * np.cos(mid)
-    for r in range(cy):
-        for c in range(cx):
-            r0, c0 = r * cell_px + cell_px // 2, c * cell_px + cell_px // 2
-            for o in range(n):
+    r0 = (np.arange(cy) * cell_px + cell_px // 2)[:, None]
+    c0 = (np.arange(cx) * cell_px + cell_px // 2)[None, :]
+    # Each glyph is one anti-aliased line per cell and orientation; a line drawn from integer
+    # end points only moves with them, so each orientation's line is drawn once and placed
+    # at every cell. All values are summed in one call, in the order of the cells, their
+    # orientations and the lines' pixels, which is the order of drawing them one by one.
+    rows, cols, vals = [], [], []
+    for o in range(n):
+        ends = [np.broadcast_to(np.round(a).astype(np.intp) - b, (cy, cx))
+                for a, b in ((r0 - dc[o], r0), (c0 + dr[o], c0), (r0 + dc[o], r0),
+                             (c0 - dr[o], c0))]
+        if any(e.min() != e.max() for e in ends):  # a half-pixel end rounds by parity
+            return _hog_glyphs_one_by_one(h, cell_px, r0, c0, dr, dc, shape)
+        rr, cc, val = line_aa(*(int(e[0, 0]) for e in ends))
+        rows.append(r0[..., None] + rr + np.zeros((1, cx, 1), np.intp))
+        cols.append(c0[..., None] + cc + np.zeros((cy, 1, 1), np.intp))
+        vals.append(val * h[:, :, o, None])
+    rows, cols, vals = (np.concatenate(a, axis=-1).ravel() for a in (rows, cols, vals))
+    ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    out = np.bincount(rows[ok] * shape[1] + cols[ok], vals[ok], minlength=shape[0] * shape[1])
+    return out.reshape(shape)
+
+
+def _hog_glyphs_one_by_one(h, cell_px, r0, c0, dr, dc, shape) -> np.ndarray:
+    from skimage.draw import line_aa
+
+    out = np.zeros(shape)
+    for r in range(h.shape[0]):
+        for c in range(h.shape[1]):
+            for o in range(h.shape[2]):
                 if h[r, c, o] <= 0:
                     continue
-                rr, cc, val = line_aa(int(round(r0 - dc[o])), int(round(c0 + dr[o])),
-                                      int(round(r0 + dc[o])), int(round(c0 - dr[o])))
-                ok = (rr >= 0) & (rr < out.shape[0]) & (cc >= 0) & (cc < out.shape[1])
+                rr, cc, val = line_aa(int(round(r0[r, 0] - dc[o])), int(round(c0[0, c] + dr[o])),
+                                      int(round(r0[r, 0] + dc[o])), int(round(c0[0, c] - dr[o])))
+                ok = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
                 np.add.at(out, (rr[ok], cc[ok]), val[ok] * h[r, c, o])
     return out
 

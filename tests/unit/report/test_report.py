@@ -96,6 +96,32 @@ def test_hog_glyphs_scale_with_value_and_ignore_negatives():
         figures.hog_glyphs(np.zeros((3, 8)))
 
 
+@pytest.mark.parametrize(("orientations", "cell_px"), [(8, 16), (8, 32), (9, 12), (3, 5), (6, 7)])
+def test_hog_glyphs_equal_each_line_drawn_on_its_own(orientations, cell_px):
+    # every cell's line for every orientation drawn and added one at a time, in the order of
+    # cells, orientations and the line's pixels: the glyphs must equal it to the bit (the
+    # lines are drawn once per orientation and placed; (9, 12) and (3, 5) have ends half a
+    # pixel off the grid, which round by parity, so every cell is drawn again)
+    from skimage.draw import line_aa
+
+    rng = np.random.default_rng(orientations * 100 + cell_px)
+    h = rng.random((5, 7, orientations)) * 3
+    h[rng.random(h.shape) < 0.3] = 0
+    expected = np.zeros((5 * cell_px, 7 * cell_px))
+    radius = cell_px // 2 - 1
+    mid = np.pi * (np.arange(orientations) + 0.5) / orientations
+    for r in range(5):
+        for c in range(7):
+            r0, c0 = r * cell_px + cell_px // 2, c * cell_px + cell_px // 2
+            for o in range(orientations):
+                dr, dc = radius * np.sin(mid[o]), radius * np.cos(mid[o])
+                rr, cc, val = line_aa(int(round(r0 - dc)), int(round(c0 + dr)),
+                                      int(round(r0 + dc)), int(round(c0 - dr)))
+                inside = (rr < expected.shape[0]) & (cc < expected.shape[1])
+                np.add.at(expected, (rr[inside], cc[inside]), val[inside] * h[r, c, o])
+    assert np.array_equal(figures.hog_glyphs(h, cell_px), expected)
+
+
 # ---------------------------------------------------------------------------- report
 
 
