@@ -315,9 +315,9 @@ def _img(fig, *, photo: bool = False) -> str:
     return _data_uri(figures.png_bytes(fig, palette=not photo), photo=photo)
 
 
-def _data_uri(png: bytes, *, photo: bool = False) -> str:
+def _data_uri(png: bytes, *, photo: bool = False, exact: bool = False) -> str:
     """The image as a data URI, in its smallest encoding (:func:`figures.web_image`)."""
-    mime, data = figures.web_image(png, photo=photo)
+    mime, data = figures.web_image(png, photo=photo, exact=exact)
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
@@ -777,8 +777,8 @@ def _extras(results_dir: Path, res: Results | None = None,
         drawn = registration if sub == "registration" else {}
         if not folder.is_dir() and not drawn:
             continue
-        # the registration's QC figures drawn here: faces
-        images = [{"src": _data_uri(data, photo=True), "caption": f"{sub}/{name}",
+        # the registration's QC figures drawn here: faces whose colours are the finding
+        images = [{"src": _data_uri(data, exact=True), "caption": f"{sub}/{name}",
                    "title": Path(name).stem.replace("_", " "), "width": _css_width(data)}
                   for name, data in drawn.items()]
         for png in sorted(folder.rglob("*.png")) if folder.is_dir() else []:
@@ -823,7 +823,7 @@ def encode_extras(results_dir: str | Path, folders: Sequence[str] = ("analysis",
     report is written."""
     layout = ResultsLayout(results_dir)
     for data in (registration or {}).values():
-        figures.web_image(data, photo=True)
+        figures.web_image(data, exact=True)
     for sub in folders:
         folder = getattr(layout, sub)
         for png in sorted(folder.rglob("*.png")) if folder.is_dir() else []:

@@ -268,3 +268,57 @@ def test_registration_qc_figure(tmp_path, animal):
                           ref[y:y + h, x:x + w], tmp_path / "qc.png", names=["a", "b"])
     path = tmp_path / "qc.png"
     assert png.startswith(b"\x89PNG") and path.read_bytes() == png and len(png) > 1000
+
+
+def _find_block(image: np.ndarray, block: np.ndarray) -> list[tuple[int, int]]:
+    """Where ``block`` occurs in ``image`` exactly (top-left corners)."""
+    bh, bw = block.shape[:2]
+    corners = np.argwhere((image[:image.shape[0] - bh + 1, :image.shape[1] - bw + 1]
+                           == block[0, 0]).all(axis=-1))
+    return [(int(y), int(x)) for y, x in corners
+            if np.array_equal(image[y:y + bh, x:x + bw], block)]
+
+
+@pytest.mark.parametrize(("shape", "factor"), [((20, 30), 8), ((60, 80), 3), ((500, 300), 0),
+                                             ((7, 9), 27)])
+def test_registration_qc_shows_each_face_pixel_as_it_is(tmp_path, shape, factor):
+    # the panels are pasted into the figure unscaled: a small face's pixels become squares
+    # of factor x factor screen pixels, a large face is averaged in blocks to ~240 px
+    import io
+
+    from PIL import Image
+
+    from mouseface.report import registration_figures as rf
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    template = (yy * 7 + xx * 3 + rng.integers(0, 3, shape)).astype(float)
+    moved = [np.roll(template, s, axis=1) for s in (1, 2, 3)]
+    names = ["first session", "b", "c"]
+    png = rf.registration_qc(moved, [template] * 3, template, tmp_path / "qc.png", names=names,
+                             title="animal A")
+    labels = [f"{n}\nr {rf._corr(m, template):.2f} -> 1.00" for n, m in zip(names, moved,
+                                                                         strict=True)]
+    image = rf._mosaic([rf._panels(m, template, template) for m in moved],
+                       ["template", "before", "after", "|after - template|"], labels, "animal A")
+    lo, hi = np.percentile(template, [1, 99])
+    gray = (np.clip((template - lo) / (hi - lo), 0, 1) * 255).round().astype(np.uint8)
+    if factor:
+        panel = np.repeat(np.repeat(gray, factor, axis=0), factor, axis=1)
+        # the template column and the "after" column (which registered onto the template
+        # exactly: gray where both agree), in three rows
+        assert len(_find_block(image, np.repeat(panel[..., None], 3, axis=-1))) == 6
+    else:  # averaged in 2x2 blocks: 250 x 150 panels
+        assert image.shape[0] < 3 * (rf.PANEL_PX + 30) + 100
+    # the difference after registration is zero: three panels of magma's 0
+    size = (shape[0] * factor, shape[1] * factor) if factor else (shape[0] // 2, shape[1] // 2)
+    zero = (np.array(plt_colormap("magma")(0.0)[:3]) * 255).round().astype(np.uint8)
+    assert len(_find_block(image, np.broadcast_to(zero, (*size, 3)))) == 3
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), image)
+    assert (tmp_path / "qc.png").read_bytes() == png
+
+
+def plt_colormap(name):
+    import matplotlib
+
+    return matplotlib.colormaps[name]

@@ -67,6 +67,29 @@ def test_images_are_embedded_in_their_smallest_fitting_encoding():
     assert np.abs(got.astype(int) - original).mean() < 1.0  # gray levels
 
 
+def test_an_exact_image_is_embedded_pixel_for_pixel():
+    # the registration's QC figures: rare bright colours (magma's top) are the finding, and
+    # 256 colours merged them; exact keeps every pixel, in a smaller lossless encoding
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    face = rng.random((60, 80))
+    img = np.concatenate([np.repeat(face[..., None], 3, axis=-1),  # gray and magma: > 256
+                          figures.plt.get_cmap("magma")(face ** 4)[..., :3]], axis=1)
+    img = np.repeat(np.repeat((img * 255).astype(np.uint8), 3, axis=0), 3, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    png = buf.getvalue()
+    mime, data = figures.web_image(png, exact=True)
+    assert mime == "image/webp" and len(data) < len(png)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), img)
+    # not so for a figure: its palette version loses colours
+    mime, lossy = figures.web_image(png)
+    assert not np.array_equal(np.asarray(Image.open(io.BytesIO(lossy)).convert("RGB")), img)
+
+
 def test_a_palette_png_is_embedded_as_drawn():
     # the report's own figures come as palette PNGs (png_bytes): not quantized a second time
     fig, ax = figures.plt.subplots(figsize=(3, 2))
