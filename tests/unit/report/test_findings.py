@@ -155,3 +155,31 @@ def test_a_folder_with_nothing_found_has_no_findings_block(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"command": "run"}))
     html = write_report(tmp_path).read_text()
     assert 'id="findings"' not in html and 'id="summary"' in html
+
+
+def test_the_trials_statistics_are_scipy_stats_own():
+    # computed from scipy.special (scipy.stats costs the report half a second to import):
+    # the same Wilson interval to the bit, the same binomial p-value to 1e-10
+    from scipy import stats
+
+    from mouseface.report.findings import binomial_p_greater, wilson_interval
+
+    for n in [*range(1, 40), 100, 257, 1000, 5000]:
+        for k in sorted(set(np.linspace(0, n, 9).round().astype(int))):
+            ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+            assert wilson_interval(k, n) == (ci.low, ci.high)
+            for chance in (0.5, 1 / 3, 0.25, 1 / 7):
+                assert binomial_p_greater(k, n, chance) == pytest.approx(
+                    stats.binomtest(k, n, chance, alternative="greater").pvalue, rel=1e-10)
+
+
+def test_the_findings_do_not_import_scipy_stats(folder):
+    import subprocess
+    import sys
+
+    code = ("import sys; from mouseface.report.findings import findings; "
+            f"f = findings({str(folder.root)!r}); assert f['trials']['p_value'] > 0; "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
