@@ -19,6 +19,11 @@ Features = typer.Option("hog", "--features", "-f",
                         "of frames.parquet), or prototypes (HOG -> prototypes fitted in each "
                         "training fold; classify only).")
 
+Jobs = typer.Option(-1, "--jobs", "-j",
+                    help="Cross-validation folds and permutations fitted side by side on this "
+                    "many threads (-1: every core; 1: one at a time). The results do not "
+                    "change.")
+
 
 def _conditions(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
@@ -52,6 +57,7 @@ def classify(
                                      help="Label permutations for the chance level (0: none)."),
     step: int = typer.Option(2, "--step", help="Use every step-th frame."),
     seed: int = typer.Option(0, "--seed"),
+    jobs: int = Jobs,
 ) -> None:
     """Cross-validated classification of frames by condition.
 
@@ -63,7 +69,8 @@ def classify(
                           level=level, conditions=_conditions(conditions),
                           neutral=not no_neutral, center=center, n_components=n_components,
                           n_splits=n_splits,
-                          n_permutations=permutations, step=step, random_state=seed)
+                          n_permutations=permutations, step=step, random_state=seed,
+                          n_jobs=jobs)
     chance = r["chance"].get("balanced_accuracy_mean", r["chance"]["uniform"])
     what = "frames" if level == "frame" else ("windows" if not no_neutral else "trials")
     typer.echo(f"{r['n_samples']} {what}, {len(r['classes'])} classes, held-out {split}s "
@@ -223,6 +230,7 @@ def analyze(
     quick: bool = typer.Option(False, "--quick", help="Fewer frames; logistic regression on "
                                "the similarity traces."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    jobs: int = Jobs,
 ) -> None:
     """Run all the analyses with their defaults.
 
@@ -233,7 +241,7 @@ def analyze(
 
     s = analysis.analyze(results, features=features, split=split, classifier=classifier,
                          n_permutations=permutations, normalize=normalize, quick=quick,
-                         quiet=quiet)
+                         quiet=quiet, n_jobs=jobs)
     for name, v in s.items():
         if isinstance(v, dict):
             detail = v.get("error") or ", ".join(f"{k}={x}" for k, x in v.items() if k != "ok")

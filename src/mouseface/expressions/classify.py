@@ -164,32 +164,57 @@ def block_ids(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.unique(pairs, return_inverse=True)[1]
 
 
-def _predict(estimator, X, y, groups, cv) -> tuple[np.ndarray, list[np.ndarray]]:
-    pred = np.empty(len(y), dtype=object)
-    seen = np.zeros(len(y), dtype=bool)
-    tests = []
+def _folds(X, y, groups, cv) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``cv``'s (train, test) splits, checked: every training fold holds two classes and the
+    test sets cover every sample (else ValueError)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         warnings.filterwarnings("ignore", message=".*members, which is less than n_splits.*")
         warnings.filterwarnings("ignore", message="The groups parameter is ignored")
         splits = list(cv.split(X, y, groups))
+    seen = np.zeros(len(y), dtype=bool)
     for train, test in splits:
         if len(np.unique(y[train])) < 2:
             raise ValueError("a training fold holds a single class: too few groups per class "
                              "for this split")
-        est = clone(estimator).fit(X[train], y[train])
-        pred[test] = est.predict(X[test])
         seen[test] = True
-        tests.append(test)
     if not seen.all():
         raise ValueError("the splitter left samples untested; use a splitter whose test sets "
                          "cover every sample once")
-    return pred.astype(y.dtype), tests
+    return splits
+
+
+def _fit_predict(estimator, X, y, train, test) -> np.ndarray:
+    return clone(estimator).fit(X[train], y[train]).predict(X[test])
+
+
+def _predict_all(estimator, X, labels: list[tuple[np.ndarray, list]], n_jobs: int | None
+                 ) -> list[np.ndarray]:
+    """Out-of-fold predictions for each ``(y, folds)`` of ``labels``: every fold's fit, of
+    every labelling, side by side on ``n_jobs`` threads (joblib's meaning; the fits are
+    independent and each is what it would be alone, so the predictions do not depend on
+    ``n_jobs``)."""
+    from joblib import Parallel, delayed
+
+    tasks = [(i, y, train, test) for i, (y, folds) in enumerate(labels)
+             for train, test in folds]
+    got = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_fit_predict)(estimator, X, y, train, test) for _, y, train, test in tasks)
+    preds = [np.empty(len(y), dtype=object) for y, _ in labels]
+    for (i, _, _, test), p in zip(tasks, got, strict=True):
+        preds[i][test] = p
+    return [p.astype(y.dtype) for p, (y, _) in zip(preds, labels, strict=True)]
+
+
+def _predict(estimator, X, y, groups, cv, n_jobs: int | None = None
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+    folds = _folds(X, y, groups, cv)
+    return _predict_all(estimator, X, [(y, folds)], n_jobs)[0], [test for _, test in folds]
 
 
 def cross_validate(
     estimator, X, y, groups=None, *, cv=None, n_permutations: int = 20, blocks=None,
-    classes=None, random_state: int = 0,
+    classes=None, random_state: int = 0, n_jobs: int | None = None,
 ) -> dict:
     """Cross-validated predictions, scores, confusion matrix and a permutation chance level.
 
@@ -211,6 +236,10 @@ def cross_validate(
         Order of classes in the outputs; default ``neutral`` first, then sorted.
     random_state : int, default=0
         Seed of the permutations.
+    n_jobs : int, optional
+        Folds (and, for the chance level, permutations) fitted side by side on this many
+        threads, as joblib counts them (-1: every core; None: one). The results do not depend
+        on it.
 
     Returns
     -------
@@ -240,7 +269,7 @@ def cross_validate(
     classes = [str(c) for c in classes]
     if cv is None:
         cv = make_splitter("trial", n_groups=len(np.unique(groups)))
-    pred, tests = _predict(estimator, X, y, groups, cv)
+    pred, tests = _predict(estimator, X, y, groups, cv, n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fold_bacc = [float(balanced_accuracy_score(y[t], pred[t])) for t in tests]
@@ -263,7 +292,7 @@ def cross_validate(
     result["chance"] = permutation_chance(
         estimator, X, y, groups, cv=cv, n_permutations=n_permutations, blocks=blocks,
         observed=result["balanced_accuracy"], n_classes=len(classes),
-        random_state=random_state)
+        random_state=random_state, n_jobs=n_jobs)
     result["predictions"] = pred.tolist()
     return result
 
@@ -271,10 +300,12 @@ def cross_validate(
 def permutation_chance(
     estimator, X, y, groups, *, cv, n_permutations: int = 20, blocks=None,
     observed: float | None = None, n_classes: int | None = None, random_state: int = 0,
+    n_jobs: int | None = None,
 ) -> dict:
     """Chance level: the same cross-validation on labels permuted by block.
 
-    See :func:`cross_validate` for the returned keys.
+    See :func:`cross_validate` for the parameters and the returned keys. A permutation
+    that leaves a training fold with one class is left out.
     """
     y = np.asarray(y).astype(str)
     n_classes = n_classes or len(np.unique(y))
@@ -283,15 +314,17 @@ def permutation_chance(
         return out
     blocks = block_ids(groups, y) if blocks is None else np.asarray(blocks)
     rng = np.random.default_rng(random_state)
-    bacc, acc = [], []
+    labels = []
     for _ in range(n_permutations):
         yp = permute_blocks(y, blocks, rng)
         try:
-            pred, _ = _predict(estimator, X, yp, groups, cv)
+            labels.append((yp, _folds(X, yp, groups, cv)))
         except ValueError:  # a permutation left a fold with one class
             continue
-        bacc.append(balanced_accuracy_score(yp, pred))
-        acc.append(accuracy_score(yp, pred))
+    preds = _predict_all(estimator, X, labels, n_jobs)
+    bacc = [balanced_accuracy_score(yp, pred) for (yp, _), pred in zip(labels, preds,
+                                                                         strict=True)]
+    acc = [accuracy_score(yp, pred) for (yp, _), pred in zip(labels, preds, strict=True)]
     if not bacc:
         return out
     bacc = np.asarray(bacc)

@@ -167,6 +167,7 @@ def classify(
     classifier: str = "rf", level: str = "frame", conditions: list[str] | None = None,
     neutral: bool = True, center: str = "none", n_components: int = 50, n_splits: int = 5,
     n_permutations: int = 20, step: int = 2, random_state: int = 0, write: bool = True,
+    n_jobs: int | None = -1,
 ) -> dict[str, Any]:
     """Cross-validated classification of frames (or trial windows) by condition.
 
@@ -212,6 +213,9 @@ def classify(
     write : bool, default=True
         Write ``classification.json``, ``classification_predictions.csv`` and the confusion
         figure into ``DIR/analysis``.
+    n_jobs : int or None, default=-1
+        Folds and permutations fitted side by side on this many threads (-1: every core;
+        None or 1: one at a time); each fit is the same either way, so are the results.
 
     Returns
     -------
@@ -256,7 +260,8 @@ def classify(
     blocks = _classify.block_ids(ids["event"].to_numpy().astype(str), y)
     try:
         res = _classify.cross_validate(est, X, y, groups, cv=cv, n_permutations=n_permutations,
-                                       blocks=blocks, random_state=random_state)
+                                       blocks=blocks, random_state=random_state,
+                                       n_jobs=n_jobs)
     except ValueError as exc:
         raise InputError(f"cannot classify: {exc}", r.path) from None
     out = {"features": features, "split": split, "classifier": classifier, "level": level,
@@ -602,7 +607,7 @@ def numeric_event_columns(trials: pd.DataFrame) -> list[str]:
 def analyze(
     results: str | Path | Results, *, features: str | None = None, split: str = "trial",
     classifier: str = "rf", n_permutations: int = 20, normalize: bool = False,
-    quick: bool = False, quiet: bool = True,
+    quick: bool = False, quiet: bool = True, n_jobs: int | None = -1,
 ) -> dict[str, Any]:
     """Run every analysis with its defaults; a failing one is recorded and the rest go on.
 
@@ -613,8 +618,9 @@ def analyze(
     classifies every 6th frame's similarity traces (unless ``features`` is given) with logistic
     regression (a few seconds where the forest over HOG takes minutes), keeps the
     ``n_permutations`` that make its chance level, and embeds and clusters 200 frames per
-    scope. Unless ``quiet``, a bar names the analysis running. Writes ``summary.json`` (per
-    analysis: ``ok``, the headline numbers or the ``error``).
+    scope. Unless ``quiet``, a bar names the analysis running. ``n_jobs``: as for
+    :func:`classify`. Writes ``summary.json`` (per analysis: ``ok``, the headline numbers or
+    the ``error``).
     """
     r = _results(results)
     if features is None:
@@ -628,7 +634,7 @@ def analyze(
     jobs = {
         "classify": lambda: _headline(classify(r, features=features, split=split,
                                                classifier=classifier, n_permutations=perms,
-                                               step=step)),
+                                               step=step, n_jobs=n_jobs)),
         "embed": lambda: {"frames": len(embed(r, features=features, **scale))},
         "cluster": lambda: {s["scope"]: round(s["purity"], 3) for s in cluster(
             r, features=features, **scale)["scopes"]},

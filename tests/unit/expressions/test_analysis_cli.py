@@ -57,6 +57,17 @@ def test_classify_python_and_cli(folder):
     assert "3 classes" in out
 
 
+def test_classify_jobs_change_nothing_but_the_time(folder):
+    # the forest over HOG, folds and permutations one at a time and on every core
+    saved = {}
+    for jobs in ("1", "-1"):
+        invoke("classify", folder, "--features", "hog", "-n", "2", "--step", "4", "--jobs", jobs)
+        saved[jobs] = (json.loads((folder / "analysis" / "classification.json").read_text()),
+                       (folder / "analysis" / "classification_predictions.csv").read_text())
+    assert saved["1"] == saved["-1"]
+    assert saved["1"][0]["chance"]["n_permutations"] == 2
+
+
 def test_classify_trial_scores_without_neutral(folder):
     r = analysis.classify(folder, features="similarity", level="trial", neutral=False,
                           classifier="logreg", n_permutations=0, write=False)

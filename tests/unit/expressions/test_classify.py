@@ -59,6 +59,34 @@ def test_random_frame_cv_overstates_accuracy_grouped_splitters_do_not():
         assert res[split]["chance"]["balanced_accuracy_mean"] < 0.45, split
 
 
+def test_folds_and_permutations_fitted_side_by_side_give_the_same_results():
+    # a forest over PCA with permutations: every fit is the one it would be alone, so the
+    # predictions, scores and chance level do not depend on how many run at once
+    from sklearn.base import clone
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y, trial, _ = correlated_trials(seed=3, n_animals=2, n_trials=6, n_frames=12)
+    X = np.hstack([X, X ** 2])
+    est = make_classifier("rf", n_components=5).set_params(clf__n_estimators=20)
+    cv = make_splitter("trial", n_groups=len(np.unique(trial)))
+    one = cross_validate(est, X, y, trial, cv=cv, n_permutations=6)
+    for n_jobs in (2, -1):
+        assert cross_validate(est, X, y, trial, cv=cv, n_permutations=6, n_jobs=n_jobs) == one
+
+    # ... and they are those of fitting fold after fold, permutation after permutation
+    def one_by_one(labels):
+        pred = np.empty(len(labels), dtype=object)
+        for train, test in cv.split(X, labels, trial):
+            pred[test] = clone(est).fit(X[train], labels[train]).predict(X[test])
+        return pred.astype(labels.dtype)
+
+    assert one["predictions"] == one_by_one(y).tolist()
+    rng = np.random.default_rng(0)
+    null = [balanced_accuracy_score(p, one_by_one(p))
+            for p in (permute_blocks(y, block_ids(trial, y), rng) for _ in range(6))]
+    assert one["chance"]["balanced_accuracy_mean"] == np.mean(null)
+
+
 def test_cross_validate_separable_toy_set_reports_everything():
     rng = np.random.default_rng(1)
     n = 20
