@@ -162,8 +162,11 @@ class _Painter:
         for k, name in enumerate(self.names):
             y = self.head + 6 + k * self.row
             d.text((x0, y), name[:18], fill=self.colour.get(name, _gray(230)), font=self.small)
+            d.rectangle((x0 + 100, y, self.W - 60, y + 14), outline=_gray(110), fill=_gray(40))
         # timeline of stimuli, each in its condition's colour
         ty = self.head + self.body + 6
+        d.text((self.margin, ty + 19), "stimuli (coloured by condition) and now (white line)",
+               fill=_gray(160), font=self.small)
         d.rectangle((self.margin, ty, self.W - self.margin, ty + 14), outline=_gray(90),
                     fill=_gray(30))
         for row in self.events.itertuples(index=False):
@@ -196,8 +199,7 @@ class _Painter:
         x0 = self.cw + 2 * self.margin + 4
         bar_x0, bar_x1 = x0 + 100, self.W - 60
         for k, name in enumerate(self.names):
-            yy = self.head + 6 + k * self.row
-            d.rectangle((bar_x0, yy, bar_x1, yy + 14), outline=_gray(110), fill=_gray(40))
+            yy = self.head + 6 + k * self.row  # the bar's frame is in the background
             if sim is not None and np.isfinite(sim[k]):
                 frac = float(np.clip((sim[k] - self.lo[k]) / (self.hi[k] - self.lo[k]), 0, 1))
                 lit = stimulus is not None and name == stimulus  # its own stimulus: full colour
@@ -209,8 +211,6 @@ class _Painter:
         ty = self.head + self.body + 6
         cx = self._tx(t)
         d.line((cx, ty - 3, cx, ty + 17), fill=_gray(255), width=2)
-        d.text((self.margin, ty + 19), "stimuli (coloured by condition) and now (white line)",
-               fill=_gray(160), font=self.small)
         return np.asarray(img, dtype=np.uint8)
 
 

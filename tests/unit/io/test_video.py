@@ -517,3 +517,22 @@ def test_a_reader_left_in_a_cycle_is_freed_before_a_fork(moving_video):
         assert child.exitcode == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("shape", [(96, 128), (336, 568), (2, 2), (50, 6)])
+def test_colour_frames_become_full_range_bt601_with_2x2_mean_chroma(shape):
+    # the JPEG equations in float32, each chroma sample the mean of its 2x2 block as numpy
+    # computes it: the encoder is handed these bits (an overlay re-encoded is the same file)
+    from mouseface.io.video import _rgb_to_yuv420p
+
+    h, w = shape
+    rgb = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    buf = np.zeros((h * 3 // 2, w), np.uint8)
+    _rgb_to_yuv420p(rgb, buf)
+    x = rgb.astype(np.float32)
+    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    expected = [np.clip(np.rint(y), 0, 255).ravel()]
+    for c in ((x[..., 2] - y) * 0.564 + 128.0, (x[..., 0] - y) * 0.713 + 128.0):
+        expected.append(np.clip(np.rint(c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))),
+                                0, 255).ravel())
+    np.testing.assert_array_equal(buf.reshape(-1), np.concatenate(expected).astype(np.uint8))
