@@ -20,9 +20,9 @@ Features = typer.Option("hog", "--features", "-f",
                         "training fold; classify only).")
 
 Jobs = typer.Option(-1, "--jobs", "-j",
-                    help="Cross-validation folds and permutations fitted side by side on this "
-                    "many threads (-1: every core; 1: one at a time). The results do not "
-                    "change.")
+                    help="Independent fits (cross-validation folds and permutations; "
+                    "embeddings) side by side on this many threads (-1: every core; 1: one at "
+                    "a time). The results do not change.")
 
 
 def _conditions(text: str | None) -> list[str] | None:
@@ -95,6 +95,7 @@ def embed(
     n_pca: int = typer.Option(100, "--pca", help="PCA components before the embedding."),
     perplexity: float = typer.Option(30.0, "--perplexity"),
     seed: int = typer.Option(0, "--seed"),
+    jobs: int = Jobs,
 ) -> None:
     """PCA, then a t-SNE or UMAP map of the frames.
 
@@ -104,7 +105,7 @@ def embed(
 
     e = analysis.embed(results, features=features, method=method, max_frames=max_frames,
                        per_animal=not pooled_only, n_pca=n_pca, perplexity=perplexity,
-                       random_state=seed)
+                       random_state=seed, n_jobs=jobs)
     typer.echo(f"{len(e)} points in {e['scope'].nunique()} embeddings: {e.attrs['files'][0]}")
 
 

@@ -22,6 +22,7 @@ trial-constant labels unchanged, hence the own loop.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -191,15 +192,15 @@ def _fit_predict(estimator, X, y, train, test) -> np.ndarray:
 def _predict_all(estimator, X, labels: list[tuple[np.ndarray, list]], n_jobs: int | None
                  ) -> list[np.ndarray]:
     """Out-of-fold predictions for each ``(y, folds)`` of ``labels``: every fold's fit, of
-    every labelling, side by side on ``n_jobs`` threads (joblib's meaning; the fits are
-    independent and each is what it would be alone, so the predictions do not depend on
+    every labelling, side by side on ``n_jobs`` threads (:func:`mouseface._parallel.
+    side_by_side`: each fit is what it would be alone, so the predictions do not depend on
     ``n_jobs``)."""
-    from joblib import Parallel, delayed
+    from mouseface._parallel import side_by_side
 
     tasks = [(i, y, train, test) for i, (y, folds) in enumerate(labels)
              for train, test in folds]
-    got = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_predict)(estimator, X, y, train, test) for _, y, train, test in tasks)
+    got = side_by_side([functools.partial(_fit_predict, estimator, X, y, train, test)
+                        for _, y, train, test in tasks], n_jobs)
     preds = [np.empty(len(y), dtype=object) for y, _ in labels]
     for (i, _, _, test), p in zip(tasks, got, strict=True):
         preds[i][test] = p

@@ -50,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from mouseface._atomic import atomic_path, write_json
 from mouseface._errors import InputError
+from mouseface._parallel import side_by_side
 from mouseface._progress import Reporter
 from mouseface.expressions import classify as _classify
 from mouseface.expressions import cluster as _cluster
@@ -369,12 +370,14 @@ def embed(
     results: str | Path | Results, *, features: str = "hog", method: str = "tsne",
     max_frames: int = 1500, per_animal: bool = True, n_pca: int = 100,
     perplexity: float = 30.0, random_state: int = 0, write: bool = True,
+    n_jobs: int | None = -1,
 ) -> pd.DataFrame:
     """PCA then t-SNE (or UMAP) of window frames, pooled and per animal.
 
     Frames of baseline (``neutral``) and stimulus windows are subsampled to at most
     ``max_frames`` per embedding, shared evenly among conditions
-    (:func:`mouseface.expressions.embed.subsample`).
+    (:func:`mouseface.expressions.embed.subsample`). The embeddings are computed side by side
+    on ``n_jobs`` threads (-1: every core), each as it would be alone.
 
     Returns
     -------
@@ -390,19 +393,20 @@ def embed(
     scopes = [("pooled", np.arange(len(rows)))]
     if per_animal and rows["animal"].nunique() > 1:
         scopes += [(str(a), idx) for a, idx in rows.groupby("animal").indices.items()]
-    parts = []
-    for scope, idx in scopes:
+    subs, jobs = [], []
+    for _, idx in scopes:
         pick = idx[_embed.subsample(rows["label"].to_numpy()[idx], max_frames,
                                     random_state=random_state)]
-        sub = rows.iloc[pick]
-        X = _frame_features(r, sub, features)
-        try:
-            xy = _embed.embed(X, method=method, n_pca=n_pca, perplexity=perplexity,
-                              random_state=random_state)
-        except ImportError as exc:
-            raise InputError(str(exc)) from None
-        except ValueError as exc:
-            raise InputError(f"cannot embed {scope}: {exc}", r.path) from None
+        subs.append(rows.iloc[pick])
+        jobs.append(functools.partial(_embedded, _frame_features(r, subs[-1], features),
+                                      method=method, n_pca=n_pca, perplexity=perplexity,
+                                      random_state=random_state))
+    parts = []
+    for (scope, _), sub, xy in zip(scopes, subs, side_by_side(jobs, n_jobs), strict=True):
+        if isinstance(xy, ImportError):
+            raise InputError(str(xy)) from None
+        if isinstance(xy, ValueError):
+            raise InputError(f"cannot embed {scope}: {xy}", r.path) from None
         parts.append(sub[["session", "animal", "frame", "time", "event", "label"]].assign(
             scope=scope, method=method, features=features, x=xy[:, 0], y=xy[:, 1]))
     out = pd.concat(parts, ignore_index=True)[
@@ -415,6 +419,15 @@ def embed(
                                           title=f"{name} of {features} (PCA {n_pca})")
         out.attrs["files"] = [str(f) for f in files]
     return out
+
+
+def _embedded(X: np.ndarray, **kwargs) -> np.ndarray | ImportError | ValueError:
+    """:func:`mouseface.expressions.embed.embed`, or the error it raised (for the caller to
+    report as the scope's, in the scopes' order)."""
+    try:
+        return _embed.embed(X, **kwargs)
+    except (ImportError, ValueError) as exc:
+        return exc
 
 
 # ---------------------------------------------------------------------------- cluster
@@ -635,7 +648,8 @@ def analyze(
         "classify": lambda: _headline(classify(r, features=features, split=split,
                                                classifier=classifier, n_permutations=perms,
                                                step=step, n_jobs=n_jobs)),
-        "embed": lambda: {"frames": len(embed(r, features=features, **scale))},
+        "embed": lambda: {"frames": len(embed(r, features=features, n_jobs=n_jobs,
+                                              **scale))},
         "cluster": lambda: {s["scope"]: round(s["purity"], 3) for s in cluster(
             r, features=features, **scale)["scopes"]},
         "trial_metrics": lambda: {"rows": len(trial_metrics(r, normalize=normalize))},

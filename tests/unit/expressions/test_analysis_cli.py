@@ -85,6 +85,10 @@ def test_embed_python_and_cli(folder):
     figures_exist(folder, "embedding")
     out = invoke("embed", folder, "--max-frames", "80", "--pooled-only", "--pca", "10")
     assert "80 points in 1 embeddings" in out
+    # the four embeddings (pooled, three animals) one at a time: the same maps
+    one = analysis.embed(folder, max_frames=60, perplexity=10, n_jobs=1, write=False)
+    pd.testing.assert_frame_equal(analysis.embed(folder, max_frames=60, perplexity=10,
+                                                 write=False), one)
 
 
 def test_cluster_python_and_cli(folder):
