@@ -4,7 +4,8 @@
 Every module of the package is checked, imports of the package root included:
 
 - a library room (``io``, ``features``, ``expressions``, ``neural``, ``report``) imports only
-  rooms to its left and the shared private modules (``_errors``, ``_atomic``, ``_progress``);
+  rooms to its left and the shared private modules (``_errors``, ``_atomic``, ``_progress``,
+  ``_parallel``);
 - ``synth`` and ``live`` are rooms beside the line: they use the library rooms, never
   ``workflows``, ``cli``, ``napari`` or each other;
 - ``napari`` (the viewer plugin) and ``workflows`` may use every room but ``cli``; ``napari``
@@ -23,7 +24,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mouseface"
 ORDER = ["io", "features", "expressions", "neural", "report"]
-SHARED = {"_errors", "_atomic", "_progress"}
+SHARED = {"_errors", "_atomic", "_progress", "_parallel"}
 GROUND = {"settings", "runlog"}
 ALLOWED = {room: set(ORDER[: i + 1]) | SHARED | GROUND for i, room in enumerate(ORDER)}
 ALLOWED["io"] = {"io"} | SHARED  # below the ground floor: settings and runlog read io
