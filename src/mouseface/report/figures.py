@@ -115,11 +115,11 @@ def _web_image(data: bytes, *, photo: bool = False, exact: bool = False) -> tupl
         img.format or "", "image/png")
     best = (mime, data)
     palette = img.format == "PNG" and img.mode == "P" and "transparency" not in img.info
-    candidates = [] if palette else [("PNG", {})]
-    if photo:
-        candidates.append(("WEBP", {"quality": PHOTO_QUALITY}))
     if exact:
         candidates = [("WEBP", {"lossless": True, "method": 0})]
+    else:
+        candidates = ([] if palette else [("PNG", {})]) + (
+            [("WEBP", {"quality": PHOTO_QUALITY})] if photo else [])
     if not candidates:
         return best
     img.load()

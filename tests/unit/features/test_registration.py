@@ -312,13 +312,10 @@ def test_registration_qc_shows_each_face_pixel_as_it_is(tmp_path, shape, factor)
         assert image.shape[0] < 3 * (rf.PANEL_PX + 30) + 100
     # the difference after registration is zero: three panels of magma's 0
     size = (shape[0] * factor, shape[1] * factor) if factor else (shape[0] // 2, shape[1] // 2)
-    zero = (np.array(plt_colormap("magma")(0.0)[:3]) * 255).round().astype(np.uint8)
+    import matplotlib
+
+    zero = (np.array(matplotlib.colormaps["magma"](0.0)[:3]) * 255).round().astype(np.uint8)
     assert len(_find_block(image, np.broadcast_to(zero, (*size, 3)))) == 3
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), image)
     assert (tmp_path / "qc.png").read_bytes() == png
 
-
-def plt_colormap(name):
-    import matplotlib
-
-    return matplotlib.colormaps[name]
