@@ -1,4 +1,5 @@
-"""Independent jobs side by side on threads, each under the caller's BLAS and OpenMP limits.
+"""Independent work side by side on threads: jobs under the caller's BLAS and OpenMP limits,
+and the frames of a batch through a compiled kernel.
 
 The analyses run their numerical libraries on one thread each by default
 (:mod:`mouseface.workflows.analysis`, ``MOUSEFACE_THREADS``): a cross-validation's folds, its
@@ -6,12 +7,23 @@ permutations, an embedding per animal are independent, and running them side by 
 cores without threads waiting on each other inside one job. OpenMP's thread count belongs to
 the thread that sets it, so each job sets the caller's limits on its own thread: a job's
 result is then the one it would have alone (the same arithmetic in the same order).
+
+The frame kernels (HOG's sums, the warps, the block means) are serial and release the GIL
+(``nogil``): Numba's ``parallel=True`` took seconds more to compile each kernel on a first run
+and a thread pool's dispatch on every call, even on one thread (the pass calls them with one,
+two passes side by side). :func:`over_frames` gives a batch the threads instead, as many as
+Numba's thread count for the calling thread (``numba.get_num_threads()``, the knob the pass
+and live set), each on a contiguous run of frames: each frame's values are those of one thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def side_by_side(jobs: Sequence[Callable[[], Any]], n_jobs: int | None) -> list[Any]:
@@ -33,3 +45,38 @@ def side_by_side(jobs: Sequence[Callable[[], Any]], n_jobs: int | None) -> list[
             return job()
 
     return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(job) for job in jobs)
+
+
+def frame_runs(n_frames: int, parts: int) -> list[slice]:
+    """Up to ``parts`` contiguous runs of ``range(n_frames)``, in order, their lengths
+    differing by at most one (one empty run when there are no frames)."""
+    parts = max(1, min(int(parts), n_frames))
+    size, extra = divmod(n_frames, parts)
+    runs, start = [], 0
+    for k in range(parts):
+        stop = start + size + (k < extra)
+        runs.append(slice(start, stop))
+        start = stop
+    return runs
+
+
+_frame_pool: ThreadPoolExecutor | None = None
+_frame_pool_lock = threading.Lock()
+
+
+def over_frames(kernel: Callable[[slice], T], n_frames: int) -> list[T]:
+    """``kernel(run)`` for contiguous runs of ``n_frames`` frames (:func:`frame_runs`), in
+    order, side by side on up to ``numba.get_num_threads()`` threads (one call on this thread
+    when that is 1 or there is one frame). ``kernel`` should release the GIL (a ``nogil``
+    Numba kernel) and write or return only its own frames."""
+    import numba
+
+    parts = min(n_frames, numba.get_num_threads())
+    if parts <= 1:
+        return [kernel(slice(0, n_frames))]
+    global _frame_pool
+    with _frame_pool_lock:
+        if _frame_pool is None:
+            _frame_pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                             thread_name_prefix="mouseface-frames")
+    return list(_frame_pool.map(kernel, frame_runs(n_frames, parts)))

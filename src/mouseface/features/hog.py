@@ -56,6 +56,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from mouseface._parallel import over_frames
+
 __all__ = ["MIN_CELLS", "hog", "hog_shape", "n_features"]
 
 #: Fewer HOG cells than this over the face crop is too coarse a description of a face: the
@@ -183,7 +185,8 @@ def hog(
 
     The values and element order are those of ``skimage.feature.hog`` with the same
     arguments and ``channel_axis=None`` (max abs difference <= 1e-5), computed by a compiled
-    kernel that runs frames in parallel on Numba's threads.
+    kernel; the frames of a batch run side by side on Numba's thread count
+    (``numba.get_num_threads()``), each frame's values the same on any number of threads.
 
     Parameters
     ----------
@@ -328,9 +331,11 @@ def _orientation_sums(batch, work_dtype, ppc, n_cells, edges, transform_sqrt):
     rows = min(s_row, n_cells[0] * ppc[0] + 1)
     cols = min(s_col, n_cells[1] * ppc[1] + 1)
     cap = max(0, int(_MAX_AMBIGUOUS))
-    sums, pending, n_pending = _cell_sums(
-        batch, proto, rows, cols, lut, ppc[0], ppc[1], n_cells[0], n_cells[1], transform_sqrt,
-        cos_e, sin_e, special, tans, tol, _AMBIGUITY, cap)
+    parts = over_frames(lambda run: _cell_sums(
+        batch[run], proto, rows, cols, lut, ppc[0], ppc[1], n_cells[0], n_cells[1],
+        transform_sqrt, cos_e, sin_e, special, tans, tol, _AMBIGUITY, cap), len(batch))
+    sums, pending, n_pending = (parts[0] if len(parts) == 1 else
+                                (np.concatenate(a) for a in zip(*parts, strict=True)))
     if not n_pending.any():
         return sums
     overflow = np.flatnonzero(n_pending > cap)
@@ -694,7 +699,7 @@ def _fused_uint8(ring, ra, rb, rh, n, step, base, tans, last_bin, tol, bins, fol
     return odd
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def _cell_sums(batch, proto, rows, cols, lut, c_row, c_col, n_cells_row, n_cells_col,
                transform_sqrt, cos_e, sin_e, special, tans, tol, ambiguity, cap):
     """Per-cell float32 orientation sums of each frame (before division by the cell area).
@@ -702,7 +707,8 @@ def _cell_sums(batch, proto, rows, cols, lut, c_row, c_col, n_cells_row, n_cells
     ``proto`` is an empty array of the working float dtype; ``rows`` and ``cols`` are the
     pixels read (the cells, plus one row and column for the gradient); ``special`` the bins of
     exact 0, 90, 45 and 135 degree gradients; ``tans`` and ``tol`` from :func:`_edge_tangents`.
-    Frames run in parallel on Numba's threads (see :func:`_frame_sums`). Returns the sums, the
+    Frames one after another (:func:`_frame_sums`); the caller gives runs of frames to threads
+    (:func:`~mouseface._parallel.over_frames`). Returns the sums, the
     pixels left for NumPy to bin (cell row, cell column, g_row, g_col) and how many each frame
     has (more than ``cap``: recompute that frame).
     """
@@ -713,7 +719,7 @@ def _cell_sums(batch, proto, rows, cols, lut, c_row, c_col, n_cells_row, n_cells
     n_pending = np.zeros(n_frames, dtype=np.int64)
     bins = (np.float32(special[0]), np.float32(special[1]), np.float32(special[2]),
             np.float32(special[3]))
-    for f in numba.prange(n_frames):
+    for f in range(n_frames):
         n_pending[f] = _frame_sums(batch[f], proto, rows, cols, lut, c_row, c_col,
                                    transform_sqrt, cos_e, sin_e, bins, tans,
                                    np.float32(tol), ambiguity, sums[f], pending[f])
@@ -826,7 +832,7 @@ def _frame_sums(frame, proto, rows, cols, lut, c_row, c_col, transform_sqrt, cos
     return count
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _normalize_blocks(histograms, b_row, b_col, method):
     """skimage's block normalisation in float64; method indexes _BLOCK_NORMS.
 

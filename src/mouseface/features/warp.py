@@ -17,6 +17,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from mouseface._parallel import over_frames
+
 if TYPE_CHECKING:
     from skimage.transform import SimilarityTransform
 
@@ -155,12 +157,15 @@ def warp_frames(
         shifts_ = np.zeros((n, 2)) if s is None else s
         if np.array_equal(inv[:2, :2], np.eye(2)) and mode == "edge":
             # a translation: one fractional offset per frame, coordinates per row and column
-            _bilinear_translate(np.ascontiguousarray(src), float(inv[0, 2]), float(inv[1, 2]),
-                                shifts_, x0, y0, integer, lo, hi, values)
+            src, tx, ty = np.ascontiguousarray(src), float(inv[0, 2]), float(inv[1, 2])
+            over_frames(lambda run: _bilinear_translate(
+                src[run], tx, ty, shifts_[run], x0, y0, integer, lo, hi, values[run]), n)
         else:
-            _bilinear_affine(np.ascontiguousarray(src), np.ascontiguousarray(inv[:2]),
-                             shifts_, x0, y0, mode == "constant", float(cval), integer, lo, hi,
-                             values)
+            src, m = np.ascontiguousarray(src), np.ascontiguousarray(inv[:2])
+            constant = mode == "constant"
+            over_frames(lambda run: _bilinear_affine(
+                src[run], m, shifts_[run], x0, y0, constant, float(cval), integer, lo, hi,
+                values[run]), n)
         out = values if integer else _out_dtype(values, batch.dtype)
         return out[0] if single else out
     yy, xx = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float64)
@@ -201,19 +206,21 @@ def block_means(frames: np.ndarray, b: int, out: np.ndarray, y0: int = 0, x0: in
     if len(idx) != n:
         raise ValueError(f"{len(idx)} frames for {n} outputs")
     if a.dtype == np.uint8 and b * b * 255 < 1 << 16:
-        _block_means_u8(np.ascontiguousarray(a), idx, y0, x0, b, out)
+        a = np.ascontiguousarray(a)
+        over_frames(lambda run: _block_means_u8(a, idx[run], y0, x0, b, out[run]), n)
     else:
-        crop = a[idx if select is not None else slice(None), y0:y0 + h * b, x0:x0 + w * b]
-        _block_means(np.ascontiguousarray(crop), b, out)
+        crop = np.ascontiguousarray(
+            a[idx if select is not None else slice(None), y0:y0 + h * b, x0:x0 + w * b])
+        over_frames(lambda run: _block_means(crop[run], b, out[run]), n)
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _block_means(batch, b, out):  # pragma: no cover - numba
     """Means of ``b`` x ``b`` pixel blocks of every frame, into ``out`` (n, H // b, W // b)."""
     n, h, w = out.shape
     scale = np.float32(1.0 / (b * b))
-    for i in numba.prange(n):
+    for i in range(n):
         for r in range(h):
             for c in range(w):
                 acc = np.float32(0.0)
@@ -223,7 +230,7 @@ def _block_means(batch, b, out):  # pragma: no cover - numba
                 out[i, r, c] = acc * scale
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _block_means_u8(batch, idx, y0, x0, b, out):  # pragma: no cover - numba
     """:func:`_block_means` of uint8 frames ``batch[idx]`` from ``(y0, x0)``, blocks of at
     most 16 x 16 pixels: a block's rows summed as uint16 over whole rows (vectorised), then
@@ -232,7 +239,7 @@ def _block_means_u8(batch, idx, y0, x0, b, out):  # pragma: no cover - numba
     n, h, w = out.shape
     scale = np.float32(1.0 / (b * b))
     wb = w * b
-    for k in numba.prange(n):
+    for k in range(n):
         i = idx[k]
         acc = np.empty(wb, np.uint16)
         for r in range(h):
@@ -285,7 +292,7 @@ def _axis_weights(start, offset, size, n_in):  # pragma: no cover - numba
     return a, b, f
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
                         out):  # pragma: no cover - numba
     """:func:`_bilinear_affine` for a translation (edge mode): the same values, separably.
@@ -299,7 +306,7 @@ def _bilinear_translate(batch, tx, ty, shifts, x0, y0, integer, lo, hi,
     """
     n, hi_, wi = batch.shape
     h, w = out.shape[1], out.shape[2]
-    for i in numba.prange(n):
+    for i in range(n):
         ya, yb, fy = _axis_weights(y0, ty + shifts[i, 0], h, hi_)
         xa, xb, fx = _axis_weights(x0, tx + shifts[i, 1], w, wi)
         # interior columns: unclamped, xa advancing by one; their fractional weights are one
@@ -368,7 +375,7 @@ def _row_weights(src, out, xa, xb, fx, lo_c, hi_c, off, g):  # pragma: no cover 
         out[c] = src[xa[c]] * (1.0 - fx[c]) + src[xb[c]] * fx[c]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi,
                      out):  # pragma: no cover
     """Bilinear samples of ``batch`` at ``inv @ (x, y, 1) + (dx_i, dy_i)`` for every output
@@ -378,7 +385,7 @@ def _bilinear_affine(batch, inv, shifts, x0, y0, constant, cval, integer, lo, hi
     n, hi_, wi = batch.shape
     h, w = out.shape[1], out.shape[2]
     ymax, xmax = max(hi_ - 2, 0), max(wi - 2, 0)
-    for i in numba.prange(n):
+    for i in range(n):
         dy, dx = shifts[i, 0], shifts[i, 1]
         for r in range(h):
             yo = y0 + r
