@@ -18,7 +18,6 @@ and live set), each on a contiguous run of frames: each frame's values are those
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -60,23 +59,19 @@ def frame_runs(n_frames: int, parts: int) -> list[slice]:
     return runs
 
 
-_frame_pool: ThreadPoolExecutor | None = None
-_frame_pool_lock = threading.Lock()
-
-
 def over_frames(kernel: Callable[[slice], T], n_frames: int) -> list[T]:
     """``kernel(run)`` for contiguous runs of ``n_frames`` frames (:func:`frame_runs`), in
     order, side by side on up to ``numba.get_num_threads()`` threads (one call on this thread
     when that is 1 or there is one frame). ``kernel`` should release the GIL (a ``nogil``
-    Numba kernel) and write or return only its own frames."""
+    Numba kernel) and write or return only its own frames.
+
+    The threads live for one call (a thread costs tens of microseconds, a batch milliseconds):
+    an idle pool's threads would keep a command's process from its quick exit.
+    """
     import numba
 
     parts = min(n_frames, numba.get_num_threads())
     if parts <= 1:
         return [kernel(slice(0, n_frames))]
-    global _frame_pool
-    with _frame_pool_lock:
-        if _frame_pool is None:
-            _frame_pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
-                                             thread_name_prefix="mouseface-frames")
-    return list(_frame_pool.map(kernel, frame_runs(n_frames, parts)))
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="mouseface-frames") as pool:
+        return list(pool.map(kernel, frame_runs(n_frames, parts)))

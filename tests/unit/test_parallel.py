@@ -84,6 +84,8 @@ def test_over_frames_gives_runs_of_frames_to_numbas_thread_count(numba_threads):
     assert over_frames(kernel, 7) == [0, 4]  # in frame order
     assert sorted((r.start, r.stop) for r, _ in seen) == [(0, 4), (4, 7)]
     assert all(t != threading.get_ident() for _, t in seen)
+    # none left behind: a live thread would keep the command from its quick exit
+    assert not [t for t in threading.enumerate() if t.name.startswith("mouseface-frames")]
     seen.clear()
     assert over_frames(kernel, 1) == [0]  # one frame: no threads
     numba_threads(1)
