@@ -27,6 +27,8 @@ From :class:`~mouseface.settings.Settings` it fixes, once:
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +207,7 @@ class FaceSetup:
         return calibrate(baseline_frames, self.spec(roi_shape, alignment))
 
     def load_kernels(self, roi_shapes: Iterable[tuple[int, int]] | None = None, *,
-                     part: str = "all") -> None:
+                     part: str = "all", beside: bool = False) -> None:
         """Compile the pass's Numba kernels, or load them from Numba's on-disk cache.
 
         Runs the pass over a tiny synthetic session read with this setup (its HOG
@@ -221,10 +223,22 @@ class FaceSetup:
         pixels those crops give it (their own or binned, see
         :func:`~mouseface.features.facepass.occlusion_bin`) rather than both. ``part``:
         ``"pass"`` the synthetic pass only, ``"other"`` the kernels after it only (two
-        processes can compile the two at once), ``"all"`` both.
+        processes can compile the two at once), ``"all"`` both. ``beside`` (with ``"all"``):
+        when the cache lacks the kernels after the pass (a first run), a second process
+        compiles them (:func:`compile_beside`) while this one compiles the pass's, and this
+        one then loads them.
         """
         if part not in ("all", "pass", "other"):
             raise ValueError(f"part must be 'all', 'pass' or 'other', got {part!r}")
+        helper = compile_beside() if beside and part == "all" else None
+        if helper is not None:
+            self.load_kernels(roi_shapes, part="pass")
+            try:
+                helper.wait(timeout=_BESIDE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:  # whatever it left, this process compiles
+                helper.kill()
+                helper.wait()
+            part = "other"
         shapes = None if roi_shapes is None else [(int(h), int(w)) for h, w in roi_shapes]
         hp = self.hog_params
         ppc, cpb = hp.get("pixels_per_cell", (32, 32)), hp.get("cells_per_block", (1, 1))
@@ -279,3 +293,45 @@ class FaceSetup:
         from mouseface.features.drift import drift_table
 
         return drift_table(shifts, self.shift_threshold)
+
+
+#: how long a first run waits for :func:`compile_beside`'s process (it takes seconds)
+_BESIDE_TIMEOUT_S = 600.0
+
+
+def compile_beside() -> subprocess.Popen | None:
+    """A second Python process that compiles the kernels the run uses after its pass
+    (:meth:`FaceSetup.load_kernels`' part ``"other"``) into Numba's on-disk cache and exits,
+    when the cache lacks them for this source (a first run, or a new version); None when it
+    holds them or cannot be read (the caller then loads or compiles them itself).
+
+    A first run then compiles the two parts at once, on two cores: the pass's here, the others
+    there (about a third of a first run's compiling on the benchmark's session). The process
+    compiles for the default settings and both occlusion variants: a kernel's compile depends
+    on the types of its arguments only, and whatever it does not leave in the cache, the
+    caller compiles.
+    """
+    from mouseface.features.hog import _add_pending
+    from mouseface.features.quality import _occlusion_areas
+
+    try:
+        if all(kernel._cache._cache_file._load_index() for kernel in
+               (_occlusion_areas, _add_pending)):  # Numba's index of the source's overloads
+            return None
+    except Exception:  # noqa: BLE001 - Numba's internals moved: as if cached
+        return None
+    # where this package was found, last: before the interpreter's own folders it could
+    # shadow the standard library; a different copy found first only wastes the process
+    code = (f"import sys; sys.path.append({str(Path(__file__).resolve().parents[2])!r}); "
+            "from mouseface.features.face_setup import _compile_other; _compile_other()")
+    try:
+        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def _compile_other() -> None:
+    """:func:`compile_beside`'s process."""
+    FaceSetup.from_settings(Settings(), scope="animal").load_kernels(part="other")
+

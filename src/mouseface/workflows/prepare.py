@@ -209,7 +209,8 @@ def prepare(
     with log.stage("compile"):  # Numba's kernels, compiled once and cached on disk
         rois = [_roi(row) for row in sessions.itertuples(index=False)]
         # the ROIs' sizes where the table gives them all (else the frames' size decides)
-        setup.load_kernels(None if None in rois else [(r[3], r[2]) for r in rois])
+        setup.load_kernels(None if None in rois else [(r[3], r[2]) for r in rois],
+                           beside=True)
     with log.stage("baseline"):
         baselines, infos = _pre_read(sessions, events, intervals, setup, settings, reporter,
                                      sessions_path, events_path, check_video)

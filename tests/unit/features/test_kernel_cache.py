@@ -40,14 +40,25 @@ class Count(event.Listener):
 scope, part = sys.argv[1], sys.argv[2]
 setup = FaceSetup.from_settings(Settings(), scope=scope)
 roi = (200, 240)
+from mouseface.features import face_setup
+helpers = []  # whether load_kernels(beside=True) started a process
+compile_beside = face_setup.compile_beside
+def counted():
+    helper = compile_beside()
+    helpers.append(helper is not None)
+    return helper
+face_setup.compile_beside = counted
 with event.install_listener("numba:compile", Count()):
     if part == "default":
         setup.load_kernels()
+    elif part == "beside":
+        setup.load_kernels([roi], beside=True)
+        part = "all"
     else:
         setup.load_kernels([roi], part=part)
     in_load = list(compiled)
     if part not in ("default", "all"):
-        print(json.dumps({"load": in_load, "after": [], "kernels": kernels}))
+        print(json.dumps({"load": in_load, "after": [], "kernels": kernels, "helpers": helpers}))
         sys.exit()
     # a pass at a real face size after it: nothing left to compile
     rng = np.random.default_rng(1)
@@ -57,7 +68,8 @@ with event.install_listener("numba:compile", Count()):
     p = FacePass(setup.spec(roi, a, setup.calibrate(frames[:6], roi, a)))
     p.push(frames, np.arange(12), np.arange(12) / 30)
     p.flush()
-print(json.dumps({"load": in_load, "after": compiled[len(in_load):], "kernels": kernels}))
+print(json.dumps({"load": in_load, "after": compiled[len(in_load):], "kernels": kernels,
+                  "helpers": helpers}))
 """
 
 
@@ -91,6 +103,20 @@ def test_two_parts_leave_nothing_to_compile(tmp_path):
     assert not set(passed["kernels"]) & set(other["kernels"])  # each compiled once
     third = _run("animal", tmp_path, "all")
     assert third["load"] == third["after"] == []
+
+
+def test_a_first_run_compiles_the_kernels_after_the_pass_in_a_second_process(tmp_path):
+    # the run's compile stage (load_kernels(beside=True)): on a cold cache a second process
+    # compiles the kernels after the pass while this one compiles the pass's; this one then
+    # finds them in the cache. A second run starts no process and compiles nothing.
+    first = _run("animal", tmp_path, "beside")
+    assert first["helpers"] == [True]
+    assert "_cell_sums" in first["load"]
+    assert not {"_occlusion_areas", "_add_pending", "_mean_abs_diff"} & set(first["load"])
+    assert first["after"] == []
+    second = _run("animal", tmp_path, "beside")
+    assert second["helpers"] == [False]
+    assert second["load"] == second["after"] == []
 
 
 class _Stop(Exception):
