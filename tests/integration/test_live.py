@@ -486,3 +486,43 @@ def test_the_reference_file_carries_the_calibration_to_a_new_session(
                        r"names \['neutral', 'pain'\] differs"):
         LiveReadout(other).load_reference(reference_file)
 
+
+
+FIRST_LIVE = r"""
+import json, sys
+from numba.core import event
+from mouseface.features.face_setup import FaceSetup
+from mouseface.live import LiveReadout, open_source, run_live
+
+compiled, loaded = [], []
+
+class Count(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+
+load_kernels = FaceSetup.load_kernels
+def marked(self, *args, **kwargs):
+    load_kernels(self, *args, **kwargs)
+    loaded.append(len(compiled))
+FaceSetup.load_kernels = marked
+
+model, video, calibrate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with event.install_listener("numba:compile", Count()):
+    s = run_live(LiveReadout(model), open_source(video), calibrate=calibrate, lsl=None)
+print(json.dumps({"compiled": compiled, "loaded": loaded, "processed": s.processed}))
+"""
+
+
+def test_a_first_live_session_compiles_before_its_first_frame(live_experiment, tmp_path):
+    # on a fresh Numba cache every kernel is compiled while the session is set up; none while
+    # frames stream (a compile there stalls the stream for seconds)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = subprocess.run([sys.executable, "-c", FIRST_LIVE, str(live_experiment.model),
+                          str(live_experiment.video(PAIN)), str(CALIBRATE)], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    ready = got["loaded"][-1]  # the outermost call ends last (beside: it calls itself)
+    assert got["processed"] > 0 and "_cell_sums" in got["compiled"][:ready]
+    assert got["compiled"][ready:] == []
