@@ -232,12 +232,15 @@ class FaceSetup:
             raise ValueError(f"part must be 'all', 'pass' or 'other', got {part!r}")
         helper = compile_beside() if beside and part == "all" else None
         if helper is not None:
-            self.load_kernels(roi_shapes, part="pass")
             try:
+                self.load_kernels(roi_shapes, part="pass")
                 helper.wait(timeout=_BESIDE_TIMEOUT_S)
             except subprocess.TimeoutExpired:  # whatever it left, this process compiles
-                helper.kill()
-                helper.wait()
+                pass
+            finally:  # a failure or Ctrl-C here leaves no process compiling behind
+                if helper.poll() is None:
+                    helper.kill()
+                    helper.wait()
             part = "other"
         shapes = None if roi_shapes is None else [(int(h), int(w)) for h, w in roi_shapes]
         hp = self.hog_params

@@ -140,3 +140,27 @@ def test_the_occlusion_kernel_loads_on_a_small_reference(monkeypatch):
     with pytest.raises(_Stop):
         setup.load_kernels([(400, 400)], part="other")
     assert len(seen) == 1 and max(seen[0][1:]) <= 64
+
+
+def test_a_failed_compile_leaves_no_process_behind(monkeypatch):
+    import subprocess as sp
+
+    from mouseface.features import face_setup
+    from mouseface.settings import Settings
+
+    helper = sp.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(face_setup, "compile_beside", lambda: helper)
+
+    def fail(spec):
+        raise _Stop
+
+    monkeypatch.setattr(face_setup, "FacePass", fail)
+    setup = face_setup.FaceSetup.from_settings(Settings(), scope="animal")
+    try:
+        with pytest.raises(_Stop):
+            setup.load_kernels([(64, 64)], beside=True)
+        assert helper.poll() is not None  # killed and reaped, not left compiling
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+            helper.wait()
