@@ -309,7 +309,7 @@ def compile_beside() -> subprocess.Popen | None:
     holds them or cannot be read (the caller then loads or compiles them itself).
 
     A first run then compiles the two parts at once, on two cores: the pass's here, the others
-    there (about a third of a first run's compiling on the benchmark's session). The process
+    there (the compile stage of the benchmark's first run: 21 -> 15-16 s). The process
     compiles for the default settings and both occlusion variants: a kernel's compile depends
     on the types of its arguments only, and whatever it does not leave in the cache, the
     caller compiles.
@@ -337,4 +337,3 @@ def compile_beside() -> subprocess.Popen | None:
 def _compile_other() -> None:
     """:func:`compile_beside`'s process."""
     FaceSetup.from_settings(Settings(), scope="animal").load_kernels(part="other")
-
