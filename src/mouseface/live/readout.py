@@ -301,7 +301,10 @@ class LiveReadout:
 
         Called by :meth:`calibrate`, :meth:`load_reference` and ``mouseface live`` once the
         source's first frame is known. Raises :class:`~mouseface._errors.InputError` (one line)
-        when the ROI leaves the frame or its size does not fit the model's HOG.
+        when the ROI leaves the frame or its size does not fit the model's HOG. Then loads
+        every Numba kernel a frame may need (:meth:`~mouseface.features.face_setup.FaceSetup.
+        load_kernels`; compiled on a first run, a second process beside): else the first
+        frame far from neutral would wait for its kernel, seconds in the middle of a stream.
         """
         s = self.saved_
         frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
@@ -339,6 +342,7 @@ class LiveReadout:
         self.names_ = tuple(s.names)
         self.grade_names_ = s.axis_names
         self.mode_ = s.mode
+        face.load_kernels([(h, w)], beside=True)
 
     def region(self, frame: np.ndarray) -> np.ndarray:
         """The region read around the ROI of one full frame, (1, H', W') (padded at edges)."""

@@ -201,10 +201,6 @@ class _LiveRun:
                 self.cal = None
             else:
                 self.cal = readout.start_calibration(source.frame_shape, source.path)
-            # every kernel a frame may need, now: compiled on a first run (a second process
-            # beside), loaded from Numba's cache after; else the first frame far from neutral
-            # would stall the stream while its kernel compiles
-            readout.setup_.load_kernels([readout.roi_shape_], beside=True)
             self.names = readout.names_
             self.recorder = None
             if record is not None:
